@@ -1,0 +1,3 @@
+from mgexec.cli import main
+
+main()

@@ -1,0 +1,60 @@
+"""The one exception tree of mgexec: every error a user can cause or meet is an MgexecError.
+
+Each error carries a message that is already one readable paragraph (what was wrong,
+and what to do); the CLI prints it as is and the MCP server returns it as tool error text.
+Secrets never go into these messages.
+"""
+
+from __future__ import annotations
+
+
+class MgexecError(Exception):
+    """Root of all mgexec errors."""
+
+
+class ConfigError(MgexecError, ValueError):
+    """A config file, key or value is wrong."""
+
+
+class PolicyViolation(MgexecError, PermissionError):
+    """A command or work_dir is refused by the guard rails before anything runs."""
+
+
+class ExecTimeout(MgexecError, TimeoutError):
+    """An operation of mgexec itself (not a user command) ran out of time."""
+
+
+class DockerError(MgexecError, RuntimeError):
+    """A docker CLI call failed; carries the argv (secret-free), exit code and output."""
+
+    def __init__(self, message: str, *, argv: list[str] | None = None, exit_code: int | None = None,
+                 stdout: str = "", stderr: str = "") -> None:
+        super().__init__(message)
+        self.argv = list(argv or [])
+        self.exit_code = exit_code
+        self.stdout = stdout
+        self.stderr = stderr
+
+
+class DockerUnavailable(DockerError):
+    """The docker CLI is missing or its daemon cannot be reached."""
+
+
+class ImageNotFound(DockerError):
+    """The configured image does not exist on the engine."""
+
+
+class ImageInvalid(DockerError):
+    """An image exists but lacks what mgexec needs (user, directories, long-running CMD)."""
+
+
+class NoSuchContainer(DockerError):
+    """A container mgexec expected is gone."""
+
+
+class ContainerConflict(DockerError):
+    """A container with the wanted name exists and is held by a live owner."""
+
+
+class PreinstallFailed(DockerError):
+    """A package preinstall step failed inside a new container."""
