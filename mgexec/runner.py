@@ -1,0 +1,256 @@
+"""The one place mgexec starts subprocesses: asyncio, own process group, capped output, kill on timeout.
+
+Every child gets its own session (so its whole tree can be signalled as a group), stdin from
+/dev/null unless data is given (the MCP server's stdin is the protocol stream), and output read
+concurrently from separate pipes, each kept up to a byte cap and decoded with replacement.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Sequence
+
+DEFAULT_KILL_GRACE = 2.0
+# How long to wait for pipes to close once the main process has exited; after that, whatever
+# the command left in its process group is killed so nothing it spawned outlives it.
+LEFTOVER_WAIT = 0.2
+
+
+@dataclass
+class CappedBuffer:
+    """Keeps the first `cap` bytes of a stream and counts the rest."""
+
+    cap: int
+    data: bytearray = field(default_factory=bytearray)
+    dropped: int = 0
+
+    def feed(self, chunk: bytes) -> None:
+        room = self.cap - len(self.data)
+        if room > 0:
+            self.data += chunk[:room]
+        self.dropped += max(0, len(chunk) - max(room, 0))
+
+    def text(self) -> str:
+        """Decoded text, cut on a UTF-8 character boundary, with a marker if anything was dropped."""
+        return decode_capped(bytes(self.data), self.dropped)
+
+
+def decode_capped(data: bytes, dropped: int) -> str:
+    if dropped:
+        kept = _cut_on_char_boundary(data)
+        dropped += len(data) - len(kept)
+        data = kept
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    text = decoder.decode(data, final=True)
+    if dropped:
+        text += f"\n... (truncated {dropped} bytes)"
+    return text
+
+
+def _cut_on_char_boundary(data: bytes) -> bytes:
+    """Drop a trailing partial UTF-8 sequence, so truncation never splits a character."""
+    end = len(data)
+    back = 0
+    while back < 4 and end - back - 1 >= 0 and (data[end - back - 1] & 0xC0) == 0x80:
+        back += 1
+    lead_at = end - back - 1
+    if lead_at < 0:
+        return data
+    lead = data[lead_at]
+    need = 1 if lead < 0x80 else 2 if lead >> 5 == 0b110 else 3 if lead >> 4 == 0b1110 else 4 if lead >> 3 == 0b11110 else 1
+    if back + 1 < need:
+        return data[:lead_at]
+    return data
+
+
+@dataclass(frozen=True)
+class ProcessOutput:
+    exit_code: int | None  # None only when the process could not be reaped
+    stdout: str
+    stderr: str
+    duration: float
+    timed_out: bool = False
+    stdout_dropped: int = 0
+    stderr_dropped: int = 0
+    signal: int | None = None  # the signal that ended the process, if any
+
+    @property
+    def truncated(self) -> bool:
+        return bool(self.stdout_dropped or self.stderr_dropped)
+
+
+class _ExitAwareProtocol(asyncio.subprocess.SubprocessStreamProtocol):
+    """Stream protocol that also reports the moment the process exits.
+
+    asyncio's Process.wait() only returns once every pipe is closed, so a grandchild holding
+    stdout open would make a finished command look still running.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(limit=2**16, loop=loop)
+        self.exited = loop.create_future()
+
+    def process_exited(self) -> None:
+        super().process_exited()
+        if not self.exited.done():
+            self.exited.set_result(None)
+
+
+@dataclass
+class Child:
+    """A started process: the asyncio handle plus an exit signal that does not wait for pipes."""
+
+    proc: asyncio.subprocess.Process
+    exited: asyncio.Future
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return self.proc.returncode
+
+
+async def spawn(
+    argv: Sequence[str],
+    *,
+    cwd: str | None = None,
+    env: Mapping[str, str] | None = None,
+    stdin_pipe: bool = False,
+) -> Child:
+    """Start argv in a new session with piped stdout/stderr and stdin from /dev/null (or a pipe)."""
+    loop = asyncio.get_running_loop()
+    transport, protocol = await loop.subprocess_exec(
+        lambda: _ExitAwareProtocol(loop),
+        *argv,
+        cwd=cwd,
+        env=dict(env) if env is not None else None,
+        stdin=asyncio.subprocess.PIPE if stdin_pipe else asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        start_new_session=True,
+    )
+    return Child(asyncio.subprocess.Process(transport, protocol, loop), protocol.exited)
+
+
+async def run_process(
+    argv: Sequence[str],
+    *,
+    cwd: str | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float | None = None,
+    output_cap: int = 1_000_000,
+    stdin_data: bytes | None = None,
+    kill_grace: float = DEFAULT_KILL_GRACE,
+    on_timeout: Callable[[], object] | None = None,
+) -> ProcessOutput:
+    """Run argv to completion; on timeout or cancellation kill its whole process group.
+
+    `on_timeout` lets a caller stop work the group kill cannot reach (a process inside a
+    container behind `docker exec`); it may return an awaitable, which is awaited.
+    """
+    start = time.monotonic()
+    child = await spawn(argv, cwd=cwd, env=env, stdin_pipe=stdin_data is not None)
+    proc = child.proc
+    out, err = CappedBuffer(output_cap), CappedBuffer(output_cap)
+    readers = asyncio.gather(_pump(proc.stdout, out), _pump(proc.stderr, err), _feed(proc, stdin_data))
+    timed_out = False
+    try:
+        try:
+            await asyncio.wait_for(asyncio.shield(child.exited), timeout)
+        except asyncio.TimeoutError:
+            timed_out = True
+            if on_timeout is not None:
+                maybe = on_timeout()
+                if asyncio.iscoroutine(maybe) or isinstance(maybe, asyncio.Future):
+                    await maybe
+            await kill_group(child, kill_grace)
+        if not await _finished_within(readers, LEFTOVER_WAIT):
+            # The main process is gone but something it spawned still holds the pipes.
+            await kill_group(child, kill_grace)
+            if not await _finished_within(readers, kill_grace):
+                # A process that left the group (setsid) still holds them: stop reading.
+                readers.cancel()
+                proc._transport.close()  # type: ignore[attr-defined]
+    except BaseException:
+        await asyncio.shield(kill_group(child, kill_grace))
+        readers.cancel()
+        raise
+    # The group may still hold children that closed their pipes: they must not survive either.
+    _signal_group(proc.pid, signal.SIGKILL)
+    code = proc.returncode
+    return ProcessOutput(
+        exit_code=code,
+        stdout=out.text(),
+        stderr=err.text(),
+        duration=time.monotonic() - start,
+        timed_out=timed_out,
+        stdout_dropped=out.dropped,
+        stderr_dropped=err.dropped,
+        signal=-code if code is not None and code < 0 else None,
+    )
+
+
+async def _finished_within(task: asyncio.Future, seconds: float) -> bool:
+    try:
+        await asyncio.wait_for(asyncio.shield(task), seconds)
+        return True
+    except asyncio.TimeoutError:
+        return False
+    except asyncio.CancelledError:
+        if task.cancelled():
+            return True
+        raise
+
+
+async def _pump(stream: asyncio.StreamReader | None, sink: CappedBuffer) -> None:
+    if stream is None:
+        return
+    while chunk := await stream.read(65536):
+        sink.feed(chunk)
+
+
+async def _feed(proc: asyncio.subprocess.Process, data: bytes | None) -> None:
+    if data is None or proc.stdin is None:
+        return
+    try:
+        proc.stdin.write(data)
+        await proc.stdin.drain()
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    finally:
+        proc.stdin.close()
+
+
+def _signal_group(pgid: int, sig: int) -> bool:
+    try:
+        os.killpg(pgid, sig)
+        return True
+    except (ProcessLookupError, PermissionError):
+        return False
+
+
+async def kill_group(child: Child, grace: float = DEFAULT_KILL_GRACE) -> int | None:
+    """SIGTERM the process group, wait up to `grace`, then SIGKILL it.
+
+    Returns the signal that ended the group leader (None if it had already exited).
+    """
+    already_gone = child.exited.done()
+    if not _signal_group(child.pid, signal.SIGTERM) and already_gone:
+        return None
+    ended_by: int | None = None
+    try:
+        await asyncio.wait_for(asyncio.shield(child.exited), grace)
+        ended_by = None if already_gone else signal.SIGTERM
+    except asyncio.TimeoutError:
+        ended_by = signal.SIGKILL
+    # SIGKILL the group regardless: children that ignored SIGTERM must go too.
+    _signal_group(child.pid, signal.SIGKILL)
+    await child.exited
+    return ended_by
