@@ -1,0 +1,191 @@
+"""Resolved execution settings of one agent: frozen, validated, ready for policy and executors.
+
+These are mgexec's own names; `keys.py` maps MassGen's `command_line_*` keys onto them.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+DEFAULT_IMAGE = "massgen/mcp-runtime:latest"
+DEFAULT_SUDO_IMAGE = "massgen/mcp-runtime-sudo:latest"
+
+# host path (with ~) -> path inside the container, all mounted read-only (REFERENCE §1).
+CREDENTIAL_MOUNTS: dict[str, tuple[str, str]] = {
+    "ssh_keys": ("~/.ssh", "/home/massgen/.ssh"),
+    "git_config": ("~/.gitconfig", "/home/massgen/.gitconfig"),
+    "gh_config": ("~/.config/gh", "/home/massgen/.config/gh"),
+    "npm_config": ("~/.npmrc", "/home/massgen/.npmrc"),
+    "pypi_config": ("~/.pypirc", "/home/massgen/.pypirc"),
+    "claude_config": ("~/.claude", "/home/massgen/.claude"),
+    "codex_config": ("~/.codex", "/home/massgen/.codex"),
+}
+
+_MEMORY = re.compile(r"^(\d+(?:\.\d+)?)([bkmg]?)$", re.IGNORECASE)
+_UNIT = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+# Docker refuses a memory limit below 6 MiB.
+MIN_MEMORY_BYTES = 6 * 1024**2
+
+
+def memory_bytes(value: str) -> int:
+    """'512m' -> bytes; raises ValueError for anything docker would not take."""
+    match = _MEMORY.match(value.strip())
+    if not match:
+        raise ValueError(f"{value!r} is not a memory size; use a number with an optional unit b, k, m or g, like '512m' or '2g'")
+    size = int(float(match.group(1)) * _UNIT[match.group(2).lower()])
+    if size < MIN_MEMORY_BYTES:
+        raise ValueError(f"{value!r} is below docker's minimum memory limit of 6m")
+    return size
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class AdditionalMount(_Frozen):
+    bind: str
+    # MassGen made a mount without `mode` read-write; mgexec defaults to read-only.
+    mode: Literal["ro", "rw"] = "ro"
+
+
+class Credentials(_Frozen):
+    mount: tuple[Literal[tuple(CREDENTIAL_MOUNTS)], ...] = ()  # type: ignore[valid-type]
+    env_file: str | None = None
+    env_vars_from_file: tuple[str, ...] | None = None
+    env_vars: tuple[str, ...] = ()
+    pass_all_env: bool = False
+    additional_mounts: dict[str, AdditionalMount] = Field(default_factory=dict)
+
+    @field_validator("env_vars", "env_vars_from_file", mode="before")
+    @classmethod
+    def _names(cls, value):
+        if value is None:
+            return value
+        if isinstance(value, str):
+            value = [value]
+        for name in value:
+            if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+                raise ValueError(f"{name!r} is not an environment variable name")
+        return value
+
+
+class Preinstall(_Frozen):
+    system: tuple[str, ...] = ()
+    python: tuple[str, ...] = ()
+    npm: tuple[str, ...] = ()
+
+    @field_validator("system", "python", "npm", mode="before")
+    @classmethod
+    def _packages(cls, value):
+        if value is None:
+            return ()
+        if isinstance(value, str):
+            raise ValueError(f"expected a list of package names, got the string {value!r}")
+        for name in value:
+            if not isinstance(name, str) or not name.strip() or name.strip().startswith("-"):
+                raise ValueError(f"{name!r} is not a package name (options are not allowed here)")
+        return tuple(name.strip() for name in value)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.system or self.python or self.npm)
+
+
+class Packages(_Frozen):
+    preinstall: Preinstall = Preinstall()
+
+
+class ContextPath(_Frozen):
+    path: Path
+    permission: Literal["read", "write"] = "read"
+
+
+class ExecConfig(_Frozen):
+    """Everything one agent's execution needs, after defaults and validation."""
+
+    agent_id: str = "default"
+    workspace: Path
+    enabled: bool = True
+    mode: Literal["local", "docker"] = "local"
+    docker_image: str = DEFAULT_IMAGE
+    docker_memory_limit: str | None = None
+    docker_cpu_limit: float | None = Field(default=None, gt=0)
+    network_mode: Literal["none", "bridge", "host"] = "none"
+    enable_sudo: bool = False
+    allow_patterns: tuple[str, ...] = ()
+    deny_patterns: tuple[str, ...] = ()
+    credentials: Credentials = Credentials()
+    packages: Packages = Packages()
+    timeout: float = Field(default=60.0, gt=0)
+    max_output_bytes: int = Field(default=1_000_000, ge=1024)
+    context_paths: tuple[ContextPath, ...] = ()
+    temp_workspace: Path | None = None
+    docker_binary: str | None = None
+    docker_context: str | None = None
+    ca_bundle: Path | None = None
+    max_background_shells: int = Field(default=10, ge=1, le=1000)
+    background_retention: float = Field(default=3600.0, gt=0)
+
+    @field_validator("docker_memory_limit")
+    @classmethod
+    def _memory(cls, value: str | None) -> str | None:
+        if value is not None:
+            memory_bytes(value)
+        return value
+
+    @field_validator("allow_patterns", "deny_patterns", mode="before")
+    @classmethod
+    def _patterns(cls, value):
+        if value is None:
+            return ()
+        if isinstance(value, str):
+            return (value,)
+        return value
+
+    @field_validator("agent_id")
+    @classmethod
+    def _agent_id(cls, value: str) -> str:
+        # The id becomes part of the container name `massgen-{id}`.
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", value):
+            raise ValueError(f"{value!r} cannot name a container; use letters, digits, '_', '.' and '-', starting with a letter or digit")
+        return value
+
+    @model_validator(mode="after")
+    def _preinstall_rules(self) -> "ExecConfig":
+        pre = self.packages.preinstall
+        if pre.empty:
+            return self
+        if self.network_mode == "none":
+            raise ValueError(
+                "package preinstall needs a network, but command_line_docker_network_mode is 'none' "
+                "(MassGen's default); set it to 'bridge'"
+            )
+        if (pre.system or pre.npm) and not self.enable_sudo:
+            kinds = " and ".join(k for k, v in (("system", pre.system), ("npm", pre.npm)) if v)
+            raise ValueError(
+                f"{kinds} packages are installed system-wide and need root inside the container; "
+                "set command_line_docker_enable_sudo: true (or install only python packages)"
+            )
+        return self
+
+    @property
+    def image(self) -> str:
+        """The image to run: the sudo variant replaces the default image when sudo is on."""
+        if self.enable_sudo and self.docker_image == DEFAULT_IMAGE:
+            return DEFAULT_SUDO_IMAGE
+        return self.docker_image
+
+    @property
+    def container_name(self) -> str:
+        return f"massgen-{self.agent_id}"
+
+    def allowed_roots(self) -> tuple[Path, ...]:
+        """Directories besides the workspace that a command may use as its work_dir."""
+        roots = [c.path for c in self.context_paths]
+        if self.temp_workspace is not None:
+            roots.append(self.temp_workspace)
+        return tuple(roots)
