@@ -143,8 +143,15 @@ class ExecConfig(_Frozen):
         if value is None:
             return ()
         if isinstance(value, str):
-            return (value,)
-        return value
+            value = [value]
+        for pattern in value:
+            if not isinstance(pattern, str):
+                raise ValueError(f"patterns must be strings (regular expressions), got {pattern!r}")
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"{pattern!r} is not a valid regular expression: {exc}") from None
+        return tuple(value)
 
     @field_validator("agent_id")
     @classmethod
