@@ -1,0 +1,37 @@
+"""Process checks for tests: is a PID still a live process (zombies count as gone)?"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    state = stat.rsplit(")", 1)[1].split()[0]
+    return state not in ("Z", "X")
+
+
+def wait_all_gone(pids, seconds: float = 5.0) -> list[int]:
+    """The PIDs still alive after waiting up to `seconds` (empty when all are gone)."""
+    deadline = time.monotonic() + seconds
+    alive = [p for p in pids if pid_alive(p)]
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.05)
+        alive = [p for p in alive if pid_alive(p)]
+    return alive
+
+
+def read_pids(path: Path, expected: int, seconds: float = 5.0) -> list[int]:
+    """PIDs a test command wrote one per line, once `expected` of them are there."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if path.exists():
+            pids = [int(x) for x in path.read_text().split()]
+            if len(pids) >= expected:
+                return pids
+        time.sleep(0.02)
+    raise AssertionError(f"only found {path.read_text() if path.exists() else 'no file'} in {path}")

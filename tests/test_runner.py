@@ -1,0 +1,94 @@
+"""The runner against real processes: groups killed, output capped and decoded safely."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+
+import pytest
+
+from mgexec.runner import CappedBuffer, decode_capped, run_process
+from procutil import read_pids, wait_all_gone
+
+
+async def test_captures_stdout_stderr_and_exit_code_separately():
+    out = await run_process(["/bin/sh", "-c", "echo out; echo err >&2; exit 3"])
+    assert (out.exit_code, out.stdout, out.stderr, out.timed_out) == (3, "out\n", "err\n", False)
+
+
+async def test_timeout_kills_the_whole_tree(tmp_path):
+    pids = tmp_path / "pids"
+    script = f"sleep 300 & echo $! >> {pids}; (sleep 300 & echo $! >> {pids}; wait) & echo $$ >> {pids}; wait"
+    out = await run_process(["/bin/sh", "-c", script], timeout=0.5, kill_grace=1)
+    assert out.timed_out and out.signal == signal.SIGTERM
+    assert wait_all_gone(read_pids(pids, 3)) == []
+
+
+async def test_sigterm_ignoring_tree_is_sigkilled(tmp_path):
+    pids = tmp_path / "pids"
+    script = f"trap '' TERM; sh -c 'trap \"\" TERM; echo $$ >> {pids}; sleep 300' & echo $$ >> {pids}; wait"
+    out = await run_process(["/bin/sh", "-c", script], timeout=0.5, kill_grace=0.3)
+    assert out.timed_out and out.signal == signal.SIGKILL
+    assert wait_all_gone(read_pids(pids, 2)) == []
+
+
+async def test_background_leftovers_do_not_hold_the_result_and_are_killed(tmp_path):
+    pids = tmp_path / "pids"
+    out = await run_process(["/bin/sh", "-c", f"sleep 300 & echo $! > {pids}; echo done"], timeout=30)
+    assert out.exit_code == 0 and out.stdout == "done\n" and not out.timed_out
+    assert out.duration < 10  # not the 30 s timeout, nor the 300 s sleep
+    assert wait_all_gone(read_pids(pids, 1)) == []
+
+
+async def test_cancellation_kills_the_tree(tmp_path):
+    pids = tmp_path / "pids"
+    task = asyncio.create_task(run_process(["/bin/sh", "-c", f"echo $$ > {pids}; sleep 300"]))
+    found = await asyncio.to_thread(read_pids, pids, 1)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert wait_all_gone(found) == []
+
+
+async def test_output_cap_truncates_with_marker():
+    out = await run_process(["/bin/sh", "-c", "head -c 5000 /dev/zero | tr '\\0' a; head -c 10 /dev/zero >&2"],
+                            output_cap=1000)
+    assert out.stdout.startswith("a" * 1000) and "truncated 4000 bytes" in out.stdout
+    assert out.stdout_dropped == 4000 and out.stderr_dropped == 0 and out.truncated
+
+
+async def test_flood_is_drained_and_bounded():
+    out = await run_process(["/bin/sh", "-c", "head -c 50000000 /dev/zero"], output_cap=1000)
+    assert out.exit_code == 0 and out.stdout_dropped == 50_000_000 - 1000
+
+
+async def test_invalid_utf8_is_replaced():
+    code = "import sys; sys.stdout.buffer.write(b'ok \\xff\\xfe end'); sys.stderr.buffer.write(b'\\xc3')"
+    out = await run_process([sys.executable, "-c", code])
+    assert out.stdout == "ok \ufffd\ufffd end" and out.stderr == "\ufffd"
+
+
+@pytest.mark.parametrize("data,cap,kept", [
+    ("aé".encode(), 2, "a"),          # cut inside é: the partial byte goes
+    ("aé".encode(), 3, "aé"),
+    ("a€b".encode(), 3, "a"),         # € is 3 bytes
+    ("a𝄞".encode(), 4, "a"),          # 4-byte character
+    ("a𝄞b".encode(), 5, "a𝄞"),
+])
+def test_truncation_never_splits_a_character(data, cap, kept):
+    buf = CappedBuffer(cap)
+    buf.feed(data)
+    text = buf.text()
+    assert text.split("\n... (truncated")[0] == kept
+    cut = len(data) - len(kept.encode())
+    assert (f"truncated {cut} bytes" in text) if cut else "truncated" not in text
+
+
+def test_no_marker_when_nothing_dropped():
+    assert decode_capped(b"hi", 0) == "hi"
+
+
+async def test_stdin_is_devnull():
+    out = await run_process(["/bin/sh", "-c", "cat; echo end"], timeout=5)
+    assert out.stdout == "end\n"
