@@ -1,0 +1,272 @@
+"""Pure builders of docker CLI argv: a frozen spec in, a list of strings out, no I/O.
+
+Each builder returns the whole argv (`docker [global args] VERB ...`); with `docker=None` it returns
+only `VERB ...`, the form `DockerCLI.run` takes. Only flags Podman's docker-compatible CLI accepts
+are used. Secret values never appear here: environment variables are passed by name.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Iterable, Mapping, Sequence
+
+from mgexec.errors import ConfigError
+
+NETWORK_MODES = ("none", "bridge", "host")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_EMPTY: Mapping[str, str] = MappingProxyType({})
+
+
+class Command(list):
+    """An argv under construction; each helper is named after how a docker flag takes its value."""
+
+    def add_simple_arg(self, name: str, value: object) -> None:
+        if value is not None:
+            self.extend([name, str(value)])
+
+    def add_flag(self, name: str, value: bool) -> None:
+        if value:
+            self.append(name)
+
+    def add_args_list(self, name: str, values: Iterable[object]) -> None:
+        for value in values:
+            self.extend([name, str(value)])
+
+
+@dataclass(frozen=True)
+class Mount:
+    """A bind mount from the host into the container."""
+
+    host_path: str
+    container_path: str
+    read_only: bool = True
+
+    def __post_init__(self) -> None:
+        for what, path in (("host path", self.host_path), ("container path", self.container_path)):
+            if not path.startswith("/"):
+                raise ConfigError(f"The mount {what} {path!r} is not absolute; bind mounts need absolute "
+                                  "paths on both sides, so give the full path (for example /srv/project).")
+            if any(ch in path for ch in "\n\r\0"):
+                raise ConfigError(f"The mount {what} {path!r} contains a line break or NUL byte, which "
+                                  "docker's --mount syntax cannot carry; rename the directory or mount a "
+                                  "parent of it.")
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    """Everything `docker run -d` needs to create one long-lived agent container."""
+
+    name: str
+    image: str
+    labels: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    user: str | None = None
+    workdir: str | None = None
+    mounts: tuple[Mount, ...] = ()
+    network: str = "none"
+    memory: str | None = None
+    cpus: float | None = None
+    pids_limit: int | None = 512
+    cap_drop_all: bool = True
+    cap_add: tuple[str, ...] = ()
+    no_new_privileges: bool = True
+    env_names: tuple[str, ...] = ()  # values come from the docker client's environment
+    env_file: str | None = None
+    init: bool = True  # an init as PID 1 reaps zombies and forwards signals
+    pull: str | None = None  # "never" makes a missing image fail at once instead of trying a registry
+    command: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        _check_word("container name", self.name)
+        _check_word("image", self.image)
+        if self.network not in NETWORK_MODES:
+            raise ConfigError(f"The docker network mode {self.network!r} is not supported; use one of "
+                              f"{', '.join(NETWORK_MODES)} (none keeps the container offline).")
+        _check_env_names(self.env_names)
+
+
+@dataclass(frozen=True)
+class ExecSpec:
+    """One `docker exec` into a running container."""
+
+    container: str
+    argv: tuple[str, ...]
+    user: str | None = None
+    workdir: str | None = None
+    env_names: tuple[str, ...] = ()  # values come from the docker client's environment
+    env: Mapping[str, str] = field(default_factory=lambda: _EMPTY)  # non-secret values only
+    interactive: bool = False
+    tty: bool = False
+    detach: bool = False
+
+    def __post_init__(self) -> None:
+        _check_word("container name", self.container)
+        if not self.argv:
+            raise ConfigError("docker exec needs a command to run; the argv given was empty.")
+        _check_env_names(self.env_names)
+        _check_env_names(tuple(self.env))
+
+
+def _check_word(what: str, value: str) -> None:
+    # A leading dash would be read as a flag, shifting every argument after it.
+    if not value or value.startswith("-") or any(ch.isspace() for ch in value):
+        raise ConfigError(f"The {what} {value!r} is not valid: it must be non-empty, must not start with "
+                          "'-' and must not contain spaces.")
+
+
+def _check_env_names(names: Sequence[str]) -> None:
+    # `-e NAME=value` would put a value into argv, where any user of `ps` can read it.
+    for name in names:
+        if not _ENV_NAME.match(name):
+            raise ConfigError(f"The environment variable name {name!r} is not valid: use letters, digits and "
+                              "underscores, not starting with a digit (values are passed separately).")
+
+
+def mount_arg(mount: Mount) -> str:
+    """The `--mount` value, CSV-quoted as docker and podman parse it (so `,` and `"` are safe)."""
+    fields = ["type=bind", f"source={mount.host_path}", f"target={mount.container_path}"]
+    if mount.read_only:
+        fields.append("readonly")
+    return ",".join(_csv_field(f) for f in fields)
+
+
+def _csv_field(value: str) -> str:
+    if any(ch in value for ch in ',"'):
+        return '"' + value.replace('"', '""') + '"'
+    return value
+
+
+def _cpus(value: float) -> str:
+    return format(value, "g")
+
+
+def _base(docker: str | None, global_args: Sequence[str], *verb: str) -> Command:
+    if docker is None:
+        if global_args:
+            raise ValueError("global docker arguments need the docker binary in front of them")
+        return Command(verb)
+    return Command([docker, *global_args, *verb])
+
+
+def build_run_argv(spec: ContainerSpec, docker: str | None = "docker",
+                   global_args: Sequence[str] = ()) -> list[str]:
+    """`docker run -d` for a long-lived, locked-down container described by `spec`."""
+    cmd = _base(docker, global_args, "run", "-d")
+    cmd.add_simple_arg("--name", spec.name)
+    cmd.add_args_list("--label", (f"{k}={v}" for k, v in spec.labels.items()))
+    cmd.add_simple_arg("--user", spec.user)
+    cmd.add_simple_arg("--workdir", spec.workdir)
+    cmd.add_args_list("--mount", (mount_arg(m) for m in spec.mounts))
+    cmd.add_simple_arg("--network", spec.network)
+    cmd.add_simple_arg("--memory", spec.memory)
+    cmd.add_simple_arg("--cpus", None if spec.cpus is None else _cpus(spec.cpus))
+    cmd.add_simple_arg("--pids-limit", spec.pids_limit)
+    if spec.cap_drop_all:
+        cmd.add_simple_arg("--cap-drop", "ALL")
+    cmd.add_args_list("--cap-add", spec.cap_add)
+    if spec.no_new_privileges:
+        cmd.add_simple_arg("--security-opt", "no-new-privileges")
+    cmd.add_flag("--init", spec.init)
+    cmd.add_simple_arg("--pull", spec.pull)
+    cmd.add_args_list("-e", spec.env_names)
+    cmd.add_simple_arg("--env-file", spec.env_file)
+    cmd.append(spec.image)
+    cmd.extend(spec.command)
+    return list(cmd)
+
+
+def build_exec_argv(spec: ExecSpec, docker: str | None = "docker",
+                    global_args: Sequence[str] = ()) -> list[str]:
+    """`docker exec` of `spec.argv` in `spec.container`."""
+    cmd = _base(docker, global_args, "exec")
+    cmd.add_flag("-i", spec.interactive)
+    cmd.add_flag("-t", spec.tty)
+    cmd.add_flag("-d", spec.detach)
+    cmd.add_simple_arg("--user", spec.user)
+    cmd.add_simple_arg("--workdir", spec.workdir)
+    cmd.add_args_list("-e", spec.env_names)
+    cmd.add_args_list("-e", (f"{k}={v}" for k, v in spec.env.items()))
+    cmd.append(spec.container)
+    cmd.extend(spec.argv)
+    return list(cmd)
+
+
+def build_rm_argv(name: str, force: bool = True, docker: str | None = "docker",
+                  global_args: Sequence[str] = ()) -> list[str]:
+    """`docker rm [-f] NAME`; with force a running container is killed first."""
+    cmd = _base(docker, global_args, "rm")
+    cmd.add_flag("-f", force)
+    cmd.append(name)
+    return list(cmd)
+
+
+def build_stop_argv(name: str, time: int | None = None, docker: str | None = "docker",
+                    global_args: Sequence[str] = ()) -> list[str]:
+    """`docker stop [-t SECONDS] NAME` (`-t` is the spelling docker 20.10, 28 and podman all accept)."""
+    cmd = _base(docker, global_args, "stop")
+    cmd.add_simple_arg("-t", time)
+    cmd.append(name)
+    return list(cmd)
+
+
+def build_kill_argv(name: str, signal: str | None = None, docker: str | None = "docker",
+                    global_args: Sequence[str] = ()) -> list[str]:
+    """`docker kill [--signal SIG] NAME`."""
+    cmd = _base(docker, global_args, "kill")
+    cmd.add_simple_arg("--signal", signal)
+    cmd.append(name)
+    return list(cmd)
+
+
+def build_inspect_argv(target: str | Sequence[str], fmt: str | None = None, kind: str | None = None,
+                       docker: str | None = "docker", global_args: Sequence[str] = ()) -> list[str]:
+    """`docker inspect [--type container|image] [--format F] TARGET...` (JSON array when no format)."""
+    if kind not in (None, "container", "image"):
+        raise ValueError(f"inspect kind must be 'container', 'image' or None, not {kind!r}")
+    cmd = _base(docker, global_args, "inspect")
+    cmd.add_simple_arg("--type", kind)
+    cmd.add_simple_arg("--format", fmt)
+    cmd.extend([target] if isinstance(target, str) else target)
+    return list(cmd)
+
+
+def build_image_inspect_argv(image: str, fmt: str | None = None, docker: str | None = "docker",
+                             global_args: Sequence[str] = ()) -> list[str]:
+    """`docker image inspect [--format F] IMAGE`: its user, cmd, labels and working dir."""
+    cmd = _base(docker, global_args, "image", "inspect")
+    cmd.add_simple_arg("--format", fmt)
+    cmd.append(image)
+    return list(cmd)
+
+
+def build_ps_argv(label_filters: Mapping[str, str | None], all: bool = True, fmt: str | None = "{{.ID}}",
+                  docker: str | None = "docker", global_args: Sequence[str] = ()) -> list[str]:
+    """`docker ps` filtered by labels (a None value matches the key alone), full IDs by default."""
+    cmd = _base(docker, global_args, "ps")
+    cmd.add_flag("-a", all)
+    cmd.append("--no-trunc")
+    cmd.add_args_list("--filter", (f"label={k}" if v is None else f"label={k}={v}"
+                                   for k, v in label_filters.items()))
+    cmd.add_simple_arg("--format", fmt)
+    return list(cmd)
+
+
+def build_version_argv(fmt: str | None = "{{json .}}", docker: str | None = "docker",
+                       global_args: Sequence[str] = ()) -> list[str]:
+    """`docker version --format '{{json .}}'`: client and server versions in one call."""
+    cmd = _base(docker, global_args, "version")
+    cmd.add_simple_arg("--format", fmt)
+    return list(cmd)
+
+
+def build_image_build_argv(tag: str, context_dir: str, dockerfile: str | None = None,
+                           build_args: Mapping[str, str] = _EMPTY, docker: str | None = "docker",
+                           global_args: Sequence[str] = ()) -> list[str]:
+    """`docker build -t TAG [-f FILE] [--build-arg K=V] DIR` for the runtime images."""
+    _check_word("image tag", tag)
+    cmd = _base(docker, global_args, "build", "-t", tag)
+    cmd.add_simple_arg("-f", dockerfile)
+    cmd.add_args_list("--build-arg", (f"{k}={v}" for k, v in build_args.items()))
+    cmd.append(context_dir)
+    return list(cmd)
