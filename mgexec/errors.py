@@ -58,3 +58,7 @@ class ContainerConflict(DockerError):
 
 class PreinstallFailed(DockerError):
     """A package preinstall step failed inside a new container."""
+
+
+class DockerTimeout(DockerError, ExecTimeout):
+    """A docker CLI call (not a user command) did not finish in time: the engine is hung or overloaded."""
