@@ -55,6 +55,12 @@ RUN_CASES = [
                       no_new_privileges=False, init=False, cpus=2.0, pull="never"),
         ["docker", "run", "-d", "--name", "c", "--network", "host", "--cpus", "2", "--pull", "never", "i"],
         id="hardening-off"),
+    pytest.param(
+        ContainerSpec(name="c", image="i", env_names=("TOKEN",), env={"PIP_CERT": "/etc/ca.crt"},
+                      tmpfs=("/home/massgen:uid=0,gid=0,mode=0755",)),
+        ["docker", "run", "-d", "--name", "c", *HARDENING, "--tmpfs", "/home/massgen:uid=0,gid=0,mode=0755",
+         "-e", "TOKEN", "-e", "PIP_CERT=/etc/ca.crt", "i"],
+        id="plain-env-values-and-a-private-home"),
 ]
 
 
@@ -189,7 +195,7 @@ def test_secret_values_never_reach_argv():
 PODMAN_ACCEPTS = {
     "run": {"-d", "--name", "--label", "--user", "--workdir", "--mount", "--network", "--memory", "--cpus",
             "--pids-limit", "--cap-drop", "--cap-add", "--security-opt", "--init", "--pull", "-e",
-            "--env-file", "--rm", "-i", "-t", "--entrypoint", "--hostname"},
+            "--env-file", "--rm", "-i", "-t", "--entrypoint", "--hostname", "--tmpfs"},
     "exec": {"-i", "-t", "-d", "--user", "--workdir", "-e", "--env-file", "--privileged"},
     "rm": {"-f", "-v"}, "stop": {"-t"}, "kill": {"--signal"}, "inspect": {"--type", "--format"},
     "image inspect": {"--format"}, "ps": {"-a", "--no-trunc", "--filter", "--format"},
@@ -198,7 +204,8 @@ PODMAN_ACCEPTS = {
 PODMAN_GLOBAL = {"--context", "--host"}  # podman-docker takes these for compatibility
 EVERY_SPEC = ContainerSpec(name="c", image="i", labels={"k": "v"}, user="u", workdir="/w",
                            mounts=(Mount("/a", "/a", True),), memory="1g", cpus=1, cap_add=("NET_RAW",),
-                           env_names=("E",), env_file="/f", pull="never", command=("x",))
+                           env_names=("E",), env_file="/f", pull="never", command=("x",),
+                           env={"K": "V"}, tmpfs=("/home/massgen:uid=0,gid=0",))
 EVERY_EXEC = ExecSpec("c", ("x",), user="u", workdir="/w", env_names=("E",), env={"K": "V"},
                       interactive=True, tty=True, detach=True)
 

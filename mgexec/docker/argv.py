@@ -73,6 +73,8 @@ class ContainerSpec:
     no_new_privileges: bool = True
     env_names: tuple[str, ...] = ()  # values come from the docker client's environment
     env_file: str | None = None
+    env: Mapping[str, str] = field(default_factory=lambda: _EMPTY)  # non-secret values only
+    tmpfs: tuple[str, ...] = ()  # `PATH[:OPTIONS]`, e.g. a private home owned by the run user
     init: bool = True  # an init as PID 1 reaps zombies and forwards signals
     pull: str | None = None  # "never" makes a missing image fail at once instead of trying a registry
     command: tuple[str, ...] = ()
@@ -84,6 +86,7 @@ class ContainerSpec:
             raise ConfigError(f"The docker network mode {self.network!r} is not supported; use one of "
                               f"{', '.join(NETWORK_MODES)} (none keeps the container offline).")
         _check_env_names(self.env_names)
+        _check_env_names(tuple(self.env))
 
 
 @dataclass(frozen=True)
@@ -169,7 +172,9 @@ def build_run_argv(spec: ContainerSpec, docker: str | None = "docker",
         cmd.add_simple_arg("--security-opt", "no-new-privileges")
     cmd.add_flag("--init", spec.init)
     cmd.add_simple_arg("--pull", spec.pull)
+    cmd.add_args_list("--tmpfs", spec.tmpfs)
     cmd.add_args_list("-e", spec.env_names)
+    cmd.add_args_list("-e", (f"{k}={v}" for k, v in spec.env.items()))
     cmd.add_simple_arg("--env-file", spec.env_file)
     cmd.append(spec.image)
     cmd.extend(spec.command)
