@@ -1,0 +1,18 @@
+"""Guard rails checked before anything runs: the command policy (baseline, allow and deny lists on
+the parsed command line) and work_dir resolution."""
+
+from mgexec.policy.paths import resolve_work_dir
+from mgexec.policy.rules import CommandPolicy, check_command, compile_patterns
+from mgexec.policy.shellparse import Redirect, SimpleCommand, parse_command_line
+from mgexec.policy.shelltokens import ShellSyntaxError
+
+__all__ = [
+    "CommandPolicy",
+    "Redirect",
+    "ShellSyntaxError",
+    "SimpleCommand",
+    "check_command",
+    "compile_patterns",
+    "parse_command_line",
+    "resolve_work_dir",
+]

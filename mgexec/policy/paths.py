@@ -1,0 +1,52 @@
+"""Resolves the work_dir an agent asks for and refuses any that leaves the workspace or allowed roots."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from mgexec.errors import PolicyViolation
+
+
+def resolve_work_dir(work_dir: str | None, *, workspace: Path, allowed_roots: Sequence[Path]) -> Path:
+    """The real directory a command should run in.
+
+    None or "" means the workspace; a relative path is taken from the workspace. Symlinks are
+    followed (so a link out of the workspace is judged by where it points), and the result must
+    be the workspace, one of `allowed_roots`, or inside one of them, and an existing directory.
+    """
+    if work_dir is not None and "\0" in work_dir:
+        raise PolicyViolation(f"work_dir {work_dir!r} contains a NUL character, which no path can "
+                              "hold. Pass a plain directory path.")
+    real_workspace = Path(os.path.realpath(workspace))
+    roots = [real_workspace] + [Path(os.path.realpath(root)) for root in allowed_roots]
+    requested = Path(work_dir) if work_dir else Path(workspace)
+    candidate = requested if requested.is_absolute() else Path(workspace) / requested
+    resolved = Path(os.path.realpath(candidate))
+    if not any(resolved == root or resolved.is_relative_to(root) for root in roots):
+        raise PolicyViolation(_outside_message(work_dir, candidate, resolved, roots))
+    if not resolved.exists():
+        raise PolicyViolation(
+            f"work_dir {_name(work_dir)} resolves to {str(resolved)!r}, which does not exist. Pass an "
+            "existing directory (relative paths are taken from the workspace "
+            f"{str(real_workspace)!r}), or create it first.")
+    if not resolved.is_dir():
+        raise PolicyViolation(
+            f"work_dir {_name(work_dir)} resolves to {str(resolved)!r}, which is a file, not a "
+            "directory. Pass the directory that contains it instead.")
+    return resolved
+
+
+def _outside_message(work_dir: str | None, candidate: Path, resolved: Path, roots: list[Path]) -> str:
+    via_link = os.path.normpath(candidate) != str(resolved)
+    how = " after following symlinks" if via_link else ""
+    allowed = ", ".join(repr(str(root)) for root in roots[1:])
+    where = f"the workspace {str(roots[0])!r}" + (f" or the allowed paths ({allowed})" if allowed else "")
+    return (f"work_dir {_name(work_dir)} resolves{how} to {str(resolved)!r}, which is outside {where}. "
+            "Commands may only run inside those directories: pass a path inside one of them "
+            "(relative paths are taken from the workspace).")
+
+
+def _name(work_dir: str | None) -> str:
+    return repr(work_dir) if work_dir else "(the workspace)"

@@ -1,0 +1,128 @@
+"""Command policy: the dangerous-command baseline plus the user's allow and deny lists, checked on
+the parsed command line (every simple command it would run), never on substrings.
+
+Exact semantics
+---------------
+The line is parsed into simple commands (see shellparse): every command reached through
+`;` `&&` `||` `|` `&`, newlines, `( )`, `{ }`, if/for/while/until/case bodies, function bodies,
+`$( )`, backticks, `<( )`, here-document bodies, and the inner commands of wrappers (`env`,
+`sudo`, `nice`, `nohup`, `timeout`, `xargs`, `exec`, `command`, `time`, `stdbuf`, `find -exec`,
+`sh -c '...'`, `eval '...'`, a script piped or fed by here-document into a shell). A wrapper
+counts both as itself (`env python x`) and as the command it runs (`python x`). Each simple
+command's *text* is its words after quote removal joined by single spaces: leading `NAME=value`
+assignments and redirections are not part of it, expansions stay as written (`echo $HOME`).
+Commands with no words (`> file`, `A=1`) are not matched against the lists.
+
+1. Baseline (always on): a command the baseline finds dangerous is refused with
+   `Potentially dangerous command detected: <reason>`.
+2. Deny list: the line is refused if any simple command's text, or that text with the command
+   word reduced to its base name (`/bin/rm -r x` -> `rm -r x`), matches a deny pattern with
+   `re.match`: anchored at the start of the command, not at its end. So `rm` blocks `rm -rf x`
+   (and, like MassGen, `rmdir x`; write `rm\\b` or `rm( |$)` for the word alone).
+3. Allow list (when not empty): every simple command's text must match at least one allow
+   pattern with `re.fullmatch`: the whole command, so `python .*` allows `python x` but not
+   `python x && rm -rf y` (whose `rm -rf y` matches nothing) nor `env python x` (the wrapper is a
+   command too: allow `env .*` as well, and its inner `python x` must still match).
+
+Both lists err towards refusing: a too-broad deny pattern or a too-narrow allow pattern refuses a
+command visibly, with the command and the pattern named, instead of letting one through.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+
+from mgexec.errors import ConfigError, PolicyViolation
+from mgexec.policy.baseline import dangerous_reason
+from mgexec.policy.shellparse import SimpleCommand, parse_command_line
+
+_SHOW_MAX = 200
+
+
+@dataclass(frozen=True)
+class CommandPolicy:
+    """What may run: the user's regex allow/deny lists, and whether sudo-class commands are allowed."""
+
+    allow_patterns: tuple[str, ...] = ()
+    deny_patterns: tuple[str, ...] = ()
+    enable_sudo: bool = False
+
+
+def compile_patterns(patterns: Iterable[str], *, kind: str = "allow") -> tuple[re.Pattern[str], ...]:
+    """Compiles allow or deny patterns, raising ConfigError that names a bad one and why."""
+    patterns = tuple(patterns)
+    for pattern in patterns:
+        if not isinstance(pattern, str):
+            raise ConfigError(f"The {kind} pattern {pattern!r} is not a string. Each entry of the "
+                              f"{kind} list must be a regular expression written as a string.")
+    return _compile(patterns, kind)
+
+
+@lru_cache(maxsize=64)
+def _compile(patterns: tuple[str, ...], kind: str) -> tuple[re.Pattern[str], ...]:
+    compiled = []
+    for pattern in patterns:
+        try:
+            compiled.append(re.compile(pattern))
+        except re.error as err:
+            raise ConfigError(
+                f"The {kind} pattern {pattern!r} is not a valid regular expression: {err}. Fix it "
+                f"in the {kind} list of the config (patterns use Python `re` syntax; escape "
+                "literal characters such as `.`, `+`, `(` or `[` with a backslash).") from None
+    return tuple(compiled)
+
+
+def check_command(command: str, policy: CommandPolicy) -> None:
+    """Raises PolicyViolation if `command` may not run under `policy`; returns None if it may."""
+    commands = parse_command_line(command)
+    for cmd in commands:
+        reason = dangerous_reason(cmd, enable_sudo=policy.enable_sudo)
+        if reason:
+            raise PolicyViolation(
+                f"Potentially dangerous command detected: {reason}, in {_show(cmd, command)}. "
+                "mgexec did not run the command line.")
+    deny = compile_patterns(policy.deny_patterns, kind="deny")
+    allow = compile_patterns(policy.allow_patterns, kind="allow")
+    for cmd in commands:
+        if cmd.words:
+            _check_deny(cmd, deny, command)
+            _check_allow(cmd, allow, command)
+
+
+def _check_deny(cmd: SimpleCommand, deny: tuple[re.Pattern[str], ...], line: str) -> None:
+    texts = {cmd.text, " ".join((cmd.name,) + cmd.words[1:])}
+    for pattern in deny:
+        if any(pattern.match(text) for text in texts):
+            raise PolicyViolation(
+                f"Command blocked by the deny list: {_show(cmd, line)} matches the deny pattern "
+                f"`{pattern.pattern}` (deny patterns match the start of each command on the line). "
+                "mgexec did not run the command line.")
+
+
+def _check_allow(cmd: SimpleCommand, allow: tuple[re.Pattern[str], ...], line: str) -> None:
+    if not allow or any(pattern.fullmatch(cmd.text) for pattern in allow):
+        return
+    listed = ", ".join(f"`{p.pattern}`" for p in allow)
+    raise PolicyViolation(
+        f"Command not in the allow list: {_show(cmd, line)} matches none of the allowed patterns "
+        f"({listed}). Every command on the line, including those after `&&`, `;` or `|`, inside "
+        "`$( )` and run by wrappers such as `env` or `bash -c`, must match one allow pattern in "
+        "full. mgexec did not run the command line.")
+
+
+def _show(cmd: SimpleCommand, line: str) -> str:
+    text = _clip(cmd.text or cmd.raw)
+    shown = f"the command `{text}`"
+    if cmd.via:
+        shown += " (run by " + " -> ".join(f"`{v}`" for v in cmd.via) + ")"
+    if _clip(line.strip()) != text:
+        shown += f" of the line `{_clip(line.strip())}`"
+    return shown
+
+
+def _clip(text: str) -> str:
+    text = text.replace("\n", "\\n")
+    return text if len(text) <= _SHOW_MAX else text[:_SHOW_MAX] + "..."
