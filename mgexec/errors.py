@@ -62,3 +62,26 @@ class PreinstallFailed(DockerError):
 
 class DockerTimeout(DockerError, ExecTimeout):
     """A docker CLI call (not a user command) did not finish in time: the engine is hung or overloaded."""
+
+
+class ShellNotFound(MgexecError, KeyError):
+    """No background shell has this id (it never existed, or it was removed)."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class ShellLimitReached(MgexecError, RuntimeError):
+    """Starting another background shell would exceed the limit of running shells."""
+
+
+class ShellNotRunning(MgexecError, RuntimeError):
+    """The background shell has finished, so it cannot take input."""
+
+
+class ShellStartFailed(MgexecError, OSError):
+    """A background shell could not be started (missing directory, program not found)."""
+
+
+class InvalidShellRequest(MgexecError, ValueError):
+    """A background-shell request carries an invalid argument or does not fit the shell's state."""
