@@ -51,11 +51,15 @@ start_dockerd() {
 }
 
 wait_for_engine() {
-    local deadline=$((SECONDS + WAIT_SECONDS))
+    local deadline=$((SECONDS + WAIT_SECONDS)) why=""
     until engine_ready; do
-        if ((SECONDS >= deadline)) || ! our_dockerd_pid >/dev/null; then
-            printf 'engine.sh: dockerd did not become ready within %s s; the end of %s:\n' \
-                "$WAIT_SECONDS" "$LOG_FILE" >&2
+        if ! our_dockerd_pid >/dev/null; then
+            why="dockerd exited before the engine answered"
+        elif ((SECONDS >= deadline)); then
+            why="dockerd did not answer 'docker info' within $WAIT_SECONDS s"
+        fi
+        if [[ -n $why ]]; then
+            printf 'engine.sh: %s; the end of its log %s:\n' "$why" "$LOG_FILE" >&2
             tail -n 30 "$LOG_FILE" >&2 || true
             exit 1
         fi

@@ -89,8 +89,13 @@ parse_args() {
         shift
     done
     if ((bootstrap)) && [[ -n $base ]]; then
-        usage_error "--base and --bootstrap both choose the base image; give only one."
+        usage_error "--base and --bootstrap (or --rebuild-base) both choose the base image; give only one."
     fi
+    # Checked now rather than by docker after minutes of work.
+    [[ $tag =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]] ||
+        usage_error "'$tag' is not a valid image tag (letters, digits, '_', '.', '-'; at most 128)."
+    [[ -z $name || $name =~ ^([A-Za-z0-9.-]+(:[0-9]+)?/)?[a-z0-9]+([._/-]+[a-z0-9]+)*$ ]] ||
+        usage_error "'$name' is not a valid image name (lowercase path such as my-org/runtime, optionally after a registry host; give the tag with -t)."
 }
 
 set_option() {
@@ -123,6 +128,7 @@ check_docker() {
     local err
     if ! err=$(with_timeout 60 "$DOCKER" info 2>&1 >/dev/null); then
         err=$(printf '%s' "$err" | grep -v '^ *$' | tail -n 1)
+        err=${err:-no answer within 60 s}
         if [[ $err == *"ermission denied"* ]]; then
             die "'$DOCKER' cannot talk to the container engine: permission denied ($err). Run as root, add your user to the docker group (sudo usermod -aG docker \$USER, then log in again), or point DOCKER_HOST at an engine you may use."
         fi
@@ -169,10 +175,14 @@ temp_dirs=()
 context_dir=""
 cleanup() {
     local dir mount
-    for dir in "${temp_dirs[@]}"; do
+    for dir in ${temp_dirs[@]+"${temp_dirs[@]}"}; do
+        if [[ ! -r /proc/mounts ]]; then
+            rm -rf "$dir" # not Linux: no debootstrap, no mounts
+            continue
+        fi
         while read -r mount; do
             umount -l "$mount" 2>/dev/null || true
-        done < <(awk -v d="$dir/" 'index($2, d) == 1 { print $2 }' /proc/mounts 2>/dev/null | sort -r)
+        done < <(awk -v d="$dir/" 'index($2, d) == 1 { print $2 }' /proc/mounts | sort -r)
         rm -rf --one-file-system "$dir"
     done
 }
@@ -326,7 +336,7 @@ ensure_bootstrap_base() {
     fi
     check_bootstrap_tools
     resolve_mirrors
-    local work rootfs started=$SECONDS
+    local work rootfs old_id started=$SECONDS
     # Not /tmp: debootstrap executes programs inside the target, and /tmp is
     # often mounted noexec.
     make_temp_dir work bootstrap "${MGEXEC_BOOTSTRAP_TMPDIR:-/var/tmp}"
@@ -337,7 +347,9 @@ ensure_bootstrap_base() {
     write_base_apt_config "$rootfs"
     scrub_rootfs "$rootfs"
     say "importing the root file system as $BOOTSTRAP_IMAGE"
+    old_id=$(image_id "$BOOTSTRAP_IMAGE")
     import_rootfs "$rootfs" || die "importing the debootstrapped file system into the engine as $BOOTSTRAP_IMAGE failed (see the error above)."
+    remove_replaced "$old_id" "$(image_id "$BOOTSTRAP_IMAGE")"
     say "created $BOOTSTRAP_IMAGE in $((SECONDS - started)) s"
 }
 
@@ -357,20 +369,37 @@ make_context() {
 
 # build_image IMAGE DOCKERFILE [docker build args...]
 build_image() {
-    local image=$1 dockerfile=$2 var started=$SECONDS
+    local image=$1 dockerfile=$2 var old_id new_id started=$SECONDS
     shift 2
-    local args=(build --network host -f "$dockerfile" -t "$image" "${build_flags[@]}")
-    ((no_cache)) && args+=(--no-cache)
+    # ${a[@]+...}: empty arrays under set -u, for the bash 3.2 of macOS.
+    local args=(build --network host -f "$dockerfile" -t "$image" ${build_flags[@]+"${build_flags[@]}"})
+    if ((no_cache)); then args+=(--no-cache); fi
     # Proxy variables are predefined build args: passed by name so their values
     # (which may hold credentials) stay out of argv and out of the image.
     for var in http_proxy https_proxy no_proxy HTTP_PROXY HTTPS_PROXY NO_PROXY; do
-        [[ -n ${!var:-} ]] && args+=(--build-arg "$var")
+        if [[ -n ${!var:-} ]]; then args+=(--build-arg "$var"); fi
     done
     make_context
+    old_id=$(image_id "$image")
     say "building $image from $(basename "$dockerfile") ${ca_bundle:+(CA bundle $ca_bundle)}"
     "$DOCKER" "${args[@]}" "$@" "$context_dir" ||
         die "building $image failed (see the build output above). Network errors: check that the package registries are reachable from this host, and behind a TLS-intercepting proxy pass its CA bundle with --ca-bundle FILE."
+    new_id=$(image_id "$image")
     say "built $image in $((SECONDS - started)) s ($("$DOCKER" image inspect -f '{{.Size}}' "$image" | awk '{ printf "%.0f MB", $1 / 1e6 }'))"
+    remove_replaced "$old_id" "$new_id"
+}
+
+image_id() { "$DOCKER" image inspect -f '{{.Id}}' "$1" 2>/dev/null || true; }
+
+# A rebuild moves the tag and leaves the old image dangling (about 1 GB each
+# time). Remove it unless something still uses it: containers, child images or
+# other tags make the removal fail, which is fine.
+remove_replaced() {
+    local old_id=$1 new_id=$2
+    if [[ -n $old_id && $old_id != "$new_id" ]] && "$DOCKER" image rm "$old_id" >/dev/null 2>&1; then
+        local short=${old_id#sha256:}
+        say "removed the image it replaces (${short:0:12})"
+    fi
 }
 
 # Makes sure the runtime's base image is present: bootstrapped, local, or pulled.

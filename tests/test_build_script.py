@@ -44,7 +44,11 @@ def test_help_lists_every_option(script, flag):
     (["-t"], "option -t needs a value"),
     (["--tag="], "option --tag needs a value"),
     (["--sudo", "--name"], "option --name needs a value"),
-    (["--base", "debian:12", "--bootstrap"], "--base and --bootstrap both choose the base image"),
+    (["--base", "debian:12", "--bootstrap"], "--base and --bootstrap (or --rebuild-base) both choose"),
+    (["--rebuild-base", "--base=debian:12"], "--base and --bootstrap (or --rebuild-base) both choose"),
+    (["-t", "v1:2"], "'v1:2' is not a valid image tag"),
+    (["--name", "My/Image"], "'My/Image' is not a valid image name"),
+    (["-n", "runtime:v2"], "give the tag with -t"),
 ])
 def test_bad_options_exit_2_with_one_clear_line(args, message):
     out = run([str(BUILD_SH), *args])
@@ -52,6 +56,14 @@ def test_bad_options_exit_2_with_one_clear_line(args, message):
     assert message in out.stderr
     assert 'Run "build.sh -h"' in out.stderr
     assert out.stdout == ""
+
+
+@pytest.mark.parametrize("name", ["my-org/agent_runtime", "localhost:5000/team/rt", "registry.example.com/rt"])
+def test_valid_names_pass_validation(tmp_path, name):
+    """They get past option checks and stop at the (missing) CLI instead."""
+    out = run([str(BUILD_SH), "-n", name, "-t", "v1.2_rc-1"], MGEXEC_DOCKER=str(tmp_path / "no-docker"))
+    assert out.returncode == 1
+    assert "was not found" in out.stderr
 
 
 def test_unreadable_ca_bundle_is_explained(tmp_path):
