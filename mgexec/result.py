@@ -1,0 +1,45 @@
+"""The result of one command, in MassGen's shape plus `timed_out` and `truncated`."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from mgexec.runner import ProcessOutput
+
+REJECTED_EXIT_CODE = -1
+
+
+class ExecResult(BaseModel):
+    """What execute_command returns for every outcome: ran, failed, timed out or refused."""
+
+    success: bool = Field(description="True when the command ran and exited 0")
+    exit_code: int = Field(description="The command's exit code; -1 when it was refused, timed out or could not start")
+    stdout: str = Field(description="Standard output, capped per stream")
+    stderr: str = Field(description="Standard error, capped per stream; the reason when success is false and exit_code is -1")
+    execution_time: float = Field(description="Seconds from start to end")
+    command: str
+    work_dir: str
+    timed_out: bool = False
+    truncated: bool = Field(default=False, description="True when output beyond the cap was dropped")
+
+
+def rejected(command: str, work_dir: str, reason: str) -> ExecResult:
+    """A command refused before it ran (policy, bad work_dir, engine problem)."""
+    return ExecResult(success=False, exit_code=REJECTED_EXIT_CODE, stdout="", stderr=reason,
+                      execution_time=0.0, command=command, work_dir=work_dir)
+
+
+def from_process(out: ProcessOutput, command: str, work_dir: str, timeout: float) -> ExecResult:
+    if out.timed_out:
+        note = f"Command timed out after {timeout:g} seconds"
+        stderr = f"{out.stderr.rstrip()}\n{note}" if out.stderr.strip() else note
+        return ExecResult(success=False, exit_code=REJECTED_EXIT_CODE, stdout=out.stdout, stderr=stderr,
+                          execution_time=out.duration, command=command, work_dir=work_dir,
+                          timed_out=True, truncated=out.truncated)
+    code = out.exit_code if out.exit_code is not None else REJECTED_EXIT_CODE
+    # A shell reports death by signal N as 128+N; asyncio reports -N: keep the shell's convention.
+    if code < 0:
+        code = 128 - code
+    return ExecResult(success=code == 0, exit_code=code, stdout=out.stdout, stderr=out.stderr,
+                      execution_time=out.duration, command=command, work_dir=work_dir,
+                      truncated=out.truncated)
