@@ -1,0 +1,181 @@
+"""The `mgexec` command: a thin click adapter over config, executors and the MCP server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shlex
+import sys
+import traceback
+from typing import Any
+
+import click
+
+from mgexec import __version__
+from mgexec.errors import MgexecError
+
+EXIT_USAGE = 2
+EXIT_REFUSED = 126
+EXIT_TIMEOUT = 124
+
+EPILOG = """\b
+Examples:
+  mgexec exec -- ls -la                         run in local mode, this directory as workspace
+  mgexec exec --json -- 'pytest -x | tail -5'   print the full result object
+  mgexec exec --config conf/docker_simple.yaml -- python --version
+  mgexec serve --config @examples/docker_simple  MCP server on stdio
+  mgexec config check my_massgen_config.yaml    validate and show the resolved settings
+  mgexec doctor                                 what is available, and how to fix gaps
+"""
+
+
+class MgexecGroup(click.Group):
+    """Turns MgexecError into one clear paragraph on stderr; tracebacks only with --debug."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except MgexecError as exc:
+            _fail(ctx, str(exc), getattr(exc, "exit_code_hint", EXIT_USAGE))
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except KeyboardInterrupt:
+            raise SystemExit(130)
+        except Exception as exc:  # an mgexec bug, not a user mistake
+            _fail(ctx, f"internal error: {type(exc).__name__}: {exc}. Run again with --debug for the "
+                       "traceback, and please report it.", 1)
+
+
+def _fail(ctx: click.Context, message: str, code: int) -> None:
+    if (ctx.obj or {}).get("debug"):
+        traceback.print_exc()
+    click.echo(f"mgexec: {message}", err=True)
+    ctx.exit(code)
+
+
+config_option = click.option("--config", "-c", "config", metavar="FILE",
+                             help="MassGen-style YAML config, or @examples/NAME. Default: local mode in this directory.")
+agent_option = click.option("--agent", "-a", "agent", metavar="ID", help="Which agent of a multi-agent config.")
+
+
+@click.group(cls=MgexecGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", "-V", prog_name="mgexec")
+@click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Run shell commands for LLM agents: on the host with guard rails, or in a per-agent Docker container."""
+    ctx.ensure_object(dict)["debug"] = debug
+    if debug:
+        import logging
+
+        logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)
+
+
+@cli.command("exec", epilog="Exit status: the command's own; 124 on timeout; 126 when refused by policy or unable to run.")
+@config_option
+@agent_option
+@click.option("--timeout", "-t", type=float, help="Seconds before the whole process tree is killed (default from config, 60).")
+@click.option("--workdir", "-w", metavar="DIR", help="Directory to run in (inside the workspace or a context path).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result object as JSON instead of the output.")
+@click.argument("command", nargs=-1, required=True)
+def exec_command(config: str | None, agent: str | None, timeout: float | None, workdir: str | None,
+                 as_json: bool, command: tuple[str, ...]) -> None:
+    """Run COMMAND once through the same executor and policy as the server.
+
+    Put `--` before the command. One argument is run as a shell line as is; several are quoted and joined.
+    """
+    from mgexec.config import load_config
+    from mgexec.session import run_once
+
+    line = command[0] if len(command) == 1 else shlex.join(command)
+    result = asyncio.run(run_once(load_config(config, agent), line, timeout=timeout, work_dir=workdir))
+    if as_json:
+        click.echo(result.model_dump_json(indent=2))
+    else:
+        sys.stdout.write(result.stdout)
+        sys.stdout.flush()
+        sys.stderr.write(result.stderr if result.stderr.endswith("\n") or not result.stderr else result.stderr + "\n")
+    raise SystemExit(_exit_status(result))
+
+
+def _exit_status(result) -> int:
+    if result.timed_out:
+        return EXIT_TIMEOUT
+    if result.exit_code < 0:
+        return EXIT_REFUSED
+    return min(result.exit_code, 255)
+
+
+@cli.command()
+@config_option
+@agent_option
+@click.option("--transport", type=click.Choice(["stdio", "streamable-http"]), default="stdio", show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address for streamable-http.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port for streamable-http.")
+def serve(config: str | None, agent: str | None, transport: str, host: str, port: int) -> None:
+    """Serve the execution tools over MCP (stdio by default)."""
+    from mgexec.config import load_config
+    from mgexec.server import serve as run_server
+
+    run_server(load_config(config, agent), transport=transport, host=host, port=port)
+
+
+@cli.group()
+def config() -> None:
+    """Inspect configuration files."""
+
+
+@config.command("check")
+@click.argument("file")
+@agent_option
+@click.option("--json", "as_json", is_flag=True, help="Print the resolved settings as JSON.")
+def config_check(file: str, agent: str | None, as_json: bool) -> None:
+    """Validate FILE and print the resolved settings of each agent (secrets are never shown)."""
+    from mgexec.config import load_configs
+    from mgexec.config.show import describe
+
+    configs = load_configs(file)
+    if agent is not None:
+        configs = [c for c in configs if c.agent_id == agent] or _no_agent(file, agent, configs)
+    if as_json:
+        click.echo(json.dumps([c.model_dump(mode="json") for c in configs], indent=2))
+        return
+    for cfg in configs:
+        click.echo(describe(cfg))
+    click.echo(f"OK: {file} is valid ({len(configs)} agent{'s' if len(configs) != 1 else ''}).")
+
+
+def _no_agent(file: str, agent: str, configs) -> list:
+    from mgexec.errors import ConfigError
+
+    raise ConfigError(f"{file} has no agent {agent!r}; agents: {', '.join(c.agent_id for c in configs)}.")
+
+
+@config.command("examples")
+def config_examples() -> None:
+    """List the shipped example configs (use them as --config @examples/NAME)."""
+    from mgexec.config import examples_dir, list_examples
+
+    for name in list_examples():
+        click.echo(f"@examples/{name.removesuffix('.yaml')}")
+    click.echo(f"(files in {examples_dir()})", err=True)
+
+
+@cli.command()
+@config_option
+@agent_option
+def doctor(config: str | None, agent: str | None) -> None:
+    """Check what mgexec can use here (docker CLI, daemon, images, podman) and how to fix each gap."""
+    from mgexec.config import load_config
+    from mgexec.doctor import run_doctor
+
+    ok = asyncio.run(run_doctor(load_config(config, agent), click.echo))
+    raise SystemExit(0 if ok else 1)
+
+
+def main() -> None:
+    cli(prog_name="mgexec")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""`mgexec doctor`: what this machine offers mgexec, and the fix for each gap."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from typing import Callable
+
+from mgexec.config import DEFAULT_IMAGE, DEFAULT_SUDO_IMAGE, ExecConfig
+from mgexec.docker.argv import build_image_inspect_argv
+from mgexec.docker.cli import DockerCLI, resolve_binary
+from mgexec.docker.container import IMAGE_UID
+from mgexec.errors import DockerError, ImageNotFound
+
+Echo = Callable[[str], None]
+
+
+async def run_doctor(config: ExecConfig, echo: Echo) -> bool:
+    """Print one line per check; True when everything the config needs is there."""
+    ok = True
+
+    def report(good: bool, what: str, fix: str = "", needed: bool = True) -> None:
+        nonlocal ok
+        mark = "ok  " if good else ("FAIL" if needed else "warn")
+        echo(f"[{mark}] {what}" + (f"\n       fix: {fix}" if fix and not good else ""))
+        ok = ok and (good or not needed)
+
+    report(sys.version_info >= (3, 10), f"Python {sys.version.split()[0]}", "install Python 3.10 or newer")
+    ws = config.workspace
+    report(os.access(ws, os.W_OK), f"workspace {ws} is writable", f"fix the permissions of {ws} or choose another cwd")
+    docker_needed = config.mode == "docker"
+    binary = resolve_binary(config.docker_binary, os.environ)
+    path = shutil.which(binary) if "/" not in binary else (binary if os.access(binary, os.X_OK) else None)
+    report(path is not None, f"docker CLI `{binary}`" + (f" at {path}" if path else " not found"),
+           "install docker.io (Debian/Ubuntu), Docker Engine, or podman with podman-docker; or set "
+           "command_line_docker_binary / MGEXEC_DOCKER", needed=docker_needed)
+    if path is None:
+        return _verdict(ok, config, echo)
+    cli = DockerCLI(binary, context=config.docker_context)
+    try:
+        info = await cli.probe()
+    except DockerError as exc:
+        report(False, "container engine reachable", str(exc), needed=docker_needed)
+        return _verdict(ok, config, echo)
+    report(True, f"engine reachable: {info.summary}" + (f" via DOCKER_HOST={os.environ['DOCKER_HOST']}"
+                                                        if os.environ.get("DOCKER_HOST") else ""))
+    if info.is_podman:
+        echo("[ok  ] podman answers as `docker`; mgexec uses only flags podman accepts")
+    for image, flag in ((DEFAULT_IMAGE, ""), (DEFAULT_SUDO_IMAGE, " --sudo")):
+        present = await _has_image(cli, image)
+        needed = docker_needed and image == config.image
+        report(present, f"image {image} {'present' if present else 'missing'}",
+               f"mgexec build{flag} (or ./build.sh{flag}; add --bootstrap where no registry is reachable)", needed=needed)
+    if config.image not in (DEFAULT_IMAGE, DEFAULT_SUDO_IMAGE):
+        present = await _has_image(cli, config.image)
+        report(present, f"configured image {config.image} {'present' if present else 'missing'}",
+               f"docker build -t {config.image} DIR (see dockerfiles/Dockerfile.custom-example)", needed=docker_needed)
+    uid = ws.stat().st_uid
+    if uid != IMAGE_UID:
+        echo(f"[note] the workspace belongs to UID {uid}, not the image user's {IMAGE_UID}: docker mode runs "
+             f"commands as UID {uid} with a private home, so files stay yours")
+    return _verdict(ok, config, echo)
+
+
+async def _has_image(cli: DockerCLI, image: str) -> bool:
+    try:
+        await cli.run(build_image_inspect_argv(image, fmt="{{.Id}}", docker=None), timeout=30)
+        return True
+    except ImageNotFound:
+        return False
+    except DockerError:
+        return False
+
+
+def _verdict(ok: bool, config: ExecConfig, echo: Echo) -> bool:
+    echo(f"{'Ready' if ok else 'Not ready'} for {config.mode} mode (agent {config.agent_id}).")
+    return ok

@@ -1,0 +1,18 @@
+"""One-shot use of an executor, as the CLI's `exec` needs it."""
+
+from __future__ import annotations
+
+from mgexec.config import ExecConfig
+from mgexec.executors import ProgressCallback, make_executor
+from mgexec.result import ExecResult
+
+
+async def run_once(config: ExecConfig, command: str, *, timeout: float | None = None,
+                   work_dir: str | None = None, on_progress: ProgressCallback | None = None) -> ExecResult:
+    """Start an executor, run one command, release what was started for it."""
+    executor = make_executor(config)
+    await executor.start()
+    try:
+        return await executor.execute(command, timeout=timeout, work_dir=work_dir, on_progress=on_progress)
+    finally:
+        await executor.close()
