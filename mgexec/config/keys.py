@@ -32,6 +32,7 @@ BACKEND_KEYS: dict[str, str] = {
     "command_line_docker_ca_bundle": "ca_bundle",
     "command_line_max_background_shells": "max_background_shells",
     "command_line_background_shell_retention": "background_retention",
+    "command_line_progress_interval": "progress_interval",
 }
 
 FIELD_TO_KEYS: dict[str, list[str]] = {}
