@@ -166,13 +166,14 @@ def _recursive_ownership(cmd: SimpleCommand) -> str | None:
     """`chmod -R 000 /` and friends, which stay refused even when sudo is enabled."""
     if cmd.name not in ("chmod", "chown", "chgrp"):
         return None
-    short = "R"  # chmod's `-r`/`-w` are modes, not options
-    words = [w for w in cmd.words[1:] if not (cmd.name == "chmod" and re.fullmatch(r"-[rwxXst]+", w))]
-    options, operands = _options_and_operands(tuple(words))
-    if not _is_recursive(options, short):
+    # chmod's `-w`, `-x` are modes, not options; when one is given, every operand is a file.
+    modes = [w for w in cmd.words[1:] if cmd.name == "chmod" and re.fullmatch(r"-[rwxXst]+", w)]
+    options, operands = _options_and_operands(tuple(w for w in cmd.words[1:] if w not in modes))
+    if not _is_recursive(options, "R"):
         return None
     has_reference = any(_long(o, "--reference") for o in options if o.startswith("--"))
-    for operand in operands if has_reference else operands[1:]:
+    files = operands if modes or has_reference else operands[1:]
+    for operand in files:
         target = catastrophic_target(operand)
         if target:
             return f"recursive {cmd.name} of {target}"

@@ -18,7 +18,9 @@ Commands with no words (`> file`, `A=1`) are not matched against the lists.
 2. Deny list: the line is refused if any simple command's text, or that text with the command
    word reduced to its base name (`/bin/rm -r x` -> `rm -r x`), matches a deny pattern with
    `re.match`: anchored at the start of the command, not at its end. So `rm` blocks `rm -rf x`
-   (and, like MassGen, `rmdir x`; write `rm\\b` or `rm( |$)` for the word alone).
+   (and, like MassGen, `rmdir x`; write `rm\\b` or `rm( |$)` for the word alone). A command
+   with no arguments is also tried with a trailing space, so the usual `rm .*` blocks a bare
+   `rm` too (which is what `ls | xargs rm` runs).
 3. Allow list (when not empty): every simple command's text must match at least one allow
    pattern with `re.fullmatch`: the whole command, so `python .*` allows `python x` but not
    `python x && rm -rf y` (whose `rm -rf y` matches nothing) nor `env python x` (the wrapper is a
@@ -94,6 +96,8 @@ def check_command(command: str, policy: CommandPolicy) -> None:
 
 def _check_deny(cmd: SimpleCommand, deny: tuple[re.Pattern[str], ...], line: str) -> None:
     texts = {cmd.text, " ".join((cmd.name,) + cmd.words[1:])}
+    if len(cmd.words) == 1:  # so the usual `rm .*` also catches a bare `rm` (as in `xargs rm`)
+        texts |= {text + " " for text in texts}
     for pattern in deny:
         if any(pattern.match(text) for text in texts):
             raise PolicyViolation(
