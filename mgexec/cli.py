@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shlex
 import sys
 import traceback
@@ -171,6 +172,84 @@ def doctor(config: str | None, agent: str | None) -> None:
 
     ok = asyncio.run(run_doctor(load_config(config, agent), click.echo))
     raise SystemExit(0 if ok else 1)
+
+
+@cli.command()
+@config_option
+@agent_option
+def up(config: str | None, agent: str | None) -> None:
+    """Start the agent's container and keep it, so `mgexec exec --config F` reuses it."""
+    from mgexec import lifecycle
+
+    click.echo(asyncio.run(lifecycle.up(_docker_config(config, agent))))
+
+
+@cli.command()
+@config_option
+@agent_option
+def down(config: str | None, agent: str | None) -> None:
+    """Remove the container `mgexec up` kept for the agent."""
+    from mgexec import lifecycle
+
+    click.echo(asyncio.run(lifecycle.down(_docker_config(config, agent))))
+
+
+@cli.command("ps")
+@config_option
+@agent_option
+def ps_command(config: str | None, agent: str | None) -> None:
+    """List mgexec's containers, who holds each, and which are leftovers."""
+    from mgexec import lifecycle
+    from mgexec.config import load_config
+
+    rows = asyncio.run(lifecycle.list_containers(load_config(config, agent)))
+    if not rows:
+        click.echo("No mgexec containers.")
+        return
+    header = ("NAME", "AGENT", "STATE", "HELD BY", "WORKSPACE")
+    table = [header] + [(r.name, r.agent, r.state, r.held_by, r.workspace) for r in rows]
+    widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]
+    for row in table:
+        click.echo("  ".join(str(v).ljust(w) for v, w in zip(row, widths)).rstrip())
+
+
+@cli.command()
+@config_option
+@agent_option
+@click.option("--include-kept", is_flag=True, help="Also remove containers kept by `mgexec up`.")
+def cleanup(config: str | None, agent: str | None, include_kept: bool) -> None:
+    """Remove every mgexec container whose owner process is gone."""
+    from mgexec import lifecycle
+    from mgexec.config import load_config
+
+    removed = asyncio.run(lifecycle.cleanup(load_config(config, agent), include_kept))
+    click.echo("Removed: " + ", ".join(removed) if removed else "No leftovers.")
+
+
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.option("--sudo", is_flag=True, help="Build the sudo variant massgen/mcp-runtime-sudo.")
+@click.option("--bootstrap", is_flag=True, help="Make the Debian base locally (no registry needed).")
+@click.argument("build_args", nargs=-1, type=click.UNPROCESSED)
+def build(sudo: bool, bootstrap: bool, build_args: tuple[str, ...]) -> None:
+    """Build the runtime images with the packaged build.sh (other options go to it; see `mgexec build -- -h`)."""
+    from mgexec.images import build_script
+
+    args = [*(["--sudo"] if sudo else []), *(["--bootstrap"] if bootstrap else []), *build_args]
+    script = build_script()
+    sys.stdout.flush()
+    # build.sh streams its own progress; replacing this process keeps its output and exit status intact.
+    os.execvp("bash", ["bash", str(script), *args])
+
+
+def _docker_config(config: str | None, agent: str | None):
+    from mgexec.config import load_config
+    from mgexec.errors import ConfigError
+
+    cfg = load_config(config, agent)
+    if cfg.mode != "docker":
+        raise ConfigError(f"Agent {cfg.agent_id} runs in {cfg.mode} mode, which has no container; "
+                          "set command_line_execution_mode: docker in the config.")
+    return cfg
 
 
 def main() -> None:

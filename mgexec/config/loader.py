@@ -173,7 +173,9 @@ def _resolve_paths(fields: dict[str, Any], base: Path) -> dict[str, Any]:
         raise ValueError(f"cwd {fields['workspace']} exists but is not a directory; the workspace must be one")
     if fields.get("temp_workspace") is not None:
         fields["temp_workspace"] = absolute(fields["temp_workspace"], "command_line_temp_workspace")
-    if fields.get("ca_bundle") is not None:
+    if fields.get("ca_bundle") is None and os.environ.get("MGEXEC_CA_BUNDLE"):
+        fields["ca_bundle"] = os.environ["MGEXEC_CA_BUNDLE"]
+    if fields.get("ca_bundle") not in (None, "auto", "none"):
         bundle = absolute(fields["ca_bundle"], "command_line_docker_ca_bundle")
         if not bundle.is_file():
             raise ValueError(f"command_line_docker_ca_bundle {bundle} is not a file; give a PEM bundle such as /etc/ssl/certs/ca-certificates.crt")

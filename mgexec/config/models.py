@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 DEFAULT_IMAGE = "massgen/mcp-runtime:latest"
 DEFAULT_SUDO_IMAGE = "massgen/mcp-runtime-sudo:latest"
+HOST_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 
 # host path (with ~) -> path inside the container, all mounted read-only (REFERENCE §1).
 CREDENTIAL_MOUNTS: dict[str, tuple[str, str]] = {
@@ -126,7 +127,9 @@ class ExecConfig(_Frozen):
     temp_workspace: Path | None = None
     docker_binary: str | None = None
     docker_context: str | None = None
-    ca_bundle: Path | None = None
+    # "auto": the host's CA bundle when it exists and the container has a network (so pip and npm
+    # work behind TLS-intercepting proxies, as build.sh does); "none": the image's own trust store.
+    ca_bundle: Path | Literal["auto", "none"] = "auto"
     max_background_shells: int = Field(default=10, ge=1, le=1000)
     background_retention: float = Field(default=3600.0, gt=0)
     progress_interval: float = Field(default=5.0, gt=0)
@@ -186,6 +189,15 @@ class ExecConfig(_Frozen):
         if self.enable_sudo and self.docker_image == DEFAULT_IMAGE:
             return DEFAULT_SUDO_IMAGE
         return self.docker_image
+
+    def effective_ca_bundle(self) -> Path | None:
+        """The CA bundle to mount into the container, if any."""
+        if self.ca_bundle == "none":
+            return None
+        if self.ca_bundle == "auto":
+            host = Path(HOST_CA_BUNDLE)
+            return host if self.network_mode != "none" and host.is_file() else None
+        return Path(self.ca_bundle)
 
     @property
     def container_name(self) -> str:

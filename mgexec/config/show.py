@@ -33,6 +33,7 @@ def describe(config: ExecConfig) -> str:
             ("env from host", ", ".join(creds.env_vars) or "(none)"),
             ("pass all env", "yes (every host variable enters the container)" if creds.pass_all_env else "no"),
             ("preinstall", _preinstall(config) or "(none)"),
+            ("CA bundle", config.effective_ca_bundle() or "(the image's own)"),
             ("docker binary", config.docker_binary or "docker (or $MGEXEC_DOCKER)"),
         ]
     if not config.enabled:

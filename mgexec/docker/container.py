@@ -119,9 +119,12 @@ def build_spec(config: ExecConfig, secrets: SecretEnv, *, owner: Owner, kept: bo
         mounts.append(Mount(str(config.temp_workspace), str(config.temp_workspace), read_only=True))
     mounts += credential_mounts(config.credentials)
     env: dict[str, str] = {}
-    if config.ca_bundle is not None:
-        mounts.append(Mount(str(config.ca_bundle), CA_TARGET, read_only=True))
+    ca_bundle = config.effective_ca_bundle()
+    if ca_bundle is not None:
+        mounts.append(Mount(str(ca_bundle), CA_TARGET, read_only=True))
         env.update({name: CA_TARGET for name in CA_ENV})
+    if user:
+        env["HOME"] = HOME  # the private home below; docker would pick / or /root from /etc/passwd
     sudo = config.enable_sudo
     labels = {f"{LABEL}.managed": "true", f"{LABEL}.agent": config.agent_id,
               f"{LABEL}.workspace": str(config.workspace), f"{LABEL}.kept": "true" if kept else "false",

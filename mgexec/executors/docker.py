@@ -1,0 +1,121 @@
+"""Docker mode: one persistent container per agent, each command a fresh `docker exec` whose tree dies on timeout.
+
+Killing the host-side `docker exec` client does not stop the process inside, so every command is
+started by a small wrapper that puts it in its own process group and records the group id; a
+timeout then kills that group inside the container.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+from mgexec.docker.argv import ExecSpec, build_exec_argv, build_image_inspect_argv
+from mgexec.docker.cli import DockerCLI, resolve_binary
+from mgexec.docker.container import ContainerManager, Owner, build_spec
+from mgexec.docker.credentials import resolve_env
+from mgexec.docker.preinstall import preinstall
+from mgexec.errors import DockerError
+from mgexec.executors.base import Executor, ProgressCallback
+from mgexec.executors.local import NON_INTERACTIVE_ENV
+from mgexec.result import ExecResult, from_process, rejected
+from mgexec.runner import run_process
+
+# $1: pid file, $2: the command. setsid makes the command a group leader so the group can be
+# killed as a whole; whatever the command leaves behind in its group is killed when it ends.
+WRAPPER = r"""pidfile=$1
+if [ -d "$PWD/.venv/bin" ]; then PATH="$PWD/.venv/bin:$PATH"; VIRTUAL_ENV="$PWD/.venv"; export PATH VIRTUAL_ENV; fi
+if command -v setsid >/dev/null 2>&1; then setsid /bin/sh -c "$2" </dev/null & else /bin/sh -c "$2" </dev/null & fi
+pid=$!
+echo "$pid" > "$pidfile"
+wait "$pid"; code=$?
+kill -KILL -- "-$pid" 2>/dev/null
+rm -f "$pidfile"
+exit $code"""
+
+KILL_SCRIPT = r"""pid=$(cat "$1" 2>/dev/null) || exit 0
+kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || exit 0
+i=0
+while kill -0 -- "-$pid" 2>/dev/null && [ $i -lt "$2" ]; do sleep 0.1; i=$((i+1)); done
+kill -KILL -- "-$pid" 2>/dev/null; kill -KILL "$pid" 2>/dev/null; rm -f "$1"; exit 0"""
+
+
+class DockerExecutor(Executor):
+    """Runs commands in the agent's container; creates it on start, removes it on close if it made it."""
+
+    def __init__(self, config, *, keep: bool = False, kill_grace: float = 2.0) -> None:
+        super().__init__(config)
+        self.keep = keep
+        self.kill_grace = kill_grace
+        self.cli = DockerCLI(resolve_binary(config.docker_binary, os.environ), context=config.docker_context)
+        self.manager = ContainerManager(self.cli, config)
+        self.owned = False
+        self.started = False
+
+    @property
+    def container(self) -> str:
+        return self.manager.name
+
+    async def start(self, on_progress: ProgressCallback | None = None) -> None:
+        config = self.config
+        secrets = resolve_env(config.credentials)
+        await self.cli.run(build_image_inspect_argv(config.image, fmt="{{.Id}}", docker=None), timeout=30)
+        if await self.manager.claim_name() is not None:
+            self.started = True  # a container kept by `mgexec up`: use it, leave it running
+            return
+        spec = build_spec(config, secrets, owner=Owner.current(), kept=self.keep)
+        await self.manager.create(spec, secrets)
+        self.owned = not self.keep
+        self.started = True
+        try:
+            await self.manager.check_image_layout(spec.user)
+            if not config.packages.preinstall.empty:
+                async def say(message: str) -> None:
+                    if on_progress:
+                        await on_progress(0.0, message)
+                await preinstall(self.cli, self.container, config.packages.preinstall, say)
+        except BaseException:
+            await self.manager.remove()
+            self.started = self.owned = False
+            raise
+
+    async def close(self) -> None:
+        await super().close()
+        if self.owned:
+            self.owned = self.started = False
+            await self.manager.remove()
+
+    async def _run(self, command: str, work_dir: Path, timeout: float) -> ExecResult:
+        if not self.started:
+            return rejected(command, str(work_dir), "The agent's container is not running: the executor was not started.")
+        pidfile = f"/tmp/.mgexec-{uuid.uuid4().hex}.pid"
+        argv = self.cli.argv(build_exec_argv(self._exec_spec(("/bin/sh", "-c", WRAPPER, "mgexec", pidfile, command),
+                                                              work_dir), docker=None))
+        try:
+            out = await run_process(argv, env=self.cli.client_env(), timeout=timeout,
+                                    output_cap=self.config.max_output_bytes,
+                                    on_timeout=lambda: self._kill_inside(pidfile))
+        except OSError as exc:
+            return rejected(command, str(work_dir), f"Could not start `{self.cli.binary} exec`: {exc}.")
+        if not out.timed_out and out.exit_code in (125, 126, 127) and _engine_failed(out.stderr):
+            return rejected(command, str(work_dir), f"The container engine could not run the command: {out.stderr.strip()}")
+        return from_process(out, command, str(work_dir), timeout)
+
+    def _exec_spec(self, argv: tuple[str, ...], work_dir: Path, user: str | None = None) -> ExecSpec:
+        return ExecSpec(self.container, argv, user=user, workdir=str(work_dir), env=NON_INTERACTIVE_ENV)
+
+    async def _kill_inside(self, pidfile: str) -> None:
+        ticks = str(max(1, int(self.kill_grace * 10)))
+        spec = ExecSpec(self.container, ("/bin/sh", "-c", KILL_SCRIPT, "mgexec-kill", pidfile, ticks))
+        try:
+            await self.cli.run(build_exec_argv(spec, docker=None), timeout=self.kill_grace + 30, check=False)
+        except DockerError:
+            pass  # the container is gone or unreachable: nothing left to kill there
+
+
+def _engine_failed(stderr: str) -> bool:
+    """Whether docker itself (not the user's command) reported the failure."""
+    text = stderr.lower()
+    return any(s in text for s in ("error response from daemon", "no such container", "is not running",
+                                   "cannot connect to the docker daemon", "oci runtime exec failed"))
