@@ -139,10 +139,22 @@ BLOCKED = [
     ("sh <<< 'rm -rf /'", "(run by `sh <<<`)"),
     ("echo 'rm -rf /' | sh", "(run by `sh reading a pipe`)"),
     ("cat <<'EOF' | bash\nrm -rf /\nEOF", "(run by `bash reading a pipe`)"),
-    ("find / -delete", "deleting files across the root directory `/` with find"),
+    ("find / -delete", "deleting files with find across the root directory `/`"),
     ("find / -name '*' -exec rm -rf {} +", "with find"),
     ("find -L ~ -type f -delete", "your home directory"),
     ("find /usr -exec /bin/rm {} \\;", "/usr"),
+    # relative deletions after changing into a critical directory
+    ("cd / && rm -rf *", ("everything matching `/*` (the root directory `/` or its contents), "
+                         "reached as `*` after `cd /`")),
+    ("cd && rm -rf .", "your home directory, reached as `.` after `cd ~`"),
+    ("cd ~ ; rm -rf ./*", "everything matching `~/*`"),
+    ("cd \"$HOME\" && rm -rf -- * .*", "your home directory"),
+    ("cd /usr && rm -rf lib", "the system directory `/usr/lib`, reached as `lib` after `cd /usr`"),
+    ("cd /tmp && rm -rf ../usr", "the system directory `/usr`"),
+    ("pushd / && rm -r *", "root directory"),
+    ("cd / && find . -delete", "deleting files with find across the root directory `/`"),
+    ("cd / && find -delete", "deleting files with find across the root directory `/`"),
+    ("bash -c 'cd / && rm -rf *'", "root directory"),
     # --no-preserve-root on any target
     ("rm --no-preserve-root -rf /tmp/x", "`rm --no-preserve-root`"),
     ("rm --no-preserve-root x", "`rm --no-preserve-root`"),
@@ -300,6 +312,12 @@ ALLOWED = [
     "rm -rf /usr/local/lib/python3.11/site-packages/foo",
     "rm -rf /etc/*.bak",
     "rm -rf /home/alice/project",
+    "cd /tmp && rm -rf *",
+    "cd ~/proj && rm -rf build",
+    "cd /etc; rm -rf *.bak",
+    "cd build && rm -rf *",
+    "cd /tmp/x && find -delete",
+    "cd / && ls && cd /workspace/app && rm -rf dist",
     "rm -f /etc/foo.conf",
     "rm /",
     "rm -f /*",
@@ -537,8 +555,8 @@ def test_compile_patterns_compiles_once() -> None:
 
 
 @pytest.mark.parametrize("patterns, kind, expected", [
-    (["python .*", "(unclosed"], "allow", "The allow pattern '(unclosed' is not a valid regular "
-                                          "expression: missing ), unterminated subpattern"),
+    (["python .*", "(unclosed"], "allow", ("The allow pattern '(unclosed' is not a valid regular "
+                                          "expression: missing ), unterminated subpattern")),
     (["[a-"], "deny", "The deny pattern '[a-' is not a valid regular expression"),
     (["*x"], "allow", "nothing to repeat"),
     ([3], "allow", "The allow pattern 3 is not a string"),

@@ -40,15 +40,43 @@ _NO_PRESERVE_MIN = {"rm": 3, "chmod": 3, "chown": 6, "chgrp": 6}
 _DELETERS = frozenset({"rm", "shred", "rmdir", "unlink"})
 
 
-def dangerous_reason(cmd: SimpleCommand, *, enable_sudo: bool) -> str | None:
-    """Why `cmd` is refused by the baseline, or None if it may run."""
+def dangerous_reason(cmd: SimpleCommand, *, enable_sudo: bool,
+                     directories: tuple[str, ...] = ()) -> str | None:
+    """Why `cmd` is refused by the baseline, or None if it may run.
+
+    `directories` are the places the line may `cd` into before `cmd` runs, so that relative
+    deletions (`cd / && rm -rf *`) are judged where they would happen.
+    """
     if not enable_sudo and cmd.name in PRIVILEGED:
         return (f"{PRIVILEGED[cmd.name]} is disabled; it is allowed only when sudo is enabled "
                 "(command_line_docker_enable_sudo: true)")
+    reason = _rm(cmd, directories) or _find_delete(cmd, directories)
     for rule in _RULES:
-        reason = rule(cmd)
-        if reason:
-            return reason
+        reason = reason or rule(cmd)
+    return reason
+
+
+def directories_entered(commands: tuple[SimpleCommand, ...]) -> tuple[str, ...]:
+    """The absolute or home directories a line may `cd`/`pushd` into (a bare `cd` goes home)."""
+    found = []
+    for cmd in commands:
+        if cmd.name in ("cd", "pushd"):
+            operands = [w for w in cmd.words[1:] if not (w.startswith("-") and len(w) > 1)]
+            target = operands[0] if operands else "~"
+            if target.startswith(("/", "~", "$HOME", "${HOME}")):
+                found.append(target)
+    return tuple(found)
+
+
+def _deleted_target(operand: str, directories: tuple[str, ...]) -> str | None:
+    target = catastrophic_target(operand)
+    if target or operand.startswith(("/", "~", "$")):
+        return target
+    for directory in directories:
+        joined = directory.rstrip("/") + "/" + operand.removeprefix("./")
+        target = catastrophic_target(joined)
+        if target:
+            return f"{target}, reached as `{operand}` after `cd {directory}`"
     return None
 
 
@@ -138,7 +166,7 @@ def _is_recursive(options: list[str], short: str = "rR") -> bool:
                for o in options)
 
 
-def _rm(cmd: SimpleCommand) -> str | None:
+def _rm(cmd: SimpleCommand, directories: tuple[str, ...]) -> str | None:
     if cmd.name != "rm":
         return None
     options, operands = _options_and_operands(cmd.words[1:])
@@ -146,7 +174,7 @@ def _rm(cmd: SimpleCommand) -> str | None:
     if not _is_recursive(options):
         return None
     for operand in operands:
-        target = catastrophic_target(operand)
+        target = _deleted_target(operand, directories)
         if target:
             return f"recursive deletion of {target}"
     return None
@@ -211,7 +239,7 @@ def _device_write(cmd: SimpleCommand) -> str | None:
     return None
 
 
-def _find_delete(cmd: SimpleCommand) -> str | None:
+def _find_delete(cmd: SimpleCommand, directories: tuple[str, ...]) -> str | None:
     """`find / -delete` or `find / -exec rm ...` deletes as much as `rm -rf /`."""
     if cmd.name != "find":
         return None
@@ -226,10 +254,10 @@ def _find_delete(cmd: SimpleCommand) -> str | None:
         for a, b in itertools.pairwise(words))
     if not deletes:
         return None
-    for start in starts:
-        target = catastrophic_target(start)
+    for start in starts or ["."]:
+        target = _deleted_target(start, directories)
         if target:
-            return f"deleting files across {target} with find"
+            return f"deleting files with find across {target}"
     return None
 
 
@@ -241,5 +269,4 @@ def _fork_bomb(cmd: SimpleCommand) -> str | None:
 
 
 _RULES: tuple[Callable[[SimpleCommand], str | None], ...] = (
-    _fork_bomb, _rm, _no_preserve_root, _recursive_ownership, _find_delete, _mv_to_dev_null, _dd,
-    _mkfs, _device_write)
+    _fork_bomb, _no_preserve_root, _recursive_ownership, _mv_to_dev_null, _dd, _mkfs, _device_write)

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from mgexec.errors import ConfigError, PolicyViolation
-from mgexec.policy.baseline import dangerous_reason
+from mgexec.policy.baseline import dangerous_reason, directories_entered
 from mgexec.policy.shellparse import SimpleCommand, parse_command_line
 
 _SHOW_MAX = 200
@@ -80,8 +80,9 @@ def _compile(patterns: tuple[str, ...], kind: str) -> tuple[re.Pattern[str], ...
 def check_command(command: str, policy: CommandPolicy) -> None:
     """Raises PolicyViolation if `command` may not run under `policy`; returns None if it may."""
     commands = parse_command_line(command)
+    directories = directories_entered(commands)
     for cmd in commands:
-        reason = dangerous_reason(cmd, enable_sudo=policy.enable_sudo)
+        reason = dangerous_reason(cmd, enable_sudo=policy.enable_sudo, directories=directories)
         if reason:
             raise PolicyViolation(
                 f"Potentially dangerous command detected: {reason}, in {_show(cmd, command)}. "

@@ -67,7 +67,8 @@ def inner_commands(words: tuple[str, ...]) -> tuple[Inner, ...]:
     if not words:
         return ()
     name = posixpath.basename(words[0])
-    special = {"env": _env, "eval": _eval, "su": _su, "find": _find, "busybox": _busybox}.get(name)
+    special = {"env": _env, "eval": _eval, "su": _su, "find": _find, "busybox": _busybox,
+               "watch": _watch, "trap": _trap, "alias": _alias}.get(name)
     if special is not None:
         return special(name, words)
     if name in SHELLS:
@@ -227,6 +228,32 @@ def _find(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
             i = end
         i += 1
     return tuple(found)
+
+
+def _watch(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
+    """`watch [-n S] CMD ARGS`: the words are joined and run by `sh -c` (unless -x)."""
+    spec = _Spec("nqs", frozenset({"--interval", "--equexit", "--shotsdir"}))
+    start = command_start(words, spec)
+    if start is None:
+        return ()
+    if any(w in ("-x", "--exec") or re.fullmatch(r"-[a-wyz]*x[a-z]*", w) for w in words[1:start]):
+        return (Inner(name, words=words[start:]),)
+    return (Inner(name, script=" ".join(words[start:])),)
+
+
+def _trap(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
+    """`trap 'CMDS' SIGNAL...`: the string runs when a signal (or EXIT) arrives."""
+    args = list(words[1:])
+    if args[:1] == ["--"]:
+        args.pop(0)
+    if len(args) >= 2 and args[0] not in ("-", "") and not args[0].startswith("-"):
+        return (Inner(name, script=args[0]),)
+    return ()
+
+
+def _alias(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
+    """`alias x='CMDS'`: what an alias expands to is checked as if it were run."""
+    return tuple(Inner(name, script=w.split("=", 1)[1]) for w in words[1:] if "=" in w)
 
 
 def _busybox(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
