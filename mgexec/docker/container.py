@@ -200,12 +200,15 @@ class ContainerManager:
         await self.cli.run(build_run_argv(spec, docker=None), timeout=120, env=secrets.values)
         info = await self.inspect()
         if info is None or not info.running:
-            logs = await self.cli.run(["logs", "--tail", "20", self.name], timeout=30, check=False)
-            await self.remove()
-            raise ImageInvalid(
-                f"The container from image {spec.image} stopped right after it started, so commands cannot run in it. "
-                "A custom image needs a long-running CMD (the runtime image uses `tail -f /dev/null`). "
-                f"Its last output: {(logs.stdout + logs.stderr).strip()[-400:] or '(none)'}")
+            await self._stopped(spec.image)
+
+    async def _stopped(self, image: str) -> None:
+        logs = await self.cli.run(["logs", "--tail", "20", self.name], timeout=30, check=False)
+        await self.remove()
+        raise ImageInvalid(
+            f"The container from image {image} stopped right after it started, so commands cannot run in it. "
+            "A custom image needs a long-running CMD (the runtime image uses `tail -f /dev/null`). "
+            f"Its last output: {(logs.stdout + logs.stderr).strip()[-400:] or '(none)'}")
 
     async def check_image_layout(self, user: str | None) -> None:
         """Name exactly what a custom image lacks of what the runtime image provides."""
@@ -215,6 +218,8 @@ class ContainerManager:
                   "for d in /workspace /context /temp_workspaces; do [ -d $d ] || echo missing:$d; done")
         out = await self.cli.run(build_exec_argv(ExecSpec(self.name, ("/bin/sh", "-c", script), user="0"), docker=None),
                                  timeout=30, check=False)
+        if out.exit_code != 0 and "is not running" in out.stderr:
+            await self._stopped(self.config.image)
         problems = []
         lines = out.stdout.split()
         if out.exit_code != 0 and not lines:

@@ -29,16 +29,16 @@ if [ -d "$PWD/.venv/bin" ]; then PATH="$PWD/.venv/bin:$PATH"; VIRTUAL_ENV="$PWD/
 if command -v setsid >/dev/null 2>&1; then setsid /bin/sh -c "$2" </dev/null & else /bin/sh -c "$2" </dev/null & fi
 pid=$!
 echo "$pid" > "$pidfile"
-wait "$pid"; code=$?
-kill -KILL -- "-$pid" 2>/dev/null
+wait "$pid" 2>/dev/null; code=$?
+kill -KILL -"$pid" 2>/dev/null
 rm -f "$pidfile"
 exit $code"""
 
 KILL_SCRIPT = r"""pid=$(cat "$1" 2>/dev/null) || exit 0
-kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || exit 0
+kill -TERM -"$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || exit 0
 i=0
-while kill -0 -- "-$pid" 2>/dev/null && [ $i -lt "$2" ]; do sleep 0.1; i=$((i+1)); done
-kill -KILL -- "-$pid" 2>/dev/null; kill -KILL "$pid" 2>/dev/null; rm -f "$1"; exit 0"""
+while kill -0 -"$pid" 2>/dev/null && [ $i -lt "$2" ]; do sleep 0.1; i=$((i+1)); done
+kill -KILL -"$pid" 2>/dev/null; kill -KILL "$pid" 2>/dev/null; rm -f "$1"; exit 0"""
 
 
 class DockerExecutor(Executor):
