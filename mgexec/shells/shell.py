@@ -1,0 +1,277 @@
+"""One background shell: its process in a pseudo-terminal, its bounded output and its end.
+
+The manager keeps the table and the tool-level semantics; this module does the terminal I/O.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from dataclasses import dataclass, field, replace
+
+import pexpect
+import ptyprocess
+
+from mgexec.errors import ExecTimeout, InvalidShellRequest, ShellNotRunning
+from mgexec.shells.buffer import OutputBuffer
+from mgexec.shells.launcher import Handshake, Launcher, ShellProcess
+
+DRAIN_SECONDS = 1.0  # after the shell exits, how long to keep reading what is left in the pty
+INPUT_TIMEOUT = 10.0  # how long a program may leave its input unread before send_input gives up
+HANDSHAKE_LIMIT = 64 * 1024  # a launcher that found no handshake in this much output gets none
+READ_SIZE = 64 * 1024
+READS_PER_WAKEUP = 16  # bounded, so a flooding shell cannot starve the rest of the event loop
+CONTROL_KEYS = {chr(c): chr(c - 96) for c in range(ord("a"), ord("z") + 1)} | {
+    "@": "\x00", "[": "\x1b", "\\": "\x1c", "]": "\x1d", "^": "\x1e", "_": "\x1f", "?": "\x7f",
+}
+
+
+class PtySpawn(pexpect.spawn):
+    """pexpect.spawn that also keeps the launcher's descriptors open in the child."""
+
+    def __init__(self, *args, pass_fds: tuple[int, ...] = (), **kwargs) -> None:
+        self._pass_fds = pass_fds
+        super().__init__(*args, **kwargs)
+
+    def _spawnpty(self, args, **kwargs):
+        return ptyprocess.PtyProcess.spawn(args, pass_fds=self._pass_fds, **kwargs)
+
+
+@dataclass(eq=False)
+class BackgroundShell:
+    """One shell: its process in a pty, its output, and its state as the tools report it.
+
+    Output is drained by an asyncio reader on the pty's master descriptor rather than a thread
+    per shell: the loop already waits on descriptors, every buffer change then happens on one
+    thread (no locks, no lost wake-ups), and a flooding program is read in bounded bursts, so
+    it never blocks on a full pty and never starves other shells. Exit is watched through a
+    pidfd, so a shell counts as ended when its process ends, even if a leftover child still
+    holds the terminal open.
+    """
+
+    shell_id: str
+    command: str
+    work_dir: str
+    child: pexpect.spawn
+    process: ShellProcess
+    buffer: OutputBuffer
+    launcher: Launcher
+    start_time: float = field(default_factory=time.time)
+    started: float = field(default_factory=time.monotonic)
+    ended: float | None = None
+    status: str = "running"
+    exit_code: int | None = None
+    read_cursor: int = 0
+    kill_requested: bool = False
+    kill_task: asyncio.Task | None = None
+    exited: asyncio.Event = field(default_factory=asyncio.Event)  # its process is gone
+    finished: asyncio.Event = field(default_factory=asyncio.Event)  # reaped, tree killed, drained
+    handshaken: asyncio.Event = field(default_factory=asyncio.Event)
+    _eof: asyncio.Event = field(default_factory=asyncio.Event)
+    _changed: asyncio.Future | None = None
+    _pending: bytes = b""
+    _pidfd: int | None = None
+    _tasks: set = field(default_factory=set)
+
+    @property
+    def fd(self) -> int:
+        return self.child.child_fd
+
+    def watch(self) -> None:
+        loop = asyncio.get_running_loop()
+        os.set_blocking(self.fd, False)
+        loop.add_reader(self.fd, self._on_readable)
+        self._take(b"")  # a launcher without handshake is done at once
+        try:
+            self._pidfd = os.pidfd_open(self.child.pid)
+            loop.add_reader(self._pidfd, self._on_exit)
+        except (AttributeError, OSError):  # no pidfd: poll instead
+            self._spawn_task(self._poll_exit())
+
+    async def changed(self, timeout: float) -> None:
+        """Wait up to timeout for new output or the end of the shell."""
+        if self._changed is None or self._changed.done():
+            self._changed = asyncio.get_running_loop().create_future()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._changed), timeout)
+        except asyncio.TimeoutError:
+            pass
+
+    async def write(self, data: bytes) -> int:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + INPUT_TIMEOUT
+        view, written = memoryview(data), 0
+        while written < len(data):
+            try:
+                written += os.write(self.fd, view[written:])
+            except BlockingIOError:
+                if not await self._writable(deadline - loop.time()):
+                    raise ExecTimeout(
+                        f"Shell {self.shell_id} did not read its input within {INPUT_TIMEOUT:g} seconds; "
+                        f"{written} of {len(data)} bytes were written. Check that the program is waiting "
+                        "for input, or send a smaller piece.") from None
+            except OSError as exc:  # the terminal is gone: the shell has just ended
+                raise ShellNotRunning(
+                    f"Shell {self.shell_id} ended while its input was being written ({written} of "
+                    f"{len(data)} bytes were written); it cannot take input any more.") from exc
+        return written
+
+    def _notify(self) -> None:
+        if self._changed is not None and not self._changed.done():
+            self._changed.set_result(None)
+
+    def _on_readable(self) -> None:
+        for _ in range(READS_PER_WAKEUP):
+            try:
+                data = os.read(self.fd, READ_SIZE)
+            except BlockingIOError:
+                break
+            except OSError:  # EIO: every holder of the terminal has closed it
+                data = b""
+            if not data:
+                self._stop_reading()
+                self._eof.set()
+                self._take(b"", final=True)
+                break
+            self._take(data)
+        self._notify()
+
+    def _take(self, data: bytes, final: bool = False) -> None:
+        if not self.handshaken.is_set():
+            self._pending += data
+            handshake = self.launcher.read_handshake(self._pending)
+            if handshake is None and len(self._pending) < HANDSHAKE_LIMIT and not final:
+                return
+            handshake = handshake or Handshake(pid=None, rest=self._pending)
+            if handshake.pid is not None:
+                self.process = replace(self.process, pid=handshake.pid)
+            self._pending, data = b"", handshake.rest
+            self.handshaken.set()
+        if data:
+            self.buffer.feed(data)
+
+    def _stop_reading(self) -> None:
+        if self.fd >= 0:
+            asyncio.get_running_loop().remove_reader(self.fd)
+
+    def _on_exit(self) -> None:
+        loop = asyncio.get_running_loop()
+        loop.remove_reader(self._pidfd)
+        os.close(self._pidfd)
+        self._pidfd = None
+        self._exited()
+
+    async def _poll_exit(self) -> None:
+        while True:
+            # WNOWAIT: notice the exit but leave the zombie, so its ids stay reserved for the kill.
+            if os.waitid(os.P_PID, self.child.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+                self._exited()
+                return
+            await asyncio.sleep(0.1)
+
+    def _exited(self) -> None:
+        self.exited.set()
+        self._spawn_task(self._finish())
+
+    async def _finish(self) -> None:
+        # Until the zombie is reaped its pid cannot be reused, so signalling its group and
+        # session by that id is safe: leftovers (`server &` in a script) end with the shell.
+        try:
+            await self.launcher.kill_tree(self.process, signal.SIGKILL)
+        finally:
+            code, sig = self._reap()
+            await wait_event(self._eof, DRAIN_SECONDS)
+            if not self._eof.is_set():  # something escaped the session and holds the terminal
+                self._on_readable()
+                self._stop_reading()
+                self._take(b"", final=True)
+            self.buffer.finish()
+            self._close_pty()
+            self.status, self.exit_code = final_status(code, sig, self.kill_requested)
+            self.ended = time.monotonic()
+            self.finished.set()
+            self._notify()
+
+    def _reap(self) -> tuple[int | None, int | None]:
+        try:
+            self.child.isalive()
+        except pexpect.ExceptionPexpect:  # someone else reaped it: the exit status is lost
+            return None, None
+        return self.child.exitstatus, self.child.signalstatus
+
+    def _close_pty(self) -> None:
+        self.child.ptyproc.delayafterclose = 0  # pexpect would sleep on the event loop
+        try:
+            self.child.close(force=False)
+        except pexpect.ExceptionPexpect:
+            pass
+
+    async def _writable(self, timeout: float) -> bool:
+        loop = asyncio.get_running_loop()
+        ready = loop.create_future()
+        loop.add_writer(self.fd, lambda: ready.done() or ready.set_result(None))
+        try:
+            return await wait_future(ready, max(0.0, timeout))
+        finally:
+            loop.remove_writer(self.fd)
+
+    def _spawn_task(self, coro) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def status_dict(self) -> dict:
+        end = self.ended if self.ended is not None else time.monotonic()
+        return {
+            "shell_id": self.shell_id,
+            "status": self.status,
+            "exit_code": self.exit_code,
+            "pid": self.process.pid,
+            "command": self.command,
+            "cwd": self.work_dir,
+            "start_time": self.start_time,
+            "duration_seconds": round(end - self.started, 2),
+        }
+
+
+def final_status(exit_code: int | None, signum: int | None, kill_requested: bool) -> tuple[str, int | None]:
+    """(status, exit_code) of an ended shell; a signal shows as a negative code, as in subprocess."""
+    if signum is not None:
+        return "killed", -signum
+    if kill_requested:
+        return "killed", exit_code
+    if exit_code == 0:
+        return "stopped", 0
+    return "failed", exit_code
+
+
+def control_character(key: str) -> str:
+    """The character Ctrl+key sends ("c" → ETX, "d" → EOF)."""
+    char = CONTROL_KEYS.get(key.lower()) if len(key) == 1 else None
+    if char is None:
+        raise InvalidShellRequest(
+            f"Unknown control key {key!r}: give one letter (\"c\" sends Ctrl-C, \"d\" sends Ctrl-D, "
+            "\"z\" sends Ctrl-Z) or one of @ [ \\ ] ^ _ ?.")
+    return char
+
+
+async def wait_event(event: asyncio.Event, timeout: float) -> bool:
+    if event.is_set():
+        return True
+    try:
+        await asyncio.wait_for(event.wait(), timeout)
+        return True
+    except asyncio.TimeoutError:
+        return False
+
+
+async def wait_future(future: asyncio.Future, timeout: float) -> bool:
+    try:
+        await asyncio.wait_for(asyncio.shield(future), timeout)
+        return True
+    except asyncio.TimeoutError:
+        return False
+
+

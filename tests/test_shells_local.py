@@ -1,0 +1,474 @@
+"""Background shells on this host, against real processes: output, input, kills, limits, owner death."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from mgexec.errors import (
+    InvalidShellRequest,
+    ShellLimitReached,
+    ShellNotFound,
+    ShellNotRunning,
+    ShellStartFailed,
+)
+from mgexec.shells import BackgroundShellManager, LocalLauncher
+from mgexec.shells.launcher import NONINTERACTIVE_ENV, Handshake, session_members, shell_env
+from mgexec.shells.shell import control_character, final_status
+from procutil import pid_alive, read_pids, wait_all_gone
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+async def manager():
+    shells = BackgroundShellManager(LocalLauncher(), kill_grace=1.0)
+    yield shells
+    await shells.close()
+
+
+async def finished(manager: BackgroundShellManager, shell_id: str, seconds: float = 20) -> dict:
+    """Status once the shell has ended (polls the public API)."""
+    deadline = time.monotonic() + seconds
+    while (status := await manager.status(shell_id))["status"] == "running":
+        assert time.monotonic() < deadline, f"{shell_id} still running after {seconds} s"
+        await asyncio.sleep(0.05)
+    return status
+
+
+def comms(pids) -> list[str]:
+    names = []
+    for pid in pids:
+        try:
+            names.append(Path(f"/proc/{pid}/comm").read_text().strip())
+        except OSError:
+            pass
+    return names
+
+
+def rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+# --- shapes and statuses -------------------------------------------------------------------
+
+async def test_start_output_and_status_have_the_massgen_shape(manager, tmp_path):
+    started = await manager.start("echo out; echo err >&2", str(tmp_path))
+    assert re.fullmatch(r"shell_[0-9a-f]{8}", started["shell_id"])
+    assert started["status"] == "running" and started["work_dir"] == str(tmp_path)
+    assert started["command"] == "echo out; echo err >&2" and started["pid"] > 0
+    status = await finished(manager, started["shell_id"])
+    assert status.keys() == {"shell_id", "status", "exit_code", "pid", "command", "cwd", "start_time",
+                             "duration_seconds"}
+    assert (status["status"], status["exit_code"], status["cwd"]) == ("stopped", 0, str(tmp_path))
+    assert isinstance(status["start_time"], float) and abs(status["start_time"] - time.time()) < 60
+    out = await manager.output(started["shell_id"])
+    assert out == {"shell_id": started["shell_id"], "stdout": "out\nerr\n", "stderr": "", "status": "stopped",
+                   "exit_code": 0, "merged": True, "dropped_lines": 0, "dropped_bytes": 0}
+
+
+@pytest.mark.parametrize(("command", "status", "code"), [
+    ("true", "stopped", 0),
+    ("exit 3", "failed", 3),
+    ("kill -9 $$", "killed", -9),
+])
+async def test_exit_statuses(manager, tmp_path, command, status, code):
+    shell_id = (await manager.start(command, str(tmp_path)))["shell_id"]
+    result = await finished(manager, shell_id)
+    assert (result["status"], result["exit_code"]) == (status, code)
+
+
+async def test_runs_in_work_dir_with_noninteractive_env(manager, tmp_path):
+    shell_id = (await manager.start('pwd; echo "$PAGER $GIT_TERMINAL_PROMPT $DEBIAN_FRONTEND $TERM"',
+                                    str(tmp_path)))["shell_id"]
+    await finished(manager, shell_id)
+    assert (await manager.output(shell_id))["stdout"] == f"{tmp_path}\ncat 0 noninteractive dumb\n"
+
+
+def test_shell_env_puts_the_work_dir_venv_first(tmp_path):
+    assert shell_env({"PATH": "/usr/bin", "PAGER": "less"}, str(tmp_path)) == {"PATH": "/usr/bin",
+                                                                               **NONINTERACTIVE_ENV}
+    (tmp_path / ".venv" / "bin").mkdir(parents=True)
+    env = shell_env({"PATH": "/usr/bin"}, str(tmp_path))
+    assert env["PATH"] == f"{tmp_path}/.venv/bin:/usr/bin" and env["VIRTUAL_ENV"] == f"{tmp_path}/.venv"
+
+
+async def test_missing_work_dir_is_a_clear_error(manager, tmp_path):
+    with pytest.raises(ShellStartFailed, match="not an existing directory"):
+        await manager.start("true", str(tmp_path / "nope"))
+    assert (await manager.list())["count"] == 0
+
+
+@pytest.mark.parametrize(("code", "signum", "kill_requested", "expected"), [
+    (0, None, False, ("stopped", 0)),
+    (2, None, False, ("failed", 2)),
+    (None, None, False, ("failed", None)),  # reaped elsewhere: the status is unknown
+    (143, None, True, ("killed", 143)),  # a TERM trap that exits on its own still counts as killed
+    (None, signal.SIGTERM, False, ("killed", -15)),
+])
+def test_final_status(code, signum, kill_requested, expected):
+    assert final_status(code, signum, kill_requested) == expected
+
+
+class AnnouncingLauncher(LocalLauncher):
+    """A local launcher whose wrapper first announces a pid, as a docker launcher's would."""
+
+    def argv_for(self, command: str, work_dir: str) -> list[str]:
+        return super().argv_for(f"printf 'PID:'; sleep 0.2; printf '4242\\n'; {command}", work_dir)
+
+    def read_handshake(self, data: bytes) -> Handshake | None:
+        if b"\n" not in data:
+            return None
+        line, rest = data.split(b"\n", 1)
+        return Handshake(pid=int(line.removeprefix(b"PID:").rstrip(b"\r")), rest=rest)
+
+
+async def test_launcher_handshake_sets_the_pid_and_is_not_output(tmp_path):
+    shells = BackgroundShellManager(AnnouncingLauncher())
+    try:
+        started = await shells.start("echo hello", str(tmp_path))
+        assert started["pid"] == 4242  # the announced pid, which arrived in two pieces
+        await finished(shells, started["shell_id"])
+        assert (await shells.output(started["shell_id"]))["stdout"] == "hello\n"
+    finally:
+        await shells.close()
+
+
+# --- output: wait_for, since_last_read, tail_lines ----------------------------------------
+
+async def test_wait_for_pattern(manager, tmp_path):
+    shell_id = (await manager.start("sleep 0.3; echo READY; sleep 300", str(tmp_path)))["shell_id"]
+    out = await manager.output(shell_id, wait_seconds=20, wait_for="^READY$")
+    assert out["matched"] is True and out["stdout"] == "READY\n" and out["status"] == "running"
+    out = await manager.output(shell_id, wait_seconds=0.2, wait_for="never printed")
+    assert out["matched"] is False
+
+
+async def test_wait_ends_early_when_the_shell_ends(manager, tmp_path):
+    shell_id = (await manager.start("sleep 0.2; echo bye", str(tmp_path)))["shell_id"]
+    begun = time.monotonic()
+    out = await manager.output(shell_id, wait_seconds=30, wait_for="never printed")
+    assert time.monotonic() - begun < 30  # returned because the shell ended, not at the wait's end
+    assert (out["matched"], out["status"], out["stdout"]) == (False, "stopped", "bye\n")
+
+
+async def test_wait_seconds_waits_for_unread_output(manager, tmp_path):
+    shell_id = (await manager.start("echo one; sleep 0.5; echo two; sleep 300", str(tmp_path)))["shell_id"]
+    assert (await manager.output(shell_id, wait_seconds=20))["stdout"].startswith("one\n")
+    out = await manager.output(shell_id, since_last_read=True, wait_seconds=20)
+    assert out["stdout"] == "two\n"
+
+
+async def test_since_last_read_and_tail_lines(manager, tmp_path):
+    shell_id = (await manager.start("printf 'a\\nb\\n'; read x; printf 'c\\nd\\n'; sleep 300",
+                                    str(tmp_path)))["shell_id"]
+    assert (await manager.output(shell_id, wait_seconds=20, wait_for="b\n"))["stdout"] == "a\nb\n"
+    await manager.send_input(shell_id, "go")
+    out = await manager.output(shell_id, since_last_read=True, wait_seconds=20, wait_for="d\n")
+    assert out["stdout"] == "go\nc\nd\n"  # the terminal echoes what was typed
+    assert (await manager.output(shell_id, since_last_read=True))["stdout"] == ""
+    assert (await manager.output(shell_id, tail_lines=2))["stdout"] == "c\nd\n"
+    assert (await manager.output(shell_id))["stdout"] == "a\nb\ngo\nc\nd\n"
+
+
+async def test_bad_arguments_are_clear_errors(manager, tmp_path):
+    shell_id = (await manager.start("sleep 300", str(tmp_path)))["shell_id"]
+    with pytest.raises(InvalidShellRequest, match="not a valid regular expression"):
+        await manager.output(shell_id, wait_for="(")
+    with pytest.raises(InvalidShellRequest, match="tail_lines"):
+        await manager.output(shell_id, tail_lines=-1)
+    with pytest.raises(InvalidShellRequest, match="Unknown control key"):
+        await manager.send_input(shell_id, "", control="ctrl-c")
+    with pytest.raises(InvalidShellRequest, match="still running"):
+        await manager.remove(shell_id)
+
+
+def test_control_characters():
+    assert [control_character(k) for k in "cdzC["] == ["\x03", "\x04", "\x1a", "\x03", "\x1b"]
+
+
+# --- input ---------------------------------------------------------------------------------
+
+async def test_answer_a_prompt(manager, tmp_path):
+    shell_id = (await manager.start("""python3 -c "x = input('name? '); print('hi', x)" """,
+                                    str(tmp_path)))["shell_id"]
+    assert (await manager.output(shell_id, wait_seconds=20, wait_for=r"name\? $"))["matched"]
+    written = await manager.send_input(shell_id, "Ada")
+    assert written == {"shell_id": shell_id, "success": True, "bytes_written": 4}  # "Ada" and Enter
+    await finished(manager, shell_id)
+    assert (await manager.output(shell_id))["stdout"] == "name? Ada\nhi Ada\n"
+
+
+async def test_drive_a_python_repl_line_by_line(manager, tmp_path):
+    shell_id = (await manager.start("python3 -q", str(tmp_path)))["shell_id"]
+    assert (await manager.output(shell_id, wait_seconds=20, wait_for=">>> $"))["matched"]
+    await manager.send_input(shell_id, "x = 6 * 7")
+    await manager.send_input(shell_id, "print(x, 'ü')")
+    # Waiting for the next prompt, as a person would: typed ahead, Ctrl-D could reach the
+    # terminal while the REPL switches modes between two lines.
+    assert (await manager.output(shell_id, wait_seconds=20, wait_for="^42 ü\n>>> $"))["matched"]
+    await manager.send_input(shell_id, "", control="d")  # EOF ends the REPL
+    assert (await finished(manager, shell_id))["status"] == "stopped"
+
+
+async def test_ctrl_c_interrupts(manager, tmp_path):
+    shell_id = (await manager.start("sleep 300", str(tmp_path)))["shell_id"]
+    await manager.send_input(shell_id, "", control="c")
+    status = await finished(manager, shell_id)
+    assert (status["status"], status["exit_code"]) == ("killed", -signal.SIGINT)
+
+
+async def test_input_to_a_finished_shell(manager, tmp_path):
+    shell_id = (await manager.start("true", str(tmp_path)))["shell_id"]
+    await finished(manager, shell_id)
+    with pytest.raises(ShellNotRunning) as caught:
+        await manager.send_input(shell_id, "hello")
+    assert str(caught.value) == f"Shell {shell_id} is not running (status: stopped); it cannot take input"
+
+
+# --- several shells at once ----------------------------------------------------------------
+
+async def test_parallel_starts(manager, tmp_path):
+    results = await asyncio.gather(*(manager.start(f"echo marker-{i}", str(tmp_path)) for i in range(5)))
+    assert len({r["shell_id"] for r in results}) == len({r["pid"] for r in results}) == 5
+    for i, result in enumerate(results):
+        await finished(manager, result["shell_id"])
+        assert (await manager.output(result["shell_id"]))["stdout"] == f"marker-{i}\n"
+    assert (await manager.list())["count"] == 5
+
+
+async def test_server_keeps_running_while_other_commands_go_on(manager, tmp_path):
+    server = (await manager.start("python3 -m http.server 0 --bind 127.0.0.1", str(tmp_path)))["shell_id"]
+    (tmp_path / "hello.txt").write_text("hello from the workspace")
+    out = await manager.output(server, wait_seconds=30, wait_for=r"port (\d+)")
+    port = re.search(r"port (\d+)", out["stdout"]).group(1)
+    other = (await manager.start("echo other work", str(tmp_path)))["shell_id"]
+    assert (await finished(manager, other))["status"] == "stopped"
+    body = await asyncio.to_thread(
+        lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/hello.txt", timeout=10).read())
+    assert body == b"hello from the workspace"
+    assert (await manager.output(server, wait_seconds=20, wait_for="GET /hello.txt"))["matched"]
+    assert (await manager.status(server))["status"] == "running"
+    assert (await manager.kill(server))["signal"] == "SIGTERM"
+
+
+async def test_concurrency_limit(tmp_path):
+    shells = BackgroundShellManager(LocalLauncher())
+    try:
+        ids = [(await shells.start("sleep 300", str(tmp_path)))["shell_id"] for _ in range(10)]
+        with pytest.raises(ShellLimitReached) as caught:
+            await shells.start("sleep 300", str(tmp_path))
+        assert str(caught.value).startswith("Maximum concurrent shells (10) reached")
+        await shells.kill(ids[0])
+        assert (await shells.start("true", str(tmp_path)))["status"] == "running"
+    finally:
+        await shells.close()
+
+
+async def test_concurrent_readers_neither_lose_nor_repeat_output(manager, tmp_path):
+    command = "i=0; while [ $i -lt 3000 ]; do i=$((i+1)); echo $i; done"
+    shell_id = (await manager.start(command, str(tmp_path)))["shell_id"]
+    pieces: list[str] = []  # appended right after each call returns, so in read-cursor order
+
+    async def reader() -> None:
+        while True:
+            out = await manager.output(shell_id, since_last_read=True, wait_seconds=5)
+            pieces.append(out["stdout"])
+            if out["status"] != "running":
+                return
+
+    await asyncio.gather(*(reader() for _ in range(5)))
+    assert "".join(pieces) == "".join(f"{i}\n" for i in range(1, 3001))
+    assert len([piece for piece in pieces if piece]) > 1  # the readers really took turns
+
+
+async def test_concurrent_kills_share_one_escalation(manager, tmp_path):
+    shell_id = (await manager.start("sleep 300", str(tmp_path)))["shell_id"]
+    results = await asyncio.gather(*(manager.kill(shell_id) for _ in range(3)))
+    assert {r["signal"] for r in results} == {"SIGTERM"} and {r["status"] for r in results} == {"killed"}
+
+
+# --- killing trees -------------------------------------------------------------------------
+
+async def test_kill_takes_the_whole_tree(manager, tmp_path):
+    started = await manager.start("sleep 300 & sleep 300 & wait", str(tmp_path))
+    await asyncio.sleep(0.3)
+    tree = session_members(started["pid"])
+    assert comms(tree).count("sleep") == 2
+    result = await manager.kill(started["shell_id"])
+    assert result == {"shell_id": started["shell_id"], "status": "killed", "signal": "SIGTERM"}
+    assert wait_all_gone(tree) == []
+    status = await manager.status(started["shell_id"])
+    assert (status["status"], status["exit_code"]) == ("killed", -signal.SIGTERM)
+
+
+async def test_kill_reaches_other_process_groups_of_the_session(manager, tmp_path):
+    pids = tmp_path / "pids"
+    # With job control on, the shell puts each background job into a process group of its own.
+    started = await manager.start(f"set -m; sleep 300 & echo $! > {pids}; wait", str(tmp_path))
+    job = read_pids(pids, 1)[0]
+    assert os.getpgid(job) != started["pid"]
+    assert (await manager.kill(started["shell_id"]))["status"] == "killed"
+    assert wait_all_gone([job]) == []
+
+
+async def test_sigterm_ignoring_tree_ends_with_sigkill(tmp_path):
+    shells = BackgroundShellManager(LocalLauncher(), kill_grace=0.5)
+    try:
+        started = await shells.start("trap '' TERM; sleep 300 & sleep 300", str(tmp_path))
+        await asyncio.sleep(0.3)
+        tree = session_members(started["pid"])
+        result = await shells.kill(started["shell_id"])
+        assert (result["status"], result["signal"]) == ("killed", "SIGKILL")
+        assert wait_all_gone(tree) == []
+    finally:
+        await shells.close()
+
+
+async def test_kill_a_finished_shell_is_not_an_error(manager, tmp_path):
+    shell_id = (await manager.start("true", str(tmp_path)))["shell_id"]
+    await finished(manager, shell_id)
+    assert await manager.kill(shell_id) == {"shell_id": shell_id, "status": "stopped", "signal": None,
+                                            "message": "Process already terminated"}
+
+
+async def test_leftovers_end_with_the_shell(manager, tmp_path):
+    pids = tmp_path / "pids"
+    shell_id = (await manager.start(f"sleep 300 & echo $! > {pids}; echo started", str(tmp_path)))["shell_id"]
+    assert (await finished(manager, shell_id))["status"] == "stopped"
+    assert wait_all_gone(read_pids(pids, 1)) == []
+
+
+async def test_guard_is_not_a_child_of_the_command(manager, tmp_path):
+    started = await manager.start("sleep 300", str(tmp_path))
+    await asyncio.sleep(0.3)
+    members = session_members(started["pid"])
+    guards = [pid for pid in members if comms([pid]) == [Path(sys.executable).name[:15]]]
+    assert len(guards) == 1, f"one guard expected in {comms(members)}"
+    ppid = int(Path(f"/proc/{guards[0]}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    assert ppid != started["pid"]  # so a command that waits for all its children never waits for it
+
+
+async def test_close_kills_every_running_shell(tmp_path):
+    shells = BackgroundShellManager(LocalLauncher())
+    started = [await shells.start("sleep 300 & sleep 300", str(tmp_path)) for _ in range(3)]
+    await asyncio.sleep(0.3)
+    tree = set().union(*(session_members(s["pid"]) for s in started))
+    await shells.close()
+    assert wait_all_gone(tree) == []
+    assert {(await shells.status(s["shell_id"]))["status"] for s in started} == {"killed"}
+    with pytest.raises(InvalidShellRequest, match="closed"):
+        await shells.start("true", str(tmp_path))
+
+
+# --- the table -----------------------------------------------------------------------------
+
+async def test_unknown_ids(manager):
+    for call in (manager.status("shell_deadbeef"), manager.output("shell_deadbeef"),
+                 manager.kill("shell_deadbeef"), manager.send_input("shell_deadbeef", "x"),
+                 manager.remove("shell_deadbeef")):
+        with pytest.raises(ShellNotFound) as caught:
+            await call
+        assert str(caught.value) == "Shell not found: shell_deadbeef"
+        assert isinstance(caught.value, KeyError)
+
+
+async def test_retention_prunes_finished_shells_only(tmp_path):
+    shells = BackgroundShellManager(LocalLauncher(), retention_seconds=0.3)
+    try:
+        done = (await shells.start("true", str(tmp_path)))["shell_id"]
+        running = (await shells.start("sleep 300", str(tmp_path)))["shell_id"]
+        await finished(shells, done)
+        await asyncio.sleep(0.5)
+        listed = await shells.list()
+        assert [s["shell_id"] for s in listed["shells"]] == [running] and listed["count"] == 1
+        with pytest.raises(ShellNotFound):
+            await shells.status(done)
+    finally:
+        await shells.close()
+
+
+async def test_remove_a_finished_shell(manager, tmp_path):
+    shell_id = (await manager.start("true", str(tmp_path)))["shell_id"]
+    await finished(manager, shell_id)
+    assert await manager.remove(shell_id) == {"shell_id": shell_id, "removed": True}
+    assert (await manager.list())["count"] == 0
+
+
+# --- floods and owner death (slower) ---------------------------------------------------------
+
+FLOOD = ("python3 -c \"import sys; line = b'x' * 1023 + b'\\n'; w = sys.stdout.buffer.write; "
+         "[w(line) for _ in range(200 * 1024)]; w(b'END\\n')\"")
+
+
+@pytest.mark.slow
+async def test_flood_keeps_the_buffer_and_memory_bounded(tmp_path):
+    cap = 1 << 20
+    shells = BackgroundShellManager(LocalLauncher(), max_bytes=cap)
+    try:
+        rss_before = rss_mib()
+        shell_id = (await shells.start(FLOOD, str(tmp_path)))["shell_id"]
+        probe = (await shells.start("echo still responsive", str(tmp_path)))["shell_id"]
+        largest = 0
+        while (out := await shells.output(shell_id, wait_seconds=1))["status"] == "running":
+            largest = max(largest, len(out["stdout"]))
+        assert (await shells.output(probe))["stdout"] == "still responsive\n"
+        assert out["status"] == "stopped" and out["stdout"].endswith("x\nEND\n")
+        assert max(largest, len(out["stdout"].encode())) <= cap
+        assert out["dropped_bytes"] + len(out["stdout"].encode()) == 200 * 1024 * 1024 + 4
+        assert out["dropped_lines"] == 200 * 1024 + 1 - out["stdout"].count("\n")
+        assert rss_mib() - rss_before < 64  # 200 MB went through; only about the cap stayed
+    finally:
+        await shells.close()
+
+
+OWNER = """
+import asyncio, sys
+sys.path.insert(0, {repo!r})
+from mgexec.shells import BackgroundShellManager, LocalLauncher
+
+async def main():
+    shells = BackgroundShellManager(LocalLauncher())
+    for command in ("sleep 300 & sleep 300", "trap '' HUP; sleep 300 & sleep 300",
+                    "trap '' HUP; set -m; sleep 300 & sleep 300 & wait"):
+        print((await shells.start(command, {work_dir!r}))["pid"], flush=True)
+    await asyncio.sleep(300)
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.slow
+def test_shells_die_when_their_owner_is_sigkilled(tmp_path):
+    # The second shell ignores SIGHUP, so the terminal's hangup alone would leave its sleeps
+    # running: only the guard's session kill ends them. The third also moves its jobs out of
+    # its process group.
+    script = tmp_path / "owner.py"
+    script.write_text(OWNER.format(repo=str(REPO), work_dir=str(tmp_path)))
+    owner = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        leaders = [int(owner.stdout.readline()) for _ in range(3)]
+        deadline = time.monotonic() + 10
+        while comms(tree := set().union(*map(session_members, leaders))).count("sleep") < 6:
+            assert time.monotonic() < deadline, f"trees never formed: {comms(tree)}"
+            time.sleep(0.05)
+        os.kill(owner.pid, signal.SIGKILL)
+        owner.wait()
+        assert wait_all_gone(tree, seconds=5) == []
+    finally:
+        if owner.poll() is None:
+            owner.kill()
+            owner.wait()
+    assert not any(map(pid_alive, leaders))
