@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from dockerutil import require_docker_cli
+from dockerutil import require_docker_cli, requires_engine
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD_SH = ROOT / "dockerfiles" / "build.sh"
@@ -107,6 +107,18 @@ def test_permission_denied_is_told_apart(tmp_path):
     out = run([str(BUILD_SH)], MGEXEC_DOCKER=str(fake))
     assert out.returncode == 1
     assert "permission denied" in out.stderr and "docker group" in out.stderr
+
+
+@requires_engine
+def test_bootstrap_without_debootstrap_says_what_to_install():
+    """--rebuild-base checks its tools before touching anything (debootstrap lives in /usr/sbin)."""
+    docker = require_docker_cli()
+    path = ":".join(p for p in ("/usr/local/bin", "/usr/bin", "/bin")
+                    if not (Path(p) / "debootstrap").exists())
+    out = run([str(BUILD_SH), "--rebuild-base"], MGEXEC_DOCKER=docker, PATH=path)
+    assert out.returncode == 1
+    assert "debootstrap, which is not installed" in out.stderr
+    assert "apt-get install debootstrap" in out.stderr and "--base IMAGE" in out.stderr
 
 
 def test_engine_script_rejects_unknown_action():
