@@ -20,8 +20,8 @@ Builds the runtime image $RUNTIME_NAME:latest (or, with --sudo, the
 variant $SUDO_NAME:latest that lets the agent use sudo).
 
 Options:
-  --sudo              build the sudo variant; builds the runtime image first
-                      when it is missing
+  --sudo              build the sudo variant FROM $RUNTIME_NAME:TAG; builds
+                      that runtime image first when it is missing
   -n, --name NAME     image name (default $RUNTIME_NAME, or
                       $SUDO_NAME with --sudo)
   -t, --tag TAG       image tag (default latest)
@@ -29,26 +29,34 @@ Options:
                       any Debian or Ubuntu image with apt works
   --bootstrap         for machines that reach no container registry: create
                       the base image $BOOTSTRAP_IMAGE locally with
-                      debootstrap (about a minute, needs root) and build on it;
-                      an existing one is reused
+                      debootstrap (about half a minute, needs root) and build
+                      on it; an existing one is reused
   --rebuild-base      recreate the bootstrap base image (implies --bootstrap)
-  --mirror URL        Debian mirror for --bootstrap (default: the one this
-                      host's apt uses, else http://deb.debian.org/debian)
+  --mirror URL        Debian mirror for --bootstrap (also env
+                      MGEXEC_DEBIAN_MIRROR; default: the one this host's apt
+                      uses, else http://deb.debian.org/debian)
   --ca-bundle FILE    PEM bundle that verifies HTTPS to the package registries
                       during the build, for networks behind a TLS-intercepting
                       proxy; "none" uses no bundle. Also env MGEXEC_CA_BUNDLE.
-                      Default: this host's $HOST_CA when it exists.
+                      Default: $HOST_CA
+                      when this host has it.
   --no-cache          build without the layer cache (fresh packages)
   -h, --help          show this help
 
-The default CA bundle: behind a corporate proxy the build only works with the
-bundle the host trusts, and on any other network the host's bundle holds the
-usual public roots, so using it costs nothing. It is used during the build
-only and deleted from the image; running containers verify TLS as usual.
+Why the host's CA bundle by default: behind a corporate proxy the build only
+works with the bundle the host trusts, and on any other network that bundle
+holds the usual public roots, so using it costs nothing. Only the build's apt
+and pip steps use it; the image's environment does not point at it and it is
+removed from the image's file system (public certificates, left in one build
+layer), so containers verify TLS as usual wherever they run.
+
+Rebuilding is cheap: unchanged steps come from the layer cache, and the image
+a rebuild replaces is removed when nothing else uses it.
 
 Environment: MGEXEC_DOCKER is the container CLI (default docker; podman works),
-DOCKER_HOST/DOCKER_CONTEXT choose the engine, and http_proxy/https_proxy/
-no_proxy are passed to the build when set.
+DOCKER_HOST/DOCKER_CONTEXT choose the engine. http_proxy, https_proxy and
+no_proxy are passed to the build when set; otherwise a proxy in this host's
+apt configuration (Acquire::http::Proxy) is used.
 EOF
 }
 
