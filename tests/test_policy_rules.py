@@ -155,6 +155,40 @@ BLOCKED = [
     ("cd / && find . -delete", "deleting files with find across the root directory `/`"),
     ("cd / && find -delete", "deleting files with find across the root directory `/`"),
     ("bash -c 'cd / && rm -rf *'", "root directory"),
+    # brace alternatives, ${HOME...} forms
+    ("rm -rf /{tmp,usr}", "the system directory `/usr`, from `/{tmp,usr}`"),
+    ("rm -rf /u{s,}r", "the system directory `/usr`"),
+    ("rm -rf {/tmp/x,~}", "your home directory"),
+    ("rm -rf ${HOME:-/tmp}", "your home directory"),
+    ("rm -rf \"${HOME}\"/", "your home directory"),
+    ("echo x > /dev/sd{a,b}", "writing directly to the disk device"),
+    # command names computed when the line runs
+    ("$(which sudo) ls", "privilege escalation (sudo) is disabled"),
+    ("$RM -rf /", "(`$RM` is a command name computed when the line runs)"),
+    ("`which rm` -rf /", "recursive deletion of the root directory"),
+    ("x=rm; $x -rf ~", "your home directory"),
+    ("$(echo dd) if=/dev/zero of=x", "use of dd"),
+    ("\"$(command -v mkfs.ext4)\" /dev/sdb", "`mkfs.ext4`"),
+    # xargs fed by find or echo
+    ("find / | xargs rm -rf", "recursive deletion of the root directory `/`"),
+    ("find / -print0 | xargs -0 rm -rf", "root directory"),
+    ("echo / | xargs rm -rf", "root directory"),
+    ("find ~ -type f | xargs rm -r", "your home directory"),
+    ("cd / && find . | xargs rm -r", "root directory"),
+    ("find / -type f -delete", "deleting files with find across the root directory `/`"),
+    ("find ~ -mindepth 1 -delete", "your home directory"),
+    # moving `/`, homes or system directories away
+    ("mv /usr /tmp/x", "moving the system directory `/usr` away"),
+    ("mv ~ /tmp/h", "moving your home directory away"),
+    ("mv -t /tmp /etc", "moving the system directory `/etc` away"),
+    ("mv /* /tmp", "moving everything matching `/*`"),
+    # scripts written into a shell, with escapes; other wrappers
+    ("printf '\\x72m -rf /' | sh", "(run by `sh reading a pipe`)"),
+    ("echo -e 'rm\\t-rf /' | bash", "(run by `bash reading a pipe`)"),
+    ("env -iS'rm -rf /'", "(run by `env -S`)"),
+    ("chroot / rm -rf /", "(run by `chroot`)"),
+    ("watch -n 1 rm -rf /", "(run by `watch`)"),
+    ("trap 'rm -rf /' EXIT", "(run by `trap`)"),
     # --no-preserve-root on any target
     ("rm --no-preserve-root -rf /tmp/x", "`rm --no-preserve-root`"),
     ("rm --no-preserve-root x", "`rm --no-preserve-root`"),
@@ -313,6 +347,19 @@ ALLOWED = [
     "rm -rf /etc/*.bak",
     "rm -rf /home/alice/project",
     "cd /tmp && rm -rf *",
+    "rm -rf /tmp/{a,b}",
+    "find / -name '*.pyc' -delete",
+    "find ~ -name '*.tmp' -exec rm {} \\;",
+    "find / -name __pycache__ | xargs rm -rf",
+    "find . | xargs rm -rf",
+    "ls / | xargs echo",
+    "mv /tmp/a /tmp/b",
+    "mv build dist",
+    "mv ~/old.txt ~/new.txt",
+    "$PYTHON script.py",
+    "$EDITOR file.txt",
+    "$CC -o out main.c",
+    "\"$@\"",
     "cd ~/proj && rm -rf build",
     "cd /etc; rm -rf *.bak",
     "cd build && rm -rf *",
@@ -355,7 +402,54 @@ ALLOWED = [
 ]
 
 
-@pytest.mark.parametrize("line", ALLOWED)
+# What coding agents typically send; none of it may be refused.
+AGENT_COMMANDS = [
+    'git commit -m "$(cat <<\'EOF\'\nFix the parser\n\nHandles rm -rf / in strings.\nEOF\n)"',
+    'cd /workspace && python -m pytest -x -q 2>&1 | tail -20',
+    'for f in *.py; do echo "== $f"; head -5 "$f"; done',
+    'npm install && npm run build',
+    'ls -la ~/.ssh',
+    'curl -sSL https://example.com/install.sh | bash',
+    'pip install -e ".[dev]"',
+    'python -c "print(\'hello\')"',
+    "awk '{print $1}' access.log | sort | uniq -c | sort -rn | head",
+    "sed -i 's/foo/bar/g' file.txt",
+    'tar -czf out.tgz dir/',
+    'echo "export PATH=\\$PATH:~/bin" >> ~/.bashrc',
+    'kill -9 $(pgrep -f server)',
+    "docker ps -a --format '{{.Names}}'",
+    "jq '.items[] | select(.x == 1)' file.json",
+    'grep -rn "TODO" --include="*.py" .',
+    '[ -d build ] && rm -rf build',
+    "python3 <<'EOF'\nimport os\nprint(os.getcwd())\nEOF",
+    'export FOO=bar; echo $FOO',
+    'source .venv/bin/activate && pytest',
+    "printf '%s\\n' a b c",
+    'read -r x <<< "hello"',
+    'echo $((RANDOM % 10))',
+    'while IFS= read -r line; do echo "$line"; done < file.txt',
+    'make -j$(nproc)',
+    'echo "a b" | xargs -n1 echo',
+    "trap 'echo bye' EXIT; sleep 1",
+    'case "$OSTYPE" in linux*) echo linux;; darwin*) echo mac;; esac',
+    'nohup python server.py > server.log 2>&1 &',
+    "echo 'Hello, World!'",
+    'ls -d */',
+    'echo ${PATH//:/\\\\n}',
+    "node -e 'console.log(1)'",
+    'rm -rf "$(mktemp -d)"',
+    "cat > README.md <<'EOF'\n# Title\n```bash\nrm -rf /\n```\nEOF",
+    'git diff HEAD~1 -- src/ | head -100',
+    'python - <<EOF\nprint("$HOME")\nEOF',
+    'test -n "$VIRTUAL_ENV" || . .venv/bin/activate',
+    "find . -type f -name '*.py' | xargs grep -l 'import os'",
+    'du -sh * | sort -h',
+    'ps aux | grep [p]ython',
+    'echo "done" && exit 0',
+]
+
+
+@pytest.mark.parametrize("line", ALLOWED + AGENT_COMMANDS)
 def test_harmless_commands_pass(line: str) -> None:
     check_command(line, DEFAULT)
 
@@ -487,6 +581,9 @@ DENY_CASES = [
     (["(?i)SHUTDOWN"], "shutdown -h now", False),
     ([".*--force"], "git push --force", False),
     ([".*--force"], "git push", True),
+    (["rm .*"], "$(which rm) y", False),
+    (["curl"], "`which curl` -s x", False),
+    (["rm .*"], "$(which ls) y", True),
     ([], "rm y", True),
 ]
 

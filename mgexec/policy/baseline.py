@@ -1,5 +1,5 @@
 """The dangerous-command baseline (MassGen's list, made robust to rewrites): each rule looks at one
-parsed simple command and returns a reason when it is catastrophic, or None.
+parsed simple command, with a few facts about the rest of its line, and returns a reason or None.
 """
 
 from __future__ import annotations
@@ -7,8 +7,10 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 from mgexec.policy.shellparse import SimpleCommand
+from mgexec.policy.targets import catastrophic_target, is_block_device, normalize
 
 # Commands that change identity or ownership/permissions: refused unless sudo is enabled.
 PRIVILEGED = {
@@ -19,126 +21,90 @@ PRIVILEGED = {
     "chown": "ownership change (chown)",
     "chmod": "permission change (chmod)",
 }
-# Top-level directories of Linux and macOS whose loss wrecks the system or its users' data.
-_SYSTEM_DIRS = frozenset(
-    ["bin", "boot", "dev", "etc", "home", "lib", "lib32", "lib64", "libx32", "media", "mnt", "opt", "proc", "root", "run", "sbin", "snap", "srv", "sys", "usr", "var", "Applications", "Library", "System", "Users", "Volumes", "private", "cores"])
-_SYSTEM_SUBDIRS = frozenset({
-    "usr/bin", "usr/sbin", "usr/lib", "usr/lib32", "usr/lib64", "usr/libexec", "usr/include",
-    "usr/local", "usr/share", "var/lib", "private/etc", "private/var"})
-_HOME_PARENTS = frozenset({"home", "Users"})
-_HOME_MARK = "\0home"  # cannot occur in a real path
-_HOME = re.compile(r"(~|\$HOME\b|\$\{HOME\})(?P<rest>/.*)?$")
-_OTHER_HOME = re.compile(r"~(?P<user>[A-Za-z_][A-Za-z0-9_.-]*)(?P<rest>/.*)?$")
-_ALL_GLOB = re.compile(r"\.?[*?]+")
-_GLOB_CHARS = re.compile(r"[*?\[]")
-_BLOCK_DEVICE = re.compile(
-    r"/dev/(?:sd[a-z]|hd[a-z]|vd[a-z]|xvd[a-z]|nvme\d|mmcblk\d|r?disk\d|disk/|dm-\d|md\d|mapper/)")
 _WRITE_OPS = frozenset({">", ">>", ">|", "<>", "&>", "&>>", ">&"})
 _DEVICE_WRITERS = frozenset({"tee", "cp", "shred", "wipefs", "blkdiscard"})
 # The shortest unambiguous abbreviation of --no-preserve-root that each tool accepts.
 _NO_PRESERVE_MIN = {"rm": 3, "chmod": 3, "chown": 6, "chgrp": 6}
 _DELETERS = frozenset({"rm", "shred", "rmdir", "unlink"})
+_KNOWN = frozenset(PRIVILEGED) | _DEVICE_WRITERS | {"rm", "dd", "mv", "find", "chgrp", "mke2fs",
+                                                   "mkswap"}
+# find tests that narrow what matches (so `find / -name '*.pyc' -delete` is not `rm -rf /`).
+_FIND_NARROWING = frozenset({
+    "-name", "-iname", "-path", "-ipath", "-wholename", "-iwholename", "-regex", "-iregex",
+    "-newer", "-mtime", "-mmin", "-atime", "-amin", "-ctime", "-cmin", "-size", "-user", "-group",
+    "-perm", "-inum", "-samefile", "-links", "-empty", "-lname", "-ilname"})
+_FIND_GLOBAL_OPTIONS = frozenset({"-H", "-L", "-P"})
+
+
+@dataclass(frozen=True)
+class LineFacts:
+    """What the rest of the line says about a command: the directories a `cd` may lead to
+    (`cd / && rm -rf *`), and the paths other commands list into pipes (`find / | xargs rm -r`)."""
+
+    directories: tuple[str, ...] = ()
+    listed_paths: tuple[str, ...] = ()
+
+
+def line_facts(commands: tuple[SimpleCommand, ...]) -> LineFacts:
+    directories: list[str] = []
+    listed: list[str] = []
+    for cmd in commands:
+        if cmd.name in ("cd", "pushd"):
+            operands = [w for w in cmd.words[1:] if not (w.startswith("-") and len(w) > 1)]
+            target = operands[0] if operands else "~"  # a bare `cd` goes home
+            if target.startswith(("/", "~", "$HOME", "${HOME")):
+                directories.append(target)
+        elif cmd.name == "find":
+            starts, expression = _find_parts(cmd)
+            if not _narrowed(expression):
+                listed.extend(starts)
+        elif cmd.name in ("echo", "printf"):
+            listed.extend(w for w in cmd.words[1:] if not w.startswith("-"))
+    return LineFacts(tuple(directories), tuple(listed))
 
 
 def dangerous_reason(cmd: SimpleCommand, *, enable_sudo: bool,
-                     directories: tuple[str, ...] = ()) -> str | None:
-    """Why `cmd` is refused by the baseline, or None if it may run.
+                     facts: LineFacts = LineFacts()) -> str | None:
+    """Why `cmd` is refused by the baseline, or None if it may run."""
+    for candidate in _as_run(cmd):
+        reason = _reason(candidate, enable_sudo, facts)
+        if reason:
+            if candidate is not cmd:
+                reason += f" (`{cmd.words[0]}` is a command name computed when the line runs)"
+            return reason
+    return None
 
-    `directories` are the places the line may `cd` into before `cmd` runs, so that relative
-    deletions (`cd / && rm -rf *`) are judged where they would happen.
-    """
+
+def _as_run(cmd: SimpleCommand) -> list[SimpleCommand]:
+    """The command, plus, if its name is computed (`$(which sudo)`, `$RM`), each dangerous
+    command that name may stand for: the ones it mentions, and rm."""
+    if not cmd.words or not re.search(r"[$`]", cmd.words[0]):
+        return [cmd]
+    mentioned = {t for t in re.findall(r"[A-Za-z0-9_.+-]+", cmd.words[0])
+                 if t in _KNOWN or t.startswith("mkfs")}
+    return [cmd] + [replace(cmd, words=(name,) + cmd.words[1:]) for name in sorted(mentioned | {"rm"})]
+
+
+def _reason(cmd: SimpleCommand, enable_sudo: bool, facts: LineFacts) -> str | None:
     if not enable_sudo and cmd.name in PRIVILEGED:
         return (f"{PRIVILEGED[cmd.name]} is disabled; it is allowed only when sudo is enabled "
                 "(command_line_docker_enable_sudo: true)")
-    reason = _rm(cmd, directories) or _find_delete(cmd, directories)
+    reason = _rm(cmd, facts) or _find_delete(cmd, facts)
     for rule in _RULES:
         reason = reason or rule(cmd)
     return reason
 
 
-def directories_entered(commands: tuple[SimpleCommand, ...]) -> tuple[str, ...]:
-    """The absolute or home directories a line may `cd`/`pushd` into (a bare `cd` goes home)."""
-    found = []
-    for cmd in commands:
-        if cmd.name in ("cd", "pushd"):
-            operands = [w for w in cmd.words[1:] if not (w.startswith("-") and len(w) > 1)]
-            target = operands[0] if operands else "~"
-            if target.startswith(("/", "~", "$HOME", "${HOME}")):
-                found.append(target)
-    return tuple(found)
-
-
-def _deleted_target(operand: str, directories: tuple[str, ...]) -> str | None:
+def _deleted_target(operand: str, facts: LineFacts) -> str | None:
     target = catastrophic_target(operand)
     if target or operand.startswith(("/", "~", "$")):
         return target
-    for directory in directories:
+    for directory in facts.directories:
         joined = directory.rstrip("/") + "/" + operand.removeprefix("./")
         target = catastrophic_target(joined)
         if target:
             return f"{target}, reached as `{operand}` after `cd {directory}`"
     return None
-
-
-def catastrophic_target(path: str) -> str | None:
-    """Describes `path` if removing it recursively would wreck the system or a home; else None."""
-    home, other = _HOME.match(path), _OTHER_HOME.match(path)
-    # A home directory is modelled as /home/<marker>, so `~/..` lands on /home and `~/../..` on /.
-    if home:
-        label, parts = "your home directory", ["home", _HOME_MARK] + _components(home["rest"] or "")
-    elif other:
-        label = f"the home directory `~{other['user']}`"
-        parts = ["home", _HOME_MARK] + _components(other["rest"] or "")
-    elif path.startswith("/"):
-        label, parts = "", _components(path)
-    else:
-        return None  # relative paths and bare variables are judged by the work_dir, not here
-    stack: list[str] = []
-    for part in parts:
-        if part == "..":
-            if stack:
-                stack.pop()
-        elif _GLOB_CHARS.search(part):
-            # A wildcard over all entries of a critical directory (or any at the top level,
-            # where `/u*` reaches /usr) is as bad as the directory itself.
-            if not stack or _ALL_GLOB.fullmatch(part):
-                return _describe(stack, label, wildcard=path)
-            return None
-        else:
-            stack.append(part)
-    return _describe(stack, label, wildcard=None)
-
-
-def _describe(stack: list[str], home_label: str, wildcard: str | None) -> str | None:
-    joined = "/".join(stack)
-    if not stack:
-        what = "the root directory `/`"
-    elif stack == ["home", _HOME_MARK]:
-        what = home_label
-    elif len(stack) == 1 and stack[0] in _SYSTEM_DIRS:
-        what = f"the system directory `/{joined}`"
-    elif len(stack) == 2 and stack[0] in _HOME_PARENTS:
-        what = f"the home directory `/{joined}`"
-    elif joined in _SYSTEM_SUBDIRS:
-        what = f"the system directory `/{joined}`"
-    else:
-        return None
-    return f"everything matching `{wildcard}` ({what} or its contents)" if wildcard else what
-
-
-def _components(path: str) -> list[str]:
-    return [p for p in path.split("/") if p not in ("", ".")]
-
-
-def _normalize(path: str) -> str:
-    stack: list[str] = []
-    for part in _components(path):
-        if part == "..":
-            if stack:
-                stack.pop()
-        else:
-            stack.append(part)
-    return "/" + "/".join(stack) if path.startswith("/") else "/".join(stack)
 
 
 def _options_and_operands(words: tuple[str, ...]) -> tuple[list[str], list[str]]:
@@ -166,17 +132,52 @@ def _is_recursive(options: list[str], short: str = "rR") -> bool:
                for o in options)
 
 
-def _rm(cmd: SimpleCommand, directories: tuple[str, ...]) -> str | None:
+def _rm(cmd: SimpleCommand, facts: LineFacts) -> str | None:
     if cmd.name != "rm":
         return None
     options, operands = _options_and_operands(cmd.words[1:])
     # Commands run without a terminal, so rm never asks: -r alone is as final as -rf.
     if not _is_recursive(options):
         return None
+    if "xargs" in cmd.via:  # its operands also come from what the line pipes into xargs
+        operands = operands + list(facts.listed_paths)
     for operand in operands:
-        target = _deleted_target(operand, directories)
+        target = _deleted_target(operand, facts)
         if target:
             return f"recursive deletion of {target}"
+    return None
+
+
+def _find_parts(cmd: SimpleCommand) -> tuple[list[str], list[str]]:
+    """find's start paths and its expression."""
+    words = list(cmd.words[1:])
+    while words and (words[0] in _FIND_GLOBAL_OPTIONS or words[0].startswith(("-O", "-D"))):
+        words.pop(0)
+    starts = []
+    while words and not words[0].startswith(("-", "(", "!", ")")):
+        starts.append(words.pop(0))
+    return starts or ["."], words
+
+
+def _narrowed(expression: list[str]) -> bool:
+    return any(test in _FIND_NARROWING and not re.fullmatch(r"\.?\*", value)
+               for test, value in itertools.zip_longest(expression, expression[1:], fillvalue=""))
+
+
+def _find_delete(cmd: SimpleCommand, facts: LineFacts) -> str | None:
+    """`find / -delete` or `find / -exec rm ...` deletes as much as `rm -rf /`."""
+    if cmd.name != "find":
+        return None
+    starts, expression = _find_parts(cmd)
+    deletes = "-delete" in expression or any(
+        a in ("-exec", "-execdir", "-ok", "-okdir") and b.rsplit("/", 1)[-1] in _DELETERS
+        for a, b in itertools.pairwise(expression))
+    if not deletes or _narrowed(expression):
+        return None
+    for start in starts:
+        target = _deleted_target(start, facts)
+        if target:
+            return f"deleting files with find across {target}"
     return None
 
 
@@ -208,13 +209,20 @@ def _recursive_ownership(cmd: SimpleCommand) -> str | None:
     return None
 
 
-def _mv_to_dev_null(cmd: SimpleCommand) -> str | None:
+def _mv(cmd: SimpleCommand) -> str | None:
+    """Moving anything to /dev/null (MassGen's rule), or moving `/`, a home or a system dir away."""
     if cmd.name != "mv":
         return None
     for word in cmd.words[1:]:
         value = word.split("=", 1)[1] if word.startswith("--") and "=" in word else word
-        if _normalize(value) == "/dev/null":
+        if normalize(value) == "/dev/null":
             return "moving files to /dev/null"
+    options, operands = _options_and_operands(cmd.words[1:])
+    has_target_option = any(o.startswith(("-t", "--t")) for o in options)
+    for source in operands if has_target_option else operands[:-1]:
+        target = catastrophic_target(source)
+        if target:
+            return f"moving {target} away"
     return None
 
 
@@ -230,34 +238,12 @@ def _mkfs(cmd: SimpleCommand) -> str | None:
 
 def _device_write(cmd: SimpleCommand) -> str | None:
     for redirect in cmd.redirects:
-        if redirect.op in _WRITE_OPS and _BLOCK_DEVICE.match(_normalize(redirect.target)):
+        if redirect.op in _WRITE_OPS and is_block_device(redirect.target):
             return f"writing directly to the disk device `{redirect.target}`"
     if cmd.name in _DEVICE_WRITERS:
         for word in cmd.words[1:]:
-            if _BLOCK_DEVICE.match(_normalize(word)):
+            if is_block_device(word):
                 return f"`{cmd.name}` writing directly to the disk device `{word}`"
-    return None
-
-
-def _find_delete(cmd: SimpleCommand, directories: tuple[str, ...]) -> str | None:
-    """`find / -delete` or `find / -exec rm ...` deletes as much as `rm -rf /`."""
-    if cmd.name != "find":
-        return None
-    words = list(cmd.words[1:])
-    while words and (words[0] in ("-H", "-L", "-P") or words[0].startswith(("-O", "-D"))):
-        words.pop(0)
-    starts = []
-    while words and not words[0].startswith(("-", "(", "!", ")")):
-        starts.append(words.pop(0))
-    deletes = "-delete" in words or any(
-        a in ("-exec", "-execdir", "-ok", "-okdir") and b.rsplit("/", 1)[-1] in _DELETERS
-        for a, b in itertools.pairwise(words))
-    if not deletes:
-        return None
-    for start in starts or ["."]:
-        target = _deleted_target(start, directories)
-        if target:
-            return f"deleting files with find across {target}"
     return None
 
 
@@ -269,4 +255,4 @@ def _fork_bomb(cmd: SimpleCommand) -> str | None:
 
 
 _RULES: tuple[Callable[[SimpleCommand], str | None], ...] = (
-    _fork_bomb, _no_preserve_root, _recursive_ownership, _mv_to_dev_null, _dd, _mkfs, _device_write)
+    _fork_bomb, _no_preserve_root, _recursive_ownership, _mv, _dd, _mkfs, _device_write)

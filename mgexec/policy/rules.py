@@ -16,7 +16,8 @@ Commands with no words (`> file`, `A=1`) are not matched against the lists.
 1. Baseline (always on): a command the baseline finds dangerous is refused with
    `Potentially dangerous command detected: <reason>`.
 2. Deny list: the line is refused if any simple command's text, or that text with the command
-   word reduced to its base name (`/bin/rm -r x` -> `rm -r x`), matches a deny pattern with
+   word reduced to its base name (`/bin/rm -r x` -> `rm -r x`; a computed name such as
+   `$(which rm)` is tried as each program it mentions), matches a deny pattern with
    `re.match`: anchored at the start of the command, not at its end. So `rm` blocks `rm -rf x`
    (and, like MassGen, `rmdir x`; write `rm\\b` or `rm( |$)` for the word alone). A command
    with no arguments is also tried with a trailing space, so the usual `rm .*` blocks a bare
@@ -38,7 +39,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from mgexec.errors import ConfigError, PolicyViolation
-from mgexec.policy.baseline import dangerous_reason, directories_entered
+from mgexec.policy.baseline import dangerous_reason, line_facts
 from mgexec.policy.shellparse import SimpleCommand, parse_command_line
 
 _SHOW_MAX = 200
@@ -80,9 +81,9 @@ def _compile(patterns: tuple[str, ...], kind: str) -> tuple[re.Pattern[str], ...
 def check_command(command: str, policy: CommandPolicy) -> None:
     """Raises PolicyViolation if `command` may not run under `policy`; returns None if it may."""
     commands = parse_command_line(command)
-    directories = directories_entered(commands)
+    facts = line_facts(commands)
     for cmd in commands:
-        reason = dangerous_reason(cmd, enable_sudo=policy.enable_sudo, directories=directories)
+        reason = dangerous_reason(cmd, enable_sudo=policy.enable_sudo, facts=facts)
         if reason:
             raise PolicyViolation(
                 f"Potentially dangerous command detected: {reason}, in {_show(cmd, command)}. "
@@ -95,10 +96,18 @@ def check_command(command: str, policy: CommandPolicy) -> None:
             _check_allow(cmd, allow, command)
 
 
-def _check_deny(cmd: SimpleCommand, deny: tuple[re.Pattern[str], ...], line: str) -> None:
-    texts = {cmd.text, " ".join((cmd.name,) + cmd.words[1:])}
+def _deny_texts(cmd: SimpleCommand) -> set[str]:
+    names = {cmd.name}
+    if re.search(r"[$`]", cmd.words[0]):  # a computed name: try each program it mentions
+        names |= set(re.findall(r"[A-Za-z0-9_.+-]+", cmd.words[0]))
+    texts = {cmd.text} | {" ".join((name,) + cmd.words[1:]) for name in names}
     if len(cmd.words) == 1:  # so the usual `rm .*` also catches a bare `rm` (as in `xargs rm`)
         texts |= {text + " " for text in texts}
+    return texts
+
+
+def _check_deny(cmd: SimpleCommand, deny: tuple[re.Pattern[str], ...], line: str) -> None:
+    texts = _deny_texts(cmd)
     for pattern in deny:
         if any(pattern.match(text) for text in texts):
             raise PolicyViolation(

@@ -368,3 +368,8 @@ def _decode_ansi_c(escape: str) -> str:
     if head == "c" and len(escape) == 2:
         return chr(ord(escape[1]) & 0x1F)
     return _ANSI_C_SIMPLE.get(head, "\\" + escape)
+
+
+def decode_escapes(text: str) -> str:
+    """Decodes backslash escapes as `$'...'`, `printf` and `echo -e` do (`\\x72m` -> `rm`)."""
+    return _ANSI_C_ESCAPE.sub(lambda match: _decode_ansi_c(match.group(1)), text)

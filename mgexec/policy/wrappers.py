@@ -8,6 +8,8 @@ import posixpath
 import re
 from dataclasses import dataclass
 
+from mgexec.policy.shelllex import decode_escapes
+
 SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "posh", "yash"})
 _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 
@@ -40,6 +42,8 @@ _SPECS: dict[str, _Spec] = {
     "nohup": _Spec(),
     "setsid": _Spec(),
     "coproc": _Spec(),
+    "chroot": _Spec(long_args=frozenset({"--userspec", "--groups"}), operands=1),
+    "unshare": _Spec("SGRw", frozenset({"--setuid", "--setgid", "--root", "--wd"})),
     "timeout": _Spec("sk", frozenset({"--signal", "--kill-after"}), operands=1),
     "xargs": _Spec("aEILPdns", frozenset({"--arg-file", "--delimiter", "--max-args", "--max-procs",
                                           "--max-chars", "--process-slot-var"}), optional_short="eil"),
@@ -146,16 +150,17 @@ def reads_script_from_stdin(words: tuple[str, ...]) -> bool:
 
 
 def echoed_text(words: tuple[str, ...]) -> str | None:
-    """The text `echo ...`/`printf ...` writes, when it is plain enough to know."""
+    """The text `echo ...`/`printf FORMAT [ARGS]` writes, with backslash escapes decoded
+    (bash's `echo -e`, dash's plain `echo` and printf all decode them)."""
     name = posixpath.basename(words[0]) if words else ""
     if name == "echo":
         args = list(words[1:])
         while args and re.fullmatch(r"-[neE]+", args[0]):
             args.pop(0)
-        return " ".join(args) + "\n"
+        return decode_escapes(" ".join(args)) + "\n"
     if name == "printf" and len(words) >= 2:
         if len(words) == 2:
-            return words[1].replace("\\n", "\n").replace("%%", "%")
+            return decode_escapes(words[1].replace("%%", "%"))
         return "\n".join(words[2:]) + "\n"
     return None
 
@@ -185,12 +190,15 @@ def _shell_c(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
 def _env(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
     """`env` with `-S STRING` splits the string into a command; otherwise a plain wrapper."""
     for i, word in enumerate(words[1:], start=1):
-        if word in ("-S", "--split-string") and i + 1 < len(words):
+        if word == "--split-string" and i + 1 < len(words):
             return (Inner("env -S", script=" ".join(words[i + 1:])),)
         if word.startswith("--split-string="):
             return (Inner("env -S", script=" ".join((word.split("=", 1)[1],) + words[i + 1:])),)
-        if word.startswith("-S") and len(word) > 2:
-            return (Inner("env -S", script=" ".join((word[2:],) + words[i + 1:])),)
+        cluster = re.fullmatch(r"-[iv0]*S(.*)", word, re.DOTALL)  # -S, -iS, -S'cmd'
+        if cluster and cluster[1]:
+            return (Inner("env -S", script=" ".join((cluster[1],) + words[i + 1:])),)
+        if cluster and i + 1 < len(words):
+            return (Inner("env -S", script=" ".join(words[i + 1:])),)
         if not word.startswith("-") and not _ASSIGNMENT.match(word):
             break
     words = tuple(w for w in words if w != "-")  # a lone `-` is env's old spelling of `-i`
