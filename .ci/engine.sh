@@ -7,6 +7,8 @@ STATE_DIR=${MGEXEC_CI_ENGINE_STATE:-/tmp/mgexec-ci-engine}
 PID_FILE=$STATE_DIR/dockerd.pid
 LOG_FILE=$STATE_DIR/dockerd.log
 WAIT_SECONDS=60
+# dockerd lives in sbin, which a non-login root shell may not have on PATH.
+PATH=$PATH:/usr/sbin:/sbin
 
 say() { printf 'engine.sh: %s\n' "$*"; }
 die() { printf 'engine.sh: %s\n' "$*" >&2; exit 1; }
@@ -30,8 +32,9 @@ our_dockerd_pid() {
 # Installs what is missing: the engine, and debootstrap for build.sh --bootstrap.
 install_missing() {
     local missing=()
-    command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
-    command -v docker >/dev/null 2>&1 || missing+=(docker.io)
+    if ! command -v dockerd >/dev/null 2>&1 || ! command -v docker >/dev/null 2>&1; then
+        missing+=(docker.io)
+    fi
     command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
     command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
     ((${#missing[@]})) || return 0
@@ -74,6 +77,11 @@ start() {
         return 0
     fi
     install_missing
+    # A fresh docker.io may have started its own daemon from its init script.
+    if engine_ready; then
+        say "using the engine its installation started: $(describe_engine)"
+        return 0
+    fi
     if ! our_dockerd_pid >/dev/null; then
         start_dockerd
     else
