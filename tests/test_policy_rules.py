@@ -676,3 +676,9 @@ def test_policy_is_frozen_and_hashable() -> None:
         policy.enable_sudo = False  # type: ignore[misc]
     assert hash(policy) == hash(CommandPolicy(("a",), ("b",), True))
     assert CommandPolicy() == CommandPolicy((), (), False)
+
+
+def test_deny_is_checked_before_allow_across_the_line() -> None:
+    policy = CommandPolicy(allow_patterns=("ls( .*)?",), deny_patterns=("rm .*",))
+    message = refusal("make; rm x", policy) or ""
+    assert message.startswith("Command blocked by the deny list: the command `rm x`")

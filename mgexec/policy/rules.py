@@ -3,15 +3,18 @@ the parsed command line (every simple command it would run), never on substrings
 
 Exact semantics
 ---------------
-The line is parsed into simple commands (see shellparse): every command reached through
-`;` `&&` `||` `|` `&`, newlines, `( )`, `{ }`, if/for/while/until/case bodies, function bodies,
-`$( )`, backticks, `<( )`, here-document bodies, and the inner commands of wrappers (`env`,
-`sudo`, `nice`, `nohup`, `timeout`, `xargs`, `exec`, `command`, `time`, `stdbuf`, `find -exec`,
-`sh -c '...'`, `eval '...'`, a script piped or fed by here-document into a shell). A wrapper
-counts both as itself (`env python x`) and as the command it runs (`python x`). Each simple
-command's *text* is its words after quote removal joined by single spaces: leading `NAME=value`
-assignments and redirections are not part of it, expansions stay as written (`echo $HOME`).
-Commands with no words (`> file`, `A=1`) are not matched against the lists.
+The line is parsed into simple commands (see shellparse); a line that is not valid shell is
+refused. Every command is reached: through `;` `&&` `||` `|` `&` and newlines, inside `( )`,
+`{ }`, if/for/while/until/case and function bodies, `$( )`, backticks, `<( )` and unquoted
+here-document bodies, and inside wrappers that run another command (`env`, `sudo`, `nice`,
+`nohup`, `timeout`, `xargs`, `exec`, `command`, `time`, `stdbuf`, `setsid`, `chroot`,
+`find -exec`, `watch`, `sh -c '...'`, `su -c '...'`, `env -S '...'`, `eval '...'`,
+`trap '...'`, `alias x='...'`, and a script piped or fed by here-document into a shell). A
+wrapper counts both as itself (`env python x`) and as the command it runs (`python x`). Each
+simple command's *text* is its words after quote removal joined by single spaces: leading
+`NAME=value` assignments and redirections are not part of it, expansions stay as written
+(`echo $HOME`). Commands with no words (`> file`, `A=1`) are not matched against the lists.
+The checks run in this order, and the first refusal wins:
 
 1. Baseline (always on): a command the baseline finds dangerous is refused with
    `Potentially dangerous command detected: <reason>`.
@@ -90,10 +93,11 @@ def check_command(command: str, policy: CommandPolicy) -> None:
                 "mgexec did not run the command line.")
     deny = compile_patterns(policy.deny_patterns, kind="deny")
     allow = compile_patterns(policy.allow_patterns, kind="allow")
-    for cmd in commands:
-        if cmd.words:
-            _check_deny(cmd, deny, command)
-            _check_allow(cmd, allow, command)
+    worded = [cmd for cmd in commands if cmd.words]
+    for cmd in worded:
+        _check_deny(cmd, deny, command)
+    for cmd in worded:
+        _check_allow(cmd, allow, command)
 
 
 def _deny_texts(cmd: SimpleCommand) -> set[str]:
