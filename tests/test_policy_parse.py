@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import shutil
 import subprocess
 
@@ -390,6 +391,9 @@ SYNTAX_ERROR_CASES = [
     ("ls 2>", "`2>` has no file name"),
     ("f() ls", "must be a block"),
     ("f( ) { ls; } x", "unexpected"),
+    ("{ }", "empty `{ }`"),
+    ("in x", "unexpected `in`"),
+    ("]]", "unexpected `]]`"),
     ("echo (x)", "expected `()`"),
     ("arr=(a b", "array"),
 ]
@@ -519,3 +523,21 @@ def test_every_command_bash_runs_is_seen(line: str, tmp_path) -> None:
     ran = set(log.read_text().split()) if log.exists() else set()
     assert ran, "the line should have run at least one stub"
     assert ran <= {cmd.name for cmd in parse_command_line(line)}
+
+
+def test_random_lines_parse_or_are_refused_never_crash() -> None:
+    """Deterministic fuzzing: any mix of shell syntax either parses or raises ShellSyntaxError."""
+    pieces = list("ab $(){}[]'\"`\\;&|<>\n\t#=~*-!/") + [
+        "$(", "${", "$((", "<<", "<<-", "EOF", "if ", "then ", "fi", "do ", "done", "case ", " in ",
+        "esac", ";;", "for ", "while ", "function ", "bash -c ", "eval ", "env ", "rm -rf ", "[[ ",
+        " ]]", "((", "))", "$'", "<(", "f()", "{ ", " }"]
+    rnd = random.Random(1234)
+    outcomes = {"parsed": 0, "refused": 0}
+    for _ in range(3000):
+        line = "".join(rnd.choice(pieces) for _ in range(rnd.randint(1, 30)))
+        try:
+            parse_command_line(line)
+            outcomes["parsed"] += 1
+        except ShellSyntaxError:
+            outcomes["refused"] += 1
+    assert outcomes["parsed"] > 100 and outcomes["refused"] > 100

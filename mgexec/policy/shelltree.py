@@ -10,7 +10,7 @@ from mgexec.policy.shelltokens import MAX_NESTING, Arith, Op, Redir, ShellSyntax
 
 _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\[[^\]]*\])?\+?=")
 # Reserved words that close a block; they cannot start a command.
-_CLOSING_WORDS = frozenset({"then", "elif", "else", "fi", "do", "done", "esac", "}"})
+_CLOSING_WORDS = frozenset({"then", "elif", "else", "fi", "do", "done", "esac", "}", "]]", "in"})
 _CASE_ENDS = frozenset({";;", ";&", ";;&"})
 
 
@@ -290,6 +290,8 @@ class Parser:
         opener = self.take()
         body = self.parse_list(frozenset({"}"}))
         self._expect_word("}", opener)
+        if not body.items:
+            raise ShellSyntaxError("empty `{ }`", self.src, opener.start)
         return Compound("group", [body], [])
 
     def _if(self) -> Compound:
