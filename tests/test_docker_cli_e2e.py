@@ -116,7 +116,7 @@ def _build_custom_example(tag: str) -> None:
     if have.returncode == 0:
         return
     dockerfiles = Path(__file__).resolve().parents[1] / "dockerfiles"
-    build = subprocess.run([str(dockerfiles / "build.sh"), "--custom", str(dockerfiles / "Dockerfile.custom-example"),
+    build = subprocess.run([str(dockerfiles / "build.sh"), "--file", str(dockerfiles / "Dockerfile.custom-example"),
                             "-n", tag.split(":")[0], "-t", tag.split(":")[1]],
                            capture_output=True, text=True, timeout=1200)
     assert build.returncode == 0, build.stdout[-2000:] + build.stderr[-2000:]
