@@ -42,6 +42,10 @@ class MgexecGroup(click.Group):
             raise
         except KeyboardInterrupt:
             raise SystemExit(130)
+        except BrokenPipeError:
+            # The reader went away (`mgexec ... | head`): stop quietly, as shell tools do.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise SystemExit(141)
         except Exception as exc:  # an mgexec bug, not a user mistake
             _fail(ctx, f"internal error: {type(exc).__name__}: {exc}. Run again with --debug for the "
                        "traceback, and please report it.", 1)

@@ -116,3 +116,9 @@ def test_doctor_runs_and_reports(tmp_path):
 def test_doctor_explains_missing_docker_cli(tmp_path):
     proc = run(["doctor"], tmp_path, env={**os.environ, "MGEXEC_DOCKER": "/nonexistent/docker"})
     assert "docker CLI `/nonexistent/docker` not found" in proc.stdout and "fix:" in proc.stdout
+
+
+def test_closed_pipe_is_not_an_internal_error(tmp_path):
+    proc = subprocess.run(f"'{MGEXEC}' config examples | head -1", shell=True, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    assert "internal error" not in proc.stderr and proc.stdout.startswith("@examples/")
