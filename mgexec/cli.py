@@ -93,7 +93,8 @@ def exec_command(config: str | None, agent: str | None, timeout: float | None, w
     from mgexec.session import run_once
 
     line = command[0] if len(command) == 1 else shlex.join(command)
-    result = asyncio.run(run_once(load_config(config, agent), line, timeout=timeout, work_dir=workdir))
+    result = asyncio.run(run_once(load_config(config, agent), line, timeout=timeout, work_dir=workdir,
+                                  on_setup=_say_progress))
     if as_json:
         click.echo(result.model_dump_json(indent=2))
     else:
@@ -101,6 +102,10 @@ def exec_command(config: str | None, agent: str | None, timeout: float | None, w
         sys.stdout.flush()
         sys.stderr.write(result.stderr if result.stderr.endswith("\n") or not result.stderr else result.stderr + "\n")
     raise SystemExit(_exit_status(result))
+
+
+async def _say_progress(elapsed: float, message: str) -> None:
+    click.echo(f"mgexec: {message}", err=True)
 
 
 def _exit_status(result) -> int:
@@ -185,7 +190,7 @@ def up(config: str | None, agent: str | None) -> None:
     """Start the agent's container and keep it, so `mgexec exec --config F` reuses it."""
     from mgexec import lifecycle
 
-    click.echo(asyncio.run(lifecycle.up(_docker_config(config, agent))))
+    click.echo(asyncio.run(lifecycle.up(_docker_config(config, agent), _say_progress)))
 
 
 @cli.command()

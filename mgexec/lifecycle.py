@@ -16,13 +16,13 @@ def docker_cli(config: ExecConfig) -> DockerCLI:
     return DockerCLI(resolve_binary(config.docker_binary, os.environ), context=config.docker_context)
 
 
-async def up(config: ExecConfig) -> str:
+async def up(config: ExecConfig, on_progress=None) -> str:
     """Start the agent's container and keep it after this process ends; say what happened."""
     manager = ContainerManager(docker_cli(config), config)
     existing = await manager.inspect()
     if existing is not None and existing.managed and existing.kept and existing.running:
         return f"{manager.name} is already up; `mgexec exec --config ...` uses it, `mgexec down` removes it."
-    await DockerExecutor(config, keep=True).start()
+    await DockerExecutor(config, keep=True).start(on_progress)
     return f"{manager.name} is up; `mgexec exec --config ...` now reuses it, `mgexec down` removes it."
 
 

@@ -64,7 +64,14 @@ def build_server(executor: Executor) -> MCPServer:
 
 async def serve_async(config: ExecConfig, transport: str = "stdio", host: str = "127.0.0.1", port: int = 8000) -> None:
     executor = make_executor(config)
-    await executor.start()
+    await executor.open()
+
+    async def log_progress(elapsed: float, message: str) -> None:
+        log.warning("%s", message)
+
+    # Preinstall can take minutes: serve meanwhile (clients time out on a slow handshake);
+    # commands wait for it and report its progress.
+    executor.prepare_in_background(log_progress)
     server = build_server(executor)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()

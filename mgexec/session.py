@@ -8,10 +8,14 @@ from mgexec.result import ExecResult
 
 
 async def run_once(config: ExecConfig, command: str, *, timeout: float | None = None,
-                   work_dir: str | None = None, on_progress: ProgressCallback | None = None) -> ExecResult:
-    """Start an executor, run one command, release what was started for it."""
+                   work_dir: str | None = None, on_progress: ProgressCallback | None = None,
+                   on_setup: ProgressCallback | None = None) -> ExecResult:
+    """Start an executor, run one command, release what was started for it.
+
+    `on_setup` hears about start-up steps (package preinstall), `on_progress` about the command.
+    """
     executor = make_executor(config)
-    await executor.start()
+    await executor.start(on_setup)
     try:
         return await executor.execute(command, timeout=timeout, work_dir=work_dir, on_progress=on_progress)
     finally:

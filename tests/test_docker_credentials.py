@@ -139,3 +139,38 @@ async def test_system_and_npm_preinstall_in_the_sudo_image(workspace):
         result = await executor.execute("echo '{\"a\": 5}' | jq .a; node -e \"console.log(require('is-number')(5))\"",
                                         timeout=60)
     assert result.stdout == "5\ntrue\n", result.stderr
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+async def test_preinstall_progress_reaches_mcp_clients_and_the_cli(tmp_path):
+    import sys
+
+    from mcp.client import ClientSession
+    from mcp.client.stdio import StdioServerParameters, stdio_client
+
+    require_image()
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("agent:\n  id: pre_mcp\n  backend:\n    cwd: ws\n    command_line_execution_mode: docker\n"
+                   "    command_line_docker_network_mode: bridge\n    command_line_progress_interval: 0.3\n"
+                   "    command_line_docker_packages: {preinstall: {python: [six==1.16.0]}}\n")
+    mgexec = str(Path(sys.executable).parent / "mgexec")
+    messages = []
+
+    async def on_progress(progress, total, message):
+        messages.append(message)
+
+    params = StdioServerParameters(command=mgexec, args=["serve", "--config", str(cfg)], cwd=str(tmp_path))
+    async with stdio_client(params) as (read, write):
+        async with ClientSession(read, write) as session:
+            await session.initialize()  # answers at once, while the install goes on
+            result = await session.call_tool("execute_command", {"command": "python -c 'import six'; echo ok"},
+                                             progress_callback=on_progress)
+    assert result.structured_content["stdout"] == "ok\n"
+    assert any("installing python packages: six==1.16.0" in m for m in messages), messages
+
+    import subprocess
+
+    proc = subprocess.run([mgexec, "exec", "--config", str(cfg), "--", "echo done"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    assert proc.stdout == "done\n" and "mgexec: installing python packages: six==1.16.0" in proc.stderr

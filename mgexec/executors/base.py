@@ -40,8 +40,9 @@ class Guard:
 
 
 async def with_progress(work: Awaitable[T], on_progress: ProgressCallback | None,
-                        interval: float = PROGRESS_INTERVAL) -> T:
-    """Await `work`, calling on_progress(elapsed, message) every `interval` seconds meanwhile.
+                        interval: float = PROGRESS_INTERVAL,
+                        describe: Callable[[float], str] = lambda s: f"running for {s:.0f}s") -> T:
+    """Await `work`, calling on_progress(elapsed, describe(elapsed)) every `interval` seconds meanwhile.
 
     Clients that reset their request deadline on progress keep waiting for long commands.
     """
@@ -54,7 +55,7 @@ async def with_progress(work: Awaitable[T], on_progress: ProgressCallback | None
             await asyncio.sleep(interval)
             elapsed = time.monotonic() - start
             with contextlib.suppress(Exception):
-                await on_progress(elapsed, f"running for {elapsed:.0f}s")
+                await on_progress(elapsed, describe(elapsed))
 
     ticker = asyncio.create_task(tick())
     try:
@@ -72,9 +73,42 @@ class Executor(ABC):
         self.config = config
         self.guard = Guard(config)
         self._inflight: set[asyncio.Task] = set()
+        self._preparing: asyncio.Task | None = None
+        self.preparing_message = ""
 
     async def start(self, on_progress: ProgressCallback | None = None) -> None:
-        """Prepare to run commands (a container, for docker mode)."""
+        """Everything needed before the first command: open(), then prepare()."""
+        await self.open()
+        await self.prepare(on_progress)
+
+    async def open(self) -> None:
+        """The quick part of starting, whose errors should stop a server from starting at all."""
+
+    async def prepare(self, on_progress: ProgressCallback | None = None) -> None:
+        """The slow part of starting (package preinstall); commands wait for it."""
+
+    def prepare_in_background(self, on_progress: ProgressCallback | None = None) -> asyncio.Task:
+        """Run prepare() while the caller goes on serving; execute() waits for it, reporting progress."""
+        async def note(elapsed: float, message: str) -> None:
+            self.preparing_message = message
+            if on_progress is not None:
+                await on_progress(elapsed, message)
+
+        self._preparing = asyncio.create_task(self.prepare(note))
+        return self._preparing
+
+    async def _wait_prepared(self, on_progress: ProgressCallback | None) -> str | None:
+        """None when ready; otherwise why commands cannot run."""
+        task = self._preparing
+        if task is None:
+            return None
+        if not task.done():
+            await with_progress(asyncio.shield(task), on_progress, self.config.progress_interval,
+                                lambda s: f"preparing the environment ({self.preparing_message or 'starting'}), {s:.0f}s")
+        if task.cancelled():
+            return "The environment was shut down before it was ready."
+        exc = task.exception()
+        return None if exc is None else str(exc)
 
     async def close(self) -> None:
         """Stop everything this executor started: commands in flight are cancelled, which kills their trees."""
@@ -82,6 +116,8 @@ class Executor(ABC):
 
     async def cancel_inflight(self, wait: float = 5.0) -> None:
         tasks = [t for t in self._inflight if not t.done() and t is not asyncio.current_task()]
+        if self._preparing is not None and not self._preparing.done():
+            tasks.append(self._preparing)
         for task in tasks:
             task.cancel()
         if tasks:
@@ -97,6 +133,8 @@ class Executor(ABC):
         limit = self.config.timeout if timeout is None else float(timeout)
         if limit <= 0:
             return rejected(command, shown_dir, f"timeout must be a positive number of seconds, got {timeout!r}.")
+        if (not_ready := await self._wait_prepared(on_progress)) is not None:
+            return rejected(command, shown_dir, not_ready)
         task = asyncio.current_task()
         if task is not None:
             self._inflight.add(task)

@@ -52,12 +52,14 @@ class DockerExecutor(Executor):
         self.manager = ContainerManager(self.cli, config)
         self.owned = False
         self.started = False
+        self.fresh = False  # created by this executor (so preinstall is ours to run)
 
     @property
     def container(self) -> str:
         return self.manager.name
 
-    async def start(self, on_progress: ProgressCallback | None = None) -> None:
+    async def open(self) -> None:
+        """Create the container (or adopt one kept by `mgexec up`) and check the image."""
         config = self.config
         secrets = resolve_env(config.credentials)
         await self.cli.run(build_image_inspect_argv(config.image, fmt="{{.Id}}", docker=None), timeout=30)
@@ -67,14 +69,25 @@ class DockerExecutor(Executor):
         spec = build_spec(config, secrets, owner=Owner.current(), kept=self.keep)
         await self.manager.create(spec, secrets)
         self.owned = not self.keep
-        self.started = True
+        self.started = self.fresh = True
+        await self._or_remove(self.manager.check_image_layout(spec.user))
+
+    async def prepare(self, on_progress: ProgressCallback | None = None) -> None:
+        """Package preinstall, in a container this executor just created."""
+        pre = self.config.packages.preinstall
+        if pre.empty or not self.fresh:
+            return
+
+        async def say(message: str) -> None:
+            if on_progress:
+                await on_progress(0.0, message)
+
+        await self._or_remove(preinstall(self.cli, self.container, pre, say))
+
+    async def _or_remove(self, step) -> None:
+        """Run a start-up step; if it fails, the half-made container goes."""
         try:
-            await self.manager.check_image_layout(spec.user)
-            if not config.packages.preinstall.empty:
-                async def say(message: str) -> None:
-                    if on_progress:
-                        await on_progress(0.0, message)
-                await preinstall(self.cli, self.container, config.packages.preinstall, say)
+            await step
         except BaseException:
             await self.manager.remove()
             self.started = self.owned = False
