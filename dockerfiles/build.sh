@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds mgexec's runtime images (massgen/mcp-runtime, massgen/mcp-runtime-sudo).
+# Builds mgexec's runtime images (massgen/mcp-runtime, massgen/mcp-runtime-sudo)
+# and users' own images on top of them (--file).
 # Lives beside the Dockerfiles so it ships with the package; `mgexec build` runs it.
 set -euo pipefail
 
@@ -15,15 +16,23 @@ HOST_CA=/etc/ssl/certs/ca-certificates.crt
 usage() {
     cat <<EOF
 Usage: build.sh [options]
+       build.sh --file DOCKERFILE -n NAME [-t TAG] [options]
 
 Builds the runtime image $RUNTIME_NAME:latest (or, with --sudo, the
-variant $SUDO_NAME:latest that lets the agent use sudo).
+variant $SUDO_NAME:latest that lets the agent use sudo), or with
+--file your own image on top of it.
 
 Options:
   --sudo              build the sudo variant FROM $RUNTIME_NAME:TAG; builds
                       that runtime image first when it is missing
+  -f, --file DOCKERFILE
+                      build your own Dockerfile as NAME:TAG (-n is required);
+                      the build context is the Dockerfile's folder. The
+                      runtime image it starts FROM ($RUNTIME_NAME or
+                      $SUDO_NAME, any tag) is built first when
+                      missing, with --bootstrap or --base as given
   -n, --name NAME     image name (default $RUNTIME_NAME, or
-                      $SUDO_NAME with --sudo)
+                      $SUDO_NAME with --sudo; required with --file)
   -t, --tag TAG       image tag (default latest)
   --base IMAGE        base image of the runtime image (default $DEFAULT_BASE);
                       any Debian or Ubuntu image with apt works
@@ -50,6 +59,18 @@ and pip steps use it; the image's environment does not point at it and it is
 removed from the image's file system (public certificates, left in one build
 layer), so containers verify TLS as usual wherever they run.
 
+Your own image: start it FROM $RUNTIME_NAME:latest, keep the user massgen,
+/workspace, /context, /temp_workspaces and a long-running CMD, and build it with
+  build.sh --file dockerfiles/Dockerfile.custom-example -n my-org/mcp-runtime-custom -t latest
+With a CA bundle, the Dockerfile's folder is copied into a temporary build
+context that also holds the bundle as mgexec-build-ca.crt (so keep that folder
+small). The step
+  COPY __init__.py mgexec-build-ca.cr[t] /tmp/mgexec-build/
+hands it to the RUN steps (__init__.py stands for any file that is always in
+the folder: COPY needs one match); the same Dockerfile still builds with plain
+docker build where no proxy is in the way. Dockerfile.custom-example shows how
+its pip and npm steps use the bundle and how it is removed at the end.
+
 Rebuilding is cheap: unchanged steps come from the layer cache, and the image
 a rebuild replaces is removed when nothing else uses it.
 
@@ -73,7 +94,7 @@ usage_error() {
     exit 2
 }
 
-sudo_variant=0 name="" tag=latest base="" bootstrap=0 rebuild_base=0 no_cache=0
+sudo_variant=0 name="" tag=latest base="" bootstrap=0 rebuild_base=0 no_cache=0 dockerfile=""
 mirror=${MGEXEC_DEBIAN_MIRROR:-}
 ca_bundle=${MGEXEC_CA_BUNDLE:-}
 
@@ -85,11 +106,11 @@ parse_args() {
             --rebuild-base) bootstrap=1 rebuild_base=1 ;;
             --no-cache) no_cache=1 ;;
             -h | --help) usage; exit 0 ;;
-            -t | --tag | -n | --name | --base | --mirror | --ca-bundle)
+            -t | --tag | -n | --name | --base | --mirror | --ca-bundle | -f | --file)
                 if (($# < 2)) || [[ -z $2 ]]; then usage_error "option $1 needs a value."; fi
                 set_option "$1" "$2"
                 shift ;;
-            --tag=* | --name=* | --base=* | --mirror=* | --ca-bundle=*)
+            --tag=* | --name=* | --base=* | --mirror=* | --ca-bundle=* | --file=*)
                 [[ -n ${1#*=} ]] || usage_error "option ${1%%=*} needs a value."
                 set_option "${1%%=*}" "${1#*=}" ;;
             *) usage_error "unknown option '$1'." ;;
@@ -99,6 +120,7 @@ parse_args() {
     if ((bootstrap)) && [[ -n $base ]]; then
         usage_error "--base and --bootstrap (or --rebuild-base) both choose the base image; give only one."
     fi
+    if [[ -n $dockerfile ]]; then check_file_options; fi
     # Checked now rather than by docker after minutes of work.
     [[ $tag =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]] ||
         usage_error "'$tag' is not a valid image tag (letters, digits, '_', '.', '-'; at most 128)."
@@ -113,7 +135,30 @@ set_option() {
         --base) base=$2 ;;
         --mirror) mirror=$2 ;;
         --ca-bundle) ca_bundle=$2 ;;
+        -f | --file) dockerfile=$2 ;;
     esac
+}
+
+check_file_options() {
+    if ((sudo_variant)); then
+        usage_error "--sudo and --file both say what to build; give only one. For your own image with sudo, start your Dockerfile FROM $SUDO_NAME:latest and build it with --file."
+    fi
+    [[ -n $name ]] ||
+        usage_error "--file needs -n NAME, the name of the image it builds (for example -n my-org/mcp-runtime-custom; the tag is -t, default latest)."
+    if [[ $name == "$RUNTIME_NAME" || $name == "$SUDO_NAME" ]]; then
+        usage_error "-n $name with --file would replace the runtime image your Dockerfile builds on; give your image a name of its own (for example -n my-org/mcp-runtime-custom) and set command_line_docker_image to it."
+    fi
+}
+
+# Makes --file an absolute path (the build runs elsewhere) after checking it.
+resolve_dockerfile() {
+    [[ -n $dockerfile ]] || return 0
+    if [[ -d $dockerfile ]]; then
+        die "--file '$dockerfile' is a folder; give the Dockerfile itself (for example $dockerfile/Dockerfile). Its folder becomes the build context."
+    fi
+    [[ -f $dockerfile && -r $dockerfile ]] ||
+        die "the Dockerfile '$dockerfile' (from --file) is not a readable file. Give the path of your Dockerfile, for example dockerfiles/Dockerfile.custom-example (relative paths start from the current folder, $PWD)."
+    dockerfile=$(cd "$(dirname "$dockerfile")" && pwd -P)/$(basename "$dockerfile")
 }
 
 # Chooses the CA bundle: explicit (flag or env), "none", or the host's default.
@@ -166,6 +211,8 @@ choose_builder() {
         say "builder: BuildKit"
     else
         export DOCKER_BUILDKIT=0
+        # Otherwise a failed step leaves its container and image behind.
+        build_flags+=(--force-rm)
         say "builder: classic (install the buildx plugin to use BuildKit)"
     fi
 }
@@ -362,12 +409,25 @@ ensure_bootstrap_base() {
 }
 
 # The build context holds only what the Dockerfiles copy: the anchor file that
-# keeps their optional COPY valid, and the CA bundle when there is one.
+# keeps their optional COPY valid, and the CA bundle when there is one. A
+# user's Dockerfile gets a copy of its folder instead of the anchor, or the
+# folder itself when there is no bundle to add.
+# make_context [SOURCE_DIR]
 make_context() {
-    local ctx
+    local source=${1:-} ctx
+    if [[ -n $source && -z $ca_bundle ]]; then
+        context_dir=$source
+        return
+    fi
     make_temp_dir ctx context
-    cp -p "$HERE/__init__.py" "$ctx/__init__.py"
+    if [[ -z $source ]]; then
+        cp -p "$HERE/__init__.py" "$ctx/__init__.py"
+    else
+        copy_user_context "$source" "$ctx" "$(basename "$dockerfile")"
+    fi
     if [[ -n $ca_bundle ]]; then
+        # A copy, never the user's own file: replace rather than write through.
+        rm -f "$ctx/mgexec-build-ca.crt"
         cp "$ca_bundle" "$ctx/mgexec-build-ca.crt"
         # The layer cache compares timestamps too: keep the bundle's own.
         touch -r "$ca_bundle" "$ctx/mgexec-build-ca.crt"
@@ -375,29 +435,59 @@ make_context() {
     context_dir=$ctx
 }
 
-# build_image IMAGE DOCKERFILE [docker build args...]
+# copy_user_context SOURCE CTX DOCKERFILE_NAME
+copy_user_context() {
+    local source=$1 ctx=$2 real ignore
+    real=$(cd "$ctx" && pwd -P)
+    # Copying a folder into a folder inside it would never end.
+    case $real/ in
+        "${source%/}"/*)
+            die "the Dockerfile's folder $source holds build.sh's temporary folder $real, so it cannot be copied there as the build context. Move the Dockerfile into a folder of its own, or point TMPDIR elsewhere." ;;
+    esac
+    say "copying the build context $source to add the CA bundle"
+    cp -a "$source/." "$ctx/" ||
+        die "copying the build context $source into $ctx failed (see the error above). Make every file in that folder readable, or build without a CA bundle (--ca-bundle none), which uses the folder directly."
+    # An ignore file that leaves out everything but a few paths would leave
+    # out the bundle too; the last matching rule wins.
+    for ignore in "$ctx/.dockerignore" "$ctx/$3.dockerignore"; do
+        if [[ -f $ignore ]]; then printf '\n!mgexec-build-ca.crt\n' >>"$ignore"; fi
+    done
+}
+
+# build_image IMAGE DOCKERFILE CONTEXT_SOURCE [docker build args...]; an empty
+# CONTEXT_SOURCE means the packaged Dockerfiles' own context.
 build_image() {
-    local image=$1 dockerfile=$2 var old_id new_id started=$SECONDS
-    shift 2
+    local image=$1 dockerfile=$2 source=$3 var old_id new_id started=$SECONDS hint=""
+    shift 3
     # ${a[@]+...}: empty arrays under set -u, for the bash 3.2 of macOS.
-    local args=(build --network host -f "$dockerfile" -t "$image" ${build_flags[@]+"${build_flags[@]}"})
+    local args=(build --network host -t "$image" ${build_flags[@]+"${build_flags[@]}"})
     if ((no_cache)); then args+=(--no-cache); fi
     # Proxy variables are predefined build args: passed by name so their values
     # (which may hold credentials) stay out of argv and out of the image.
     for var in http_proxy https_proxy no_proxy HTTP_PROXY HTTPS_PROXY NO_PROXY; do
         if [[ -n ${!var:-} ]]; then args+=(--build-arg "$var"); fi
     done
-    make_context
+    make_context "$source"
+    # In a copied context, the copy's Dockerfile finds the copy's ignore files.
+    if [[ -n $source && $context_dir != "$source" ]]; then dockerfile=$context_dir/$(basename "$dockerfile"); fi
+    args+=(-f "$dockerfile")
     old_id=$(image_id "$image")
     say "building $image from $(basename "$dockerfile") ${ca_bundle:+(CA bundle $ca_bundle)}"
+    if [[ -n $source ]]; then
+        hint=" Files that COPY or ADD cannot find: the build context is the Dockerfile's folder $source, and their paths are relative to it."
+    fi
     "$DOCKER" "${args[@]}" "$@" "$context_dir" ||
-        die "building $image failed (see the build output above). Network errors: check that the package registries are reachable from this host, and behind a TLS-intercepting proxy pass its CA bundle with --ca-bundle FILE."
+        die "building $image failed (see the build output above). Network errors: check that the package registries are reachable from this host, and behind a TLS-intercepting proxy pass its CA bundle with --ca-bundle FILE (the RUN steps of your own Dockerfile must use it, see Dockerfile.custom-example).$hint"
     new_id=$(image_id "$image")
+    built_images+="$image "
     say "built $image in $((SECONDS - started)) s ($("$DOCKER" image inspect -f '{{.Size}}' "$image" | awk '{ printf "%.0f MB", $1 / 1e6 }'))"
     remove_replaced "$old_id" "$new_id"
 }
 
 image_id() { "$DOCKER" image inspect -f '{{.Id}}' "$1" 2>/dev/null || true; }
+
+# Images built in this run, space-separated and padded for *" NAME:TAG "* tests.
+built_images=" "
 
 # A rebuild moves the tag and leaves the old image dangling (about 1 GB each
 # time). Remove it unless something still uses it: containers, child images or
@@ -426,23 +516,96 @@ ensure_base() {
 
 build_runtime() {
     ensure_base
-    build_image "$1" "$HERE/Dockerfile" --build-arg "BASE=$base" --label "io.mgexec.base=$base"
+    build_image "$1" "$HERE/Dockerfile" "" --build-arg "BASE=$base" --label "io.mgexec.base=$base"
+}
+
+# rebuild_hint TAG [--sudo]: the command that rebuilds that runtime image.
+rebuild_hint() {
+    local tag_option=""
+    if [[ $1 != latest ]]; then tag_option=" -t $1"; fi
+    printf 'run build.sh%s%s to rebuild it' "${2:+ $2}" "$tag_option"
+}
+
+# ensure_runtime TAG: builds the runtime image first when it is missing (or
+# --rebuild-base asks for a new one), once per run.
+ensure_runtime() {
+    local image=$RUNTIME_NAME:$1
+    if [[ $built_images == *" $image "* ]]; then
+        return 0
+    elif ! image_exists "$image" || ((rebuild_base)); then
+        build_runtime "$image"
+    else
+        say "using runtime image $image ($(rebuild_hint "$1"))"
+    fi
+}
+
+# build_sudo IMAGE TAG: the sudo variant FROM the runtime image of TAG.
+build_sudo() {
+    ensure_runtime "$2"
+    build_image "$1" "$HERE/Dockerfile.sudo" "" --build-arg "RUNTIME_IMAGE=$RUNTIME_NAME:$2"
+}
+
+# Prints the images a Dockerfile starts FROM, one a line, with the defaults of
+# the ARGs before the first FROM filled in as docker does.
+dockerfile_bases() {
+    awk '
+        function expand(s,   out, key) {
+            out = ""
+            while (match(s, /\$(\{[A-Za-z_][A-Za-z0-9_]*\}|[A-Za-z_][A-Za-z0-9_]*)/)) {
+                key = substr(s, RSTART + 1, RLENGTH - 1)
+                gsub(/[{}]/, "", key)
+                out = out substr(s, 1, RSTART - 1) args[key]
+                s = substr(s, RSTART + RLENGTH)
+            }
+            return out s
+        }
+        toupper($1) == "ARG" && !from && index($2, "=") {
+            value = substr($2, index($2, "=") + 1)
+            gsub(/^["\047]|["\047]$/, "", value)
+            args[substr($2, 1, index($2, "=") - 1)] = value
+        }
+        toupper($1) == "FROM" {
+            from = 1
+            for (i = 2; i < NF && $i ~ /^--/; i++) continue
+            print expand($i)
+        }' "$1" | sort -u
+}
+
+# The runtime images a user's Dockerfile starts FROM are built first when
+# missing; anything else is docker's to find.
+ensure_file_bases() {
+    local image base_name base_tag
+    while read -r image; do
+        [[ $image =~ ^(docker\.io/)?($RUNTIME_NAME|$SUDO_NAME)(:([A-Za-z0-9_][A-Za-z0-9_.-]*))?$ ]] || continue
+        base_name=${BASH_REMATCH[2]} base_tag=${BASH_REMATCH[4]:-latest}
+        if [[ $base_name == "$RUNTIME_NAME" ]]; then
+            ensure_runtime "$base_tag"
+        elif [[ $built_images == *" $SUDO_NAME:$base_tag "* ]]; then
+            continue
+        elif image_exists "$SUDO_NAME:$base_tag" && ((rebuild_base == 0)); then
+            say "using runtime image $SUDO_NAME:$base_tag ($(rebuild_hint "$base_tag" --sudo))"
+        else
+            build_sudo "$SUDO_NAME:$base_tag" "$base_tag"
+        fi
+    done < <(dockerfile_bases "$dockerfile")
+}
+
+build_custom() {
+    ensure_file_bases
+    build_image "$1" "$dockerfile" "$(dirname "$dockerfile")" --label io.mgexec.image=custom
 }
 
 main() {
     parse_args "$@"
+    resolve_dockerfile
     resolve_ca_bundle
     check_docker
     adopt_apt_proxies
     choose_builder
-    local runtime=$RUNTIME_NAME:$tag
-    if ((sudo_variant)); then
-        if ! image_exists "$runtime" || ((rebuild_base)); then
-            build_runtime "$runtime"
-        else
-            say "using runtime image $runtime (run build.sh without --sudo to rebuild it)"
-        fi
-        build_image "${name:-$SUDO_NAME}:$tag" "$HERE/Dockerfile.sudo" --build-arg "RUNTIME_IMAGE=$runtime"
+    if [[ -n $dockerfile ]]; then
+        build_custom "$name:$tag"
+    elif ((sudo_variant)); then
+        build_sudo "${name:-$SUDO_NAME}:$tag" "$tag"
     else
         build_runtime "${name:-$RUNTIME_NAME}:$tag"
     fi
