@@ -1,7 +1,7 @@
 """The built runtime images keep the contract mgexec and MassGen configs rely on (REFERENCE §3).
 
 Needs the images from ./build.sh --bootstrap and ./build.sh --sudo: skipped locally without them,
-failed in CI (which builds them first). Nothing here needs a network.
+failed in CI (which builds them first). Only the custom-image build needs a network (one file from PyPI).
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from dockerutil import require_engine
 
 pytestmark = pytest.mark.docker
 
+ROOT = Path(__file__).resolve().parent.parent
+HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")
 RUNTIME = "massgen/mcp-runtime:latest"
 SUDO = "massgen/mcp-runtime-sudo:latest"
 
@@ -162,3 +164,39 @@ def test_sudo_variant_grants_passwordless_root(sudo_image):
 
 def test_runtime_has_no_sudo(runtime):
     assert run_in(runtime, "command -v sudo").returncode != 0
+
+
+# The anchor is the Dockerfile itself and the ignore file admits nothing else: build.sh must still
+# get the bundle to the RUN step, where pip needs it behind a TLS-intercepting proxy.
+CUSTOM_DOCKERFILE = """FROM massgen/mcp-runtime:latest
+USER root
+COPY Dockerfile mgexec-build-ca.cr[t] /tmp/mgexec-build/
+RUN set -eu; ca=/tmp/mgexec-build/mgexec-build-ca.crt; test -s "$ca"; \\
+    PIP_CERT="$ca" pip download --no-cache-dir --no-deps -d /tmp/x six==1.16.0; rm -rf /tmp/x
+RUN rm -rf /tmp/mgexec-build
+USER massgen
+"""
+
+
+def test_custom_image_through_build_script_gets_the_ca_bundle_only_while_building(runtime, tmp_path):
+    if not HOST_CA.is_file():
+        pytest.skip(f"no host CA bundle at {HOST_CA} for build.sh's default")
+    (tmp_path / "Dockerfile").write_text(CUSTOM_DOCKERFILE)
+    (tmp_path / ".dockerignore").write_text("*\n!Dockerfile\n")
+    image = f"mgexec-test/custom-ca:{uuid.uuid4().hex[:8]}"
+    name, tag = image.split(":")
+    try:
+        build = subprocess.run(["bash", str(ROOT / "build.sh"), "--file", str(tmp_path / "Dockerfile"), "-n", name,
+                                "-t", tag, "--no-cache"], capture_output=True, text=True, timeout=900,
+                               stdin=subprocess.DEVNULL)
+        assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
+        assert "six-1.16.0-py2.py3-none-any.whl" in build.stdout
+        config = json.loads(docker("image", "inspect", "-f", "{{json .Config}}", image).stdout)
+        assert config["User"] == "massgen" and config["Labels"]["io.mgexec.image"] == "custom"
+        assert not any(var.split("=", 1)[0] in ("PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE",
+                                                "NODE_EXTRA_CA_CERTS") for var in config["Env"])
+        found = run_in(image, "find / -xdev -name 'mgexec-build*' 2>/dev/null; id -un", "--user", "root")
+        assert found.stdout.split() == ["root"], found.stdout
+    finally:
+        docker("image", "rm", image)
+    assert not (tmp_path / "mgexec-build-ca.crt").exists()
