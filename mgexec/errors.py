@@ -85,3 +85,11 @@ class ShellStartFailed(MgexecError, OSError):
 
 class InvalidShellRequest(MgexecError, ValueError):
     """A background-shell request carries an invalid argument or does not fit the shell's state."""
+
+
+class ChannelUnavailable(DockerError):
+    """The container cannot run mgexec's exec helper (no python3 3.7+): run one `docker exec` per command."""
+
+
+class ChannelLost(DockerError):
+    """The exec channel into a container ended while commands were in flight; their results are lost."""

@@ -1,0 +1,385 @@
+"""A warm exec channel into a container: one long-lived `docker exec` running mgexec's helper (inside.py).
+
+Each command is still a fresh process inside the container, but costs a message instead of a new
+`docker exec`; a lost channel fails its commands promptly and is reopened by the next one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import functools
+import importlib.resources
+import itertools
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+from mgexec.docker.argv import ExecSpec, build_exec_argv
+from mgexec.docker.cli import DockerCLI, binary_error, docker_said, map_docker_error
+from mgexec.errors import ChannelLost, ChannelUnavailable, DockerError
+from mgexec.runner import CappedBuffer, Child, ProcessOutput, decode_capped, kill_group, spawn
+
+log = logging.getLogger("mgexec.channel")
+
+OPEN_TIMEOUT = 30.0  # a fresh `docker exec` on a loaded engine can take seconds
+CLOSE_TIMEOUT = 5.0
+# How long past its own deadline and grace a command may stay unanswered before the channel is
+# considered hung and torn down (the helper enforces the timeout; this only guards against a hang).
+WATCHDOG_MARGIN = 30.0
+TOO_OLD_EXIT = 97
+_STDERR_TAIL = 4096
+# Short on purpose: the helper's program comes on stdin, so `ps` inside shows one line, and -I keeps
+# files in the working directory or PYTHON* variables from shadowing the standard library.
+BOOT = f"""# mgexec-inside: the program follows on stdin
+import os, sys
+if sys.version_info < (3, 7):
+    sys.stderr.write("mgexec-inside: needs Python 3.7 or newer, found %s\\n" % sys.version.split()[0])
+    sys.exit({TOO_OLD_EXIT})
+def read(n):
+    data = b""
+    while len(data) < n:
+        chunk = os.read(0, n - len(data))
+        if not chunk:
+            sys.exit(0)
+        data += chunk
+    return data
+size = b""
+while not size.endswith(b"\\n"):
+    size += read(1)
+exec(compile(read(int(size)), "mgexec-inside", "exec"), {{"__name__": "__main__"}})
+"""
+# Kills the groups of commands a lost helper left behind (argv: the group ids).
+KILL_GROUPS = "import os, sys\nfor g in sys.argv[1:]:\n    try: os.killpg(int(g), 9)\n    except OSError: pass\n"
+
+
+@functools.lru_cache(maxsize=1)
+def helper_source() -> bytes:
+    return importlib.resources.files(__package__).joinpath("inside.py").read_bytes()
+
+
+def helper_argv(cli: DockerCLI, container: str, user: str | None) -> list[str]:
+    """`docker exec -i [--user U] CONTAINER python3 -I -u -c BOOT`."""
+    spec = ExecSpec(container, ("python3", "-I", "-u", "-c", BOOT), user=user, interactive=True)
+    return cli.argv(build_exec_argv(spec, docker=None))
+
+
+def open_failure(argv: list[str], container: str, exit_code: int | None, stderr: str) -> DockerError:
+    """Why the helper did not start: ChannelUnavailable when the image cannot run it, else docker's error."""
+    text = stderr.lower()
+    said = docker_said(stderr) or "it printed no error message"
+    fields = dict(argv=argv, exit_code=exit_code, stderr=stderr)
+    fallback = "mgexec runs each command through its own `docker exec` instead, which is slower but complete."
+    if exit_code == TOO_OLD_EXIT or "unknown option" in text:
+        return ChannelUnavailable(
+            f"The container `{container}` has a python3 older than 3.7 ({said}), so mgexec's exec helper cannot "
+            f"run there; {fallback} Use an image with Python 3.7 or newer to get the fast path.", **fields)
+    if "python3" in text and ("not found" in text or "no such file" in text):
+        return ChannelUnavailable(
+            f"The container `{container}` has no python3 on its PATH ({said}), so mgexec's exec helper cannot run "
+            f"there; {fallback} Install python3 in the image to get the fast path.", **fields)
+    mapped = map_docker_error(argv, exit_code, "", stderr)
+    if type(mapped) is not DockerError:
+        return mapped  # the engine or the container is the problem, not the image
+    return ChannelUnavailable(
+        f"mgexec's exec helper did not start in the container `{container}` (`docker exec` exited with code "
+        f"{exit_code}: {said}); {fallback}", **fields)
+
+
+@dataclass
+class _Request:
+    future: asyncio.Future
+    stdout: CappedBuffer
+    stderr: CappedBuffer
+    pid: int | None = None  # the command's pid inside, which is also its process group id
+
+
+class _NotSent(ChannelLost):
+    """The channel was already gone when a command was to be sent: it never ran, so it can be retried."""
+
+
+class _Link:
+    """One helper behind one `docker exec -i`: a reader task demultiplexes its frames to requests."""
+
+    def __init__(self, child: Child, argv: list[str], container: str,
+                 on_lost: Callable[[list[int]], None]) -> None:
+        self.child = child
+        self.argv = argv
+        self.container = container
+        self.on_lost = on_lost  # gets the process groups of commands a lost helper left running
+        self.pending: dict[int, _Request] = {}
+        self.ids = itertools.count(1)
+        self.hello: asyncio.Future = asyncio.get_running_loop().create_future()
+        # Marked as seen: a handshake given up on (timeout, cancel) must not log an unseen error later.
+        self.hello.add_done_callback(lambda f: f.cancelled() or f.exception())
+        self.write_lock = asyncio.Lock()
+        self.said = b""  # what came on stdout before the helper's hello: docker's own error
+        self.stderr_tail = b""
+        self.reason: str | None = None  # why mgexec tore the link down itself
+        self.closing = False
+        self.lost: ChannelLost | None = None  # set once the helper's output has ended
+        self.tasks = [asyncio.create_task(self._read()), asyncio.create_task(self._drain_stderr())]
+
+    @property
+    def helper_pid(self) -> int | None:
+        return self.hello.result().get("pid") if self.hello.done() and not self.hello.exception() else None
+
+    # --- reading ---------------------------------------------------------------------------------
+    async def _read(self) -> None:
+        buf = b""
+        try:
+            while chunk := await self.child.proc.stdout.read(1 << 16):
+                *lines, buf = (buf + chunk).split(b"\n")
+                for line in lines:
+                    self._on_line(line)
+            self._on_line(buf)
+        except (ValueError, KeyError, TypeError) as exc:
+            self.reason = f"it sent an unreadable message ({exc})"
+            await kill_group(self.child, 0.5)
+        finally:
+            await self._ended()
+
+    def _on_line(self, line: bytes) -> None:
+        if self.hello.done() or line.startswith(b"{"):
+            self._dispatch(json.loads(line))
+        elif line:  # docker prints its own failure to start the helper on stdout
+            self.said = (self.said + line + b"\n")[-_STDERR_TAIL:]
+
+    def _dispatch(self, frame: dict) -> None:
+        op, request = frame["op"], self.pending.get(frame.get("id"))
+        if op == "hello" and not self.hello.done():
+            self.hello.set_result(frame)
+        elif request is None or request.future.done():
+            return  # a command the host stopped waiting for (cancelled)
+        elif op == "out":
+            (request.stdout if frame["fd"] == 1 else request.stderr).feed(base64.b64decode(frame["data"]))
+        elif op == "started":
+            request.pid = frame["pid"]
+        elif op == "exit":
+            request.future.set_result(frame)
+        elif op == "error":
+            request.future.set_exception(DockerError(
+                f"mgexec's exec helper in `{self.container}` refused a request: {frame.get('message')}. "
+                "This is a bug in mgexec; the command did not run."))
+
+    async def _drain_stderr(self) -> None:
+        while chunk := await self.child.proc.stderr.read(1 << 16):
+            self.stderr_tail = (self.stderr_tail + chunk)[-_STDERR_TAIL:]
+
+    async def _ended(self) -> None:
+        """The helper's output ended: fail every request still waiting, and the handshake if it was one."""
+        try:
+            await asyncio.wait_for(asyncio.shield(self.child.exited), 2.0)
+        except asyncio.TimeoutError:
+            await kill_group(self.child, 0.5)
+        try:
+            await asyncio.wait_for(asyncio.shield(self.tasks[1]), 1.0)
+        except (asyncio.TimeoutError, asyncio.CancelledError):
+            pass
+        stderr = (self.said + self.stderr_tail).decode("utf-8", "replace").strip()
+        code = self.child.returncode
+        self.lost = ChannelLost(self._lost_message(code, stderr), argv=self.argv, exit_code=code, stderr=stderr)
+        if not self.hello.done():
+            self.hello.set_exception(open_failure(self.argv, self.container, code, stderr))
+        orphans = [r.pid for r in self.pending.values() if r.pid is not None and not r.future.done()]
+        for request in self.pending.values():
+            if not request.future.done():
+                request.future.set_exception(self.lost_error())
+        if orphans and not self.closing:
+            self.on_lost(orphans)
+
+    def _lost_message(self, code: int | None, stderr: str) -> str:
+        if self.closing:
+            return (f"The exec channel into the container `{self.container}` was closed while the command ran; "
+                    "mgexec stopped the command. This happens when the session ends during a command.")
+        why = self.reason or f"`docker exec` exited with code {code}: {docker_said(stderr) or 'no error message'}"
+        return (f"The exec channel into the container `{self.container}` ended while the command ran ({why}), "
+                "so the command's result is lost and mgexec stops what it left running. The next command "
+                "reopens the channel; if the container was stopped or removed, start the session again.")
+
+    def lost_error(self) -> ChannelLost:
+        """A fresh ChannelLost for each waiter (one instance raised in many tasks would share a traceback)."""
+        lost = self.lost
+        if lost is None:
+            return ChannelLost(f"The exec channel into the container `{self.container}` broke; the next command "
+                               "reopens it.", argv=self.argv)
+        return ChannelLost(str(lost), argv=lost.argv, exit_code=lost.exit_code, stderr=lost.stderr)
+
+    # --- writing ---------------------------------------------------------------------------------
+    async def send(self, frame: dict) -> None:
+        if self.lost is not None:
+            raise _NotSent(str(self.lost), argv=self.argv)
+        data = json.dumps(frame, separators=(",", ":")).encode() + b"\n"
+        async with self.write_lock:
+            stdin = self.child.proc.stdin
+            try:
+                stdin.write(data)
+                await stdin.drain()
+            except (BrokenPipeError, ConnectionResetError):
+                # The helper is gone before reading this frame; the reader is about to report why.
+                await asyncio.shield(self.tasks[0])
+                raise _NotSent(str(self.lost), argv=self.argv) from None
+
+    async def handshake(self) -> None:
+        source = helper_source()
+        try:
+            await self.send_raw(b"%d\n" % len(source) + source)
+            await asyncio.wait_for(asyncio.shield(self.hello), OPEN_TIMEOUT)
+        except asyncio.TimeoutError:
+            raise ChannelUnavailable(
+                f"mgexec's exec helper did not answer within {OPEN_TIMEOUT:g} seconds of `docker exec` into the "
+                f"container `{self.container}`; the engine may be overloaded, or python3 there does not read "
+                "its standard input. mgexec runs each command through its own `docker exec` instead.",
+                argv=self.argv) from None
+
+    async def send_raw(self, data: bytes) -> None:
+        try:
+            self.child.proc.stdin.write(data)
+            await self.child.proc.stdin.drain()
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the reader reports why the helper went away
+
+    # --- commands --------------------------------------------------------------------------------
+    async def run(self, command: str, work_dir: str, timeout: float, output_cap: int, kill_grace: float,
+                  env: Mapping[str, str] | None) -> ProcessOutput:
+        rid = next(self.ids)
+        loop = asyncio.get_running_loop()
+        request = _Request(loop.create_future(), CappedBuffer(output_cap), CappedBuffer(output_cap))
+        self.pending[rid] = request
+        start = time.monotonic()
+        try:
+            await self.send({"op": "run", "id": rid, "cmd": command, "cwd": work_dir, "env": dict(env or {}),
+                             "timeout": timeout, "grace": kill_grace, "cap": output_cap})
+            frame = await asyncio.wait_for(request.future, timeout + kill_grace + WATCHDOG_MARGIN)
+        except asyncio.TimeoutError:
+            self.reason = f"the helper did not report the end of a command {WATCHDOG_MARGIN:g} s past its timeout"
+            await kill_group(self.child, 0.5)
+            await asyncio.shield(self.tasks[0])
+            raise self.lost_error() from None
+        except asyncio.CancelledError:
+            if self.lost is None:
+                await asyncio.shield(self._cancel(rid))
+            raise
+        finally:
+            del self.pending[rid]
+        return _output(frame, request, time.monotonic() - start)
+
+    async def _cancel(self, rid: int) -> None:
+        try:
+            await self.send({"op": "cancel", "id": rid})
+        except DockerError:
+            pass  # the channel is gone: the helper has killed its groups, or on_lost will
+
+    async def close(self) -> None:
+        """Close the helper's stdin (it kills its groups and exits), then reap the `docker exec` client."""
+        self.closing = True
+        stdin = self.child.proc.stdin
+        if stdin is not None and not stdin.is_closing():
+            stdin.close()
+        try:
+            await asyncio.wait_for(asyncio.shield(self.child.exited), CLOSE_TIMEOUT)
+        except asyncio.TimeoutError:
+            await kill_group(self.child, 0.5)
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+def _output(frame: dict, request: _Request, duration: float) -> ProcessOutput:
+    out_dropped = request.stdout.dropped + frame["dropped"][0]
+    err_dropped = request.stderr.dropped + frame["dropped"][1]
+    stderr = decode_capped(bytes(request.stderr.data), err_dropped)
+    if frame.get("error"):
+        stderr = f"{stderr}{frame['error']}\n"
+    return ProcessOutput(exit_code=frame["code"], stdout=decode_capped(bytes(request.stdout.data), out_dropped),
+                         stderr=stderr, duration=duration, timed_out=bool(frame["timed_out"]),
+                         stdout_dropped=out_dropped, stderr_dropped=err_dropped, signal=frame.get("signal"))
+
+
+class ExecChannel:
+    """Runs commands in a container through one warm helper; reopens it on demand after a loss."""
+
+    def __init__(self, cli: DockerCLI, container: str, user: str | None = None) -> None:
+        self.cli = cli
+        self.container = container
+        self.user = user
+        self._link: _Link | None = None
+        self._open_lock = asyncio.Lock()
+        self._closed = False
+        self._cleanups: set[asyncio.Task] = set()
+
+    @classmethod
+    async def open(cls, cli: DockerCLI, container: str, user: str | None = None) -> ExecChannel:
+        """Start the helper; ChannelUnavailable when the image cannot run it (no python3 3.7+)."""
+        channel = cls(cli, container, user)
+        await channel._connected()
+        return channel
+
+    @property
+    def helper_pid(self) -> int | None:
+        """The helper's pid inside the container while the channel is up."""
+        link = self._link
+        return link.helper_pid if link is not None and link.lost is None else None
+
+    async def run(self, command: str, *, work_dir: str, timeout: float, output_cap: int,
+                  kill_grace: float = 2.0, env: Mapping[str, str] | None = None) -> ProcessOutput:
+        """Run `/bin/sh -c command` as a fresh process inside; the helper enforces timeout and caps."""
+        try:
+            link = await self._connected()
+            return await link.run(command, work_dir, timeout, output_cap, kill_grace, env)
+        except _NotSent:
+            link = await self._connected()  # lost between the check and the send: reopen once
+            return await link.run(command, work_dir, timeout, output_cap, kill_grace, env)
+
+    async def close(self) -> None:
+        """End the helper (it kills every command it runs) and reap the `docker exec` client."""
+        self._closed = True
+        async with self._open_lock:
+            if self._link is not None:
+                await self._link.close()
+        if self._cleanups:
+            await asyncio.gather(*self._cleanups, return_exceptions=True)
+
+    async def _connected(self) -> _Link:
+        link = self._link
+        if link is not None and link.lost is None and not self._closed:
+            return link
+        async with self._open_lock:
+            if self._closed:
+                raise ChannelLost(f"The exec channel into the container `{self.container}` was closed, so it "
+                                  "takes no more commands; this happens when the session has ended.")
+            if self._link is None or self._link.lost is not None:
+                if self._link is not None:
+                    log.warning("exec channel into %s was lost; reopening it", self.container)
+                    await self._link.close()
+                self._link = await self._start()
+            return self._link
+
+    async def _start(self) -> _Link:
+        argv = helper_argv(self.cli, self.container, self.user)
+        try:
+            child = await spawn(argv, env=self.cli.client_env(), stdin_pipe=True)
+        except OSError as exc:
+            raise binary_error(self.cli.binary, exc, argv) from exc
+        link = _Link(child, argv, self.container, self._kill_orphans)
+        try:
+            await link.handshake()
+        except BaseException:
+            await asyncio.shield(link.close())  # never leave a `docker exec` behind, even when cancelled
+            raise
+        return link
+
+    def _kill_orphans(self, pids: list[int]) -> None:
+        """A helper killed from outside cannot stop its commands: kill their groups with a one-off exec."""
+        spec = ExecSpec(self.container, ("python3", "-I", "-c", KILL_GROUPS, *map(str, pids)), user=self.user)
+        task = asyncio.create_task(self._quiet(self.cli.run(build_exec_argv(spec, docker=None), timeout=30,
+                                                            check=False)))
+        self._cleanups.add(task)
+        task.add_done_callback(self._cleanups.discard)
+
+    @staticmethod
+    async def _quiet(call) -> None:
+        try:
+            await call
+        except DockerError:
+            pass  # the container is gone, and its processes with it
