@@ -134,7 +134,8 @@ class _Link:
                 *lines, buf = (buf + chunk).split(b"\n")
                 for line in lines:
                     self._on_line(line)
-            self._on_line(buf)
+            if not self.hello.done():
+                self._on_line(buf)  # docker's error may lack a final newline; a helper's cut frame is moot
         except (ValueError, KeyError, TypeError) as exc:
             self.reason = f"it sent an unreadable message ({exc})"
             await kill_group(self.child, 0.5)
@@ -195,6 +196,8 @@ class _Link:
             return (f"The exec channel into the container `{self.container}` was closed while the command ran; "
                     "mgexec stopped the command. This happens when the session ends during a command.")
         why = self.reason or f"`docker exec` exited with code {code}: {docker_said(stderr) or 'no error message'}"
+        if self.reason is None and code is not None and 128 < code < 160:
+            why += f"; the helper inside was killed by signal {code - 128}"
         return (f"The exec channel into the container `{self.container}` ended while the command ran ({why}), "
                 "so the command's result is lost and mgexec stops what it left running. The next command "
                 "reopens the channel; if the container was stopped or removed, start the session again.")
