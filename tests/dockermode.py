@@ -26,8 +26,13 @@ def require_image(image: str = DEFAULT_IMAGE) -> None:
     pytest.skip(why)
 
 
+# Engine tests run over both exec paths; a parametrized fixture flips this.
+WARM_CHANNEL = True
+
+
 def docker_config(workspace: Path, **fields) -> ExecConfig:
     fields.setdefault("agent_id", f"t{uuid.uuid4().hex[:10]}")
+    fields.setdefault("docker_warm_channel", WARM_CHANNEL)
     return ExecConfig(workspace=workspace, mode="docker", **fields)
 
 

@@ -23,6 +23,15 @@ def _image():
     require_image()
 
 
+@pytest.fixture(autouse=True, params=["warm-channel", "exec-per-command"])
+def exec_path(request, monkeypatch):
+    """Every test here runs over both paths: their results must be the same."""
+    import dockermode
+
+    monkeypatch.setattr(dockermode, "WARM_CHANNEL", request.param == "warm-channel")
+    return request.param
+
+
 @pytest.fixture
 async def running(workspace):
     executor = DockerExecutor(docker_config(workspace))
@@ -41,6 +50,10 @@ async def test_container_named_labelled_and_removed_on_close(workspace):
     assert labels["io.mgexec.owner.pid"] == str(os.getpid()) and labels["io.mgexec.kept"] == "false"
     await executor.close()
     assert not exists("massgen-lifecycle_a1")
+
+
+async def test_the_requested_exec_path_is_used(running, exec_path):
+    assert (running.channel is not None) == (exec_path == "warm-channel")
 
 
 async def test_exec_shape_streams_exit_code_and_path_transparency(running, workspace):
@@ -272,3 +285,4 @@ async def test_close_cancels_commands_in_flight(workspace):
     with pytest.raises(asyncio.CancelledError):
         await task
     assert not exists(executor.container)
+

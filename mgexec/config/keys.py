@@ -33,6 +33,7 @@ BACKEND_KEYS: dict[str, str] = {
     "command_line_max_background_shells": "max_background_shells",
     "command_line_background_shell_retention": "background_retention",
     "command_line_progress_interval": "progress_interval",
+    "command_line_docker_warm_channel": "docker_warm_channel",
 }
 
 FIELD_TO_KEYS: dict[str, list[str]] = {}

@@ -133,6 +133,7 @@ class ExecConfig(_Frozen):
     max_background_shells: int = Field(default=10, ge=1, le=1000)
     background_retention: float = Field(default=3600.0, gt=0)
     progress_interval: float = Field(default=5.0, gt=0)
+    docker_warm_channel: bool = True
 
     @field_validator("docker_memory_limit")
     @classmethod

@@ -7,16 +7,18 @@ timeout then kills that group inside the container.
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from pathlib import Path
 
 from mgexec.docker.argv import ExecSpec, build_exec_argv, build_image_inspect_argv
+from mgexec.docker.channel import ExecChannel
 from mgexec.docker.cli import DockerCLI, resolve_binary
 from mgexec.docker.container import ContainerManager, Owner, build_spec
 from mgexec.docker.credentials import resolve_env
 from mgexec.docker.preinstall import preinstall
-from mgexec.errors import DockerError
+from mgexec.errors import ChannelLost, ChannelUnavailable, DockerError
 from mgexec.executors.base import Executor, ProgressCallback
 from mgexec.executors.local import NON_INTERACTIVE_ENV
 from mgexec.result import ExecResult, from_process, rejected
@@ -41,13 +43,22 @@ while kill -0 -"$pid" 2>/dev/null && [ $i -lt "$2" ]; do sleep 0.1; i=$((i+1)); 
 kill -KILL -"$pid" 2>/dev/null; kill -KILL "$pid" 2>/dev/null; rm -f "$1"; exit 0"""
 
 
-class DockerExecutor(Executor):
-    """Runs commands in the agent's container; creates it on start, removes it on close if it made it."""
+log = logging.getLogger("mgexec.docker")
 
-    def __init__(self, config, *, keep: bool = False, kill_grace: float = 2.0) -> None:
+
+class DockerExecutor(Executor):
+    """Runs commands in the agent's container; creates it on start, removes it on close if it made it.
+
+    Commands go through a warm exec channel (one long-lived `docker exec` to a helper inside the
+    container) when the image can run it, else each is its own `docker exec`; results are the same.
+    """
+
+    def __init__(self, config, *, keep: bool = False, kill_grace: float = 2.0, warm_channel: bool | None = None) -> None:
         super().__init__(config)
         self.keep = keep
         self.kill_grace = kill_grace
+        self.warm_channel = config.docker_warm_channel if warm_channel is None else warm_channel
+        self.channel: ExecChannel | None = None
         self.cli = DockerCLI(resolve_binary(config.docker_binary, os.environ), context=config.docker_context)
         self.manager = ContainerManager(self.cli, config)
         self.owned = False
@@ -65,12 +76,20 @@ class DockerExecutor(Executor):
         await self.cli.run(build_image_inspect_argv(config.image, fmt="{{.Id}}", docker=None), timeout=30)
         if await self.manager.claim_name() is not None:
             self.started = True  # a container kept by `mgexec up`: use it, leave it running
-            return
-        spec = build_spec(config, secrets, owner=Owner.current(), kept=self.keep)
-        await self.manager.create(spec, secrets)
-        self.owned = not self.keep
-        self.started = self.fresh = True
-        await self._or_remove(self.manager.check_image_layout(spec.user))
+        else:
+            spec = build_spec(config, secrets, owner=Owner.current(), kept=self.keep)
+            await self.manager.create(spec, secrets)
+            self.owned = not self.keep
+            self.started = self.fresh = True
+            await self._or_remove(self.manager.check_image_layout(spec.user))
+        if self.warm_channel and not self.keep:
+            await self._open_channel()
+
+    async def _open_channel(self) -> None:
+        try:
+            self.channel = await ExecChannel.open(self.cli, self.container)
+        except ChannelUnavailable as exc:
+            log.warning("%s Falling back to one docker exec per command (slower, same results).", exc)
 
     async def prepare(self, on_progress: ProgressCallback | None = None) -> None:
         """Package preinstall, in a container this executor just created."""
@@ -95,6 +114,9 @@ class DockerExecutor(Executor):
 
     async def close(self) -> None:
         await super().close()
+        if self.channel is not None:
+            channel, self.channel = self.channel, None
+            await channel.close()
         if self.owned:
             self.owned = self.started = False
             await self.manager.remove()
@@ -102,6 +124,8 @@ class DockerExecutor(Executor):
     async def _run(self, command: str, work_dir: Path, timeout: float) -> ExecResult:
         if not self.started:
             return rejected(command, str(work_dir), "The agent's container is not running: the executor was not started.")
+        if self.channel is not None:
+            return await self._run_in_channel(command, work_dir, timeout)
         pidfile = f"/tmp/.mgexec-{uuid.uuid4().hex}.pid"
         argv = self.cli.argv(build_exec_argv(self._exec_spec(("/bin/sh", "-c", WRAPPER, "mgexec", pidfile, command),
                                                               work_dir), docker=None))
@@ -113,6 +137,18 @@ class DockerExecutor(Executor):
             return rejected(command, str(work_dir), f"Could not start `{self.cli.binary} exec`: {exc}.")
         if not out.timed_out and out.exit_code in (125, 126, 127) and _engine_failed(out.stderr):
             return rejected(command, str(work_dir), f"The container engine could not run the command: {out.stderr.strip()}")
+        return from_process(out, command, str(work_dir), timeout)
+
+    async def _run_in_channel(self, command: str, work_dir: Path, timeout: float) -> ExecResult:
+        try:
+            out = await self.channel.run(command, work_dir=str(work_dir), timeout=timeout,
+                                         output_cap=self.config.max_output_bytes, kill_grace=self.kill_grace)
+        except ChannelLost as exc:
+            return rejected(command, str(work_dir), f"{exc} The command may not have finished; run it again.")
+        except DockerError as exc:
+            return rejected(command, str(work_dir), str(exc))
+        if out.exit_code == 126 and out.stderr.startswith("mgexec: cannot run the command in"):
+            return rejected(command, str(work_dir), out.stderr.strip())
         return from_process(out, command, str(work_dir), timeout)
 
     def _exec_spec(self, argv: tuple[str, ...], work_dir: Path, user: str | None = None) -> ExecSpec:

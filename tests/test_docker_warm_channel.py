@@ -1,0 +1,52 @@
+"""The warm exec channel inside DockerExecutor: fallback when the image cannot run it, recovery when it dies."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+
+import pytest
+
+from dockermode import docker_config, require_image
+from mgexec.executors.docker import DockerExecutor
+
+pytestmark = pytest.mark.docker
+
+
+@pytest.fixture(autouse=True)
+def _image():
+    require_image()
+
+
+@pytest.fixture
+async def running(workspace):
+    executor = DockerExecutor(docker_config(workspace, docker_warm_channel=True))
+    await executor.start()
+    yield executor
+    await executor.close()
+
+
+async def test_image_without_python_falls_back_to_exec_per_command(workspace, tmp_path, caplog):
+    from dockerutil import ensure_test_image
+
+    base = ensure_test_image()
+    ctx = tmp_path / "img"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(f"FROM {base}\nRUN mkdir -p /context /temp_workspaces\n")
+    subprocess.run(["docker", "build", "-q", "-t", "mgexec-test/nopython:1", str(ctx)], check=True, capture_output=True)
+    async with DockerExecutor(docker_config(workspace, docker_image="mgexec-test/nopython:1")) as executor:
+        assert executor.channel is None
+        result = await executor.execute("echo fallback; exit 3")
+    assert (result.stdout, result.exit_code) == ("fallback\n", 3)
+    assert "Falling back to one docker exec per command" in caplog.text
+
+
+async def test_lost_channel_fails_the_command_clearly_and_recovers(running):
+    task = asyncio.create_task(running.execute("sleep 30"))
+    await asyncio.sleep(0.5)
+    subprocess.run(["docker", "exec", "--user", "0", running.container, "kill", "-KILL", str(running.channel.helper_pid)],
+                   check=True)
+    result = await asyncio.wait_for(task, 10)
+    assert result.exit_code == -1 and "run it again" in result.stderr
+    again = await running.execute("echo back")
+    assert again.stdout == "back\n"
