@@ -14,11 +14,14 @@ import os
 import signal
 import sys
 
+from typing import Any, Awaitable
+
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import ToolAnnotations
 
 from mgexec import __version__
 from mgexec.config import ExecConfig
+from mgexec.errors import MgexecError
 from mgexec.executors import Executor, make_executor
 from mgexec.result import ExecResult
 
@@ -29,7 +32,13 @@ Run shell commands for this agent with execute_command. Commands run with /bin/s
 agent's workspace (or work_dir, which must lie inside the workspace or a context path), with \
 stdin closed, and are killed with everything they started when the timeout runs out. Every \
 result has success, exit_code, stdout, stderr, execution_time, command, work_dir, timed_out and \
-truncated; a refused command has success false, exit_code -1 and the reason in stderr."""
+truncated; a refused command has success false, exit_code -1 and the reason in stderr.
+
+For servers, watchers and long jobs use the background shells: start_background_shell returns a \
+shell_id; read its output with get_background_shell_output (since_last_read, tail_lines, and \
+wait_seconds/wait_for to wait for output or a pattern), answer prompts with \
+send_background_shell_input, and stop it with kill_background_shell. A shell runs in a terminal, \
+so its stdout and stderr arrive merged in stdout."""
 
 
 def build_server(executor: Executor) -> MCPServer:
@@ -59,7 +68,67 @@ def build_server(executor: Executor) -> MCPServer:
 
         return await executor.execute(command, timeout=timeout, work_dir=work_dir, on_progress=progress)
 
+    _register_shell_tools(server, executor, where)
     return server
+
+
+async def _shell_call(call: Awaitable[dict]) -> dict[str, Any]:
+    """MassGen's error shape for every refusal: {success: false, error}."""
+    try:
+        return await call
+    except MgexecError as exc:
+        return {"success": False, "error": str(exc)}
+
+
+def _register_shell_tools(server: MCPServer, executor: Executor, where: str) -> None:
+    shells = executor.config.max_background_shells
+    reading = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
+
+    @server.tool(description=(
+        f"Start a long-running command {where} in the background (a server, a watcher, a training run) and "
+        f"return at once with its shell_id, status, command, pid and work_dir. At most {shells} run at once. "
+        "The same checks as execute_command apply."),
+        annotations=ToolAnnotations(title="Start background shell", read_only_hint=False, destructive_hint=True,
+                                    idempotent_hint=False, open_world_hint=True))
+    async def start_background_shell(command: str, work_dir: str | None = None) -> dict[str, Any]:
+        return await _shell_call(executor.start_background(command, work_dir))
+
+    @server.tool(description=(
+        "Read a background shell's output (stdout and stderr merged, as a terminal shows them; the last 10,000 "
+        "lines are kept) with its status and exit_code. since_last_read: only what is new since the last read. "
+        "tail_lines: only the last N lines. wait_seconds (at most 60): wait for new output, or with wait_for "
+        "(a regex) until it appears; returns early when the shell ends."),
+        annotations=reading)
+    async def get_background_shell_output(shell_id: str, since_last_read: bool = False, tail_lines: int | None = None,
+                                          wait_seconds: float = 0, wait_for: str | None = None) -> dict[str, Any]:
+        return await _shell_call(executor.shells.output(shell_id, since_last_read=since_last_read, tail_lines=tail_lines,
+                                                        wait_seconds=wait_seconds, wait_for=wait_for))
+
+    @server.tool(description="A background shell's status (running, stopped, failed, killed), exit_code, pid, "
+                             "command, cwd, start_time and duration_seconds.", annotations=reading)
+    async def get_background_shell_status(shell_id: str) -> dict[str, Any]:
+        return await _shell_call(executor.shells.status(shell_id))
+
+    @server.tool(description="Stop a background shell and everything it started (SIGTERM, then SIGKILL after a "
+                             "grace period); reports the signal that ended it.",
+                 annotations=ToolAnnotations(title="Kill background shell", read_only_hint=False, destructive_hint=True,
+                                             idempotent_hint=True, open_world_hint=False))
+    async def kill_background_shell(shell_id: str) -> dict[str, Any]:
+        return await _shell_call(executor.shells.kill(shell_id))
+
+    @server.tool(description="List this agent's background shells with their status.", annotations=reading)
+    async def list_background_shells() -> dict[str, Any]:
+        return await _shell_call(executor.shells.list())
+
+    @server.tool(description=(
+        "Type text into a running background shell's terminal: answer a prompt, drive a REPL. press_enter (default "
+        "true) sends Enter after the text; control sends a control key instead, e.g. 'c' for Ctrl-C, 'd' for "
+        "Ctrl-D (end of input)."),
+        annotations=ToolAnnotations(title="Send input to background shell", read_only_hint=False,
+                                    destructive_hint=True, idempotent_hint=False, open_world_hint=False))
+    async def send_background_shell_input(shell_id: str, text: str = "", press_enter: bool = True,
+                                          control: str | None = None) -> dict[str, Any]:
+        return await _shell_call(executor.shells.send_input(shell_id, text, press_enter=press_enter, control=control))
 
 
 async def serve_async(config: ExecConfig, transport: str = "stdio", host: str = "127.0.0.1", port: int = 8000) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Awaitable, Callable, TypeVar
 
 from mgexec.config import ExecConfig
-from mgexec.errors import PolicyViolation
+from mgexec.errors import MgexecError, PolicyViolation
 from mgexec.policy import CommandPolicy, check_command, resolve_work_dir
 from mgexec.result import ExecResult, rejected
 
@@ -75,6 +75,7 @@ class Executor(ABC):
         self._inflight: set[asyncio.Task] = set()
         self._preparing: asyncio.Task | None = None
         self.preparing_message = ""
+        self._shells = None  # the BackgroundShellManager, made on first use
 
     async def start(self, on_progress: ProgressCallback | None = None) -> None:
         """Everything needed before the first command: open(), then prepare()."""
@@ -111,8 +112,31 @@ class Executor(ABC):
         return None if exc is None else str(exc)
 
     async def close(self) -> None:
-        """Stop everything this executor started: commands in flight are cancelled, which kills their trees."""
+        """Stop everything this executor started: background shells, and commands in flight (cancelled)."""
+        if self._shells is not None:
+            await self._shells.close()
         await self.cancel_inflight()
+
+    def make_launcher(self):
+        """Where this executor's background shells run (a shells.Launcher)."""
+        raise NotImplementedError
+
+    @property
+    def shells(self):
+        """The background shells of this agent, under the config's limits."""
+        if self._shells is None:
+            from mgexec.shells import BackgroundShellManager
+
+            self._shells = BackgroundShellManager(self.make_launcher(), max_running=self.config.max_background_shells,
+                                                  retention_seconds=self.config.background_retention)
+        return self._shells
+
+    async def start_background(self, command: str, work_dir: str | None = None) -> dict:
+        """Start a background shell after the same checks as execute(); MgexecError when refused."""
+        resolved = self.guard.approve(command, work_dir)
+        if (not_ready := await self._wait_prepared(None)) is not None:
+            raise MgexecError(not_ready)
+        return await self.shells.start(command, str(resolved))
 
     async def cancel_inflight(self, wait: float = 5.0) -> None:
         tasks = [t for t in self._inflight if not t.done() and t is not asyncio.current_task()]

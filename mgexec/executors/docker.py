@@ -112,6 +112,11 @@ class DockerExecutor(Executor):
             self.started = self.owned = False
             raise
 
+    def make_launcher(self):
+        from mgexec.shells.docker_launcher import DockerLauncher
+
+        return DockerLauncher(cli=self.cli, container=self.container, owns_container=self.owned)
+
     async def close(self) -> None:
         await super().close()
         if self.channel is not None:

@@ -26,6 +26,11 @@ def command_env(work_dir: Path, base: Mapping[str, str] | None = None) -> dict[s
 
 
 class LocalExecutor(Executor):
+    def make_launcher(self):
+        from mgexec.shells import LocalLauncher
+
+        return LocalLauncher()
+
     async def _run(self, command: str, work_dir: Path, timeout: float) -> ExecResult:
         out = await run_process(
             ["/bin/sh", "-c", command],
