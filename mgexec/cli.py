@@ -37,7 +37,9 @@ class MgexecGroup(click.Group):
         try:
             return super().invoke(ctx)
         except MgexecError as exc:
-            _fail(ctx, str(exc), getattr(exc, "exit_code_hint", EXIT_USAGE))
+            if (ctx.obj or {}).get("debug") and getattr(exc, "argv", None):
+                click.echo(f"mgexec: the failed command was: {shlex.join(exc.argv)}", err=True)
+            _fail(ctx, str(exc), EXIT_USAGE)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except KeyboardInterrupt:

@@ -127,3 +127,23 @@ def test_closed_pipe_is_not_an_internal_error(tmp_path):
     finally:
         os.close(write_end)
     assert "internal error" not in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_engine_errors_are_clear_and_debug_shows_the_docker_command(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("agent:\n  id: a1\n  backend:\n    command_line_execution_mode: docker\n")
+    env = {**os.environ, "DOCKER_HOST": "unix:///nonexistent/docker.sock"}
+    proc = run(["exec", "--config", str(cfg), "--", "true"], tmp_path, env=env)
+    assert proc.returncode == 2 and "cannot reach the container engine" in proc.stderr
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    debug = run(["--debug", "exec", "--config", str(cfg), "--", "true"], tmp_path, env=env)
+    assert "the failed command was: docker" in debug.stderr
+
+
+def test_missing_docker_cli_is_clear(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("agent:\n  id: a1\n  backend:\n    command_line_execution_mode: docker\n"
+                   "    command_line_docker_binary: /nonexistent/docker\n")
+    proc = run(["exec", "--config", str(cfg), "--", "true"], tmp_path)
+    assert proc.returncode == 2 and "was not found as `/nonexistent/docker`" in proc.stderr
+    assert "Traceback" not in proc.stderr
