@@ -148,6 +148,19 @@ async def test_launcher_handshake_sets_the_pid_and_is_not_output(tmp_path):
 
 # --- output: wait_for, since_last_read, tail_lines ----------------------------------------
 
+async def test_output_written_just_before_exit_is_kept(manager, tmp_path):
+    # Many small writes and an immediate exit: the case where Linux can report the terminal
+    # closed while the last output is still queued (it lost output about once in 250 runs).
+    command = "i=0; while [ $i -lt 3000 ]; do i=$((i+1)); echo $i; done"
+    expected = "".join(f"{i}\n" for i in range(1, 3001))
+    for _ in range(10):
+        ids = [(await manager.start(command, str(tmp_path)))["shell_id"] for _ in range(5)]
+        for shell_id in ids:
+            await finished(manager, shell_id)
+            assert (await manager.output(shell_id))["stdout"] == expected
+            await manager.remove(shell_id)
+
+
 async def test_wait_for_pattern(manager, tmp_path):
     shell_id = (await manager.start("sleep 0.3; echo READY; sleep 300", str(tmp_path)))["shell_id"]
     out = await manager.output(shell_id, wait_seconds=20, wait_for="^READY$")

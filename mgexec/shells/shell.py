@@ -6,6 +6,7 @@ The manager keeps the table and the tool-level semantics; this module does the t
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import signal
 import time
@@ -18,11 +19,13 @@ from mgexec.errors import ExecTimeout, InvalidShellRequest, ShellNotRunning
 from mgexec.shells.buffer import OutputBuffer
 from mgexec.shells.launcher import Handshake, Launcher, ShellProcess
 
-DRAIN_SECONDS = 1.0  # after the shell exits, how long to keep reading what is left in the pty
+DRAIN_SECONDS = 1.0  # without our own terminal descriptor: how long to wait for the pty's end
+DRAIN_READS = 256  # after the shell ended, at most this many reads (16 MiB) empty the pty
 INPUT_TIMEOUT = 10.0  # how long a program may leave its input unread before send_input gives up
 HANDSHAKE_LIMIT = 64 * 1024  # a launcher that found no handshake in this much output gets none
 READ_SIZE = 64 * 1024
 READS_PER_WAKEUP = 16  # bounded, so a flooding shell cannot starve the rest of the event loop
+TIOCGPTPEER = 0x5441  # Linux: open a pty's terminal side from its master, without a path
 CONTROL_KEYS = {chr(c): chr(c - 96) for c in range(ord("a"), ord("z") + 1)} | {
     "@": "\x00", "[": "\x1b", "\\": "\x1c", "]": "\x1d", "^": "\x1e", "_": "\x1f", "?": "\x7f",
 }
@@ -49,6 +52,12 @@ class BackgroundShell:
     it never blocks on a full pty and never starves other shells. Exit is watched through a
     pidfd, so a shell counts as ended when its process ends, even if a leftover child still
     holds the terminal open.
+
+    The manager holds the terminal side open itself until the shell has ended: on Linux, once
+    the last terminal descriptor closes, reading the master can fail with EIO while output the
+    program wrote just before exiting is still queued in the kernel, and that output is lost.
+    With our descriptor open, the master never reports that; after the exit, reading until it
+    would block empties the queue (each such read first flushes the kernel's pending work).
     """
 
     shell_id: str
@@ -73,6 +82,7 @@ class BackgroundShell:
     _changed: asyncio.Future | None = None
     _pending: bytes = b""
     _pidfd: int | None = None
+    _peer: int | None = None  # our own descriptor of the terminal side
     _tasks: set = field(default_factory=set)
 
     @property
@@ -82,6 +92,7 @@ class BackgroundShell:
     def watch(self) -> None:
         loop = asyncio.get_running_loop()
         os.set_blocking(self.fd, False)
+        self._peer = _open_peer(self.fd)
         loop.add_reader(self.fd, self._on_readable)
         self._take(b"")  # a launcher without handshake is done at once
         try:
@@ -182,17 +193,30 @@ class BackgroundShell:
             await self.launcher.kill_tree(self.process, signal.SIGKILL)
         finally:
             code, sig = self._reap()
-            await wait_event(self._eof, DRAIN_SECONDS)
-            if not self._eof.is_set():  # something escaped the session and holds the terminal
-                self._on_readable()
-                self._stop_reading()
-                self._take(b"", final=True)
+            if self._peer is None:
+                await wait_event(self._eof, DRAIN_SECONDS)
+            self._drain()
+            self._stop_reading()
+            self._take(b"", final=True)
             self.buffer.finish()
             self._close_pty()
             self.status, self.exit_code = final_status(code, sig, self.kill_requested)
             self.ended = time.monotonic()
             self.finished.set()
             self._notify()
+
+    def _drain(self) -> None:
+        # Bounded: a process that escaped the session (setsid) may still be writing.
+        for _ in range(DRAIN_READS):
+            if self._eof.is_set():
+                return
+            try:
+                data = os.read(self.fd, READ_SIZE)
+            except OSError:  # would block (drained), or EIO (the terminal side is closed)
+                return
+            if not data:
+                return
+            self._take(data)
 
     def _reap(self) -> tuple[int | None, int | None]:
         try:
@@ -202,6 +226,9 @@ class BackgroundShell:
         return self.child.exitstatus, self.child.signalstatus
 
     def _close_pty(self) -> None:
+        if self._peer is not None:
+            os.close(self._peer)
+            self._peer = None
         self.child.ptyproc.delayafterclose = 0  # pexpect would sleep on the event loop
         try:
             self.child.close(force=False)
@@ -234,6 +261,14 @@ class BackgroundShell:
             "start_time": self.start_time,
             "duration_seconds": round(end - self.started, 2),
         }
+
+
+def _open_peer(master: int) -> int | None:
+    """A close-on-exec descriptor of the pty's terminal side (None where the kernel lacks the ioctl)."""
+    try:
+        return fcntl.ioctl(master, TIOCGPTPEER, os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+    except OSError:
+        return None
 
 
 def final_status(exit_code: int | None, signum: int | None, kill_requested: bool) -> tuple[str, int | None]:
