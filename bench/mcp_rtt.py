@@ -1,0 +1,74 @@
+"""MCP round trip: `execute_command` `true` through the official SDK's stdio client to `mgexec serve`."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from bench.context import BenchContext, agent_id
+from bench.timing import BenchError, Row, time_interleaved
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def write_config(ctx: BenchContext, mode: str, agent: str) -> Path:
+    """A MassGen-shaped config for one agent, next to (not inside) the workspace."""
+    path = ctx.workspace.parent / f"{ctx.workspace.name}-{agent}.yaml"
+    path.write_text(f"agent:\n  id: {agent}\n  backend:\n    cwd: {ctx.workspace}\n"
+                    f"    command_line_execution_mode: {mode}\n")
+    return path
+
+
+def server_env() -> dict[str, str]:
+    # The server runs from this checkout (`python -m mgexec`), installed or not.
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    return env
+
+
+async def bench_mcp(ctx: BenchContext, mode: str) -> list[Row]:
+    from mcp.client import ClientSession
+    from mcp.client.stdio import StdioServerParameters, stdio_client
+
+    agent = agent_id()
+    config = write_config(ctx, mode, agent)
+    params = StdioServerParameters(command=sys.executable, args=["-m", "mgexec", "serve", "--config", str(config)],
+                                   cwd=str(ctx.workspace), env=server_env())
+    try:
+        async with stdio_client(params) as (read, write):
+            async with ClientSession(read, write) as session:
+                await session.initialize()
+
+                async def call() -> None:
+                    result = await session.call_tool("execute_command", {"command": "true"})
+                    data = result.structured_content or {}
+                    if result.is_error or not data.get("success"):
+                        raise BenchError(f"execute_command failed over MCP: {data or result.content}")
+
+                samples = await time_interleaved({"call": call}, ctx.settings.n, ctx.settings.warmup)
+    finally:
+        config.unlink(missing_ok=True)
+        leftover = await remove_leftover(agent) if mode == "docker" else ""
+    if leftover:
+        raise BenchError(leftover)
+    label = f"MCP `execute_command` `true` round trip, {mode} mode"
+    return [Row(f"mcp.{mode}", label, tuple(samples["call"]), result="stdio, official SDK client")]
+
+
+async def remove_leftover(agent: str) -> str:
+    """The server removes its container when stdin closes; if one is left, remove it and say so."""
+    name = f"massgen-{agent}"
+    found = await _docker("ps", "-aq", "--filter", f"name=^{name}$")
+    if not found.strip():
+        return ""
+    await _docker("rm", "-f", name)
+    return f"the MCP server left its container {name} behind after its stdin closed (removed now)"
+
+
+async def _docker(*args: str) -> str:
+    proc = await asyncio.create_subprocess_exec("docker", *args, stdin=asyncio.subprocess.DEVNULL,
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+    out, _ = await proc.communicate()
+    return out.decode(errors="replace")

@@ -1,0 +1,168 @@
+"""Turning result rows into the printed report and BENCHMARKS.md: table, comparisons, targets, method."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Callable, Mapping, Sequence
+
+from bench.context import Settings
+from bench.timing import Row
+
+Rows = Mapping[str, Row]
+
+
+def fmt_ms(value: float) -> str:
+    if value < 10:
+        return f"{value:.2f}"
+    if value < 1000:
+        return f"{value:.1f}"
+    return f"{value:,.0f}"
+
+
+def results_table(rows: Sequence[Row]) -> str:
+    lines = ["| id | measurement | median ms | p95 ms | min ms | runs | result |",
+             "|---|---|--:|--:|--:|--:|---|"]
+    for row in rows:
+        row = _escaped(row)
+        if row.error:
+            lines.append(f"| `{row.key}` | {row.label} | – | – | – | 0 | **not measured:** {row.error} |")
+            continue
+        times = ([fmt_ms(row.median_ms), fmt_ms(row.p95_ms), fmt_ms(row.min_ms), str(len(row.samples))]
+                 if row.samples else ["–", "–", "–", "–"])
+        lines.append(f"| `{row.key}` | {row.label} | {' | '.join(times)} | {row.result} |")
+    return "\n".join(lines)
+
+
+def _escaped(row: Row) -> Row:
+    """A `|` inside a cell, even in a code span, would end the cell in GitHub's table syntax."""
+    esc = lambda text: text.replace("|", "\\|") if text else text  # noqa: E731
+    return replace(row, label=esc(row.label), result=esc(row.result), error=esc(row.error))
+
+
+def _ok(rows: Rows, *keys: str) -> bool:
+    return all(k in rows and rows[k].error is None and rows[k].samples for k in keys)
+
+
+def comparisons(rows: Rows) -> list[str]:
+    out = []
+
+    def times(fast: str, slow: str, text: str) -> None:
+        if _ok(rows, fast, slow):
+            a, b = rows[fast].median_ms, rows[slow].median_ms
+            out.append(f"{text}: **{b / a:.1f}×** faster ({fmt_ms(a)} ms vs {fmt_ms(b)} ms median)")
+
+    def extra(base: str, other: str, text: str) -> None:
+        if _ok(rows, base, other):
+            out.append(f"{text}: {rows[other].median_ms - rows[base].median_ms:+.2f} ms (median vs median)")
+
+    if _ok(rows, "local.mgexec"):
+        out.append(f"mgexec local over the bare subprocess: {rows['local.mgexec'].metrics['overhead_ms']:+.2f} ms "
+                   "(median of paired differences)")
+    times("docker.warm", "docker.py", "mgexec docker warm vs docker-py `exec_run` (MassGen)")
+    times("docker.warm", "docker.cli", "mgexec docker warm vs `docker exec` CLI")
+    times("docker.warm", "docker.cold", "mgexec docker warm vs mgexec per-command exec")
+    extra("docker.cli", "docker.cold", "mgexec per-command exec over a bare `docker exec true`")
+    extra("local.mgexec", "mcp.local", "MCP stdio round trip over a direct local `execute`")
+    extra("docker.warm", "mcp.docker", "MCP stdio round trip over a direct docker warm `execute`")
+    if _ok(rows, "output.warm", "output.bare"):
+        ratio = rows["output.warm"].median_ms / rows["output.bare"].median_ms
+        out.append(f"large output, mgexec warm channel vs bare `docker exec`: **{ratio:.2f}×** the time "
+                   f"({rows['output.warm'].result} vs {rows['output.bare'].result})")
+    if _ok(rows, "output.py", "output.bare"):
+        ratio = rows["output.py"].median_ms / rows["output.bare"].median_ms
+        out.append(f"large output, docker-py vs bare `docker exec`: {ratio:.2f}× the time")
+    if _ok(rows, "conc.parallel"):
+        out.append(f"concurrent vs sequential docker calls: {rows['conc.parallel'].metrics['speedup']:.1f}× faster")
+    return out
+
+
+@dataclass(frozen=True)
+class Target:
+    text: str
+    needs: tuple[str, ...]
+    check: Callable[[Rows], tuple[str, bool]]  # measured value as text, met?
+
+
+def _warm_vs_py(rows: Rows) -> tuple[str, bool]:
+    ratio = rows["docker.py"].median_ms / rows["docker.warm"].median_ms
+    return f"{ratio:.1f}×", ratio >= 10
+
+
+def _output_ratio(rows: Rows) -> tuple[str, bool]:
+    ratio = rows["output.warm"].median_ms / rows["output.bare"].median_ms
+    return f"{ratio:.2f}× the bare time", ratio <= 2
+
+
+def _concurrency(rows: Rows) -> tuple[str, bool]:
+    errors = int(rows["conc.parallel"].metrics["errors"])
+    return f"{errors} errors ({rows['conc.parallel'].result.split(';')[0]})", errors == 0
+
+
+TARGETS = (
+    Target("mgexec local overhead over a bare subprocess ≤ 1 ms", ("local.mgexec",),
+           lambda r: (f"{r['local.mgexec'].metrics['overhead_ms']:+.2f} ms",
+                      r["local.mgexec"].metrics["overhead_ms"] <= 1)),
+    Target("mgexec docker (warm channel) median ≤ 5 ms", ("docker.warm",),
+           lambda r: (f"{fmt_ms(r['docker.warm'].median_ms)} ms", r["docker.warm"].median_ms <= 5)),
+    Target("mgexec docker (warm channel) ≥ 10× faster than docker-py `exec_run`", ("docker.warm", "docker.py"),
+           _warm_vs_py),
+    Target("MCP round trip in docker mode, median ≤ 15 ms", ("mcp.docker",),
+           lambda r: (f"{fmt_ms(r['mcp.docker'].median_ms)} ms", r["mcp.docker"].median_ms <= 15)),
+    Target("large output through the warm channel within 2× of bare `docker exec`", ("output.warm", "output.bare"),
+           _output_ratio),
+    Target("concurrent docker calls all succeed", ("conc.parallel",), _concurrency),
+)
+
+
+def targets_table(rows: Rows) -> str:
+    lines = ["| target | measured | met |", "|---|---|---|"]
+    for target in TARGETS:
+        if _ok(rows, *target.needs):
+            value, met = target.check(rows)
+            lines.append(f"| {target.text} | {value} | {'**yes**' if met else '**NO**'} |")
+        else:
+            lines.append(f"| {target.text} | not measured | – |")
+    return "\n".join(lines)
+
+
+def method_notes(s: Settings) -> str:
+    return f"""\
+- One process, one asyncio event loop, `time.perf_counter()`. Latency rows take {s.n} timed runs each after \
+{s.warmup} untimed warm-up runs. Rows of one group run interleaved (one call of each variant per round), so \
+changes in machine load fall on every variant alike. p95 is the nearest-rank 95th percentile.
+- Every timed call is checked: a failed command aborts its group instead of being timed as a fast one.
+- `local.mgexec` overhead is the median of per-round differences against `local.bare`. Both start `/bin/sh -c \
+true` with piped output; mgexec adds the policy check, work_dir resolution, its own session and group, the \
+environment, and the result model.
+- The docker rows share one container started by mgexec (`massgen/mcp-runtime:latest`, network `none`, running \
+as the workspace owner). `docker.cold` (`docker_warm_channel=False`) needs a second container with the same \
+settings, since a container has one owning executor. `docker.cli` runs `true` directly, the floor of any \
+CLI-based path. `docker.py` calls `exec_run(["/bin/sh", "-c", cmd], workdir=...)` as MassGen does, blocking \
+on the loop's thread like MassGen's call, so it times the library rather than a thread hop.
+- `mcp.*`: `python -m mgexec serve --config FILE` over stdio, driven by the official SDK's `stdio_client` and \
+`ClientSession.call_tool`; the docker-mode server makes its own container.
+- `startup.*`: a fresh agent id each run ({s.startup_runs} runs): `docker run`, image check, the channel's \
+handshake, then `true`; `close()` (channel closed, container removed) is timed separately.
+- `output.*`: {s.output_runs} runs of base64 of `/dev/urandom`; MB/s counts the bytes each path returned \
+(MB = 10^6 bytes); mgexec's output cap is raised to 16 MB for it.
+- `conc.*`: {s.concurrent} `execute()` calls gathered at once vs awaited one by one, {s.concurrency_rounds} \
+round(s); a call counts as an error unless it succeeded and printed its own shell's pid, distinct from every other.
+- `shells.drain`: a local background shell in a pty prints `yes LINE | head -c {s.shell_bytes}`; the bench \
+loops on `output(since_last_read=True, wait_seconds=10)` until the shell has ended. Wall time runs from \
+`start()` to the last read. The buffer's held bytes are recorded after every feed; the ring keeps the last \
+10,000 lines and at most 4 MiB, so a reader slower than the program loses the oldest output (reported as lost).
+- The figures are from a shared machine: other work running at the same time (see the load average) widens p95."""
+
+
+def render(rows: Sequence[Row], machine: Mapping[str, str], command: str, date: str, settings: Settings,
+           with_method: bool) -> str:
+    by_key = {row.key: row for row in rows}
+    parts = ["# mgexec benchmarks", "",
+             f"Measured {date}. Regenerate from the repository root with:", "", f"    {command}", "",
+             "## Machine", "", *(f"- {name}: {value}" for name, value in machine.items()), "",
+             "## Results", "", results_table(rows), "",
+             "## Comparisons", "", *(f"- {line}" for line in comparisons(by_key) or ["(nothing to compare)"]), "",
+             "## Targets", "", targets_table(by_key), ""]
+    if with_method:
+        parts += ["## Method", "", method_notes(settings), ""]
+    return "\n".join(parts)

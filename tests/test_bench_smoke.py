@@ -1,0 +1,111 @@
+"""Smoke tests of the benchmark suite: `python -m bench` subsets run and print the expected rows (no timing checks)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.__main__ import select_groups
+from bench.report import results_table, targets_table
+from bench.timing import Row, percentile
+from dockermode import require_image
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_bench(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, "-m", "bench", *args], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def table_rows(report: str) -> dict[str, list[str]]:
+    """Result rows by id: the cells after the id column."""
+    rows = {}
+    for line in report.splitlines():
+        if line.startswith("| `"):
+            cells = [c.strip() for c in line.strip("|").split(" | ")]
+            rows[cells[0].strip("`")] = cells[1:]
+    return rows
+
+
+def assert_measured(rows: dict[str, list[str]], key: str, runs: int) -> None:
+    assert key in rows, f"no row {key}: {sorted(rows)}"
+    label, median, p95, low, count, result = rows[key]
+    assert "not measured" not in result, result
+    assert float(low.replace(",", "")) <= float(median.replace(",", "")) <= float(p95.replace(",", ""))
+    assert int(count) == runs
+
+
+def test_local_shells_and_mcp_local_rows():
+    done = run_bench("--quick", "--n", "5", "--only", "local", "shells", "mcp-local")
+    assert done.returncode == 0, done.stderr
+    rows = table_rows(done.stdout)
+    for key in ("local.bare", "local.mgexec", "mcp.local"):
+        assert_measured(rows, key, 5)
+    assert_measured(rows, "shells.drain", 1)
+    assert "MB/s" in rows["shells.drain"][-1] and "overhead" in rows["local.mgexec"][-1]
+    assert "| mgexec local overhead over a bare subprocess ≤ 1 ms | +" in done.stdout
+    assert "docker.warm" not in rows
+
+
+def test_unknown_group_is_refused_with_the_choices():
+    done = run_bench("--only", "nonsense", timeout=30)
+    assert done.returncode == 2
+    assert "unknown group(s) nonsense" in done.stderr and "concurrency" in done.stderr
+
+
+@pytest.mark.docker
+def test_docker_groups_rows_and_written_report(tmp_path):
+    require_image()
+    before = bench_containers()
+    out = tmp_path / "BENCH.md"
+    done = run_bench("--quick", "--n", "3", "--only", "docker", "mcp-docker", "startup", "output", "concurrency",
+                     "--write", str(out))
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = table_rows(done.stdout)
+    for key in ("docker.cli", "docker.py", "docker.warm", "docker.cold", "mcp.docker"):
+        assert_measured(rows, key, 3)
+    for key in ("output.warm", "output.bare", "output.py"):
+        assert_measured(rows, key, 3)
+    for key in ("startup.first", "startup.close", "conc.parallel", "conc.sequential"):
+        assert_measured(rows, key, 1)
+    assert rows["conc.parallel"][-1].startswith("10/10 ok")
+    written = out.read_text()
+    for heading in ("## Machine", "## Results", "## Comparisons", "## Targets", "## Method"):
+        assert heading in written
+    assert "python -m bench --quick --n 3" in written and "**not measured:**" not in written
+    assert bench_containers() <= before, "the bench left containers behind"
+
+
+def bench_containers() -> set[str]:
+    found = subprocess.run(["docker", "ps", "-a", "--format", "{{.Names}}", "--filter", "name=^massgen-bench-"],
+                           capture_output=True, text=True, stdin=subprocess.DEVNULL, check=True)
+    return set(found.stdout.split())
+
+
+@pytest.mark.parametrize("only, groups", [
+    (None, ["local", "docker", "mcp-local", "mcp-docker", "startup", "output", "concurrency", "shells"]),
+    (["shells", "local"], ["local", "shells"]),
+    (["mcp"], ["mcp-local", "mcp-docker"]),
+    (["mcp-docker"], ["mcp-docker"]),
+])
+def test_group_selection(only, groups):
+    assert select_groups(only) == groups
+
+
+def test_percentile_is_nearest_rank():
+    assert percentile([5.0], 95) == 5.0
+    assert percentile(range(1, 101), 95) == 95
+    assert percentile([3, 1, 2], 50) == 2
+
+
+def test_failed_group_and_missing_rows_are_shown_as_such():
+    rows = [Row("docker", "docker group", error="engine down | try later")]
+    table = results_table(rows)
+    assert "**not measured:** engine down \\| try later" in table
+    assert "| mgexec docker (warm channel) median ≤ 5 ms | not measured | – |" in targets_table({r.key: r for r in rows})
