@@ -53,7 +53,7 @@ class BackgroundShell:
     pidfd, so a shell counts as ended when its process ends, even if a leftover child still
     holds the terminal open.
 
-    The manager holds the terminal side open itself until the shell has ended: on Linux, once
+    It holds the terminal side open itself until the shell has ended: on Linux, once
     the last terminal descriptor closes, reading the master can fail with EIO while output the
     program wrote just before exiting is still queued in the kernel, and that output is lost.
     With our descriptor open, the master never reports that; after the exit, reading until it
