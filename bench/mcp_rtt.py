@@ -7,7 +7,8 @@ import os
 import sys
 from pathlib import Path
 
-from bench.context import BenchContext, agent_id
+from bench.context import BenchContext, agent_id, check_ok
+from bench.latency import paired_overhead_ms
 from bench.timing import BenchError, Row, time_interleaved
 
 REPO = Path(__file__).resolve().parents[1]
@@ -29,9 +30,14 @@ def server_env() -> dict[str, str]:
 
 
 async def bench_mcp(ctx: BenchContext, mode: str) -> list[Row]:
+    """Round trips through a server, interleaved with direct `execute` calls on this process's executor.
+
+    The paired difference is what the protocol costs, free of the load other groups put on the engine.
+    """
     from mcp.client import ClientSession
     from mcp.client.stdio import StdioServerParameters, stdio_client
 
+    direct = await (ctx.docker() if mode == "docker" else ctx.local())
     agent = agent_id()
     config = write_config(ctx, mode, agent)
     params = StdioServerParameters(command=sys.executable, args=["-m", "mgexec", "serve", "--config", str(config)],
@@ -40,21 +46,31 @@ async def bench_mcp(ctx: BenchContext, mode: str) -> list[Row]:
         async with stdio_client(params) as (read, write):
             async with ClientSession(read, write) as session:
                 await session.initialize()
-
-                async def call() -> None:
-                    result = await session.call_tool("execute_command", {"command": "true"})
-                    data = result.structured_content or {}
-                    if result.is_error or not data.get("success"):
-                        raise BenchError(f"execute_command failed over MCP: {data or result.content}")
-
-                samples = await time_interleaved({"call": call}, ctx.settings.n, ctx.settings.warmup)
+                calls = {"mcp": round_trip(session), "direct": lambda: direct_call(direct)}
+                samples = await time_interleaved(calls, ctx.settings.n, ctx.settings.warmup)
     finally:
         config.unlink(missing_ok=True)
         leftover = await remove_leftover(agent) if mode == "docker" else ""
     if leftover:
         raise BenchError(leftover)
+    overhead = paired_overhead_ms(samples["direct"], samples["mcp"])
     label = f"MCP `execute_command` `true` round trip, {mode} mode"
-    return [Row(f"mcp.{mode}", label, tuple(samples["call"]), result="stdio, official SDK client")]
+    return [Row(f"mcp.{mode}", label, tuple(samples["mcp"]), metrics={"overhead_ms": overhead},
+                result=f"stdio, official SDK client; {overhead:+.2f} ms over a direct `execute` (paired)")]
+
+
+def round_trip(session):
+    async def call() -> None:
+        result = await session.call_tool("execute_command", {"command": "true"})
+        data = result.structured_content or {}
+        if result.is_error or not data.get("success"):
+            raise BenchError(f"execute_command failed over MCP: {data or result.content}")
+
+    return call
+
+
+async def direct_call(executor) -> None:
+    check_ok(await executor.execute("true"))
 
 
 async def remove_leftover(agent: str) -> str:

@@ -62,8 +62,10 @@ def comparisons(rows: Rows) -> list[str]:
     times("docker.warm", "docker.cli", "mgexec docker warm vs `docker exec` CLI")
     times("docker.warm", "docker.cold", "mgexec docker warm vs mgexec per-command exec")
     extra("docker.cli", "docker.cold", "mgexec per-command exec over a bare `docker exec true`")
-    extra("local.mgexec", "mcp.local", "MCP stdio round trip over a direct local `execute`")
-    extra("docker.warm", "mcp.docker", "MCP stdio round trip over a direct docker warm `execute`")
+    for mode in ("local", "docker"):
+        if _ok(rows, f"mcp.{mode}"):
+            out.append(f"MCP stdio round trip over a direct {mode} `execute`: "
+                       f"{rows[f'mcp.{mode}'].metrics['overhead_ms']:+.2f} ms (median of paired differences)")
     if _ok(rows, "output.warm", "output.bare"):
         ratio = rows["output.warm"].median_ms / rows["output.bare"].median_ms
         out.append(f"large output, mgexec warm channel vs bare `docker exec`: **{ratio:.2f}×** the time "
@@ -139,8 +141,11 @@ as the workspace owner). `docker.cold` (`docker_warm_channel=False`) needs a sec
 settings, since a container has one owning executor. `docker.cli` runs `true` directly, the floor of any \
 CLI-based path. `docker.py` calls `exec_run(["/bin/sh", "-c", cmd], workdir=...)` as MassGen does, blocking \
 on the loop's thread like MassGen's call, so it times the library rather than a thread hop.
+- The warm-channel row is measured amid the `docker exec` and docker-py calls of its group, so the engine is \
+busy around it; the ratios compare all four under the same load.
 - `mcp.*`: `python -m mgexec serve --config FILE` over stdio, driven by the official SDK's `stdio_client` and \
-`ClientSession.call_tool`; the docker-mode server makes its own container.
+`ClientSession.call_tool`; the docker-mode server makes its own container. Round trips alternate with direct \
+`execute("true")` calls on the bench's own executor, and the protocol's cost is the median paired difference.
 - `startup.*`: a fresh agent id each run ({s.startup_runs} runs): `docker run`, image check, the channel's \
 handshake, then `true`; `close()` (channel closed, container removed) is timed separately.
 - `output.*`: {s.output_runs} runs of base64 of `/dev/urandom`; MB/s counts the bytes each path returned \
@@ -151,6 +156,9 @@ round(s); a call counts as an error unless it succeeded and printed its own shel
 loops on `output(since_last_read=True, wait_seconds=10)` until the shell has ended. Wall time runs from \
 `start()` to the last read. The buffer's held bytes are recorded after every feed; the ring keeps the last \
 10,000 lines and at most 4 MiB, so a reader slower than the program loses the oldest output (reported as lost).
+- Requirements: a running engine with `massgen/mcp-runtime:latest` for the docker rows, and docker-py \
+(`pip install 'docker>=7'`, the `bench` extra) for the `*.py` rows; without them those rows say why they are \
+missing. `bench/channel_probe.py --container NAME` times the channel alone against an existing container.
 - The figures are from a shared machine: other work running at the same time (see the load average) widens p95."""
 
 
