@@ -6,11 +6,13 @@ from mgexec.config import ExecConfig
 from mgexec.executors.base import Executor, Guard, ProgressCallback
 
 
-def make_executor(config: ExecConfig) -> Executor:
+def make_executor(config: ExecConfig, *, single_command: bool = False) -> Executor:
+    """The executor for the config's mode. `single_command`: it will run one command and close."""
     if config.mode == "docker":
         from mgexec.executors.docker import DockerExecutor
 
-        return DockerExecutor(config)
+        # Opening the warm channel costs more than the one docker exec it would save.
+        return DockerExecutor(config, warm_channel=False if single_command else None)
     from mgexec.executors.local import LocalExecutor
 
     return LocalExecutor(config)
