@@ -21,7 +21,7 @@ async def run_argv(argv: list[str], env=None) -> bytes:
 
 
 def paired_overhead_ms(base: list[float], other: list[float]) -> float:
-    """Median of per-round differences: with interleaved runs, drift in machine load cancels out."""
+    """Median of the differences between the i-th calls of two variants timed in turns: drift in load cancels out."""
     return statistics.median(o - b for b, o in zip(base, other)) * 1000
 
 

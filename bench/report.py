@@ -130,10 +130,11 @@ def targets_table(rows: Rows) -> str:
 def method_notes(s: Settings) -> str:
     return f"""\
 - One process, one asyncio event loop, `time.perf_counter()`. Latency rows take {s.n} timed runs each after \
-{s.warmup} untimed warm-up runs. Rows of one group run interleaved (one call of each variant per round), so \
-changes in machine load fall on every variant alike. p95 is the nearest-rank 95th percentile.
+{s.warmup} untimed warm-up runs. The variants of one group take turns in blocks of {max(1, s.n // 10)} calls, so \
+changes in machine load fall on every variant alike, while the engine's clean-up after a `docker exec` \
+mostly lands on calls of the same variant. p95 is the nearest-rank 95th percentile.
 - Every timed call is checked: a failed command aborts its group instead of being timed as a fast one.
-- `local.mgexec` overhead is the median of per-round differences against `local.bare`. Both start `/bin/sh -c \
+- `local.mgexec` overhead is the median of the differences between the i-th calls of each variant. Both start `/bin/sh -c \
 true` with piped output; mgexec adds the policy check, work_dir resolution, its own session and group, the \
 environment, and the result model.
 - The docker rows share one container started by mgexec (`massgen/mcp-runtime:latest`, network `none`, running \
@@ -141,8 +142,6 @@ as the workspace owner). `docker.cold` (`docker_warm_channel=False`) needs a sec
 settings, since a container has one owning executor. `docker.cli` runs `true` directly, the floor of any \
 CLI-based path. `docker.py` calls `exec_run(["/bin/sh", "-c", cmd], workdir=...)` as MassGen does, blocking \
 on the loop's thread like MassGen's call, so it times the library rather than a thread hop.
-- The warm-channel row is measured amid the `docker exec` and docker-py calls of its group, so the engine is \
-busy around it; the ratios compare all four under the same load.
 - `mcp.*`: `python -m mgexec serve --config FILE` over stdio, driven by the official SDK's `stdio_client` and \
 `ClientSession.call_tool`; the docker-mode server makes its own container. Round trips alternate with direct \
 `execute("true")` calls on the bench's own executor, and the protocol's cost is the median paired difference.

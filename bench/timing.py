@@ -58,18 +58,21 @@ async def timed(call: Call) -> float:
 
 
 async def time_interleaved(calls: Mapping[str, Call], n: int, warmup: int) -> dict[str, list[float]]:
-    """Time each call n times, taking turns, after `warmup` untimed rounds.
+    """Time each call n times after `warmup` untimed calls; the calls take turns in blocks of ~n/10.
 
-    Taking turns spreads any change in machine load (other processes, the engine's own work)
-    over every variant alike, so differences between them stay meaningful.
+    Taking turns spreads slow changes in machine load (other processes) over every variant
+    alike. Blocks rather than single calls, because a `docker exec` leaves the engine busy
+    tearing down after it returns, and that work should not land on the call measured next.
     """
-    for _ in range(warmup):
-        for call in calls.values():
+    for call in calls.values():
+        for _ in range(warmup):
             await call()
     samples: dict[str, list[float]] = {name: [] for name in calls}
-    for _ in range(n):
+    block = max(1, n // 10)
+    for first in range(0, n, block):
         for name, call in calls.items():
-            samples[name].append(await timed(call))
+            for _ in range(min(block, n - first)):
+                samples[name].append(await timed(call))
     return samples
 
 
