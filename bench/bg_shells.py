@@ -58,11 +58,11 @@ async def bench_shells(ctx: BenchContext) -> list[Row]:
     lost = nbytes - drained  # trimmed by the ring before a read returned them
     rate = mb_per_s(nbytes, wall)
     result = (f"{rate:.0f} MB/s; {drained / 1e6:.1f} MB read, {lost / 1e6:.1f} MB lost to the ring unread; "
-              f"buffer peak {held.peak / 2**20:.2f} MiB (cap {manager.max_bytes / 2**20:.0f} MiB); "
+              f"buffer peak {held.peak / 2**20:.2f} MiB (caps {manager.max_bytes / 2**20:.0f} MiB, "
+              f"{manager.max_lines:,} lines); "
               f"RSS {rss['before']:.0f} → peak {rss['peak']:.0f} → {rss['after']:.0f} MiB")
     label = f"background shell printing {nbytes / 1e6:.0f} MB of `yes` lines, drained via `output()`"
-    return [Row("shells.drain", label,
-                (wall,), result=result,
+    return [Row("shells.drain", label, (wall,), result=result,
                 metrics={"mb_per_s": rate, "peak_held": held.peak, "lost": lost,
                          **{f"rss_{k}": v for k, v in rss.items()}})]
 

@@ -143,7 +143,7 @@ settings, since a container has one owning executor. `docker.cli` runs `true` di
 CLI-based path. `docker.py` calls `exec_run(["/bin/sh", "-c", cmd], workdir=...)` as MassGen does, blocking \
 on the loop's thread like MassGen's call, so it times the library rather than a thread hop.
 - `mcp.*`: `python -m mgexec serve --config FILE` over stdio, driven by the official SDK's `stdio_client` and \
-`ClientSession.call_tool`; the docker-mode server makes its own container. Round trips alternate with direct \
+`ClientSession.call_tool`; the docker-mode server makes its own container. Round trips take turns with direct \
 `execute("true")` calls on the bench's own executor, and the protocol's cost is the median paired difference.
 - `startup.*`: a fresh agent id each run ({s.startup_runs} runs): `docker run`, image check, the channel's \
 handshake, then `true`; `close()` (channel closed, container removed) is timed separately.
@@ -158,7 +158,8 @@ loops on `output(since_last_read=True, wait_seconds=10)` until the shell has end
 - Requirements: a running engine with `massgen/mcp-runtime:latest` for the docker rows, and docker-py \
 (`pip install 'docker>=7'`, the `bench` extra) for the `*.py` rows; without them those rows say why they are \
 missing. `bench/channel_probe.py --container NAME` times the channel alone against an existing container.
-- The figures are from a shared machine: other work running at the same time (see the load average) widens p95."""
+- Other work on the machine while the bench runs (see the load average at start) widens p95 and can move medians; \
+the ratios are steadier than the absolute figures because every variant shares the same load."""
 
 
 def render(rows: Sequence[Row], machine: Mapping[str, str], command: str, date: str, settings: Settings,
