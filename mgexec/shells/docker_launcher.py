@@ -1,0 +1,189 @@
+"""Background shells inside the agent's container: one `docker exec -it` per shell, tree kills run
+inside the container, and a guard process so that none outlives the server, even a SIGKILLed one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import os
+import re
+import secrets
+import signal
+import subprocess
+import sys
+
+from mgexec.docker.argv import ExecSpec, build_exec_argv
+from mgexec.docker.cli import DockerCLI
+from mgexec.errors import MgexecError
+from mgexec.shells import guard
+from mgexec.shells.launcher import NONINTERACTIVE_ENV, Handshake, ShellProcess, SpawnOptions, _die_with
+
+# Record separators around the pid: a program's output never produces this line by accident.
+HANDSHAKE = re.compile(rb"\x1emgexec-pid (\d+)\x1e(\r?\n)?")
+# $0: mgexec-shell, $1: the command. Runs as the session leader of the exec's terminal, then
+# becomes the user's shell with exec: the pid it announces is the session id of the whole tree.
+WRAPPER = rf"""if [ -e "{guard.CLOSED_MARKER}" ]; then
+  echo "mgexec: the server that started this shell has ended; it does not run." >&2; exit 125
+fi
+printf '\036mgexec-pid %s\036\n' "$$"
+if [ -d "$PWD/.venv/bin" ]; then PATH="$PWD/.venv/bin:$PATH"; VIRTUAL_ENV="$PWD/.venv"; export PATH VIRTUAL_ENV; fi
+exec /bin/sh -c "$1"
+"""
+KILL_TIMEOUT = 30.0  # one `docker exec` that signals a tree
+CLIENT_GRACE = 1.0  # after a SIGKILL inside, how long the local `docker exec` may take to notice
+
+# Same shipping as the local launcher's wrapper: the source travels in an environment variable
+# the bootstrap removes, so `ps` shows a short command line.
+GUARD_VARIABLE = "MGEXEC_DOCKER_GUARD"
+GUARD_BOOTSTRAP = f"import os; exec(os.environ.pop({GUARD_VARIABLE!r}))"
+GUARD_SOURCE = inspect.getsource(guard)
+
+log = logging.getLogger("mgexec.shells")
+
+
+class DockerLauncher:
+    """Runs shells in a running container through `docker exec -it`, and signals their trees there.
+
+    Each shell's wrapper announces its pid inside the container; being the exec's session leader,
+    that pid is the session id `kill_tree` signals (as the container's default user, the shells'
+    own). The local `docker exec` client gets PR_SET_PDEATHSIG, but its death does not stop the
+    process inside, so one guard per launcher (see `mgexec.shells.guard`) holds a pipe whose only
+    write end the server holds, and learns each session as it starts (`+SID`) and ends (`-SID`).
+    When the pipe reaches EOF because the server died, the guard removes the container if the
+    server owned it, else kills the listed sessions, and every process tagged with this
+    launcher's guard variable, in one `docker exec`. `close()` says `close` first: the guard then
+    only sweeps, and the container is left to its owner, which removes it itself.
+    """
+
+    def __init__(self, *, cli: DockerCLI, container: str, owns_container: bool = False) -> None:
+        self.cli = cli
+        self.container = container
+        self.owns_container = owns_container
+        self.guard_tag = secrets.token_hex(8)  # the value of MGEXEC_GUARD in its shells
+        self._sessions: set[int] = set()  # announced session ids of shells not yet over
+        self._starters: list[subprocess.Popen] = []
+        self._closed = False
+        self._lifeline = self._start_guard()
+
+    def argv_for(self, command: str, work_dir: str) -> list[str]:
+        self._check_open()
+        spec = ExecSpec(self.container, ("/bin/sh", "-c", WRAPPER, "mgexec-shell", command), workdir=work_dir,
+                        env={**NONINTERACTIVE_ENV, guard.TAG_VARIABLE: self.guard_tag}, interactive=True, tty=True)
+        return self.cli.argv(build_exec_argv(spec, docker=None))
+
+    def env_for(self, work_dir: str) -> dict[str, str]:
+        return self.cli.client_env() or dict(os.environ)
+
+    def spawn_options(self, work_dir: str) -> SpawnOptions:
+        self._check_open()
+        return SpawnOptions(cwd=None, preexec_fn=_die_with(os.getpid()))
+
+    def read_handshake(self, data: bytes) -> Handshake | None:
+        found = HANDSHAKE.search(data)
+        # Wait for the line end too; the terminal turns "\n" into "\r\n", which may come later.
+        if found is None or (found.group(2) is None and data[found.end():] in (b"", b"\r")):
+            return None
+        pid = int(found.group(1))
+        self._sessions.add(pid)
+        self._tell(f"+{pid}\n".encode())
+        return Handshake(pid=pid, rest=data[:found.start()] + data[found.end():])
+
+    async def kill_tree(self, shell: ShellProcess, sig: int) -> None:
+        if shell.pid not in self._sessions:  # no pid announced, so nothing to signal inside
+            _kill_client(shell.local_pid)
+            return
+        if not await self._signal_sessions(sig, [shell.pid]):
+            _kill_client(shell.local_pid)  # unreachable inside: at least end the shell here
+            return
+        if sig != signal.SIGKILL:
+            return
+        if await _client_ended(shell.local_pid, CLIENT_GRACE):
+            self._forget(shell.pid)
+        else:
+            _kill_client(shell.local_pid)  # its tree is dead; a client still waiting would wait forever
+
+    def close(self) -> None:
+        """Release the guard, which kills whatever is left of this launcher's shells."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            os.write(self._lifeline, guard.CLOSE_LINE + b"\n")
+        except OSError:
+            pass  # the guard was killed from outside and cannot be told; closing is all that is left
+        os.close(self._lifeline)
+        self._starters = [starter for starter in self._starters if starter.poll() is None]
+
+    async def _signal_sessions(self, sig: int, sessions: list[int]) -> bool:
+        argv = guard.sweep_argv([], self.container, signal.Signals(sig).name.removeprefix("SIG"), "-", sessions)
+        try:
+            out = await self.cli.run(argv, timeout=KILL_TIMEOUT, check=False)
+        except MgexecError:  # the engine did not answer in time, or the CLI is gone
+            return False
+        return out.exit_code == 0
+
+    def _forget(self, sid: int) -> None:
+        if sid in self._sessions:
+            self._sessions.discard(sid)
+            self._tell(f"-{sid}\n".encode())
+
+    def _tell(self, line: bytes) -> None:
+        if self._closed:
+            return
+        try:
+            os.write(self._lifeline, line)
+        except BrokenPipeError:
+            # The guard was killed from outside: start another and hand it what is still open.
+            os.close(self._lifeline)
+            try:
+                self._lifeline = self._start_guard()
+            except MgexecError as exc:
+                self._lifeline = os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)  # keeps later writes harmless
+                log.warning("%s Until the server restarts, its background shells may outlive it.", exc)
+                return
+            os.write(self._lifeline, b"".join(f"+{sid}\n".encode() for sid in self._sessions))
+
+    def _start_guard(self) -> int:
+        read_end, write_end = os.pipe()  # both close-on-exec: only the guard gets the read end
+        argv = [sys.executable, "-I", "-S", "-c", GUARD_BOOTSTRAP, str(read_end), self.guard_tag, self.container,
+                "owns" if self.owns_container else "keeps", *self.cli.argv([])]
+        try:
+            self._starters.append(subprocess.Popen(
+                argv, env={**os.environ, GUARD_VARIABLE: GUARD_SOURCE}, pass_fds=(read_end,),
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                start_new_session=True))
+        except OSError as exc:
+            os.close(write_end)
+            raise MgexecError(f"Cannot start the guard process that ends background shells with the server "
+                              f"({exc}); check that {sys.executable} can still be run.") from exc
+        finally:
+            os.close(read_end)
+        return write_end
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise MgexecError("This docker launcher is closed; create a new one to start background shells.")
+
+
+def _kill_client(local_pid: int) -> None:
+    try:
+        os.kill(local_pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+async def _client_ended(local_pid: int, timeout: float) -> bool:
+    """Whether the local `docker exec` exits within timeout (its zombie is left for the shell to reap)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        try:
+            if os.waitid(os.P_PID, local_pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+                return True
+        except ChildProcessError:  # reaped already
+            return True
+        if loop.time() >= deadline:
+            return False
+        await asyncio.sleep(0.02)
