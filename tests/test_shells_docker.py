@@ -467,6 +467,7 @@ def test_sigkilled_owner_leaves_no_shell_and_no_container(tmp_path):
         assert tree  # the trees were there, and went with the container
     finally:
         remove(f"massgen-{agent}")
+        shutil.rmtree(workspace, ignore_errors=True)
 
 
 def test_sigkilled_owner_of_shells_in_a_kept_container_leaves_no_shell(tmp_path, container, work_dir):
