@@ -142,3 +142,41 @@ async def test_mcp_server_in_docker_mode(tmp_path):
         import time
         time.sleep(0.1)
     assert not exists("massgen-mcp_docker"), "the server must remove its container when stdin closes"
+
+
+async def test_background_shells_run_inside_the_container_and_die_with_a_sigkilled_server(tmp_path):
+    import asyncio
+    import signal
+    import time
+
+    from mcp.client import ClientSession
+    from mcp.client.stdio import StdioServerParameters, stdio_client
+
+    cfg = write_config(tmp_path, "mcp_shells")
+    remove("massgen-mcp_shells")
+    params = StdioServerParameters(command=MGEXEC, args=["serve", "--config", cfg], cwd=str(tmp_path))
+    async with stdio_client(params) as (read, write):
+        async with ClientSession(read, write) as session:
+            await session.initialize()
+            started = (await session.call_tool("start_background_shell", {
+                "command": "ls /sys/class/net; pwd; echo ready; sleep 300"})).structured_content
+            shell_id = started["shell_id"]
+            out = (await session.call_tool("get_background_shell_output", {
+                "shell_id": shell_id, "wait_seconds": 20, "wait_for": "ready"})).structured_content
+            assert out["matched"] and out["stdout"].split()[:2] == ["lo", str(tmp_path / "ws")]
+            refused = (await session.call_tool("start_background_shell", {"command": "sudo true"})).structured_content
+            assert refused["success"] is False
+            server = [p for p in Path("/proc").glob("[0-9]*") if _cmdline(p).endswith(f"serve --config {cfg}")]
+            assert len(server) == 1
+            os.kill(int(server[0].name), signal.SIGKILL)
+            deadline = time.monotonic() + 10
+            while exists("massgen-mcp_shells") and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+            assert not exists("massgen-mcp_shells"), "a SIGKILLed server's container (and its shells) must go"
+
+
+def _cmdline(proc: Path) -> str:
+    try:
+        return (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return ""
