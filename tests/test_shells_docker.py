@@ -23,6 +23,7 @@ from mgexec.executors.docker import DockerExecutor
 from mgexec.shells import BackgroundShellManager
 from mgexec.shells.docker_launcher import WRAPPER, DockerLauncher
 from mgexec.shells.launcher import Handshake
+from test_shells_local import finished
 
 pytestmark = pytest.mark.docker
 REPO = Path(__file__).resolve().parents[1]
@@ -77,14 +78,6 @@ def session_inside(container: str, sid: int) -> list[int]:
     """Pids inside the container whose session is sid (the tree of one shell)."""
     out = inside(container, "ps -e -o pid=,sid=")
     return [int(pid) for pid, s in (line.split() for line in out.splitlines()) if int(s) == sid]
-
-
-async def finished(manager: BackgroundShellManager, shell_id: str, seconds: float = 20) -> dict:
-    deadline = time.monotonic() + seconds
-    while (status := await manager.status(shell_id))["status"] == "running":
-        assert time.monotonic() < deadline, f"{shell_id} still running after {seconds} s"
-        await asyncio.sleep(0.05)
-    return status
 
 
 async def tree_of(container: str, sid: int, size: int) -> list[int]:
