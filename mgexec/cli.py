@@ -146,7 +146,7 @@ def config_check(file: str, agent: str | None, as_json: bool) -> None:
     from mgexec.config import load_configs
     from mgexec.config.show import describe
 
-    configs = load_configs(file)
+    configs = load_configs(file, create=False)
     if agent is not None:
         configs = [c for c in configs if c.agent_id == agent] or _no_agent(file, agent, configs)
     if as_json:

@@ -90,10 +90,11 @@ def test_usage_errors_are_clear(tmp_path):
 def test_config_check_prints_resolved_settings_without_secret_values(tmp_path):
     (tmp_path / ".env").write_text("API_KEY=sk-very-secret-value\n")
     cfg = tmp_path / "c.yaml"
-    cfg.write_text("agent:\n  id: a1\n  backend:\n    command_line_execution_mode: docker\n"
+    cfg.write_text("agent:\n  id: a1\n  backend:\n    command_line_execution_mode: docker\n    cwd: not_made\n"
                    "    command_line_docker_credentials: {env_file: .env, env_vars: [HOST_TOKEN]}\n")
     proc = run(["config", "check", str(cfg)], tmp_path, env={**os.environ, "HOST_TOKEN": "tok-secret-123"})
     assert proc.returncode == 0 and "OK:" in proc.stdout and "massgen-a1" in proc.stdout
+    assert sorted(tmp_path.iterdir()) == sorted([tmp_path / ".env", cfg])
     assert "HOST_TOKEN" in proc.stdout
     assert "sk-very-secret-value" not in proc.stdout + proc.stderr
     assert "tok-secret-123" not in proc.stdout + proc.stderr

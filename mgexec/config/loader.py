@@ -73,15 +73,18 @@ def read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def load_configs(source: str | None, *, cwd: Path | None = None) -> list[ExecConfig]:
-    """All agents of a config file, or the embedded default (local mode, this directory)."""
+def load_configs(source: str | None, *, cwd: Path | None = None, create: bool = True) -> list[ExecConfig]:
+    """All agents of a config file, or the embedded default (local mode, this directory).
+
+    `create=False` only validates: missing workspaces are not made (for `mgexec config check`).
+    """
     base = (cwd or Path.cwd()).resolve()
     if source is None:
-        return [_build({"workspace": base}, {}, "the embedded default", base)]
+        return [_build({"workspace": base}, {}, "the embedded default", base, create=create)]
     path = resolve_source(source)
     data = read_yaml(path)
     shared = _context_paths(data, path)
-    return [_build(fields, origin, f"{path}: {where}", base, shared)
+    return [_build(fields, origin, f"{path}: {where}", base, shared, create=create)
             for where, fields, origin in _agents(data, path)]
 
 
@@ -144,7 +147,7 @@ def _context_paths(data: Mapping[str, Any], path: Path) -> list[Any]:
 
 
 def _build(fields: dict[str, Any], origin: dict[str, str], where: str, base: Path,
-           shared_context: list[Any] | None = None) -> ExecConfig:
+           shared_context: list[Any] | None = None, *, create: bool = True) -> ExecConfig:
     fields = dict(fields)
     if shared_context and "context_paths" not in fields:
         fields["context_paths"] = shared_context
@@ -155,6 +158,8 @@ def _build(fields: dict[str, Any], origin: dict[str, str], where: str, base: Pat
         raise ConfigError(_explain(exc, where, origin, fields)) from None
     except ValueError as exc:
         raise ConfigError(f"{where}: {exc}") from None
+    if not create:
+        return config
     # Created only once the whole config is known to be good, so a bad file leaves no trace.
     config.workspace.mkdir(parents=True, exist_ok=True)
     if config.temp_workspace is not None:
