@@ -155,7 +155,7 @@ def _build(fields: dict[str, Any], origin: dict[str, str], where: str, base: Pat
     try:
         config = ExecConfig(**_resolve_paths(fields, base))
     except ValidationError as exc:
-        raise ConfigError(_explain(exc, where, origin, fields)) from None
+        raise ConfigError(_explain(exc, where, origin)) from None
     except ValueError as exc:
         raise ConfigError(f"{where}: {exc}") from None
     if not create:
@@ -200,7 +200,7 @@ def _resolve_paths(fields: dict[str, Any], base: Path) -> dict[str, Any]:
     return fields
 
 
-def _explain(exc: ValidationError, where: str, origin: Mapping[str, str], fields: Mapping[str, Any]) -> str:
+def _explain(exc: ValidationError, where: str, origin: Mapping[str, str]) -> str:
     """One paragraph per problem, naming MassGen's key rather than mgexec's field."""
     lines = [f"{where}:"]
     for error in exc.errors():

@@ -92,7 +92,7 @@ class ContainerInfo:
         return self.managed and not self.kept and (owner is None or not owner.alive())
 
 
-def run_user(config: ExecConfig, workspace_uid: int, workspace_gid: int) -> str | None:
+def run_user(workspace_uid: int, workspace_gid: int) -> str | None:
     """Who commands run as: the image's massgen user, unless the workspace belongs to another UID.
 
     A workspace owned by UID 0 or 1001 (and mode 0700) is unreadable for UID 1000, so then the
@@ -112,7 +112,7 @@ def config_digest(spec: ContainerSpec) -> str:
 def build_spec(config: ExecConfig, secrets: SecretEnv, *, owner: Owner, kept: bool = False) -> ContainerSpec:
     """The `docker run` spec for an agent: path-transparent mounts, limits, hardening, owner labels."""
     st = config.workspace.stat()
-    user = run_user(config, st.st_uid, st.st_gid)
+    user = run_user(st.st_uid, st.st_gid)
     mounts = [Mount(str(config.workspace), str(config.workspace), read_only=False)]
     mounts += [Mount(str(c.path), str(c.path), read_only=c.permission != "write") for c in config.context_paths]
     if config.temp_workspace is not None:
@@ -210,7 +210,7 @@ class ContainerManager:
             "A custom image needs a long-running CMD (the runtime image uses `tail -f /dev/null`). "
             f"Its last output: {(logs.stdout + logs.stderr).strip()[-400:] or '(none)'}")
 
-    async def check_image_layout(self, user: str | None) -> None:
+    async def check_image_layout(self) -> None:
         """Name exactly what a custom image lacks of what the runtime image provides."""
         if self.config.image in (DEFAULT_IMAGE, DEFAULT_SUDO_IMAGE):
             return

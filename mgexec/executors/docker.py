@@ -81,7 +81,7 @@ class DockerExecutor(Executor):
             await self.manager.create(spec, secrets)
             self.owned = not self.keep
             self.started = self.fresh = True
-            await self._or_remove(self.manager.check_image_layout(spec.user))
+            await self._or_remove(self.manager.check_image_layout())
         if self.warm_channel and not self.keep:
             await self._open_channel()
 
@@ -156,8 +156,8 @@ class DockerExecutor(Executor):
             return rejected(command, str(work_dir), out.stderr.strip())
         return from_process(out, command, str(work_dir), timeout)
 
-    def _exec_spec(self, argv: tuple[str, ...], work_dir: Path, user: str | None = None) -> ExecSpec:
-        return ExecSpec(self.container, argv, user=user, workdir=str(work_dir), env=NON_INTERACTIVE_ENV)
+    def _exec_spec(self, argv: tuple[str, ...], work_dir: Path) -> ExecSpec:
+        return ExecSpec(self.container, argv, workdir=str(work_dir), env=NON_INTERACTIVE_ENV)
 
     async def _kill_inside(self, pidfile: str) -> None:
         ticks = str(max(1, int(self.kill_grace * 10)))
