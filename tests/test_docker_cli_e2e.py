@@ -12,6 +12,7 @@ import pytest
 
 from dockermode import exists, inspect, remove, require_image
 from mgexec.config import list_examples, load_configs
+from test_server import call, connect
 
 pytestmark = pytest.mark.docker
 
@@ -122,56 +123,42 @@ def _build_custom_example(tag: str) -> None:
 
 
 async def test_mcp_server_in_docker_mode(tmp_path):
-    from mcp.client import ClientSession
-    from mcp.client.stdio import StdioServerParameters, stdio_client
-
     cfg = write_config(tmp_path, "mcp_docker")
     remove("massgen-mcp_docker")
-    params = StdioServerParameters(command=MGEXEC, args=["serve", "--config", cfg], cwd=str(tmp_path))
-    async with stdio_client(params) as (read, write):
-        async with ClientSession(read, write) as session:
-            await session.initialize()
-            assert exists("massgen-mcp_docker")
-            result = await session.call_tool("execute_command", {"command": "ls /sys/class/net; pwd"})
-            data = result.structured_content
+    async with connect(tmp_path, "--config", cfg) as session:
+        assert exists("massgen-mcp_docker")
+        data = await call(session, "execute_command", command="ls /sys/class/net; pwd")
     assert data["stdout"] == f"lo\n{tmp_path / 'ws'}\n"
-    for _ in range(50):
-        if not exists("massgen-mcp_docker"):
-            break
-        import time
-        time.sleep(0.1)
-    assert not exists("massgen-mcp_docker"), "the server must remove its container when stdin closes"
+    assert await gone("massgen-mcp_docker", 5), "the server must remove its container when stdin closes"
 
 
 async def test_background_shells_run_inside_the_container_and_die_with_a_sigkilled_server(tmp_path):
-    import asyncio
     import signal
-    import time
-
-    from mcp.client import ClientSession
-    from mcp.client.stdio import StdioServerParameters, stdio_client
 
     cfg = write_config(tmp_path, "mcp_shells")
     remove("massgen-mcp_shells")
-    params = StdioServerParameters(command=MGEXEC, args=["serve", "--config", cfg], cwd=str(tmp_path))
-    async with stdio_client(params) as (read, write):
-        async with ClientSession(read, write) as session:
-            await session.initialize()
-            started = (await session.call_tool("start_background_shell", {
-                "command": "ls /sys/class/net; pwd; echo ready; sleep 300"})).structured_content
-            shell_id = started["shell_id"]
-            out = (await session.call_tool("get_background_shell_output", {
-                "shell_id": shell_id, "wait_seconds": 20, "wait_for": "ready"})).structured_content
-            assert out["matched"] and out["stdout"].split()[:2] == ["lo", str(tmp_path / "ws")]
-            refused = (await session.call_tool("start_background_shell", {"command": "sudo true"})).structured_content
-            assert refused["success"] is False
-            server = [p for p in Path("/proc").glob("[0-9]*") if _cmdline(p).endswith(f"serve --config {cfg}")]
-            assert len(server) == 1
-            os.kill(int(server[0].name), signal.SIGKILL)
-            deadline = time.monotonic() + 10
-            while exists("massgen-mcp_shells") and time.monotonic() < deadline:
-                await asyncio.sleep(0.1)
-            assert not exists("massgen-mcp_shells"), "a SIGKILLed server's container (and its shells) must go"
+    async with connect(tmp_path, "--config", cfg) as session:
+        started = await call(session, "start_background_shell", command="ls /sys/class/net; pwd; echo ready; sleep 300")
+        out = await call(session, "get_background_shell_output", shell_id=started["shell_id"], wait_seconds=20,
+                         wait_for="ready")
+        assert out["matched"] and out["stdout"].split()[:2] == ["lo", str(tmp_path / "ws")]
+        refused = await call(session, "start_background_shell", command="sudo true")
+        assert refused["success"] is False
+        server = [p for p in Path("/proc").glob("[0-9]*") if _cmdline(p).endswith(f"serve --config {cfg}")]
+        assert len(server) == 1
+        os.kill(int(server[0].name), signal.SIGKILL)
+        assert await gone("massgen-mcp_shells", 10), "a SIGKILLed server's container (and its shells) must go"
+
+
+async def gone(name: str, seconds: float) -> bool:
+    """Whether the container is gone within `seconds`."""
+    import asyncio
+    import time
+
+    deadline = time.monotonic() + seconds
+    while exists(name) and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    return not exists(name)
 
 
 def _cmdline(proc: Path) -> str:

@@ -30,6 +30,7 @@ import time
 
 PROTOCOL = 1
 # Environment of every command on top of the container's: nothing may wait for a terminal.
+# A copy of mgexec.environment (this file runs where mgexec is not installed): keep them in step.
 NON_INTERACTIVE_ENV = {"PAGER": "cat", "GIT_TERMINAL_PROMPT": "0", "DEBIAN_FRONTEND": "noninteractive"}
 READ_SIZE = 65536
 # Once the main process has exited, how long its leftovers may keep the pipes open before their group

@@ -20,14 +20,14 @@ from mgexec.docker.credentials import resolve_env
 from mgexec.docker.preinstall import preinstall
 from mgexec.errors import ChannelLost, ChannelUnavailable, DockerError
 from mgexec.executors.base import Executor, ProgressCallback
-from mgexec.executors.local import NON_INTERACTIVE_ENV
+from mgexec.environment import NON_INTERACTIVE_ENV, VENV_FIRST_SH
 from mgexec.result import ExecResult, from_process, rejected
 from mgexec.runner import run_process
 
 # $1: pid file, $2: the command. setsid makes the command a group leader so the group can be
 # killed as a whole; whatever the command leaves behind in its group is killed when it ends.
 WRAPPER = r"""pidfile=$1
-if [ -d "$PWD/.venv/bin" ]; then PATH="$PWD/.venv/bin:$PATH"; VIRTUAL_ENV="$PWD/.venv"; export PATH VIRTUAL_ENV; fi
+""" + VENV_FIRST_SH + r"""
 if command -v setsid >/dev/null 2>&1; then setsid /bin/sh -c "$2" </dev/null & else /bin/sh -c "$2" </dev/null & fi
 pid=$!
 echo "$pid" > "$pidfile"

@@ -17,6 +17,7 @@ import sys
 from mgexec.docker.argv import ExecSpec, build_exec_argv
 from mgexec.docker.cli import DockerCLI
 from mgexec.errors import MgexecError
+from mgexec.environment import VENV_FIRST_SH
 from mgexec.shells import guard
 from mgexec.shells.launcher import NONINTERACTIVE_ENV, Handshake, ShellProcess, SpawnOptions, _die_with
 
@@ -28,7 +29,7 @@ WRAPPER = rf"""if [ -e "{guard.CLOSED_MARKER}" ]; then
   echo "mgexec: the server that started this shell has ended; it does not run." >&2; exit 125
 fi
 printf '\036mgexec-pid %s\036\n' "$$"
-if [ -d "$PWD/.venv/bin" ]; then PATH="$PWD/.venv/bin:$PATH"; VIRTUAL_ENV="$PWD/.venv"; export PATH VIRTUAL_ENV; fi
+{VENV_FIRST_SH}
 exec /bin/sh -c "$1"
 """
 KILL_TIMEOUT = 30.0  # one `docker exec` that signals a tree

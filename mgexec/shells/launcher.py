@@ -12,18 +12,13 @@ import os
 import signal
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable, Mapping, Protocol
 
+from mgexec.environment import NON_INTERACTIVE_ENV, command_env
 from mgexec.errors import MgexecError
 
-# Defaults that keep a command from waiting on a human (pager, credential prompt, debconf).
-NONINTERACTIVE_ENV = {
-    "PAGER": "cat",
-    "GIT_TERMINAL_PROMPT": "0",
-    "DEBIAN_FRONTEND": "noninteractive",
-    "TERM": "dumb",
-}
+# A shell's terminal is a plain one: no colour codes or cursor movement in the buffered output.
+NONINTERACTIVE_ENV = {**NON_INTERACTIVE_ENV, "TERM": "dumb"}
 
 _PR_SET_PDEATHSIG = 1
 # Loaded before any fork: the child between fork and exec should do as little as possible.
@@ -232,13 +227,8 @@ class LocalLauncher:
 
 
 def shell_env(base: Mapping[str, str], work_dir: str) -> dict[str, str]:
-    """The environment of a local shell: base, the non-interactive defaults, and the work_dir's .venv."""
-    env = {**base, **NONINTERACTIVE_ENV}
-    venv_bin = Path(work_dir, ".venv", "bin")
-    if venv_bin.is_dir():
-        env["PATH"] = f"{venv_bin}{os.pathsep}{env.get('PATH', os.defpath)}"
-        env["VIRTUAL_ENV"] = str(venv_bin.parent)
-    return env
+    """The environment of a local shell: a command's environment with a plain terminal."""
+    return {**command_env(work_dir, base), "TERM": "dumb"}
 
 
 def _die_with(parent_pid: int) -> Callable[[], None]:
