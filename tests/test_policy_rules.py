@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 
 import pytest
+import regex
 
 from mgexec.errors import ConfigError, PolicyViolation
 from mgexec.policy import CommandPolicy, check_command, compile_patterns
+from mgexec.policy.rules import vet_pattern
 
 DEFAULT = CommandPolicy()
 SUDO = CommandPolicy(enable_sudo=True)
@@ -646,14 +648,14 @@ def test_unparseable_line_is_a_policy_violation() -> None:
 def test_compile_patterns_compiles_once() -> None:
     first = compile_patterns(["python .*", "pip .*"])
     assert [p.pattern for p in first] == ["python .*", "pip .*"]
-    assert all(isinstance(p, re.Pattern) for p in first)
+    assert all(isinstance(p, regex.Pattern) for p in first)
     assert compile_patterns(("python .*", "pip .*")) is first
     assert compile_patterns([]) == ()
 
 
 @pytest.mark.parametrize("patterns, kind, expected", [
     (["python .*", "(unclosed"], "allow", ("The allow pattern '(unclosed' is not a valid regular "
-                                          "expression: missing ), unterminated subpattern")),
+                                          "expression: missing )")),
     (["[a-"], "deny", "The deny pattern '[a-' is not a valid regular expression"),
     (["*x"], "allow", "nothing to repeat"),
     ([3], "allow", "The allow pattern 3 is not a string"),
@@ -682,3 +684,29 @@ def test_deny_is_checked_before_allow_across_the_line() -> None:
     policy = CommandPolicy(allow_patterns=("ls( .*)?",), deny_patterns=("rm .*",))
     message = refusal("make; rm x", policy) or ""
     assert message.startswith("Command blocked by the deny list: the command `rm x`")
+
+
+@pytest.mark.parametrize("pattern, kind", [(r"(a|aa)+$", "deny"), (r"rm (a|aa)+$", "deny"),
+                                           (r"(x+x+)+y", "allow"), (r"(\w+\s?)+$", "allow")])
+def test_catastrophic_pattern_is_refused_by_config_loading_naming_it(tmp_path, pattern: str, kind: str) -> None:
+    key = "command_line_blocked_commands" if kind == "deny" else "command_line_allowed_commands"
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"agent:\n  backend:\n    cwd: ws\n    {key}: ['ls .*', '{pattern}']\n")
+    from mgexec.config import load_config
+
+    with pytest.raises(ConfigError) as raised:
+        load_config(str(cfg))
+    assert pattern in str(raised.value) and "backtracks catastrophically" in str(raised.value)
+
+
+@pytest.mark.parametrize("pattern", ["python .*", "rm .*", r"git (status|log|diff)\b.*", r"ls( -[a-z]+)*( [\w./-]+)*"])
+def test_ordinary_patterns_pass_the_probe(pattern: str) -> None:
+    assert vet_pattern(pattern, "allow") is None and vet_pattern(pattern, "deny") is None
+
+
+def test_a_pattern_that_runs_out_of_time_refuses_the_line_naming_it() -> None:
+    # Given without the config's probe: the budget of every match holds on its own.
+    policy = CommandPolicy(deny_patterns=(r"(b|bb)+;",))
+    with pytest.raises(PolicyViolation) as raised:
+        check_command("b" * 5000, policy)
+    assert "(b|bb)+;" in str(raised.value) and "did not finish matching" in str(raised.value)

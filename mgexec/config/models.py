@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from mgexec.policy.rules import vet_pattern
+
 DEFAULT_IMAGE = "massgen/mcp-runtime:latest"
 DEFAULT_SUDO_IMAGE = "massgen/mcp-runtime-sudo:latest"
 HOST_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
@@ -144,7 +146,7 @@ class ExecConfig(_Frozen):
 
     @field_validator("allow_patterns", "deny_patterns", mode="before")
     @classmethod
-    def _patterns(cls, value):
+    def _patterns(cls, value, info):
         if value is None:
             return ()
         if isinstance(value, str):
@@ -152,10 +154,9 @@ class ExecConfig(_Frozen):
         for pattern in value:
             if not isinstance(pattern, str):
                 raise ValueError(f"patterns must be strings (regular expressions), got {pattern!r}")
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"{pattern!r} is not a valid regular expression: {exc}") from None
+            # Probed here so `config check`, `exec` and `serve` refuse the same patterns.
+            if (problem := vet_pattern(pattern, "deny" if info.field_name == "deny_patterns" else "allow")):
+                raise ValueError(problem)
         return tuple(value)
 
     @field_validator("agent_id")

@@ -41,6 +41,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
+import regex
+
+from mgexec import saferegex
 from mgexec.errors import ConfigError, PolicyViolation
 from mgexec.policy.baseline import dangerous_reason, line_facts
 from mgexec.policy.shellparse import SimpleCommand, parse_command_line
@@ -57,7 +60,7 @@ class CommandPolicy:
     enable_sudo: bool = False
 
 
-def compile_patterns(patterns: Iterable[str], *, kind: str = "allow") -> tuple[re.Pattern[str], ...]:
+def compile_patterns(patterns: Iterable[str], *, kind: str = "allow") -> tuple[saferegex.Pattern, ...]:
     """Compiles allow or deny patterns, raising ConfigError that names a bad one and why."""
     patterns = tuple(patterns)
     for pattern in patterns:
@@ -68,17 +71,33 @@ def compile_patterns(patterns: Iterable[str], *, kind: str = "allow") -> tuple[r
 
 
 @lru_cache(maxsize=64)
-def _compile(patterns: tuple[str, ...], kind: str) -> tuple[re.Pattern[str], ...]:
+def _compile(patterns: tuple[str, ...], kind: str) -> tuple[saferegex.Pattern, ...]:
     compiled = []
     for pattern in patterns:
         try:
-            compiled.append(re.compile(pattern))
-        except re.error as err:
+            compiled.append(saferegex.compile_pattern(pattern))
+        except regex.error as err:
             raise ConfigError(
                 f"The {kind} pattern {pattern!r} is not a valid regular expression: {err}. Fix it "
                 f"in the {kind} list of the config (patterns use Python `re` syntax; escape "
                 "literal characters such as `.`, `+`, `(` or `[` with a backslash).") from None
     return tuple(compiled)
+
+
+def vet_pattern(pattern: str, kind: str) -> str | None:
+    """Why a configured allow/deny pattern cannot be used (bad syntax, catastrophic backtracking), or None.
+
+    The probe matches the way the policy will (`match` for deny, `fullmatch` for allow).
+    """
+    try:
+        slow = saferegex.backtracking_input(pattern, "match" if kind == "deny" else "fullmatch")
+    except regex.error as err:
+        return f"`{pattern}` is not a valid regular expression: {err}"
+    if slow is None:
+        return None
+    return (f"`{pattern}` backtracks catastrophically: matching it against {slow} takes longer than "
+            f"{saferegex.PROBE_SECONDS:g} s, and it would be tried on every command. Rewrite it without "
+            "nested or overlapping repetition (for example `(a+)+` -> `a+`, `(a|aa)+` -> `a+`)")
 
 
 def check_command(command: str, policy: CommandPolicy) -> None:
@@ -110,18 +129,18 @@ def _deny_texts(cmd: SimpleCommand) -> set[str]:
     return texts
 
 
-def _check_deny(cmd: SimpleCommand, deny: tuple[re.Pattern[str], ...], line: str) -> None:
+def _check_deny(cmd: SimpleCommand, deny: tuple[saferegex.Pattern, ...], line: str) -> None:
     texts = _deny_texts(cmd)
     for pattern in deny:
-        if any(pattern.match(text) for text in texts):
+        if any(_matches(pattern, "match", text, cmd, line) for text in texts):
             raise PolicyViolation(
                 f"Command blocked by the deny list: {_show(cmd, line)} matches the deny pattern "
                 f"`{pattern.pattern}` (deny patterns match the start of each command on the line). "
                 "mgexec did not run the command line.")
 
 
-def _check_allow(cmd: SimpleCommand, allow: tuple[re.Pattern[str], ...], line: str) -> None:
-    if not allow or any(pattern.fullmatch(cmd.text) for pattern in allow):
+def _check_allow(cmd: SimpleCommand, allow: tuple[saferegex.Pattern, ...], line: str) -> None:
+    if not allow or any(_matches(pattern, "fullmatch", cmd.text, cmd, line) for pattern in allow):
         return
     listed = ", ".join(f"`{p.pattern}`" for p in allow)
     raise PolicyViolation(
@@ -129,6 +148,19 @@ def _check_allow(cmd: SimpleCommand, allow: tuple[re.Pattern[str], ...], line: s
         f"({listed}). Every command on the line, including those after `&&`, `;` or `|`, inside "
         "`$( )` and run by wrappers such as `env` or `bash -c`, must match one allow pattern in "
         "full. mgexec did not run the command line.")
+
+
+def _matches(pattern: saferegex.Pattern, kind: saferegex.MatchKind, text: str, cmd: SimpleCommand,
+             line: str) -> bool:
+    # A pattern that runs out of time decides nothing: the line is refused, naming the pattern.
+    try:
+        return saferegex.run(pattern, kind, text, saferegex.MATCH_SECONDS) is not None
+    except saferegex.RegexTimeout:
+        role = "deny" if kind == "match" else "allow"
+        raise PolicyViolation(
+            f"The {role} pattern `{pattern.pattern}` did not finish matching {_show(cmd, line)} within "
+            f"{saferegex.MATCH_SECONDS:g} seconds (catastrophic backtracking), so mgexec could not judge "
+            "the line and did not run it. Rewrite the pattern without nested or overlapping repetition.") from None
 
 
 def _show(cmd: SimpleCommand, line: str) -> str:

@@ -1,0 +1,80 @@
+"""Regular expressions from agents and configs, matched with a time budget so none can freeze mgexec.
+
+Python's `re` backtracks without limit and holds the GIL while it does: one pattern such as
+`(a|aa)+$` pins a core for minutes. The `regex` package reads the same syntax (its VERSION0
+is `re`-compatible), releases the GIL while matching (`concurrent=True`), and stops a match
+after `timeout` seconds; every match of an outside pattern goes through here. Configured
+patterns are also probed once, when the config is loaded, against inputs that make
+backtracking engines blow up, so a pattern that would time out is refused up front, named.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Literal
+
+import regex
+
+from mgexec.errors import MgexecError
+
+Pattern = regex.Pattern
+MATCH_SECONDS = 0.25  # one match of a configured allow or deny pattern against one command
+PROBE_SECONDS = 0.05  # one probe input when a pattern is checked up front
+PROBE_LENGTHS = (24, 4096)  # exponential blow-ups show on short inputs, polynomial ones on long
+# Characters that typical command text is made of, repeated to find blow-ups the pattern's own
+# literals do not reveal.
+PROBE_CHARACTERS = "a0 -/._=\t"
+ENDINGS = ("", "\x00", "!", "\n")  # an input that almost matches forces every alternative to be tried
+MatchKind = Literal["match", "fullmatch", "search"]
+
+
+class RegexTimeout(MgexecError, TimeoutError):
+    """A pattern did not finish matching within its time budget."""
+
+
+def compile_pattern(pattern: str, flags: int = 0) -> Pattern:
+    """Compile with `re` semantics; raises regex.error (a ValueError) on bad syntax."""
+    return regex.compile(pattern, flags | regex.VERSION0)
+
+
+def run(compiled: Pattern, kind: MatchKind, text: str, seconds: float, pos: int = 0) -> regex.Match | None:
+    """compiled.<kind>(text, pos) stopped after `seconds`; RegexTimeout then."""
+    method = getattr(compiled, kind)
+    try:
+        return method(text, pos, timeout=max(seconds, 0.001), concurrent=True)
+    except TimeoutError:
+        raise RegexTimeout(f"The regular expression `{compiled.pattern}` did not finish matching within "
+                           f"{seconds:g} seconds (catastrophic backtracking, as in `(a|aa)+$` or "
+                           "`(x+x+)+y`). Rewrite it without nested or overlapping repetition.") from None
+
+
+def backtracking_input(pattern: str, kind: MatchKind = "search") -> str | None:
+    """A description of an input on which `pattern` takes longer than PROBE_SECONDS to match, or None.
+
+    Probes are runs of one character (each of the pattern's literal characters and of common
+    command characters), alone and after each literal word of the pattern, with an ending that
+    spoils the match. They find the classic blow-ups (nested or overlapping repetition); the
+    time budget of every later match catches whatever they miss.
+    """
+    compiled = compile_pattern(pattern)
+    for text, description in _probes(pattern):
+        start = time.monotonic()
+        try:
+            run(compiled, kind, text, PROBE_SECONDS)
+        except RegexTimeout:
+            return description
+        if time.monotonic() - start > PROBE_SECONDS:  # slow without tripping the in-engine clock
+            return description
+    return None
+
+
+def _probes(pattern: str):
+    literals = [c for c in dict.fromkeys(pattern) if c.isprintable() and c not in "\\()[]{}|*+?^$"]
+    characters = list(dict.fromkeys(literals + list(PROBE_CHARACTERS)))[:24]
+    prefixes = [""] + [word + " " for word in dict.fromkeys(regex.findall(r"[A-Za-z0-9_-]{2,}", pattern))][:4]
+    for length in PROBE_LENGTHS:
+        for prefix in prefixes:
+            for char in characters:
+                for ending in ENDINGS:
+                    shown = (f"{prefix!r} + " if prefix else "") + f"{char!r} x {length}" + (f" + {ending!r}" if ending else "")
+                    yield prefix + char * length + ending, shown
