@@ -174,3 +174,21 @@ def test_tail(data, n, expected):
 def test_caps_must_be_positive():
     with pytest.raises(ValueError):
         OutputBuffer(max_lines=0)
+
+
+def test_window_starts_tries_at_a_character_start_and_keeps_context_before_it():
+    buffer = OutputBuffer(max_lines=100, max_bytes=1 << 20)
+    buffer.feed("line one\nzé zé\nlast".encode())  # the first é is bytes 10-11, the second 14-15
+    text, pos = buffer.window(0, 11, 1024)
+    assert text == "line one\nzé zé\nlast" and text[pos:] == " zé\nlast"
+    text, pos = buffer.window(0, 14, 3)  # the context would begin inside the first é
+    assert (text, text[pos:]) == (" zé\nlast", "é\nlast")
+    text, pos = buffer.window(13, 0, 3)  # never before `since`
+    assert (text, pos) == ("zé\nlast", 0)
+
+
+def test_window_reads_only_the_tail():
+    buffer = OutputBuffer(max_lines=1 << 20, max_bytes=1 << 24)
+    buffer.feed(b"x" * 200_000 + b"\nnew")
+    text, pos = buffer.window(0, buffer.end_offset - 3, 10)
+    assert (text, text[pos:]) == ("x" * 9 + "\nnew", "new")

@@ -77,6 +77,31 @@ class OutputBuffer:
             data = tail(data, tail_lines)
         return data.decode("utf-8", errors="replace")
 
+    def window(self, since: int, scan_from: int, context: int) -> tuple[str, int]:
+        """Held text from max(since, scan_from - context) on, and the index in it of scan_from.
+
+        For searching only what is new: a match is tried from the index on, while `^` and
+        lookbehinds still see up to `context` bytes before it. The index falls on a character start.
+        """
+        self._trim_lines_exactly()
+        first = max(since, self._start, scan_from - context)
+        data = self._bytes_from(first)
+        skip = _char_boundary(data, 0)  # the context may begin inside a character
+        split = _char_boundary(data, min(max(skip, scan_from - first), len(data)))
+        data, split = data[skip:], split - skip
+        head = data[:split].decode("utf-8", errors="replace")
+        return head + data[split:].decode("utf-8", errors="replace"), len(head)
+
+    def _bytes_from(self, offset: int) -> bytearray:
+        # Only the chunks that hold bytes at or after offset: new output costs what it adds.
+        needed, pieces = self.end_offset - max(offset, self._start), []
+        for chunk in reversed(self._chunks):
+            if needed <= 0:
+                break
+            pieces.append(chunk.data[-needed:] if needed < len(chunk.data) else chunk.data)
+            needed -= len(chunk.data)
+        return bytearray().join(reversed(pieces))
+
     def line_count(self) -> int:
         """Lines held: complete ones plus a final line still missing its newline."""
         last = self._chunks[-1].data if self._chunks else b""

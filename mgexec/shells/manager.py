@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import secrets
 import signal
 import time
 from typing import Callable
 
 import pexpect
+import regex
+
+from mgexec import saferegex
 
 from mgexec.errors import (
     InvalidShellRequest,
@@ -27,6 +29,11 @@ from mgexec.shells.launcher import Launcher, ShellProcess
 from mgexec.shells.shell import BackgroundShell, PtySpawn, control_character, wait_event
 
 MAX_WAIT_SECONDS = 60.0
+WAIT_FOR_SECONDS = 1.0  # one search of wait_for over the output (a thread; the loop goes on)
+# A wake-up retries match starts this far back, so a match up to this long that arrives in
+# pieces is found, while each search costs the new output plus this much, not the whole buffer.
+WAIT_FOR_OVERLAP = 64 * 1024
+WAIT_FOR_CONTEXT = 1024  # bytes before the first tried start that `^` and lookbehinds may see
 HANDSHAKE_TIMEOUT = 10.0
 LAST_RESORT_SECONDS = 10.0  # after SIGKILL to the tree, how long before signalling our child directly
 TERMINAL_SIZE = (40, 200)  # rows, columns: wide enough that tools do not wrap most lines
@@ -192,14 +199,17 @@ class BackgroundShellManager:
         await shell.finished.wait()
         return ended_by
 
-    async def _wait(self, shell: BackgroundShell, since_last_read: bool, pattern: re.Pattern | None,
+    async def _wait(self, shell: BackgroundShell, since_last_read: bool, pattern: saferegex.Pattern | None,
                     timeout: float) -> bool:
         deadline = time.monotonic() + timeout
+        tried_before = 0  # match starts before this stream offset need no new try
         while True:
             since = shell.read_cursor if since_last_read else 0
-            if pattern is not None and pattern.search(shell.buffer.read(since)):
-                return True
-            if pattern is None and shell.buffer.end_offset > shell.read_cursor:
+            if pattern is not None:
+                if await _search_new(pattern, shell, since, tried_before):
+                    return True
+                tried_before = shell.buffer.end_offset - WAIT_FOR_OVERLAP
+            elif shell.buffer.end_offset > shell.read_cursor:
                 return False
             remaining = deadline - time.monotonic()
             if shell.finished.is_set() or remaining <= 0:
@@ -237,9 +247,25 @@ def _preexec(cwd: str | None, then: Callable[[], None] | None) -> Callable[[], N
     return preexec
 
 
-def _compile(pattern: str) -> re.Pattern:
+def _compile(pattern: str) -> saferegex.Pattern:
     try:
-        return re.compile(pattern, re.MULTILINE)
-    except re.error as exc:
+        return saferegex.compile_pattern(pattern, regex.MULTILINE)
+    except regex.error as exc:
         raise InvalidShellRequest(f"wait_for is not a valid regular expression ({exc}): {pattern!r}. "
                                   "Escape special characters such as ( [ . * with a backslash.") from None
+
+
+async def _search_new(pattern: saferegex.Pattern, shell: BackgroundShell, since: int, tried_before: int) -> bool:
+    """Search the output from `since`, trying only match starts at or after `tried_before` (less an
+    overlap already counted in by the caller), off the event loop and within WAIT_FOR_SECONDS."""
+    text, pos = shell.buffer.window(since, max(since, tried_before), WAIT_FOR_CONTEXT)
+    if pos >= len(text) and tried_before > since:
+        return False
+    try:
+        found = await asyncio.to_thread(saferegex.run, pattern, "search", text, WAIT_FOR_SECONDS, pos)
+    except saferegex.RegexTimeout:
+        raise InvalidShellRequest(
+            f"wait_for {pattern.pattern!r} did not finish searching {len(text)} characters of output within "
+            f"{WAIT_FOR_SECONDS:g} seconds (catastrophic backtracking, as in `(a|aa)+$`); the wait was "
+            "stopped. Use a simpler pattern, such as a literal line the program prints.") from None
+    return found is not None
