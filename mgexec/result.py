@@ -26,7 +26,13 @@ class ExecResult(BaseModel):
 def rejected(command: str, work_dir: str, reason: str) -> ExecResult:
     """A command refused before it ran (policy, bad work_dir, engine problem)."""
     return ExecResult(success=False, exit_code=REJECTED_EXIT_CODE, stdout="", stderr=reason,
-                      execution_time=0.0, command=command, work_dir=work_dir)
+                      execution_time=0.0, command=encodable(command), work_dir=encodable(work_dir))
+
+
+def encodable(text: object) -> str:
+    """text as it can travel in a UTF-8 JSON reply: an unpaired surrogate is shown as its escape."""
+    text = text if isinstance(text, str) else repr(text)
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def from_process(out: ProcessOutput, command: str, work_dir: str, timeout: float) -> ExecResult:

@@ -109,7 +109,7 @@ def test_refusal_lists_the_allowed_roots(tree: Path) -> None:
     ("dangling", "does not exist"),
     ("file.txt", "which is a file, not a directory"),
     ("link_file", "which is a file, not a directory"),
-    ("bad\0name", "contains a NUL character"),
+    ("bad\0name", "holds a NUL character"),
 ])
 def test_missing_or_non_directory_is_refused(tree: Path, work_dir: str, fragment: str) -> None:
     with pytest.raises(PolicyViolation) as raised:

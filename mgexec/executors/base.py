@@ -11,7 +11,9 @@ from typing import Awaitable, Callable, TypeVar
 
 from mgexec.config import ExecConfig
 from mgexec.errors import MgexecError, PolicyViolation
-from mgexec.policy import CommandPolicy, check_command, resolve_work_dir
+from mgexec.policy import CommandPolicy, resolve_work_dir
+from mgexec.policy.checker import PolicyChecker
+from mgexec.policy.inputs import check_command_text, checked_timeout
 from mgexec.result import ExecResult, rejected
 
 ProgressCallback = Callable[[float, str], Awaitable[None]]
@@ -20,7 +22,11 @@ T = TypeVar("T")
 
 
 class Guard:
-    """The checks a command passes before anything runs, identical in every mode."""
+    """The checks a command passes before anything runs, identical in every mode.
+
+    The policy check runs in worker processes (see policy.checker): the event loop never
+    spends time reading a command line, and a line that cannot be judged in time is refused.
+    """
 
     def __init__(self, config: ExecConfig) -> None:
         self.config = config
@@ -29,14 +35,19 @@ class Guard:
             deny_patterns=config.deny_patterns,
             enable_sudo=config.enable_sudo,
         )
+        self.checker = PolicyChecker(self.policy)
 
-    def approve(self, command: str, work_dir: str | None) -> Path:
+    async def approve(self, command: str, work_dir: str | None) -> Path:
         """The resolved work_dir for an allowed command; PolicyViolation otherwise."""
-        if not command or not command.strip():
+        if not isinstance(command, str) or not command.strip():
             raise PolicyViolation("The command is empty; give a shell command to run.")
-        check_command(command, self.policy)
+        check_command_text(command)
+        await self.checker.check(command)
         return resolve_work_dir(work_dir, workspace=self.config.workspace,
                                 allowed_roots=self.config.allowed_roots())
+
+    async def close(self) -> None:
+        await self.checker.close()
 
 
 async def with_progress(work: Awaitable[T], on_progress: ProgressCallback | None,
@@ -116,6 +127,7 @@ class Executor(ABC):
         if self._shells is not None:
             await self._shells.close()
         await self.cancel_inflight()
+        await self.guard.close()
 
     def make_launcher(self):
         """Where this executor's background shells run (a shells.Launcher)."""
@@ -133,7 +145,7 @@ class Executor(ABC):
 
     async def start_background(self, command: str, work_dir: str | None = None) -> dict:
         """Start a background shell after the same checks as execute(); MgexecError when refused."""
-        resolved = self.guard.approve(command, work_dir)
+        resolved = await self.guard.approve(command, work_dir)
         if (not_ready := await self._wait_prepared(None)) is not None:
             raise MgexecError(not_ready)
         return await self.shells.start(command, str(resolved))
@@ -149,14 +161,13 @@ class Executor(ABC):
 
     async def execute(self, command: str, timeout: float | None = None, work_dir: str | None = None,
                       on_progress: ProgressCallback | None = None) -> ExecResult:
+        """Every outcome is a result: refusals, bad arguments and failures to start carry their reason."""
         shown_dir = work_dir or str(self.config.workspace)
         try:
-            resolved = self.guard.approve(command, work_dir)
+            limit = checked_timeout(timeout, self.config.timeout)
+            resolved = await self.guard.approve(command, work_dir)
         except PolicyViolation as exc:
             return rejected(command, shown_dir, str(exc))
-        limit = self.config.timeout if timeout is None else float(timeout)
-        if limit <= 0:
-            return rejected(command, shown_dir, f"timeout must be a positive number of seconds, got {timeout!r}.")
         if (not_ready := await self._wait_prepared(on_progress)) is not None:
             return rejected(command, shown_dir, not_ready)
         task = asyncio.current_task()
@@ -164,6 +175,8 @@ class Executor(ABC):
             self._inflight.add(task)
         try:
             return await with_progress(self._run(command, resolved, limit), on_progress, self.config.progress_interval)
+        except MgexecError as exc:  # could not start (a vanished directory, a spawn error), engine failures
+            return rejected(command, str(resolved), str(exc))
         finally:
             self._inflight.discard(task)
 

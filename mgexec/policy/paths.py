@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mgexec.errors import PolicyViolation
+from mgexec.policy.inputs import check_path_text
 
 
 def resolve_work_dir(work_dir: str | None, *, workspace: Path, allowed_roots: Sequence[Path]) -> Path:
@@ -16,9 +17,18 @@ def resolve_work_dir(work_dir: str | None, *, workspace: Path, allowed_roots: Se
     followed (so a link out of the workspace is judged by where it points), and the result must
     be the workspace, one of `allowed_roots`, or inside one of them, and an existing directory.
     """
-    if work_dir is not None and "\0" in work_dir:
-        raise PolicyViolation(f"work_dir {work_dir!r} contains a NUL character, which no path can "
-                              "hold. Pass a plain directory path.")
+    if work_dir:
+        check_path_text(work_dir, "work_dir")
+    try:
+        return _resolve(work_dir, workspace, allowed_roots)
+    except PolicyViolation:  # itself an OSError (PermissionError)
+        raise
+    except OSError as exc:  # a path the kernel refuses, or a directory that vanished while looked at
+        raise PolicyViolation(f"work_dir {_name(work_dir)} cannot be used: {exc.strerror or exc}. Pass an "
+                              "existing directory inside the workspace.") from None
+
+
+def _resolve(work_dir: str | None, workspace: Path, allowed_roots: Sequence[Path]) -> Path:
     real_workspace = Path(os.path.realpath(workspace))
     roots = [real_workspace] + [Path(os.path.realpath(root)) for root in allowed_roots]
     requested = Path(work_dir) if work_dir else Path(workspace)

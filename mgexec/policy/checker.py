@@ -1,0 +1,170 @@
+"""Runs the policy check off the event loop, in worker processes, each check within a wall-clock budget.
+
+Reading a command line is plain Python (and `re`) that holds the GIL: a line built to explode
+(`true > x` and 26 `{a,b}` groups) would stop every other call if judged on the server's loop,
+and a thread could not be stopped. A worker process can be: a check that has not answered
+within CHECK_SECONDS is refused with that reason and its worker killed. A warm spare is kept,
+so a call made while one worker is busy with such a line is judged at once by another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass
+
+from mgexec.errors import PolicyViolation
+from mgexec.policy.rules import CommandPolicy
+from mgexec.runner import Child, spawn
+
+CHECK_SECONDS = 3.0  # the outer bound on judging one line, waiting for a free worker included
+MAX_WORKERS = 4  # busy ones included; further checks wait for one to come free
+SPARE_WORKERS = 1  # idle workers kept started, so a burst does not wait for a process start
+WORKER_ARGV = (sys.executable, "-m", "mgexec.policy.worker")
+
+
+@dataclass(eq=False)
+class _Worker:
+    child: Child
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.child.pid, signal.SIGKILL)
+
+
+class PolicyChecker:
+    """A small pool of policy workers for one policy; check() raises PolicyViolation or returns."""
+
+    def __init__(self, policy: CommandPolicy, *, budget: float = CHECK_SECONDS, max_workers: int = MAX_WORKERS,
+                 spare: int = SPARE_WORKERS) -> None:
+        self.policy = policy
+        self.budget = budget
+        self.max_workers = max_workers
+        self.spare = spare
+        self._idle: list[_Worker] = []
+        self._all: set[_Worker] = set()
+        self._starting = 0
+        self._freed: asyncio.Condition | None = None
+        self._tasks: set[asyncio.Task] = set()
+        self._closed = False
+
+    def warm(self) -> None:
+        """Start the spare workers now, in the background, so the first check does not wait for them."""
+        self._top_up()
+
+    async def check(self, command: str) -> None:
+        deadline = time.monotonic() + self.budget
+        try:
+            worker = await asyncio.wait_for(self._acquire(), self.budget)
+        except asyncio.TimeoutError:
+            raise PolicyViolation(self._over_budget("every policy worker stayed busy with other lines")) from None
+        try:
+            reply = await asyncio.wait_for(self._ask(worker, command), max(0.0, deadline - time.monotonic()))
+        except asyncio.TimeoutError:
+            self._discard(worker)
+            raise PolicyViolation(self._over_budget("judging it did not finish")) from None
+        except (OSError, ValueError, EOFError) as exc:
+            self._discard(worker)
+            raise PolicyViolation(f"The policy check could not be completed ({exc}); mgexec did not run the "
+                                  "command line. Try again; if it keeps failing, restart the server.") from None
+        except BaseException:
+            self._discard(worker)  # cancelled mid-check: its answer would go to the next caller
+            raise
+        self._release(worker, retire=bool(reply.get("retire")))
+        if not reply.get("ok"):
+            raise PolicyViolation(reply.get("refused") or "The policy check refused the command line.")
+
+    async def close(self) -> None:
+        """Kill every worker; checks in flight are refused."""
+        self._closed = True
+        for worker in list(self._all):
+            self._discard(worker)
+        for task in list(self._tasks):
+            task.cancel()
+
+    def _over_budget(self, what: str) -> str:
+        return (f"The command line could not be judged within {self.budget:g} seconds ({what}), so mgexec "
+                "did not run it. Lines that take this long to read are built to explode (brace expansions "
+                "such as `{a,b}{a,b}...`, tens of thousands of commands); split it into smaller commands.")
+
+    async def _acquire(self) -> _Worker:
+        if self._freed is None:
+            self._freed = asyncio.Condition()
+        async with self._freed:
+            while not self._idle:
+                if self._closed:
+                    raise EOFError("the policy checker is closed")
+                if len(self._all) + self._starting < self.max_workers:
+                    self._top_up(at_least=1)
+                await self._freed.wait()
+            worker = self._idle.pop()
+        self._top_up()
+        return worker
+
+    async def _ask(self, worker: _Worker, command: str) -> dict:
+        proc = worker.child.proc
+        proc.stdin.write(json.dumps({"command": command}).encode() + b"\n")
+        await proc.stdin.drain()
+        line = await proc.stdout.readline()
+        if not line:
+            raise EOFError("the policy worker ended")
+        return json.loads(line)
+
+    def _release(self, worker: _Worker, *, retire: bool = False) -> None:
+        if retire or self._closed:
+            self._discard(worker)
+            return
+        self._idle.append(worker)
+        self._notify()
+
+    def _discard(self, worker: _Worker) -> None:
+        worker.kill()
+        self._all.discard(worker)
+        with contextlib.suppress(ValueError):
+            self._idle.remove(worker)
+        self._background(_reap(worker))
+        self._notify()
+
+    def _top_up(self, at_least: int = 0) -> None:
+        want = max(at_least, self.spare - len(self._idle) - self._starting)
+        room = self.max_workers - len(self._all) - self._starting
+        for _ in range(max(0, min(want, room))):
+            self._starting += 1
+            self._background(self._start_worker())
+
+    async def _start_worker(self) -> None:
+        try:
+            child = await spawn(WORKER_ARGV, stdin_pipe=True)
+            worker = _Worker(child)
+            spec = {"allow": list(self.policy.allow_patterns), "deny": list(self.policy.deny_patterns),
+                    "enable_sudo": self.policy.enable_sudo}
+            child.proc.stdin.write(json.dumps(spec).encode() + b"\n")
+        finally:
+            self._starting -= 1
+        self._all.add(worker)
+        self._release(worker)
+
+    def _notify(self) -> None:
+        if self._freed is not None:
+            self._background(_notify_all(self._freed))
+
+    def _background(self, coro) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+async def _notify_all(condition: asyncio.Condition) -> None:
+    async with condition:
+        condition.notify_all()
+
+
+async def _reap(worker: _Worker) -> None:
+    with contextlib.suppress(Exception):
+        await worker.child.exited
+        await worker.child.proc.wait()

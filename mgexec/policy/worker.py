@@ -1,0 +1,79 @@
+"""The policy check's own process: judges command lines sent by checker.PolicyChecker, one at a time.
+
+Protocol (JSON lines over stdin/stdout): the first line is the policy
+`{"allow": [...], "deny": [...], "enable_sudo": bool}`; then each request `{"command": "..."}`
+gets one reply: `{"ok": true}`, or `{"refused": "<reason>"}`, after which a reply with
+`"retire": true` means the process ends (it ran out of memory and should not be trusted further).
+The process is killed when a check outlives its budget, so a check never needs to stop itself.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import resource
+import signal
+import sys
+
+MEMORY_LIMIT = 1 << 30  # bytes of address space: a line whose reading explodes fails here, not the host
+_PR_SET_PDEATHSIG = 1
+
+
+def judge(line: bytes, policy) -> dict:
+    from mgexec.errors import PolicyViolation
+    from mgexec.policy.rules import check_command
+
+    command = json.loads(line)["command"]
+    try:
+        check_command(command, policy)
+        return {"ok": True}
+    except PolicyViolation as exc:
+        return {"refused": str(exc)}
+    except MemoryError:
+        return {"refused": f"Reading the command line needed more than {MEMORY_LIMIT >> 20} MiB of memory, so "
+                           "mgexec could not judge it and did not run it. Split it into smaller commands.",
+                "retire": True}
+    except RecursionError:
+        return {"refused": "The command line nests too deeply to be read, so mgexec could not judge it and did "
+                           "not run it. Flatten the nesting or split it into smaller commands."}
+    except Exception as exc:  # fail closed: a line the checker cannot handle does not run
+        return {"refused": f"The policy check failed on this command line ({type(exc).__name__}: {exc}), so "
+                           "mgexec did not run it. Please report this with the command line."}
+
+
+def _die_with_parent() -> None:
+    parent = os.getppid()
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def main() -> None:
+    _die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server handles Ctrl-C and then kills us
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 2)  # nothing of ours belongs on the server's stderr
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+    from mgexec.policy.rules import CommandPolicy
+
+    first = sys.stdin.buffer.readline()
+    if not first:
+        return
+    spec = json.loads(first)
+    policy = CommandPolicy(allow_patterns=tuple(spec["allow"]), deny_patterns=tuple(spec["deny"]),
+                           enable_sudo=bool(spec["enable_sudo"]))
+    out = sys.stdout.buffer
+    for line in sys.stdin.buffer:
+        reply = judge(line, policy)
+        out.write(json.dumps(reply).encode() + b"\n")
+        out.flush()
+        if reply.get("retire"):
+            return
+
+
+if __name__ == "__main__":
+    main()
