@@ -64,6 +64,10 @@ class DockerTimeout(DockerError, ExecTimeout):
     """A docker CLI call (not a user command) did not finish in time: the engine is hung or overloaded."""
 
 
+class SpawnFailed(MgexecError, OSError):
+    """A process could not be started (its directory vanished, the program is missing, arguments too long)."""
+
+
 class ShellNotFound(MgexecError, KeyError):
     """No background shell has this id (it never existed, or it was removed)."""
 

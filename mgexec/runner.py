@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import errno
 import os
 import signal
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
+
+from mgexec.errors import SpawnFailed
 
 DEFAULT_KILL_GRACE = 2.0
 # How long to wait for pipes to close once the main process has exited; after that, whatever
@@ -126,17 +129,31 @@ async def spawn(
 ) -> Child:
     """Start argv in a new session with piped stdout/stderr and stdin from /dev/null (or a pipe)."""
     loop = asyncio.get_running_loop()
-    transport, protocol = await loop.subprocess_exec(
-        lambda: _ExitAwareProtocol(loop),
-        *argv,
-        cwd=cwd,
-        env=dict(env) if env is not None else None,
-        stdin=asyncio.subprocess.PIPE if stdin_pipe else asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        start_new_session=True,
-    )
+    try:
+        transport, protocol = await loop.subprocess_exec(
+            lambda: _ExitAwareProtocol(loop),
+            *argv,
+            cwd=cwd,
+            env=dict(env) if env is not None else None,
+            stdin=asyncio.subprocess.PIPE if stdin_pipe else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
+        )
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in an argument or the environment
+        raise SpawnFailed(spawn_error(argv[0], exc)) from exc
     return Child(asyncio.subprocess.Process(transport, protocol, loop), protocol.exited)
+
+
+def spawn_error(program: str, exc: BaseException) -> str:
+    """One paragraph on why a process could not start, naming the limit when it is one."""
+    if isinstance(exc, OSError) and exc.errno == errno.E2BIG:
+        return (f"Could not start {program}: its arguments and environment together exceed the kernel's "
+                f"limit ({os.sysconf('SC_ARG_MAX')} bytes, ARG_MAX; one string at most 131072 bytes). "
+                "Shorten the command or the environment, or put the data in a file.")
+    if isinstance(exc, OSError) and exc.errno == errno.ENOENT and exc.filename and str(exc.filename).startswith("/proc/self/fd/"):
+        return f"Could not start {program}: its working directory went away before it started. Try again."
+    return f"Could not start {program}: {exc}."
 
 
 async def run_process(

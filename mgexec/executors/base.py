@@ -12,6 +12,7 @@ from typing import Awaitable, Callable, TypeVar
 from mgexec.config import ExecConfig
 from mgexec.errors import MgexecError, PolicyViolation
 from mgexec.policy import CommandPolicy, resolve_work_dir
+from mgexec.policy.paths import open_work_dir
 from mgexec.policy.checker import PolicyChecker
 from mgexec.policy.inputs import check_command_text, checked_timeout
 from mgexec.result import ExecResult, rejected
@@ -45,6 +46,10 @@ class Guard:
         await self.checker.check(command)
         return resolve_work_dir(work_dir, workspace=self.config.workspace,
                                 allowed_roots=self.config.allowed_roots())
+
+    def open_work_dir(self, resolved: Path) -> int:
+        """A descriptor of an approved work_dir, reached without following symlinks (see policy.paths)."""
+        return open_work_dir(resolved, workspace=self.config.workspace, allowed_roots=self.config.allowed_roots())
 
     async def close(self) -> None:
         await self.checker.close()
@@ -148,7 +153,11 @@ class Executor(ABC):
         resolved = await self.guard.approve(command, work_dir)
         if (not_ready := await self._wait_prepared(None)) is not None:
             raise MgexecError(not_ready)
-        return await self.shells.start(command, str(resolved))
+        return await self.shells.start(command, str(resolved), open_dir=lambda: self.open_dir(resolved))
+
+    def open_dir(self, work_dir: Path) -> int | None:
+        """A descriptor to start a host process in work_dir, or None where it is not on this host (docker)."""
+        return None
 
     async def cancel_inflight(self, wait: float = 5.0) -> None:
         tasks = [t for t in self._inflight if not t.done() and t is not asyncio.current_task()]

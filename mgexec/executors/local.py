@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from mgexec.environment import command_env
 from mgexec.executors.base import Executor
+from mgexec.policy.paths import fd_path
 from mgexec.result import ExecResult, from_process
 from mgexec.runner import run_process
+
 
 class LocalExecutor(Executor):
     def make_launcher(self):
@@ -15,12 +18,21 @@ class LocalExecutor(Executor):
 
         return LocalLauncher()
 
+    def open_dir(self, work_dir: Path) -> int | None:
+        return self.guard.open_work_dir(work_dir)
+
     async def _run(self, command: str, work_dir: Path, timeout: float) -> ExecResult:
-        out = await run_process(
-            ["/bin/sh", "-c", command],
-            cwd=str(work_dir),
-            env=command_env(work_dir),
-            timeout=timeout,
-            output_cap=self.config.max_output_bytes,
-        )
+        # The child changes into the very directory that was checked, through the descriptor
+        # (chdir happens before the descriptor is closed at exec), never by its name again.
+        fd = self.open_dir(work_dir)
+        try:
+            out = await run_process(
+                ["/bin/sh", "-c", command],
+                cwd=fd_path(fd),
+                env=command_env(work_dir),
+                timeout=timeout,
+                output_cap=self.config.max_output_bytes,
+            )
+        finally:
+            os.close(fd)
         return from_process(out, command, str(work_dir), timeout)

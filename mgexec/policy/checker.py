@@ -12,13 +12,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import signal
 import sys
 import time
 from dataclasses import dataclass
 
-from mgexec.errors import PolicyViolation
+from mgexec.errors import MgexecError, PolicyViolation
 from mgexec.policy.rules import CommandPolicy
 from mgexec.runner import Child, spawn
 
@@ -26,6 +27,8 @@ CHECK_SECONDS = 3.0  # the outer bound on judging one line, waiting for a free w
 MAX_WORKERS = 4  # busy ones included; further checks wait for one to come free
 SPARE_WORKERS = 1  # idle workers kept started, so a burst does not wait for a process start
 WORKER_ARGV = (sys.executable, "-m", "mgexec.policy.worker")
+
+log = logging.getLogger("mgexec.policy")
 
 
 @dataclass(eq=False)
@@ -82,8 +85,11 @@ class PolicyChecker:
     async def close(self) -> None:
         """Kill every worker; checks in flight are refused."""
         self._closed = True
-        for worker in list(self._all):
+        workers = list(self._all)
+        for worker in workers:
             self._discard(worker)
+        if workers:
+            await asyncio.wait([asyncio.ensure_future(_reap(w)) for w in workers], timeout=2.0)
         for task in list(self._tasks):
             task.cancel()
 
@@ -140,12 +146,16 @@ class PolicyChecker:
     async def _start_worker(self) -> None:
         try:
             child = await spawn(WORKER_ARGV, stdin_pipe=True)
-            worker = _Worker(child)
             spec = {"allow": list(self.policy.allow_patterns), "deny": list(self.policy.deny_patterns),
                     "enable_sudo": self.policy.enable_sudo}
             child.proc.stdin.write(json.dumps(spec).encode() + b"\n")
+        except MgexecError as exc:  # waiting checks run out of budget and say so
+            log.warning("could not start a policy worker: %s", exc)
+            self._notify()
+            return
         finally:
             self._starting -= 1
+        worker = _Worker(child)
         self._all.add(worker)
         self._release(worker)
 
@@ -167,4 +177,5 @@ async def _notify_all(condition: asyncio.Condition) -> None:
 async def _reap(worker: _Worker) -> None:
     with contextlib.suppress(Exception):
         await worker.child.exited
-        await worker.child.proc.wait()
+    # Close the pipes now, on the loop, rather than when garbage collection finds them after it closed.
+    worker.child.proc._transport.close()  # type: ignore[attr-defined]

@@ -60,3 +60,41 @@ def _outside_message(work_dir: str | None, candidate: Path, resolved: Path, root
 
 def _name(work_dir: str | None) -> str:
     return repr(work_dir) if work_dir else "(the workspace)"
+
+
+_WALK_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def open_work_dir(resolved: Path, *, workspace: Path, allowed_roots: Sequence[Path]) -> int:
+    """A descriptor of the approved directory, opened one component at a time beneath its root.
+
+    resolve_work_dir judged a path; a directory swapped for a symlink afterwards would send a
+    process started by name elsewhere. Walking down with O_NOFOLLOW from the root (the configured
+    workspace or allowed path) either reaches that same place or fails, and a process started in
+    the descriptor runs where it was checked. The caller closes it.
+    """
+    roots = [Path(os.path.realpath(root)) for root in (workspace, *allowed_roots)]
+    inside = [root for root in roots if resolved == root or resolved.is_relative_to(root)]
+    if not inside:
+        raise PolicyViolation(f"work_dir {str(resolved)!r} is outside the workspace and allowed paths.")
+    root = max(inside, key=lambda r: len(r.parts))
+    try:
+        fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise PolicyViolation(f"The directory {str(root)!r} cannot be opened: {exc.strerror}.") from None
+    try:
+        for part in resolved.relative_to(root).parts:
+            fd, parent = os.open(part, _WALK_FLAGS, dir_fd=fd), fd
+            os.close(parent)
+    except OSError as exc:
+        os.close(fd)
+        raise PolicyViolation(
+            f"work_dir {str(resolved)!r} changed while it was being checked ({exc.strerror}: a directory on the "
+            "way was replaced by a symlink or a file, or removed), so mgexec did not run the command. "
+            "Try again once the directory stays put.") from None
+    return fd
+
+
+def fd_path(fd: int) -> str:
+    """A path that leads to exactly the directory behind fd, for a child to chdir into before exec."""
+    return f"/proc/self/fd/{fd}"

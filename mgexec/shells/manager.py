@@ -59,8 +59,12 @@ class BackgroundShellManager:
         self._shells: dict[str, BackgroundShell] = {}
         self._closed = False
 
-    async def start(self, command: str, work_dir: str) -> dict:
-        """Start an approved command in a resolved work_dir: {shell_id, status, command, pid, work_dir}."""
+    async def start(self, command: str, work_dir: str, *, open_dir: Callable[[], int | None] | None = None) -> dict:
+        """Start an approved command in a resolved work_dir: {shell_id, status, command, pid, work_dir}.
+
+        `open_dir` gives a descriptor of the checked directory (local shells): the shell starts in
+        it, so a directory swapped for a symlink after the check cannot redirect it.
+        """
         self._prune()
         if self._closed:
             raise InvalidShellRequest("The background-shell manager is closed; no new shell can be started.")
@@ -68,7 +72,12 @@ class BackgroundShellManager:
             raise ShellLimitReached(
                 f"Maximum concurrent shells ({self.max_running}) reached. "
                 "Kill a running shell or wait for one to finish, then start this one again.")
-        shell = self._spawn(command, work_dir)
+        dir_fd = open_dir() if open_dir is not None else None
+        try:
+            shell = self._spawn(command, work_dir, dir_fd)
+        finally:
+            if dir_fd is not None:
+                os.close(dir_fd)
         self._shells[shell.shell_id] = shell
         shell.watch()
         if not await wait_event(shell.handshaken, HANDSHAKE_TIMEOUT):
@@ -160,9 +169,9 @@ class BackgroundShellManager:
         finally:
             self.launcher.close()
 
-    def _spawn(self, command: str, work_dir: str) -> BackgroundShell:
+    def _spawn(self, command: str, work_dir: str, dir_fd: int | None = None) -> BackgroundShell:
         options = self.launcher.spawn_options(work_dir)
-        if options.cwd is not None and not os.path.isdir(options.cwd):
+        if dir_fd is None and options.cwd is not None and not os.path.isdir(options.cwd):
             raise ShellStartFailed(f"Cannot start a background shell in {work_dir}: it is not an existing "
                                    "directory. Create it or pass another work_dir.")
         argv = self.launcher.argv_for(command, work_dir)
@@ -170,8 +179,8 @@ class BackgroundShellManager:
             # Forked on the loop's own thread: PR_SET_PDEATHSIG follows the forking thread,
             # so a short-lived worker thread would take the shell down when it ends.
             child = PtySpawn(argv[0], argv[1:], env=self.launcher.env_for(work_dir), echo=True,
-                              dimensions=TERMINAL_SIZE, pass_fds=options.pass_fds,
-                              preexec_fn=_preexec(options.cwd, options.preexec_fn))
+                              dimensions=TERMINAL_SIZE, pass_fds=options.pass_fds + ((dir_fd,) if dir_fd is not None else ()),
+                              preexec_fn=_preexec(options.cwd, options.preexec_fn, dir_fd))
         except (OSError, pexpect.ExceptionPexpect) as exc:
             raise ShellStartFailed(f"Cannot start a background shell in {work_dir}: {exc}. Check that the "
                                    "directory is accessible and the program exists.") from exc
@@ -235,11 +244,13 @@ class BackgroundShellManager:
         return shell_id
 
 
-def _preexec(cwd: str | None, then: Callable[[], None] | None) -> Callable[[], None]:
+def _preexec(cwd: str | None, then: Callable[[], None] | None, dir_fd: int | None = None) -> Callable[[], None]:
     # ptyprocess changes directory outside its error handling: a failure there would leave a
     # forked copy of the server running. Inside preexec_fn, a failure is reported and exits.
     def preexec() -> None:
-        if cwd is not None:
+        if dir_fd is not None:
+            os.fchdir(dir_fd)
+        elif cwd is not None:
             os.chdir(cwd)
         if then is not None:
             then()
