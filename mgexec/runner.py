@@ -177,6 +177,9 @@ async def run_process(
     proc = child.proc
     out, err = CappedBuffer(output_cap), CappedBuffer(output_cap)
     readers = asyncio.gather(_pump(proc.stdout, out), _pump(proc.stderr, err), _feed(proc, stdin_data))
+    # When the readers are cancelled (a process that left the group holds the pipes), nobody awaits
+    # them: mark their outcome seen, or asyncio prints "exception was never retrieved" at exit.
+    readers.add_done_callback(_mark_retrieved)
     timed_out = False
     try:
         try:
@@ -212,6 +215,11 @@ async def run_process(
         stderr_dropped=err.dropped,
         signal=-code if code is not None and code < 0 else None,
     )
+
+
+def _mark_retrieved(future: asyncio.Future) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 async def _finished_within(task: asyncio.Future, seconds: float) -> bool:

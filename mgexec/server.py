@@ -14,7 +14,7 @@ import os
 import signal
 import sys
 
-from typing import Any, Awaitable
+from typing import Any, Awaitable, Callable
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import ToolAnnotations
@@ -23,7 +23,8 @@ from mgexec import __version__
 from mgexec.config import ExecConfig
 from mgexec.errors import MgexecError
 from mgexec.executors import Executor, make_executor
-from mgexec.result import ExecResult
+from mgexec.result import ExecResult, encodable, rejected
+from mgexec.transport import checked_stdio_server
 
 log = logging.getLogger("mgexec.server")
 
@@ -41,9 +42,17 @@ send_background_shell_input, and stop it with kill_background_shell. A shell run
 so its stdout and stderr arrive merged in stdout."""
 
 
+class _Server(MCPServer):
+    async def run_stdio_async(self) -> None:
+        # The SDK's own method, on a transport that answers the lines the SDK would drop unanswered.
+        async with checked_stdio_server() as (read_stream, write_stream):
+            await self._lowlevel_server.run(read_stream, write_stream,
+                                            self._lowlevel_server.create_initialization_options())
+
+
 def build_server(executor: Executor) -> MCPServer:
     config = executor.config
-    server = MCPServer("mgexec", version=__version__, instructions=INSTRUCTIONS)
+    server = _Server("mgexec", version=__version__, instructions=INSTRUCTIONS)
     where = "inside this agent's Docker container" if config.mode == "docker" else "on the host"
 
     @server.tool(
@@ -66,18 +75,27 @@ def build_server(executor: Executor) -> MCPServer:
         async def progress(elapsed: float, message: str) -> None:
             await ctx.report_progress(elapsed, None, message)
 
-        return await executor.execute(command, timeout=timeout, work_dir=work_dir, on_progress=progress)
+        try:
+            return await executor.execute(command, timeout=timeout, work_dir=work_dir, on_progress=progress)
+        except Exception as exc:  # a bug must still answer with a result, not a bare tool error
+            log.debug("execute_command failed", exc_info=True)
+            return rejected(command, work_dir or str(config.workspace),
+                            f"internal error: {type(exc).__name__}: {exc}. mgexec did not run the command; "
+                            "please report this.")
 
     _register_shell_tools(server, executor, where)
     return server
 
 
-async def _shell_call(call: Awaitable[dict]) -> dict[str, Any]:
-    """MassGen's error shape for every refusal: {success: false, error}."""
+async def _shell_call(call: Callable[[], Awaitable[dict]]) -> dict[str, Any]:
+    """MassGen's error shape for every refusal and failure: {success: false, error}."""
     try:
-        return await call
+        return await call()
     except MgexecError as exc:
-        return {"success": False, "error": str(exc)}
+        return {"success": False, "error": encodable(str(exc))}
+    except Exception as exc:  # a bug must still answer in the tool's shape
+        log.debug("background-shell call failed", exc_info=True)
+        return {"success": False, "error": encodable(f"internal error: {type(exc).__name__}: {exc}; please report this.")}
 
 
 def _register_shell_tools(server: MCPServer, executor: Executor, where: str) -> None:
@@ -91,7 +109,7 @@ def _register_shell_tools(server: MCPServer, executor: Executor, where: str) -> 
         annotations=ToolAnnotations(title="Start background shell", read_only_hint=False, destructive_hint=True,
                                     idempotent_hint=False, open_world_hint=True))
     async def start_background_shell(command: str, work_dir: str | None = None) -> dict[str, Any]:
-        return await _shell_call(executor.start_background(command, work_dir))
+        return await _shell_call(lambda: executor.start_background(command, work_dir))
 
     @server.tool(description=(
         "Read a background shell's output (stdout and stderr merged, as a terminal shows them; the last 10,000 "
@@ -101,24 +119,24 @@ def _register_shell_tools(server: MCPServer, executor: Executor, where: str) -> 
         annotations=reading)
     async def get_background_shell_output(shell_id: str, since_last_read: bool = False, tail_lines: int | None = None,
                                           wait_seconds: float = 0, wait_for: str | None = None) -> dict[str, Any]:
-        return await _shell_call(executor.shells.output(shell_id, since_last_read=since_last_read, tail_lines=tail_lines,
+        return await _shell_call(lambda: executor.shells.output(shell_id, since_last_read=since_last_read, tail_lines=tail_lines,
                                                         wait_seconds=wait_seconds, wait_for=wait_for))
 
     @server.tool(description="A background shell's status (running, stopped, failed, killed), exit_code, pid, "
                              "command, cwd, start_time and duration_seconds.", annotations=reading)
     async def get_background_shell_status(shell_id: str) -> dict[str, Any]:
-        return await _shell_call(executor.shells.status(shell_id))
+        return await _shell_call(lambda: executor.shells.status(shell_id))
 
     @server.tool(description="Stop a background shell and everything it started (SIGTERM, then SIGKILL after a "
                              "grace period); reports the signal that ended it.",
                  annotations=ToolAnnotations(title="Kill background shell", read_only_hint=False, destructive_hint=True,
                                              idempotent_hint=True, open_world_hint=False))
     async def kill_background_shell(shell_id: str) -> dict[str, Any]:
-        return await _shell_call(executor.shells.kill(shell_id))
+        return await _shell_call(lambda: executor.shells.kill(shell_id))
 
     @server.tool(description="List this agent's background shells with their status.", annotations=reading)
     async def list_background_shells() -> dict[str, Any]:
-        return await _shell_call(executor.shells.list())
+        return await _shell_call(lambda: executor.shells.list())
 
     @server.tool(description=(
         "Type text into a running background shell's terminal: answer a prompt, drive a REPL. press_enter (default "
@@ -128,7 +146,7 @@ def _register_shell_tools(server: MCPServer, executor: Executor, where: str) -> 
                                     destructive_hint=True, idempotent_hint=False, open_world_hint=False))
     async def send_background_shell_input(shell_id: str, text: str = "", press_enter: bool = True,
                                           control: str | None = None) -> dict[str, Any]:
-        return await _shell_call(executor.shells.send_input(shell_id, text, press_enter=press_enter, control=control))
+        return await _shell_call(lambda: executor.shells.send_input(shell_id, text, press_enter=press_enter, control=control))
 
 
 async def serve_async(config: ExecConfig, transport: str = "stdio", host: str = "127.0.0.1", port: int = 8000) -> None:

@@ -6,6 +6,7 @@ Results follow MassGen 0.1.12's background-shell tools; errors are MgexecError s
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import secrets
 import signal
@@ -16,9 +17,11 @@ import pexpect
 import regex
 
 from mgexec import saferegex
+from mgexec.policy.inputs import check_text
 
 from mgexec.errors import (
     InvalidShellRequest,
+    PolicyViolation,
     ShellLimitReached,
     ShellNotFound,
     ShellNotRunning,
@@ -99,7 +102,10 @@ class BackgroundShellManager:
         if tail_lines is not None and tail_lines < 0:
             raise InvalidShellRequest(f"tail_lines must be 0 or more (got {tail_lines}).")
         pattern = _compile(wait_for) if wait_for is not None else None
-        wait = min(max(wait_seconds, 0.0), MAX_WAIT_SECONDS)
+        if isinstance(wait_seconds, bool) or not isinstance(wait_seconds, (int, float)) or math.isnan(wait_seconds):
+            raise InvalidShellRequest(f"wait_seconds must be a number of seconds (at most {MAX_WAIT_SECONDS:g}), "
+                                      f"got {wait_seconds!r}.")
+        wait = min(max(float(wait_seconds), 0.0), MAX_WAIT_SECONDS)
         matched = await self._wait(shell, since_last_read, pattern, wait)
         # From here to the cursor update nothing awaits: concurrent readers get disjoint pieces,
         # and a match found by the wait is in the text returned.
@@ -138,6 +144,12 @@ class BackgroundShellManager:
         """Type text into the shell's terminal, then Enter, or instead of Enter a control key."""
         shell = self._get(shell_id)
         data = text + (control_character(control) if control is not None else ENTER if press_enter else "")
+        try:
+            check_text(text, "The input text", allow_nul=True)
+        except PolicyViolation as exc:
+            raise InvalidShellRequest(str(exc)) from None
+        if (problem := shell.input_problem(data.encode("utf-8"))) is not None:
+            raise InvalidShellRequest(f"{problem} Nothing was written to shell {shell_id}.")
         if shell.exited.is_set():
             await shell.finished.wait()
         if shell.finished.is_set():
@@ -214,16 +226,20 @@ class BackgroundShellManager:
         tried_before = 0  # match starts before this stream offset need no new try
         while True:
             since = shell.read_cursor if since_last_read else 0
+            # Noted before the search, which yields to the loop: output that arrives meanwhile, and
+            # the end of the shell, are searched in the next round rather than missed.
+            ended, seen = shell.finished.is_set(), shell.buffer.end_offset
             if pattern is not None:
                 if await _search_new(pattern, shell, since, tried_before):
                     return True
-                tried_before = shell.buffer.end_offset - WAIT_FOR_OVERLAP
-            elif shell.buffer.end_offset > shell.read_cursor:
+                tried_before = seen - WAIT_FOR_OVERLAP
+            elif seen > shell.read_cursor:
                 return False
             remaining = deadline - time.monotonic()
-            if shell.finished.is_set() or remaining <= 0:
+            if ended or remaining <= 0:
                 return False
-            await shell.changed(remaining)
+            if shell.buffer.end_offset == seen and not shell.finished.is_set():
+                await shell.changed(remaining)
 
     def _get(self, shell_id: str) -> BackgroundShell:
         self._prune()

@@ -18,10 +18,11 @@ import ptyprocess
 from mgexec.errors import ExecTimeout, InvalidShellRequest, ShellNotRunning
 from mgexec.shells.buffer import OutputBuffer
 from mgexec.shells.launcher import Handshake, Launcher, ShellProcess
+from mgexec.shells.terminput import TERMINAL_LINE_MAX, input_problem, line_mode, terminal_pieces, unread_input
 
 DRAIN_SECONDS = 1.0  # without our own terminal descriptor: how long to wait for the pty's end
 DRAIN_READS = 256  # after the shell ended, at most this many reads (16 MiB) empty the pty
-INPUT_TIMEOUT = 10.0  # how long a program may leave its input unread before send_input gives up
+INPUT_TIMEOUT = 5.0  # how long a program may leave its input unread before send_input gives up
 HANDSHAKE_LIMIT = 64 * 1024  # a launcher that found no handshake in this much output gets none
 READ_SIZE = 64 * 1024
 READS_PER_WAKEUP = 16  # bounded, so a flooding shell cannot starve the rest of the event loop
@@ -111,23 +112,52 @@ class BackgroundShell:
             pass
 
     async def write(self, data: bytes) -> int:
+        """Type data into the terminal; ExecTimeout (naming what was written) if the program does not read it.
+
+        In line mode the terminal holds at most TERMINAL_LINE_MAX unread bytes and silently drops
+        the rest, so data goes one line at a time, each only once the program has read enough of
+        what came before; a program that never reads is reported, not fed into the void.
+        """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + INPUT_TIMEOUT
-        view, written = memoryview(data), 0
-        while written < len(data):
+        written = 0
+        for piece in terminal_pieces(data, line_mode(self._peer)):
+            if not await self._room_for(len(piece), deadline):
+                raise ExecTimeout(self._not_reading(written, len(data), "its earlier input is still unread"))
+            written += await self._write_all(piece, deadline, written, len(data))
+        return written
+
+    def input_problem(self, data: bytes) -> str | None:
+        """Why data cannot be typed into this shell's terminal whole, or None."""
+        return input_problem(data, line_mode(self._peer))
+
+    async def _room_for(self, size: int, deadline: float) -> bool:
+        loop = asyncio.get_running_loop()
+        while (unread := unread_input(self._peer)) is not None and unread + size > TERMINAL_LINE_MAX:
+            if loop.time() >= deadline:
+                return False
+            await asyncio.sleep(0.01)
+        return True
+
+    async def _write_all(self, piece: bytes, deadline: float, before: int, total: int) -> int:
+        loop = asyncio.get_running_loop()
+        view, written = memoryview(piece), 0
+        while written < len(piece):
             try:
                 written += os.write(self.fd, view[written:])
             except BlockingIOError:
                 if not await self._writable(deadline - loop.time()):
-                    raise ExecTimeout(
-                        f"Shell {self.shell_id} did not read its input within {INPUT_TIMEOUT:g} seconds; "
-                        f"{written} of {len(data)} bytes were written. Check that the program is waiting "
-                        "for input, or send a smaller piece.") from None
+                    raise ExecTimeout(self._not_reading(before + written, total, "the terminal is full")) from None
             except OSError as exc:  # the terminal is gone: the shell has just ended
                 raise ShellNotRunning(
-                    f"Shell {self.shell_id} ended while its input was being written ({written} of "
-                    f"{len(data)} bytes were written); it cannot take input any more.") from exc
+                    f"Shell {self.shell_id} ended while its input was being written ({before + written} of "
+                    f"{total} bytes were written); it cannot take input any more.") from exc
         return written
+
+    def _not_reading(self, written: int, total: int, why: str) -> str:
+        return (f"Shell {self.shell_id} is not reading its input ({why} after {INPUT_TIMEOUT:g} seconds): "
+                f"{written} of {total} bytes were written, the rest was not sent. Check that the program "
+                "is waiting for input (get_background_shell_output shows its prompt), or send a smaller piece.")
 
     def _notify(self) -> None:
         if self._changed is not None and not self._changed.done():

@@ -1,0 +1,131 @@
+"""The stdio transport: the SDK's stdio_server, plus a JSON-RPC error reply for every line it cannot read.
+
+The SDK drops a line that is not a valid JSON-RPC message without answering, so a client that
+sent a request in it (a string with an unpaired surrogate escape, `"\\ud800"`, is enough) waits
+forever. Here every such line is answered: -32700 when it is not JSON, -32600 when it is JSON but
+no valid message, -32602 when a request's parameters hold text that is not valid Unicode; the
+request's id is kept whenever it can be read, so the client's call ends.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import threading
+from contextlib import asynccontextmanager
+from io import TextIOWrapper
+
+import anyio
+import anyio.from_thread
+import mcp_types as types
+from mcp.server.stdio import stdio_server
+from mcp.shared.message import SessionMessage
+
+from mgexec.policy.inputs import unpaired_surrogate
+from mgexec.result import encodable
+
+
+class _CheckedLines:
+    """A line reader over the protocol stream that answers unreadable lines itself and skips them."""
+
+    def __init__(self, raw: TextIOWrapper) -> None:
+        self._raw = raw
+        self._reply_stream = None
+        self._ready = threading.Event()
+
+    def reply_through(self, write_stream) -> None:
+        self._reply_stream = write_stream
+        self._ready.set()
+
+    def readline(self) -> str:  # runs in a worker thread (anyio.wrap_file)
+        while True:
+            line = self._raw.readline()
+            if not line or not line.strip():
+                if not line:
+                    return line
+                continue
+            try:
+                types.jsonrpc_message_adapter.validate_json(line, by_name=False)
+                return line
+            except ValueError:
+                self._answer(error_reply(line))
+
+    def _answer(self, reply: types.JSONRPCError | None) -> None:
+        if reply is None:
+            return
+        self._ready.wait()
+        try:
+            anyio.from_thread.run(self._reply_stream.send, SessionMessage(reply))
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError, RuntimeError):
+            pass  # the session is ending; nobody is left to answer
+
+    def __getattr__(self, name):
+        return getattr(self._raw, name)
+
+
+def error_reply(line: str) -> types.JSONRPCError | None:
+    """The JSON-RPC error answering a line that is no valid message (None for a bad notification)."""
+    try:
+        data = json.loads(line)
+    except ValueError as exc:
+        return _error(None, types.PARSE_ERROR, f"Parse error: the line is not valid JSON ({exc}).")
+    if not isinstance(data, dict):
+        return _error(None, types.INVALID_REQUEST, "Invalid Request: a message must be one JSON object "
+                                                   "(batches are not supported).")
+    raw_id = data.get("id")
+    ident = raw_id if isinstance(raw_id, (int, str)) and not isinstance(raw_id, bool) else None
+    if isinstance(ident, str) and unpaired_surrogate(ident) is not None:
+        ident = None
+    where = _surrogate_path(data)
+    if where is not None:
+        if ident is None and "id" not in data:
+            return None
+        return _error(ident, types.INVALID_PARAMS, (
+            f"Invalid params: {where} holds an unpaired UTF-16 surrogate escape, which is not valid Unicode. "
+            "Send valid text (surrogates only in pairs)."))
+    if "method" in data and "id" not in data:
+        return None  # a malformed notification: JSON-RPC answers nothing
+    return _error(ident, types.INVALID_REQUEST, "Invalid Request: the object is not a valid JSON-RPC 2.0 "
+                                                "request (it needs jsonrpc \"2.0\", an id, a method name and "
+                                                "object params).")
+
+
+def _error(ident, code: int, message: str) -> types.JSONRPCError:
+    return types.JSONRPCError(jsonrpc="2.0", id=ident, error=types.ErrorData(code=code, message=encodable(message)))
+
+
+def _surrogate_path(value, path: str = "the message") -> str | None:
+    """Where in a decoded JSON value a string (or key) with an unpaired surrogate sits, or None."""
+    if isinstance(value, str):
+        return path if unpaired_surrogate(value) is not None else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            shown = f"{path}.{encodable(key)}" if path != "the message" else encodable(key)
+            if unpaired_surrogate(key) is not None:
+                return shown
+            if (found := _surrogate_path(item, shown)) is not None:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            if (found := _surrogate_path(item, f"{path}[{index}]")) is not None:
+                return found
+    return None
+
+
+def _claim_stdin():
+    """The protocol stream on a private descriptor; fd 0 then reads /dev/null, as the SDK's own claim does."""
+    private = fcntl.fcntl(0, fcntl.F_DUPFD_CLOEXEC, 3)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    return os.fdopen(private, "rb", closefd=False)
+
+
+@asynccontextmanager
+async def checked_stdio_server():
+    """stdio_server() whose reader answers malformed lines with JSON-RPC errors."""
+    lines = _CheckedLines(TextIOWrapper(_claim_stdin(), encoding="utf-8", errors="replace"))
+    async with stdio_server(stdin=anyio.wrap_file(lines)) as (read_stream, write_stream):
+        lines.reply_through(write_stream)
+        yield read_stream, write_stream
