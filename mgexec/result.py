@@ -7,6 +7,7 @@ from pydantic import BaseModel, Field
 from mgexec.runner import ProcessOutput
 
 REJECTED_EXIT_CODE = -1
+SHOWN_MAX = 140_000  # characters of a refused command echoed back; above the kernel's limit for one argument
 
 
 class ExecResult(BaseModel):
@@ -26,7 +27,14 @@ class ExecResult(BaseModel):
 def rejected(command: str, work_dir: str, reason: str) -> ExecResult:
     """A command refused before it ran (policy, bad work_dir, engine problem)."""
     return ExecResult(success=False, exit_code=REJECTED_EXIT_CODE, stdout="", stderr=reason,
-                      execution_time=0.0, command=encodable(command), work_dir=encodable(work_dir))
+                      execution_time=0.0, command=clipped(encodable(command)), work_dir=clipped(encodable(work_dir)))
+
+
+def clipped(text: str, limit: int = SHOWN_MAX) -> str:
+    """A refused argument as echoed back: whole unless it is huge (it could not have run anyway)."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text)} characters in all)"
 
 
 def encodable(text: object) -> str:
