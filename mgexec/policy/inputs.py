@@ -28,6 +28,10 @@ def unpaired_surrogate(text: str) -> int | None:
 def check_text(value: str, what: str, *, allow_nul: bool = False) -> None:
     """Refuse a string holding an unpaired surrogate or, unless allowed, a NUL character."""
     at = unpaired_surrogate(value)
+    if at is not None and "\udc80" <= value[at] <= "\udcff":  # a raw byte, as Python decodes argv
+        raise PolicyViolation(
+            f"{what} holds a byte that is not UTF-8 (0x{ord(value[at]) - 0xDC00:02x} at character {at}). "
+            "Write it as an escape the shell expands instead, such as printf '\\xff'.")
     if at is not None:
         raise PolicyViolation(
             f"{what} holds an unpaired UTF-16 surrogate ({value[at]!r} at character {at}), which is not valid "
