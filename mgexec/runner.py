@@ -140,8 +140,12 @@ async def spawn(
             stderr=asyncio.subprocess.PIPE,
             start_new_session=True,
         )
-    except (OSError, ValueError) as exc:  # ValueError: a NUL in an argument or the environment
+    except ValueError as exc:  # a NUL in an argument or the environment
         raise SpawnFailed(spawn_error(argv[0], exc)) from exc
+    except OSError as exc:
+        if exc.errno == errno.E2BIG:  # other OSErrors keep their type: callers tell them apart
+            raise SpawnFailed(spawn_error(argv[0], exc)) from exc
+        raise
     return Child(asyncio.subprocess.Process(transport, protocol, loop), protocol.exited)
 
 

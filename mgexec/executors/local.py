@@ -6,10 +6,11 @@ import os
 from pathlib import Path
 
 from mgexec.environment import command_env
+from mgexec.errors import MgexecError, SpawnFailed
 from mgexec.executors.base import Executor
 from mgexec.policy.paths import fd_path
 from mgexec.result import ExecResult, from_process
-from mgexec.runner import run_process
+from mgexec.runner import run_process, spawn_error
 
 
 class LocalExecutor(Executor):
@@ -25,14 +26,14 @@ class LocalExecutor(Executor):
         # The child changes into the very directory that was checked, through the descriptor
         # (chdir happens before the descriptor is closed at exec), never by its name again.
         fd = self.open_dir(work_dir)
+        argv = ["/bin/sh", "-c", command]
         try:
-            out = await run_process(
-                ["/bin/sh", "-c", command],
-                cwd=fd_path(fd),
-                env=command_env(work_dir),
-                timeout=timeout,
-                output_cap=self.config.max_output_bytes,
-            )
+            out = await run_process(argv, cwd=fd_path(fd), env=command_env(work_dir), timeout=timeout,
+                                    output_cap=self.config.max_output_bytes)
+        except OSError as exc:
+            if isinstance(exc, MgexecError):
+                raise
+            raise SpawnFailed(spawn_error(argv[0], exc)) from exc
         finally:
             os.close(fd)
         return from_process(out, command, str(work_dir), timeout)

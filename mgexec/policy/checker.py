@@ -161,7 +161,7 @@ class PolicyChecker:
             spec = {"allow": list(self.policy.allow_patterns), "deny": list(self.policy.deny_patterns),
                     "enable_sudo": self.policy.enable_sudo}
             child.proc.stdin.write(json.dumps(spec).encode() + b"\n")
-        except MgexecError as exc:  # waiting checks run out of budget and say so
+        except (MgexecError, OSError) as exc:  # waiting checks run out of budget and say so
             log.warning("could not start a policy worker: %s", exc)
             self._notify()
             return
