@@ -67,6 +67,8 @@ class PolicyChecker:
             worker = self._take_idle() or await _within(self._acquire(), self.budget)
         except asyncio.TimeoutError:
             raise PolicyViolation(self._over_budget("every policy worker stayed busy with other lines")) from None
+        except EOFError:
+            raise PolicyViolation("mgexec is shutting down and no longer judges or runs commands.") from None
         try:
             reply = await _within(self._ask(worker, command), max(0.0, deadline - time.monotonic()))
         except asyncio.TimeoutError:
