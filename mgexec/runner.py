@@ -140,8 +140,8 @@ async def spawn(
             stderr=asyncio.subprocess.PIPE,
             start_new_session=True,
         )
-    except ValueError as exc:  # a NUL in an argument or the environment
-        raise SpawnFailed(spawn_error(argv[0], exc)) from exc
+    except ValueError as exc:  # a NUL in an argument or the environment, or text that cannot be encoded
+        raise SpawnFailed(spawn_error(argv[0], exc, env)) from exc
     except OSError as exc:
         if exc.errno == errno.E2BIG:  # other OSErrors keep their type: callers tell them apart
             raise SpawnFailed(spawn_error(argv[0], exc)) from exc
@@ -149,8 +149,13 @@ async def spawn(
     return Child(asyncio.subprocess.Process(transport, protocol, loop), protocol.exited)
 
 
-def spawn_error(program: str, exc: BaseException) -> str:
-    """One paragraph on why a process could not start, naming the limit when it is one."""
+def spawn_error(program: str, exc: BaseException, env: Mapping[str, str] | None = None) -> str:
+    """One paragraph on why a process could not start, naming the limit or the variable when it can."""
+    bad = [name for name, value in (env or {}).items() if not _passable(name) or not _passable(value)]
+    if isinstance(exc, ValueError) and bad:
+        return (f"Could not start {program}: the environment variable {bad[0].encode('utf-8', 'backslashreplace').decode()!r} "
+                "holds a NUL character or text that is not valid Unicode, which no process environment can carry. "
+                "Fix or remove it where it is set (the config's env settings or the server's own environment).")
     if isinstance(exc, OSError) and exc.errno == errno.E2BIG:
         return (f"Could not start {program}: its arguments and environment together exceed the kernel's "
                 f"limit ({os.sysconf('SC_ARG_MAX')} bytes, ARG_MAX; one string at most 131072 bytes). "
@@ -158,6 +163,14 @@ def spawn_error(program: str, exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.errno == errno.ENOENT and exc.filename and str(exc.filename).startswith("/proc/self/fd/"):
         return f"Could not start {program}: its working directory went away before it started. Try again."
     return f"Could not start {program}: {exc}."
+
+
+def _passable(text: str) -> bool:
+    try:
+        os.fsencode(text)
+    except UnicodeError:
+        return False
+    return "\0" not in text
 
 
 async def run_process(

@@ -159,6 +159,7 @@ async def serve_async(config: ExecConfig, transport: str = "stdio", host: str = 
     # Preinstall can take minutes: serve meanwhile (clients time out on a slow handshake);
     # commands wait for it and report its progress.
     executor.prepare_in_background(log_progress)
+    executor.guard.checker.warm()  # the first call then finds a policy worker ready
     server = build_server(executor)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
