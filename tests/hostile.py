@@ -18,15 +18,18 @@ SLACK = 1.5  # seconds an attacked call may take beyond its own budget
 
 
 @asynccontextmanager
-async def hostile_session(cwd: Path, *args: str):
-    """(session, server pid, path of the server's stderr) over the official SDK's stdio client."""
+async def hostile_session(cwd: Path, *args: str, local: bool = True):
+    """(session, server pid, path of the server's stderr) over the official SDK's stdio client.
+
+    The pid is read from a command's parent, so only in local mode (None otherwise).
+    """
     errlog_path = cwd.parent / f"server-stderr-{time.monotonic_ns()}.log"
     with open(errlog_path, "w") as errlog:
         params = StdioServerParameters(command=MGEXEC, args=["serve", *args], cwd=str(cwd))
         async with stdio_client(params, errlog=errlog) as (read, write):
             async with ClientSession(read, write) as session:
                 await session.initialize()
-                pid = await server_pid(session)
+                pid = await server_pid(session) if local else None
                 yield session, pid, errlog_path
 
 
