@@ -20,6 +20,7 @@ from mgexec.errors import MgexecError
 Pattern = regex.Pattern
 MATCH_SECONDS = 0.25  # one match of a configured allow or deny pattern against one command
 PROBE_SECONDS = 0.05  # one probe input when a pattern is checked up front
+PROBE_TOTAL_SECONDS = 2.0  # all probes of one pattern
 PROBE_LENGTHS = (24, 4096)  # exponential blow-ups show on short inputs, polynomial ones on long
 # Characters that typical command text is made of, repeated to find blow-ups the pattern's own
 # literals do not reveal.
@@ -57,8 +58,11 @@ def backtracking_input(pattern: str, kind: MatchKind = "search") -> str | None:
     time budget of every later match catches whatever they miss.
     """
     compiled = compile_pattern(pattern)
+    give_up = time.monotonic() + PROBE_TOTAL_SECONDS
     for text, description in _probes(pattern):
         start = time.monotonic()
+        if start > give_up:  # a slow machine: the budget of every later match still holds
+            return None
         try:
             run(compiled, kind, text, PROBE_SECONDS)
         except RegexTimeout:
