@@ -12,6 +12,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import threading
 from contextlib import asynccontextmanager
 from io import TextIOWrapper
@@ -24,6 +25,14 @@ from mcp.shared.message import SessionMessage
 
 from mgexec.policy.inputs import unpaired_surrogate
 from mgexec.result import encodable
+
+
+MAX_MESSAGE_CHARS = 32 << 20  # one JSON-RPC line; a longer one is discarded and answered
+
+
+def _leading_id(line: str):
+    found = re.search(r'"id"\s*:\s*(-?\d{1,18}|"[^"\\]{0,200}")', line[:4096])
+    return None if found is None else json.loads(found.group(1))
 
 
 class _CheckedLines:
@@ -40,16 +49,28 @@ class _CheckedLines:
 
     def readline(self) -> str:  # runs in a worker thread (anyio.wrap_file)
         while True:
-            line = self._raw.readline()
+            line = self._raw.readline(MAX_MESSAGE_CHARS + 1)
             if not line or not line.strip():
                 if not line:
                     return line
+                continue
+            if len(line) > MAX_MESSAGE_CHARS and not line.endswith("\n"):
+                self._skip_rest_of_line()
+                self._answer(_error(_leading_id(line), types.INVALID_REQUEST, (
+                    f"Invalid Request: the message is longer than {MAX_MESSAGE_CHARS} characters "
+                    f"({MAX_MESSAGE_CHARS >> 20} Mi), the most mgexec reads; it was discarded. Put large data "
+                    "in a file in the workspace.")))
                 continue
             try:
                 types.jsonrpc_message_adapter.validate_json(line, by_name=False)
                 return line
             except ValueError:
                 self._answer(error_reply(line))
+
+    def _skip_rest_of_line(self) -> None:
+        # Read on in bounded pieces, so a line without end cannot fill memory.
+        while (piece := self._raw.readline(1 << 20)) and not piece.endswith("\n"):
+            pass
 
     def _answer(self, reply: types.JSONRPCError | None) -> None:
         if reply is None:

@@ -155,3 +155,15 @@ async def test_the_server_stops_promptly_while_a_line_built_to_explode_is_judged
     code = await asyncio.wait_for(raw.proc.wait(), CHECK_SECONDS + SLACK)
     assert code == 0 and time.monotonic() - start < 2.0
     assert wait_all_gone([int(pid) for pid in workers], 5) == []
+
+
+async def test_a_line_longer_than_the_limit_is_discarded_and_answered(raw):
+    from mgexec.transport import MAX_MESSAGE_CHARS
+
+    filler = "x" * (MAX_MESSAGE_CHARS + 10)
+    raw.send(call_line(77, "execute_command", json.dumps({"command": filler})))
+    await raw.proc.stdin.drain()
+    message = await raw.reply(77, timeout=30)
+    assert message["error"]["code"] == -32600 and "longer than" in message["error"]["message"]
+    after = await raw.call(78, "execute_command", {"command": "echo still-serving"})
+    assert after["result"]["structuredContent"]["stdout"] == "still-serving\n"
