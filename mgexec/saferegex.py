@@ -10,6 +10,7 @@ backtracking engines blow up, so a pattern that would time out is refused up fro
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Literal
 
@@ -26,6 +27,9 @@ PROBE_LENGTHS = (24, 4096)  # exponential blow-ups show on short inputs, polynom
 # literals do not reveal.
 PROBE_CHARACTERS = "a0 -/._=\t"
 ENDINGS = ("", "\x00", "!", "\n")  # an input that almost matches forces every alternative to be tried
+MAX_AGENT_PATTERN = 4096  # characters of a pattern an agent sends (wait_for)
+MAX_REPEAT_PRODUCT = 100_000  # product of the counts of {m,n} repetitions in such a pattern
+_COUNTED = regex.compile(r"\{(\d+)(?:,(\d*))?\}")
 MatchKind = Literal["match", "fullmatch", "search"]
 
 
@@ -33,9 +37,31 @@ class RegexTimeout(MgexecError, TimeoutError):
     """A pattern did not finish matching within its time budget."""
 
 
+class PatternTooComplex(MgexecError, ValueError):
+    """A pattern from an agent is too large or too deep to compile in reasonable time."""
+
+
 def compile_pattern(pattern: str, flags: int = 0) -> Pattern:
     """Compile with `re` semantics; raises regex.error (a ValueError) on bad syntax."""
     return regex.compile(pattern, flags | regex.VERSION0)
+
+
+def compile_agent_pattern(pattern: str, flags: int = 0) -> Pattern:
+    """Compile a pattern an agent sent; PatternTooComplex or regex.error naming the problem.
+
+    Compiling holds the GIL and grows with counted repetition (`(?:a{1000}){1000}` takes seconds),
+    so the length and the product of the repetition counts are bounded before compiling.
+    """
+    if len(pattern) > MAX_AGENT_PATTERN:
+        raise PatternTooComplex(f"it is {len(pattern)} characters long; at most {MAX_AGENT_PATTERN} are accepted")
+    counts = [int(high or low) for low, high in _COUNTED.findall(pattern)]
+    if math.prod(counts) > MAX_REPEAT_PRODUCT:
+        raise PatternTooComplex(f"its counted repetitions ({', '.join(map(str, counts))}) multiply to more than "
+                         f"{MAX_REPEAT_PRODUCT}, which would take too long to compile")
+    try:
+        return compile_pattern(pattern, flags)
+    except RecursionError:
+        raise PatternTooComplex("it nests groups too deeply to be compiled") from None
 
 
 def run(compiled: Pattern, kind: MatchKind, text: str, seconds: float, pos: int = 0) -> regex.Match | None:

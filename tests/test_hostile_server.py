@@ -126,7 +126,7 @@ LIVE_SHELL_CASES = [
     ({"tail_lines": -1}, None, "tail_lines"),
     ({"wait_for": "(unclosed"}, None, "not a valid regular expression"),
     ({"wait_for": "(a|aa)+$", "wait_seconds": 3}, None, "did not finish searching"),
-    (None, {"text": "x" * 10_000_000}, "at most 65536 bytes"),
+    (None, {"text": "x" * 100_000}, "at most 65536 bytes"),
     (None, {"text": "y" * 5000}, "line mode"),
     (None, {"text": "", "control": "xx"}, "Unknown control key"),
 ]
@@ -184,4 +184,20 @@ async def test_input_to_a_shell_that_never_reads_is_bounded_and_reported(workspa
     assert written <= 4095 and refused, replies
     assert "not reading its input" in refused[0]["error"] and "bytes were written" in refused[0]["error"]
     assert_responsive(times)
+    no_traceback(errlog)
+
+
+@pytest.mark.parametrize("wait_for, fragment", [
+    ("(?:a{1000}){1000}", "multiply to more than"),
+    ("(" * 3000 + "a" + ")" * 3000, "characters long"),
+    ("(" * 2000 + "a" + ")" * 2000, "nests groups too deeply"),
+])
+async def test_a_wait_for_too_costly_to_compile_is_refused_at_once(workspace, wait_for, fragment):
+    async with hostile_session(workspace) as (session, pid, errlog):
+        shell_id = (await session.call_tool("start_background_shell", {"command": "sleep 30"})).structured_content["shell_id"]
+        elapsed, result = await timed_call(session, "get_background_shell_output", shell_id=shell_id,
+                                           wait_for=wait_for, wait_seconds=5)
+        await session.call_tool("kill_background_shell", {"shell_id": shell_id})
+    data = result.structured_content
+    assert data["success"] is False and fragment in data["error"] and elapsed < 1, data
     no_traceback(errlog)

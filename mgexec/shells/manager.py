@@ -18,6 +18,7 @@ import regex
 
 from mgexec import saferegex
 from mgexec.policy.inputs import check_text
+from mgexec.result import clipped
 
 from mgexec.errors import (
     InvalidShellRequest,
@@ -245,7 +246,7 @@ class BackgroundShellManager:
         self._prune()
         shell = self._shells.get(shell_id)
         if shell is None:
-            raise ShellNotFound(f"Shell not found: {shell_id}")
+            raise ShellNotFound(f"Shell not found: {clipped(shell_id, 200)}")
         return shell
 
     def _prune(self) -> None:
@@ -275,11 +276,15 @@ def _preexec(cwd: str | None, then: Callable[[], None] | None, dir_fd: int | Non
 
 
 def _compile(pattern: str) -> saferegex.Pattern:
+    shown = clipped(repr(pattern), 200)
     try:
-        return saferegex.compile_pattern(pattern, regex.MULTILINE)
+        return saferegex.compile_agent_pattern(pattern, regex.MULTILINE)
     except regex.error as exc:
-        raise InvalidShellRequest(f"wait_for is not a valid regular expression ({exc}): {pattern!r}. "
+        raise InvalidShellRequest(f"wait_for is not a valid regular expression ({exc}): {shown}. "
                                   "Escape special characters such as ( [ . * with a backslash.") from None
+    except saferegex.PatternTooComplex as exc:
+        raise InvalidShellRequest(f"wait_for cannot be used: {exc}: {shown}. Wait for a short, simple "
+                                  "pattern, such as a literal line the program prints.") from None
 
 
 async def _search_new(pattern: saferegex.Pattern, shell: BackgroundShell, since: int, tried_before: int) -> bool:
