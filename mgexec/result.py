@@ -37,6 +37,24 @@ def clipped(text: str, limit: int = SHOWN_MAX) -> str:
     return f"{text[:limit]}... ({len(text)} characters in all)"
 
 
+def encodable_tree(value):
+    """value with every string made encodable (see encodable): dicts, lists and results, recursively.
+
+    Paths on disk may hold bytes that are not UTF-8 (a directory named b"d\xff"); Python gives
+    them as lone surrogates, which no JSON reply can carry, so the whole reply would be lost.
+    """
+    if isinstance(value, str):
+        return encodable(value)
+    if isinstance(value, dict):
+        return {encodable(k) if isinstance(k, str) else k: encodable_tree(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [encodable_tree(item) for item in value]
+    if isinstance(value, BaseModel):
+        return value.model_copy(update={name: encodable_tree(getattr(value, name))
+                                        for name in type(value).model_fields})
+    return value
+
+
 def encodable(text: object) -> str:
     """text as it can travel in a UTF-8 JSON reply: an unpaired surrogate is shown as its escape."""
     text = text if isinstance(text, str) else repr(text)

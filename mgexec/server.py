@@ -23,7 +23,7 @@ from mgexec import __version__
 from mgexec.config import ExecConfig
 from mgexec.errors import MgexecError
 from mgexec.executors import Executor, make_executor
-from mgexec.result import ExecResult, encodable, rejected
+from mgexec.result import ExecResult, encodable, encodable_tree, rejected
 from mgexec.transport import checked_stdio_server
 
 log = logging.getLogger("mgexec.server")
@@ -76,7 +76,8 @@ def build_server(executor: Executor) -> MCPServer:
             await ctx.report_progress(elapsed, None, message)
 
         try:
-            return await executor.execute(command, timeout=timeout, work_dir=work_dir, on_progress=progress)
+            return encodable_tree(await executor.execute(command, timeout=timeout, work_dir=work_dir,
+                                                         on_progress=progress))
         except Exception as exc:  # a bug must still answer with a result, not a bare tool error
             log.debug("execute_command failed", exc_info=True)
             return rejected(command, work_dir or str(config.workspace),
@@ -90,7 +91,7 @@ def build_server(executor: Executor) -> MCPServer:
 async def _shell_call(call: Callable[[], Awaitable[dict]]) -> dict[str, Any]:
     """MassGen's error shape for every refusal and failure: {success: false, error}."""
     try:
-        return await call()
+        return encodable_tree(await call())
     except MgexecError as exc:
         return {"success": False, "error": encodable(str(exc))}
     except Exception as exc:  # a bug must still answer in the tool's shape

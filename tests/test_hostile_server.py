@@ -9,6 +9,7 @@ Each call must answer within its budget plus SLACK, with a result object (execut
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 
 import pytest
@@ -200,4 +201,20 @@ async def test_a_wait_for_too_costly_to_compile_is_refused_at_once(workspace, wa
         await session.call_tool("kill_background_shell", {"shell_id": shell_id})
     data = result.structured_content
     assert data["success"] is False and fragment in data["error"] and elapsed < 1, data
+    no_traceback(errlog)
+
+
+async def test_a_work_dir_whose_name_is_not_utf8_still_gets_its_results(workspace):
+    odd = os.fsdecode(b"d\xff")  # a name an agent can make with mkdir $'d\xff'
+    (workspace / odd).mkdir()
+    (workspace / "link").symlink_to(odd)
+    async with hostile_session(workspace) as (session, pid, errlog):
+        ran = (await session.call_tool("execute_command", {"command": "pwd", "work_dir": "link"}))
+        shell = (await session.call_tool("start_background_shell", {"command": "sleep 5", "work_dir": "link"}))
+        status = await session.call_tool("get_background_shell_status", {"shell_id": shell.structured_content["shell_id"]})
+        listed = await session.call_tool("list_background_shells", {})
+        await session.call_tool("kill_background_shell", {"shell_id": shell.structured_content["shell_id"]})
+    assert not any(r.is_error for r in (ran, shell, status, listed))
+    assert ran.structured_content["success"] and ran.structured_content["work_dir"].endswith("d\\udcff")
+    assert status.structured_content["cwd"].endswith("d\\udcff") and listed.structured_content["count"] == 1
     no_traceback(errlog)
