@@ -98,7 +98,9 @@ def exec_command(config: str | None, agent: str | None, timeout: float | None, w
     result = asyncio.run(run_once(load_config(config, agent), line, timeout=timeout, work_dir=workdir,
                                   on_setup=_say_progress))
     if as_json:
-        click.echo(result.model_dump_json(indent=2))
+        from mgexec.result import encodable_tree
+
+        click.echo(encodable_tree(result).model_dump_json(indent=2))
     else:
         sys.stdout.write(result.stdout)
         sys.stdout.flush()
