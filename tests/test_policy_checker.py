@@ -73,3 +73,13 @@ async def test_workers_have_a_memory_limit_and_close_kills_them():
     assert pids and wait_all_gone(pids, 5) == []
     with pytest.raises(PolicyViolation):
         await checker.check("true")
+
+
+async def test_a_worker_that_cannot_start_is_named_in_the_refusal(monkeypatch):
+    monkeypatch.setattr("mgexec.policy.checker.WORKER_ARGV", ("/nonexistent/python",))
+    checker = PolicyChecker(CommandPolicy(), budget=0.5)
+    try:
+        with pytest.raises(PolicyViolation, match="could not start a process to judge"):
+            await checker.check("true")
+    finally:
+        await checker.close()

@@ -54,6 +54,7 @@ class PolicyChecker:
         self._starting = 0
         self._freed: asyncio.Condition | None = None
         self._waiting = 0  # checks waiting for a free worker
+        self._start_error: str | None = None  # why the last worker could not be started
         self._tasks: set[asyncio.Task] = set()
         self._closed = False
 
@@ -63,9 +64,13 @@ class PolicyChecker:
 
     async def check(self, command: str) -> None:
         deadline = time.monotonic() + self.budget
+        self._start_error = None  # each check may try to start a worker once more
         try:
             worker = self._take_idle() or await _within(self._acquire(), self.budget)
         except asyncio.TimeoutError:
+            if not self._all and self._start_error:
+                raise PolicyViolation(f"mgexec could not start a process to judge the command line "
+                                      f"({self._start_error}), so it did not run it.") from None
             raise PolicyViolation(self._over_budget("every policy worker stayed busy with other lines")) from None
         except EOFError:
             raise PolicyViolation("mgexec is shutting down and no longer judges or runs commands.") from None
@@ -115,7 +120,8 @@ class PolicyChecker:
             while not self._idle:
                 if self._closed:
                     raise EOFError("the policy checker is closed")
-                if len(self._all) + self._starting < self.max_workers:
+                # After a failed start, wait for the budget instead of retrying in a tight loop.
+                if len(self._all) + self._starting < self.max_workers and self._start_error is None:
                     self._top_up(at_least=1)
                 self._waiting += 1
                 try:
@@ -165,6 +171,7 @@ class PolicyChecker:
             child.proc.stdin.write(json.dumps(spec).encode() + b"\n")
         except (MgexecError, OSError) as exc:  # waiting checks run out of budget and say so
             log.warning("could not start a policy worker: %s", exc)
+            self._start_error = str(exc)
             self._notify()
             return
         finally:
