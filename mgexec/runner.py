@@ -153,14 +153,15 @@ def spawn_error(program: str, exc: BaseException, env: Mapping[str, str] | None 
     """One paragraph on why a process could not start, naming the limit or the variable when it can."""
     bad = [name for name, value in (env or {}).items() if not _passable(name) or not _passable(value)]
     if isinstance(exc, ValueError) and bad:
-        return (f"Could not start {program}: the environment variable {bad[0].encode('utf-8', 'backslashreplace').decode()!r} "
-                "holds a NUL character or text that is not valid Unicode, which no process environment can carry. "
+        name = bad[0].encode("utf-8", "backslashreplace").decode()
+        return (f"Could not start {program}: the environment variable {name!r} holds a NUL character or "
+                "text that is not valid Unicode, which no process environment can carry. "
                 "Fix or remove it where it is set (the config's env settings or the server's own environment).")
     if isinstance(exc, OSError) and exc.errno == errno.E2BIG:
         return (f"Could not start {program}: its arguments and environment together exceed the kernel's "
                 f"limit ({os.sysconf('SC_ARG_MAX')} bytes, ARG_MAX; one string at most 131072 bytes). "
                 "Shorten the command or the environment, or put the data in a file.")
-    if isinstance(exc, OSError) and exc.errno == errno.ENOENT and exc.filename and str(exc.filename).startswith("/proc/self/fd/"):
+    if isinstance(exc, OSError) and exc.errno == errno.ENOENT and str(exc.filename or "").startswith("/proc/self/fd/"):
         return f"Could not start {program}: its working directory went away before it started. Try again."
     return f"Could not start {program}: {exc}."
 

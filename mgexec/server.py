@@ -96,7 +96,8 @@ async def _shell_call(call: Callable[[], Awaitable[dict]]) -> dict[str, Any]:
         return {"success": False, "error": encodable(str(exc))}
     except Exception as exc:  # a bug must still answer in the tool's shape
         log.debug("background-shell call failed", exc_info=True)
-        return {"success": False, "error": encodable(f"internal error: {type(exc).__name__}: {exc}; please report this.")}
+        return {"success": False,
+                "error": encodable(f"internal error: {type(exc).__name__}: {exc}; please report this.")}
 
 
 def _register_shell_tools(server: MCPServer, executor: Executor, where: str) -> None:
@@ -120,8 +121,9 @@ def _register_shell_tools(server: MCPServer, executor: Executor, where: str) -> 
         annotations=reading)
     async def get_background_shell_output(shell_id: str, since_last_read: bool = False, tail_lines: int | None = None,
                                           wait_seconds: float = 0, wait_for: str | None = None) -> dict[str, Any]:
-        return await _shell_call(lambda: executor.shells.output(shell_id, since_last_read=since_last_read, tail_lines=tail_lines,
-                                                        wait_seconds=wait_seconds, wait_for=wait_for))
+        return await _shell_call(lambda: executor.shells.output(
+            shell_id, since_last_read=since_last_read, tail_lines=tail_lines, wait_seconds=wait_seconds,
+            wait_for=wait_for))
 
     @server.tool(description="A background shell's status (running, stopped, failed, killed), exit_code, pid, "
                              "command, cwd, start_time and duration_seconds.", annotations=reading)
@@ -147,7 +149,8 @@ def _register_shell_tools(server: MCPServer, executor: Executor, where: str) -> 
                                     destructive_hint=True, idempotent_hint=False, open_world_hint=False))
     async def send_background_shell_input(shell_id: str, text: str = "", press_enter: bool = True,
                                           control: str | None = None) -> dict[str, Any]:
-        return await _shell_call(lambda: executor.shells.send_input(shell_id, text, press_enter=press_enter, control=control))
+        return await _shell_call(lambda: executor.shells.send_input(shell_id, text, press_enter=press_enter,
+                                                                    control=control))
 
 
 async def serve_async(config: ExecConfig, transport: str = "stdio", host: str = "127.0.0.1", port: int = 8000) -> None:

@@ -188,11 +188,12 @@ class BackgroundShellManager:
             raise ShellStartFailed(f"Cannot start a background shell in {work_dir}: it is not an existing "
                                    "directory. Create it or pass another work_dir.")
         argv = self.launcher.argv_for(command, work_dir)
+        keep = (dir_fd,) if dir_fd is not None else ()  # open until preexec changes into it
         try:
             # Forked on the loop's own thread: PR_SET_PDEATHSIG follows the forking thread,
             # so a short-lived worker thread would take the shell down when it ends.
             child = PtySpawn(argv[0], argv[1:], env=self.launcher.env_for(work_dir), echo=True,
-                              dimensions=TERMINAL_SIZE, pass_fds=options.pass_fds + ((dir_fd,) if dir_fd is not None else ()),
+                              dimensions=TERMINAL_SIZE, pass_fds=options.pass_fds + keep,
                               preexec_fn=_preexec(options.cwd, options.preexec_fn, dir_fd))
         except (OSError, pexpect.ExceptionPexpect) as exc:
             raise ShellStartFailed(f"Cannot start a background shell in {work_dir}: {exc}. Check that the "
