@@ -9,18 +9,10 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from mgexec.policy.privilege import PRIVILEGED, privilege_reason
 from mgexec.policy.shellparse import SimpleCommand
 from mgexec.policy.targets import catastrophic_target, is_block_device, normalize
 
-# Commands that change identity or ownership/permissions: refused unless sudo is enabled.
-PRIVILEGED = {
-    "sudo": "privilege escalation (sudo)",
-    "su": "user switching (su)",
-    "doas": "privilege escalation (doas)",
-    "pkexec": "privilege escalation (pkexec)",
-    "chown": "ownership change (chown)",
-    "chmod": "permission change (chmod)",
-}
 _WRITE_OPS = frozenset({">", ">>", ">|", "<>", "&>", "&>>", ">&"})
 _DEVICE_WRITERS = frozenset({"tee", "cp", "shred", "wipefs", "blkdiscard"})
 # The shortest unambiguous abbreviation of --no-preserve-root that each tool accepts.
@@ -86,10 +78,10 @@ def _as_run(cmd: SimpleCommand) -> list[SimpleCommand]:
 
 
 def _reason(cmd: SimpleCommand, enable_sudo: bool, facts: LineFacts) -> str | None:
-    if not enable_sudo and cmd.name in PRIVILEGED:
-        return (f"{PRIVILEGED[cmd.name]} is disabled; it is allowed only when sudo is enabled "
-                "(command_line_docker_enable_sudo: true)")
-    reason = _rm(cmd, facts) or _find_delete(cmd, facts)
+    # Program names compare case-insensitively: macOS's default file system runs `SUDO` as sudo.
+    cmd = replace(cmd, words=(cmd.name.lower(),) + cmd.words[1:]) if cmd.words else cmd
+    reason = None if enable_sudo else privilege_reason(cmd, cmd.name)
+    reason = reason or _rm(cmd, facts) or _find_delete(cmd, facts)
     for rule in _RULES:
         reason = reason or rule(cmd)
     return reason

@@ -36,6 +36,7 @@ command visibly, with the command and the pattern named, instead of letting one 
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -43,6 +44,7 @@ from functools import lru_cache
 
 from mgexec.errors import ConfigError, PolicyViolation
 from mgexec.policy.baseline import dangerous_reason, line_facts
+from mgexec.policy.globalopts import canonical_forms
 from mgexec.policy.shellparse import SimpleCommand, parse_command_line
 
 _SHOW_MAX = 200
@@ -96,39 +98,69 @@ def check_command(command: str, policy: CommandPolicy) -> None:
     worded = [cmd for cmd in commands if cmd.words]
     for cmd in worded:
         _check_deny(cmd, deny, command)
-    for cmd in worded:
-        _check_allow(cmd, allow, command)
+    if allow:
+        for cmd in commands:
+            _check_allow(cmd, allow, command)
 
 
-def _deny_texts(cmd: SimpleCommand) -> set[str]:
-    names = {cmd.name}
-    if re.search(r"[$`]", cmd.words[0]):  # a computed name: try each program it mentions
-        names |= set(re.findall(r"[A-Za-z0-9_.+-]+", cmd.words[0]))
-    texts = {cmd.text} | {" ".join((name,) + cmd.words[1:]) for name in names}
-    if len(cmd.words) == 1:  # so the usual `rm .*` also catches a bare `rm` (as in `xargs rm`)
-        texts |= {text + " " for text in texts}
+def _forms(cmd: SimpleCommand) -> list[tuple[str, ...]]:
+    """The command as written, then in its canonical forms (global options removed)."""
+    return [cmd.words] + canonical_forms(cmd.words)
+
+
+def _deny_texts(words: tuple[str, ...]) -> set[str]:
+    # The command word is also tried as its base name, lower-cased (`/bin/RM` runs rm on a
+    # case-insensitive file system), and a computed name as each program it mentions.
+    names = {words[0], posixpath.basename(words[0]), posixpath.basename(words[0]).lower()}
+    if re.search(r"[$`]", words[0]):
+        names |= set(re.findall(r"[A-Za-z0-9_.+-]+", words[0]))
+    texts = {" ".join((name,) + words[1:]) for name in names}
+    if len(words) == 1:  # so the usual `rm .*` also catches a bare `rm` (as in `xargs rm`)
+        texts |= {name + " " for name in names}
     return texts
 
 
 def _check_deny(cmd: SimpleCommand, deny: tuple[re.Pattern[str], ...], line: str) -> None:
-    texts = _deny_texts(cmd)
     for pattern in deny:
-        if any(pattern.match(text) for text in texts):
+        for k, words in enumerate(_forms(cmd)):
+            if not any(pattern.match(text) for text in _deny_texts(words)):
+                continue
+            how = "" if k == 0 else f" once its global options are removed (`{_clip(' '.join(words))}`)"
             raise PolicyViolation(
                 f"Command blocked by the deny list: {_show(cmd, line)} matches the deny pattern "
-                f"`{pattern.pattern}` (deny patterns match the start of each command on the line). "
-                "mgexec did not run the command line.")
+                f"`{pattern.pattern}`{how} (deny patterns match the start of each command on the "
+                "line). mgexec did not run the command line.")
 
 
 def _check_allow(cmd: SimpleCommand, allow: tuple[re.Pattern[str], ...], line: str) -> None:
-    if not allow or any(pattern.fullmatch(cmd.text) for pattern in allow):
+    unjudged = _unjudged(cmd)
+    if unjudged:
+        raise PolicyViolation(
+            f"Command not in the allow list: {_show(cmd, line)} cannot be judged: {unjudged}. "
+            "Under an allow list mgexec refuses what it cannot read; write the command out "
+            "literally. mgexec did not run the command line.")
+    if not cmd.words:
+        return
+    texts = [" ".join(words) for words in _forms(cmd)]
+    if any(pattern.fullmatch(text) for pattern in allow for text in texts):
         return
     listed = ", ".join(f"`{p.pattern}`" for p in allow)
     raise PolicyViolation(
         f"Command not in the allow list: {_show(cmd, line)} matches none of the allowed patterns "
         f"({listed}). Every command on the line, including those after `&&`, `;` or `|`, inside "
         "`$( )` and run by wrappers such as `env` or `bash -c`, must match one allow pattern in "
-        "full. mgexec did not run the command line.")
+        "full (as written, or with its global options removed). mgexec did not run the command "
+        "line.")
+
+
+def _unjudged(cmd: SimpleCommand) -> str:
+    """Why what `cmd` runs is known only when the line runs ("" if the line shows it)."""
+    if cmd.unreadable:
+        return cmd.unreadable
+    if cmd.words and re.search(r"[$`]", cmd.words[0]):
+        return (f"its command name `{cmd.words[0]}` is computed when the line runs, so no "
+                "pattern can vouch for the program it starts")
+    return ""
 
 
 def _show(cmd: SimpleCommand, line: str) -> str:
