@@ -26,7 +26,6 @@ PRIVILEGED = {
     "setfacl": "permission change through access control lists (setfacl)",
     "chacl": "permission change through access control lists (chacl)",
     "chattr": "file attribute change (chattr)",
-    "mount": "mounting a file system (mount)",
     "umount": "unmounting a file system (umount)",
     "nsenter": "entering another process's namespaces (nsenter)",
 }
@@ -206,6 +205,19 @@ def _setfattr(name: str, args: tuple[str, ...]) -> str | None:
     return None
 
 
+def _mount(name: str, args: tuple[str, ...]) -> str | None:
+    """`mount` alone, `mount -l` and `mount -t TYPE` only list what is mounted."""
+    listing = {"-l", "--show-labels", "-v", "--verbose"}
+    rest = list(args)
+    while rest:
+        word = rest.pop(0)
+        if word in ("-t", "--types") and rest:
+            rest.pop(0)
+        elif word not in listing and not word.startswith("--types="):
+            return "mounting a file system (mount)"
+    return None
+
+
 def _systemd_run(name: str, args: tuple[str, ...]) -> str | None:
     values = _long_values(args, frozenset({"--uid", "--gid", "--property"}))
     values += [("--property", v) for letter, v in _short_values(args, "pupEHMCs") if letter == "p"]
@@ -220,5 +232,5 @@ _RULES: dict[str, Callable[[str, tuple[str, ...]], str | None]] = {
     "install": _install, "ginstall": _install, "mkdir": _mode_option, "mkfifo": _mode_option,
     "mknod": _mode_option, "cp": _cp, "gcp": _cp, "rsync": _rsync, "tar": _tar, "gtar": _tar,
     "bsdtar": _tar, "setpriv": _setpriv, "capsh": _capsh, "setfattr": _setfattr,
-    "systemd-run": _systemd_run,
+    "systemd-run": _systemd_run, "mount": _mount,
 }

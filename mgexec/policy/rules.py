@@ -39,7 +39,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from mgexec.errors import ConfigError, PolicyViolation
@@ -136,7 +136,8 @@ def _check_allow(cmd: SimpleCommand, allow: tuple[re.Pattern[str], ...], line: s
     unjudged = _unjudged(cmd)
     if unjudged:
         raise PolicyViolation(
-            f"Command not in the allow list: {_show(cmd, line)} cannot be judged: {unjudged}. "
+            f"Command not in the allow list: {_show(replace(cmd, unreadable=''), line)} cannot be "
+            f"judged: {unjudged}. "
             "Under an allow list mgexec refuses what it cannot read; write the command out "
             "literally. mgexec did not run the command line.")
     if not cmd.words:
@@ -168,6 +169,8 @@ def _show(cmd: SimpleCommand, line: str) -> str:
     shown = f"the command `{text}`"
     if cmd.via:
         shown += " (run by " + " -> ".join(f"`{v}`" for v in cmd.via) + ")"
+    if cmd.unreadable:  # say that the policy judged only the part the line shows
+        shown += f" ({cmd.unreadable})"
     if _clip(line.strip()) != text:
         shown += f" of the line `{_clip(line.strip())}`"
     return shown
