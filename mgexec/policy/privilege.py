@@ -112,7 +112,7 @@ def _mode_option(name: str, args: tuple[str, ...]) -> str | None:
     return None
 
 
-_PRESERVE_ALL = frozenset({"mode", "ownership", "timestamps", "links", "context", "xattr", "all"})
+_PRESERVE_ALL = frozenset({"mode", "ownership", "timestamps", "links", "context", "xattr"})
 
 
 def _cp(name: str, args: tuple[str, ...]) -> str | None:
@@ -124,12 +124,10 @@ def _cp(name: str, args: tuple[str, ...]) -> str | None:
     for option, value in _long_values(args, frozenset({"--suffix", "--target-directory"})):
         if option == "--archive":
             kept |= _PRESERVE_ALL
-        elif option == "--preserve":
-            kept |= set(value.split(",")) if value else {"mode", "ownership"}
-        elif option == "--no-preserve":
-            kept -= _PRESERVE_ALL if value == "all" else set(value.split(","))
-    if "all" in kept:
-        kept |= {"mode", "ownership"}
+        elif option in ("--preserve", "--no-preserve"):
+            named = set(value.split(",")) if value else {"mode", "ownership"}
+            named = set(_PRESERVE_ALL) if "all" in named else named
+            kept = kept | named if option == "--preserve" else kept - named
     if kept & {"mode", "ownership"}:
         return ("copying with permissions and ownership preserved (`cp -p`/`-a`/`--preserve`, "
                 "which carry setuid bits and owners across); to copy without them add "
