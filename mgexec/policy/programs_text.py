@@ -27,7 +27,7 @@ _AWK_STOP = frozenset({";", "}", "{", "\n", ",", "=", "(", ")", "&&", "||", "!"}
 
 def awk(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
     """The commands in an awk program given on the line (`-f FILE` programs are not read)."""
-    texts, from_file, i = [], False, 1
+    texts, assigned, from_file, i = [], [], False, 1
     while i < len(words) and words[i].startswith("-") and words[i] != "-":
         word = words[i]
         if word == "--":
@@ -35,30 +35,62 @@ def awk(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
             break
         if word in ("-f", "--file", "-E", "--exec"):
             from_file, i = True, i + 2
-        elif word in ("-e", "--source"):
-            texts.append(words[i + 1] if i + 1 < len(words) else "")
+        elif word in ("-e", "--source", "-v", "--assign"):
+            value = words[i + 1] if i + 1 < len(words) else ""
+            (texts if word in ("-e", "--source") else assigned).append(value)
             i += 2
         else:
             from_file = from_file or word.startswith(("-f", "--file=", "--exec="))
             texts += [word.split("=", 1)[1]] if word.startswith("--source=") else []
+            assigned += [word.split("=", 1)[1]] if word.startswith("--assign=") else []
+            assigned += [word[2:]] if word.startswith("-v") and len(word) > 2 else []
             i += 2 if word in _AWK_VALUE_OPTIONS else 1
     if not texts and not from_file and i < len(words):
         texts.append(words[i])
-    return tuple(inner for text in texts for inner in awk_program_commands(name, text))
+    assigned += list(words[i + 1:])  # `awk PROGRAM cmd=x file`: operands that assign
+    variables: dict[str, list[str]] = {}
+    for text in assigned:
+        match = re.fullmatch(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)", text, re.DOTALL)
+        if match:
+            variables.setdefault(match[1], []).append(match[2])
+    return tuple(inner for text in texts for inner in awk_program_commands(name, text, variables))
 
 
-def awk_program_commands(name: str, program: str) -> list[Inner]:
+def awk_program_commands(name: str, program: str,
+                         variables: dict[str, list[str]] | None = None) -> list[Inner]:
     tokens = _awk_tokens(program)
+    known = _awk_assignments(tokens, dict(variables or {}))
     found: list[Inner] = []
     for k, (kind, value) in enumerate(tokens):
         if kind == "word" and value == "system" and _next(tokens, k + 1) == "(":
-            found.append(_awk_inner(f"{name} system()", _balanced(tokens, k + 2)))
+            found += _awk_inners(f"{name} system()", _balanced(tokens, k + 2), known)
         elif kind == "pipe":
             if _next(tokens, k + 1) == "getline":
-                found.append(_awk_inner(f"{name} | getline", _expression_before(tokens, k)))
+                found += _awk_inners(f"{name} | getline", _expression_before(tokens, k), known)
             else:
-                found.append(_awk_inner(f"{name} print |", _expression_after(tokens, k + 1)))
+                found += _awk_inners(f"{name} print |", _expression_after(tokens, k + 1), known)
     return found
+
+
+def _awk_assignments(tokens: list[tuple[str, str]],
+                     known: dict[str, list[str]]) -> dict[str, list[str] | None]:
+    """What each variable may hold: the literal values assigned to it (`cmd = "rm " "x"`, or
+    `-v cmd=...`); None for a variable also assigned a value computed when awk runs."""
+    values: dict[str, list[str] | None] = {key: list(v) for key, v in known.items()}
+    for k, (kind, value) in enumerate(tokens[:-1]):
+        if kind != "word" or tokens[k + 1][1] != "=" or _next(tokens, k + 2) == "=":
+            continue
+        if k > 0 and tokens[k - 1][1] in ("$", "."):
+            continue
+        expression = _expression_after(tokens, k + 2)
+        literal = all(t == "str" or v in ("(", ")") for t, v in expression) and expression
+        current = values.get(value, [])
+        if literal and current is not None:
+            current.append("".join(_awk_string(v) for t, v in expression if t == "str"))
+            values[value] = current
+        else:
+            values[value] = None
+    return values
 
 
 def _awk_tokens(program: str) -> list[tuple[str, str]]:
@@ -110,20 +142,37 @@ def _expression_after(tokens: list[tuple[str, str]], k: int) -> list[tuple[str, 
     return tokens[k:end]
 
 
-def _awk_inner(label: str, expression: list[tuple[str, str]]) -> Inner:
-    """The command an awk expression evaluates to: string literals are read, any other part
-    becomes a stand-in (`${awk_value}`) and marks the command as built when the program runs."""
-    parts, built, previous = [], False, "("
-    for kind, value in expression:
+def _awk_string(literal: str) -> str:
+    return re.sub(r"\\(.)", lambda m: _AWK_ESCAPES.get(m[1], m[1]), literal[1:-1])
+
+
+_MAX_AWK_CHOICES = 8
+
+
+def _awk_inners(label: str, expression: list[tuple[str, str]],
+                known: dict[str, list[str] | None]) -> list[Inner]:
+    """The commands an awk expression may evaluate to: string literals and variables holding
+    only literals are read; any other part becomes a stand-in (`${awk_value}`) and marks the
+    command as built when the program runs."""
+    choices: list[list[str]] = [[]]
+    built, previous = False, "("
+    for k, (kind, value) in enumerate(expression):
+        values = known.get(value) if kind == "word" and _next(expression, k + 1) not in ("(", "[") else None
         if kind == "str" or (kind == "num" and previous in ("(", "str")):
-            parts.append(re.sub(r"\\(.)", lambda m: _AWK_ESCAPES.get(m[1], m[1]), value[1:-1])
-                         if kind == "str" else value)
-        elif value not in ("(", ")"):
-            built = True
-            if not parts or parts[-1] != RUNTIME_VALUE:
-                parts.append(RUNTIME_VALUE)
-        previous = kind if value not in ("(", ")") else "("
-    script = "".join(parts)
+            pieces = [_awk_string(value) if kind == "str" else value]
+        elif values:
+            pieces = values
+        elif value in ("(", ")"):
+            continue
+        else:
+            built, pieces = True, [RUNTIME_VALUE]
+        previous = "str" if kind == "word" and values else kind
+        choices = [c + [p] for c in choices for p in pieces][:_MAX_AWK_CHOICES]
+    return [_awk_inner(label, "".join(c), built) for c in choices]
+
+
+def _awk_inner(label: str, script: str, built: bool) -> Inner:
+    script = re.sub(r"(\$\{awk_value\})+", "${awk_value}", script)
     if label.endswith("|") and script.split(" ", 1)[0].rsplit("/", 1)[-1] in SHELLS:
         return Inner(label, script=script, unreadable="awk writes the script this shell runs")
     return Inner(label, script=script, unreadable=_AWK_BUILT if built else "")
@@ -234,8 +283,12 @@ def ex_commands(name: str, text: str) -> list[Inner]:
 def _vim_expressions(name: str, command: str) -> list[Inner]:
     head = command.split("|", 1)[0]
     found = []
-    if re.match(r"exe(c(ute)?)?\b", head):
-        found.append(Inner(f"{name} -c execute", unreadable=_VIM_BUILT))
+    execute = re.match(r"exe(?:c(?:ute)?)?\s+(?P<arg>.*)", head, re.DOTALL)
+    if execute:  # `execute "!cmd"` with one literal string runs that ex command
+        literal = re.fullmatch(r"'([^']*)'|\"((?:[^\"\\]|\\.)*)\"", execute["arg"].strip())
+        if literal is None:
+            return [Inner(f"{name} -c execute", unreadable=_VIM_BUILT)]
+        return ex_commands(name, literal[1] if literal[1] is not None else literal[2])
     for match in re.finditer(r"\bsystem(?:list)?\(\s*(?P<arg>'[^']*'|\"(?:[^\"\\]|\\.)*\"|[^)]*)",
                              head):
         arg = match["arg"]

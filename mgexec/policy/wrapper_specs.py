@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
+_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "posh", "yash"})
 
 
@@ -29,6 +31,46 @@ class Spec:
     stop_long: frozenset[str] = frozenset()
     operands: int = 0             # operands before the command (`timeout DURATION cmd`)
     assignments: bool = False     # NAME=VALUE words before the command (`env A=1 cmd`)
+
+
+def command_start(words: tuple[str, ...], spec: Spec) -> int | None:
+    """Index of the wrapped command's first word, or None if the wrapper runs no command."""
+    i, operands = 1, spec.operands
+    while i < len(words):
+        word = words[i]
+        if word == "--":
+            i += 1
+            break
+        if word.startswith("--"):
+            option = word.split("=", 1)[0]
+            if option in spec.stop_long:
+                return None
+            i += 2 if option in spec.long_args and "=" not in word else 1
+        elif word.startswith("-") and len(word) > 1 and operands == spec.operands:
+            step = short_cluster(word[1:], spec)
+            if step is None:
+                return None
+            i += step
+        elif spec.assignments and _ASSIGNMENT.match(word):
+            i += 1
+        elif operands:
+            operands, i = operands - 1, i + 1
+        else:
+            return i
+    i += operands
+    return i if i < len(words) else None
+
+
+def short_cluster(chars: str, spec: Spec) -> int | None:
+    """How many words a cluster like `-nv5` takes (1 or 2), or None for a stop option."""
+    for k, char in enumerate(chars):
+        if char in spec.stop_short:
+            return None
+        if char in spec.short_args:
+            return 1 if k + 1 < len(chars) else 2
+        if char in spec.optional_short:
+            return 1
+    return 1
 
 
 def _spec(short: str = "", long: str = "", *, optional: str = "", stop: str = "",

@@ -8,9 +8,10 @@ import posixpath
 import re
 import shlex
 
-from mgexec.policy import programs
+from mgexec.policy import programs, runners
 from mgexec.policy.shelllex import decode_escapes
-from mgexec.policy.wrapper_specs import SHELLS, SPECS, SUBCOMMAND_SPECS, Inner, Spec
+from mgexec.policy.wrapper_specs import (SHELLS, SPECS, SUBCOMMAND_SPECS, Inner, Spec, command_start,
+                                        short_cluster)
 
 _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 
@@ -45,49 +46,25 @@ def command_name(word: str) -> str:
     return posixpath.basename(word).lower()
 
 
-def command_start(words: tuple[str, ...], spec: Spec) -> int | None:
-    """Index of the wrapped command's first word, or None if the wrapper runs no command."""
-    i, operands = 1, spec.operands
-    while i < len(words):
-        word = words[i]
-        if word == "--":
-            i += 1
-            break
-        if word.startswith("--"):
-            option = word.split("=", 1)[0]
-            if option in spec.stop_long:
-                return None
-            i += 2 if option in spec.long_args and "=" not in word else 1
-        elif word.startswith("-") and len(word) > 1 and operands == spec.operands:
-            step = _short_cluster(word[1:], spec)
-            if step is None:
-                return None
-            i += step
-        elif spec.assignments and _ASSIGNMENT.match(word):
-            i += 1
-        elif operands:
-            operands, i = operands - 1, i + 1
-        else:
-            return i
-    i += operands
-    return i if i < len(words) else None
-
-
-def _short_cluster(chars: str, spec: Spec) -> int | None:
-    """How many words a cluster like `-nv5` takes (1 or 2), or None for a stop option."""
-    for k, char in enumerate(chars):
-        if char in spec.stop_short:
-            return None
-        if char in spec.short_args:
-            return 1 if k + 1 < len(chars) else 2
-        if char in spec.optional_short:
-            return 1
-    return 1
+# Commands that, given no command of their own, start an interactive shell that reads stdin.
+_SHELL_STARTERS = frozenset({"chroot", "unshare", "nsenter", "newgrp", "script", "su", "runuser",
+                             "run0", "sudo", "doas"})
 
 
 def reads_script_from_stdin(words: tuple[str, ...]) -> bool:
-    """True for a shell that reads its script from stdin (`bash`, `sh -s`, not `sh file`, not `-c`)."""
-    if not words or command_name(words[0]) not in SHELLS:
+    """True for a shell that reads its script from stdin (`bash`, `sh -s`, not `sh file`, not
+    `-c`), for `at`/`batch`, and for a wrapper that starts a shell when given no command
+    (`chroot /`, `unshare`, `sudo -s`, `su`)."""
+    name = command_name(words[0]) if words else ""
+    if name in ("at", "batch"):
+        return not any(re.match(r"-[A-Za-z]*[fldrcl]", w) for w in words[1:])
+    if name in _SHELL_STARTERS:
+        if inner_commands(words) or (name in ("sudo", "doas") and not any(
+                re.fullmatch(r"-[A-Za-z]*[si][A-Za-z]*|--shell|--login", w) for w in words[1:])):
+            return False
+        return name not in ("su", "runuser") or not any("c" in w for w in words[1:]
+                                                         if w.startswith("-"))
+    if name not in SHELLS:
         return False
     i, from_stdin = 1, False
     while i < len(words):
@@ -186,7 +163,7 @@ def _option_words(word: str, spec: Spec) -> int:
     """How many words one option takes (`-u NAME` 2, `-uNAME` 1, `--unset=NAME` 1)."""
     if word.startswith("--"):
         return 2 if word in spec.long_args else 1
-    return _short_cluster(word[1:], spec) or 1
+    return short_cluster(word[1:], spec) or 1
 
 
 def _eval(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
@@ -323,4 +300,7 @@ def _parallel(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
 _SPECIAL = {"env": _env, "eval": _eval, "su": _su, "runuser": _su, "sg": _sg, "find": _find,
             "busybox": _multicall, "toybox": _multicall, "coreutils": _multicall,
             "watch": _watch, "trap": _trap, "alias": _alias, "flock": _flock, "script": _script,
-            "parallel": _parallel, "sem": _parallel}
+            "parallel": _parallel, "sem": _parallel,
+            **dict.fromkeys(("npx", "bunx", "npm", "pnpm", "yarn", "bun"), runners.package_runner),
+            "fd": runners.fd, "fdfind": runners.fd, "rg": runners.ripgrep, "man": runners.man,
+            "tmux": runners.tmux, "screen": runners.screen}
