@@ -46,6 +46,8 @@ DENIED = [
     ("kubectl delete", "kubectl --context prod -n x delete ns y"),
     ("kubectl delete", "kubectl --kubeconfig=k delete pod x"),
     ("kubectl delete pod", "kubectl delete -n NS pod x"),
+    ("kubectl delete", "kubectl -nNS delete pod x"),
+    ("docker rm( |$)", "docker container remove c"),
     ("helm uninstall", "helm -n x --kube-context c uninstall y"),
     ("npm publish", "npm --prefix D publish"),
     ("npm publish", "npm -C D publish"),

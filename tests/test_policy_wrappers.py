@@ -160,6 +160,38 @@ WRAPPED = [
     ("vi -c 'set nu | !rm -rf /' f", "(run by `vi -c !`)"),
     ("vim -es -c '%!rm -rf ~' f", "(run by `vim -c !`)"),
     ("make SHELL='rm -rf /' all", "(run by `make SHELL`)"),
+    # awk variables that hold literals, vim's execute of a literal
+    ("awk 'BEGIN{c=\"rm -rf /\"; system(c)}'", "(run by `awk system()`)"),
+    ("awk -v c='rm -rf /' 'BEGIN{system(c)}'", "(run by `awk system()`)"),
+    ("awk -vc='rm -rf ~' 'BEGIN{system(c)}'", "(run by `awk system()`)"),
+    ("awk 'BEGIN{c=\"rm\"; c=$1; system(c \" -rf /\")}'", "is a command name computed"),
+    ("vim -c 'exe \"!rm -rf /\"'", "(run by `vim -c !`)"),
+    # package runners, finders, pagers, terminal multiplexers
+    ("npx -c 'rm -rf /'", "(run by `npx -c`)"),
+    ("npm exec -- rm -rf /", "(run by `npm exec`)"),
+    ("npm --prefix d exec -- rm -rf /", "(run by `npm exec`)"),
+    ("npm exec --call='rm -rf /'", "(run by `npm exec -c`)"),
+    ("pnpm dlx rm -rf /", "(run by `pnpm dlx`)"),
+    ("bunx rm -rf /", "(run by `bunx`)"),
+    ("fd -e py -x rm -rf /", "(run by `fd -x`)"),
+    ("fdfind . -X rm -rf / ;", "(run by `fdfind -X`)"),
+    ("man -P 'rm -rf /' ls", "(run by `man -P`)"),
+    ("man --pager='rm -rf ~' ls", "(run by `man -P`)"),
+    ("tmux new-session -d -s x 'rm -rf /'", "(run by `tmux new-session`)"),
+    ("tmux -c 'rm -rf /'", "(run by `tmux -c`)"),
+    ("tmux run-shell -b 'rm -rf /'", "(run by `tmux run-shell`)"),
+    ("tmux send-keys -t x 'rm -rf /' Enter", "(run by `tmux send-keys`)"),
+    ("tmux new -d \\; send-keys 'rm -rf ~' Enter", "(run by `tmux send-keys`)"),
+    ("screen -dmS x rm -rf /", "(run by `screen`)"),
+    ("screen -S x -X stuff 'rm -rf /\\n'", "(run by `screen -X stuff`)"),
+    # a script fed to something that starts a shell or queues a job
+    ("echo 'rm -rf /' | chroot /", "(run by `chroot reading a pipe`)"),
+    ("chroot / <<< 'rm -rf /'", "(run by `chroot <<<`)"),
+    ("unshare -r <<MARK\nrm -rf /\nMARK", "(run by `unshare <<`)"),
+    ("script -q /dev/null <<< 'rm -rf /'", "(run by `script <<<`)"),
+    ("echo 'rm -rf /' | at now", "(run by `at reading a pipe`)"),
+    ("at now <<< 'rm -rf ~'", "(run by `at <<<`)"),
+    ("batch <<MARK\nrm -rf /\nMARK", "(run by `batch <<`)"),
 ]
 
 
@@ -178,6 +210,8 @@ def test_commands_run_by_wrappers_and_programs_are_judged(line: str, via: str) -
     ("runuser bob -c 'rm -rf /'", "(run by `runuser -c`)"),
     ("sg docker -c 'rm -rf /'", "(run by `sg -c`)"),
     ("run0 -u root rm -rf /", "(run by `run0`)"),
+    ("sudo -s <<< 'rm -rf /'", "(run by `sudo <<<`)"),
+    ("su <<< 'rm -rf /'", "(run by `su <<<`)"),
 ])
 def test_identity_wrappers_run_judged_commands_when_sudo_is_enabled(line: str, via: str) -> None:
     message = refusal(line, SUDO)
@@ -219,6 +253,11 @@ PASSING = [
     "sed -e 's/x/y/' -e '1i header' f", "sed --sandbox 's/x/y/' f", "sed 's/\\(.*\\)e/\\1E/' f",
     "vim -c 'wq' f", "vim +10 f", "vim -c '%s/a/b/g | wq' f", "nvim +'set nu' f",
     "ex -c 'r !date' f", "make SHELL=/bin/bash all", "make -C build V=1",
+    "awk -v n=3 '{print $n}' f", "awk 'BEGIN{c=\"date\"; c | getline d; print d}'",
+    "npx prettier --write .", "npm exec --package=eslint -- eslint .", "npm run build",
+    "fd -e py -x wc -l", "rg --pre pdftotext foo", "man -P cat ls", "tmux new -d 'python app.py'",
+    "tmux send-keys -t x 'make test' C-m", "tmux ls", "screen -dmS x python server.py", "screen -ls",
+    "echo 'make' | at now + 1 hour", "at -l", "echo hi | chroot /srv/jail ls",
 ]
 
 
@@ -255,6 +294,8 @@ UNJUDGED = [
     ("$X y", "its command name `$X` is computed when the line runs"),
     ("$(which python) y", "is computed when the line runs"),
     ("GIT_PAGER=\"$P\" git log", "its command name `$P` is computed"),
+    ("tmux send-keys -t x 'make' Enter", "keys typed into a running shell"),
+    ("awk 'BEGIN{c=\"ls\"; c=$1; system(c)}'", "awk builds this command"),
 ]
 
 

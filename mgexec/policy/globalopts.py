@@ -57,8 +57,8 @@ GLOBALS: dict[str, Globals] = {
     "docker compose": _COMPOSE,
     "podman compose": _COMPOSE,
     "kubectl": _g(_KUBE, "--insecure-skip-tls-verify --match-server-version "
-                  "--warnings-as-errors --disable-compression", anywhere=True),
-    "oc": _g(_KUBE, "--insecure-skip-tls-verify", anywhere=True),
+                  "--warnings-as-errors --disable-compression", anywhere=True, attached="-n -s -v"),
+    "oc": _g(_KUBE, "--insecure-skip-tls-verify", anywhere=True, attached="-n -s -v"),
     "helm": _g("--namespace -n --kube-context --kubeconfig --burst-limit --qps --registry-config "
                "--repository-cache --repository-config --kube-apiserver --kube-as-user "
                "--kube-as-group --kube-ca-file --kube-tls-server-name --kube-token",
@@ -88,7 +88,8 @@ GLOBALS: dict[str, Globals] = {
                  "--quiet -q --log-http", anywhere=True),
 }
 # `docker container rm` is `docker rm`; `docker image rm` is `docker rmi`.
-_DOCKER_SHORTHANDS = {("container", "rm"): "rm", ("container", "kill"): "kill",
+_DOCKER_SHORTHANDS = {("container", "rm"): "rm", ("container", "remove"): "rm",
+                      ("container", "kill"): "kill", ("image", "remove"): "rmi",
                       ("container", "stop"): "stop", ("container", "exec"): "exec",
                       ("container", "run"): "run", ("container", "prune"): "container prune",
                       ("image", "rm"): "rmi", ("image", "push"): "push", ("image", "pull"): "pull",

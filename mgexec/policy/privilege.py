@@ -28,6 +28,12 @@ PRIVILEGED = {
     "chattr": "file attribute change (chattr)",
     "umount": "unmounting a file system (umount)",
     "nsenter": "entering another process's namespaces (nsenter)",
+    "sudoedit": "privilege escalation (sudoedit)",
+    "sudo-rs": "privilege escalation (sudo-rs)",
+    **{tool: f"user or group account change ({tool})" for tool in (
+        "passwd", "chpasswd", "usermod", "useradd", "userdel", "adduser", "deluser", "groupadd",
+        "groupmod", "groupdel", "addgroup", "delgroup", "gpasswd", "vipw", "vigr", "visudo",
+        "chsh", "chfn", "chage")},
 }
 _SET_ID_BITS = 0o6000
 
@@ -74,6 +80,19 @@ def _short_values(args: tuple[str, ...], takes_value: str) -> list[tuple[str, st
     return found
 
 
+# Shortest prefix each long option accepts (GNU getopt takes any unambiguous abbreviation).
+_ABBREVIATIONS = {"--archive": "--ar", "--preserve": "--pres", "--no-preserve": "--no-pr",
+                  "--mode": "--mo", "--owner": "--ow", "--group": "--gr",
+                  "--same-owner": "--same-o", "--same-permissions": "--same-p",
+                  "--preserve-permissions": "--preserve-", "--extract": "--ext"}
+
+
+def _unabbreviated(option: str) -> str:
+    matches = [full for full, shortest in _ABBREVIATIONS.items()
+               if option.startswith(shortest) and full.startswith(option)]
+    return min(matches, key=len) if matches else option
+
+
 def _long_values(args: tuple[str, ...], takes_value: frozenset[str]) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     for i, word in enumerate(args):
@@ -81,6 +100,7 @@ def _long_values(args: tuple[str, ...], takes_value: frozenset[str]) -> list[tup
             break
         if word.startswith("--"):
             option, eq, value = word.partition("=")
+            option = _unabbreviated(option)
             if option in takes_value and not eq:
                 value = args[i + 1] if i + 1 < len(args) else ""
             found.append((option, value))
@@ -232,3 +252,5 @@ _RULES: dict[str, Callable[[str, tuple[str, ...]], str | None]] = {
     "bsdtar": _tar, "setpriv": _setpriv, "capsh": _capsh, "setfattr": _setfattr,
     "systemd-run": _systemd_run, "mount": _mount,
 }
+
+PRIVILEGE_PROGRAMS = frozenset(PRIVILEGED) | frozenset(_RULES)

@@ -113,7 +113,8 @@ def _deny_texts(words: tuple[str, ...]) -> set[str]:
     # case-insensitive file system), and a computed name as each program it mentions.
     names = {words[0], posixpath.basename(words[0]), posixpath.basename(words[0]).lower()}
     if re.search(r"[$`]", words[0]):
-        names |= set(re.findall(r"[A-Za-z0-9_.+-]+", words[0]))
+        mentioned = set(re.findall(r"[A-Za-z0-9_.+-]+", words[0]))
+        names |= mentioned | {t.lower() for t in mentioned}
     texts = {" ".join((name,) + words[1:]) for name in names}
     if len(words) == 1:  # so the usual `rm .*` also catches a bare `rm` (as in `xargs rm`)
         texts |= {name + " " for name in names}
