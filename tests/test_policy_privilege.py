@@ -157,3 +157,4 @@ def test_case_insensitive_names_reach_the_rest_of_the_baseline() -> None:
     assert "recursive deletion of the root directory" in (refusal("RM -rf /") or "")
     assert "use of dd" in (refusal("DD if=/dev/zero of=x") or "")
     assert "recursive deletion" in (refusal("TIMEOUT 5 rm -rf /") or "")
+    assert "recursive deletion of the root directory" in (refusal("/BIN/RM -rf /") or "")

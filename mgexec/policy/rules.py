@@ -6,29 +6,33 @@ Exact semantics
 The line is parsed into simple commands (see shellparse); a line that is not valid shell is
 refused. Every command is reached: through `;` `&&` `||` `|` `&` and newlines, inside `( )`,
 `{ }`, if/for/while/until/case and function bodies, `$( )`, backticks, `<( )` and unquoted
-here-document bodies, and inside wrappers that run another command (`env`, `sudo`, `nice`,
-`nohup`, `timeout`, `xargs`, `exec`, `command`, `time`, `stdbuf`, `setsid`, `chroot`,
-`find -exec`, `watch`, `sh -c '...'`, `su -c '...'`, `env -S '...'`, `eval '...'`,
-`trap '...'`, `alias x='...'`, and a script piped or fed by here-document into a shell). A
-wrapper counts both as itself (`env python x`) and as the command it runs (`python x`). Each
-simple command's *text* is its words after quote removal joined by single spaces: leading
+here-document bodies, inside wrappers that run another command (wrapper_specs, wrappers,
+runners: `env`, `sudo`, `timeout`, `flock`, `xargs`, `find -exec`, `sh -c '...'`, ...), and in
+what programs run from their options, config or environment (programs, gitconfig,
+programs_text: git `-c alias.x='!...'`, `tar --to-command`, `ssh -o ProxyCommand`, awk
+`system()`, `GIT_SSH_COMMAND=...`). A wrapper counts both as itself and as the command it runs.
+Each simple command's *text* is its words after quote removal joined by single spaces: leading
 `NAME=value` assignments and redirections are not part of it, expansions stay as written
-(`echo $HOME`). Commands with no words (`> file`, `A=1`) are not matched against the lists.
-The checks run in this order, and the first refusal wins:
+(`echo $HOME`). Each command is matched as written and in its canonical forms, the program's
+global options removed (globalopts: `git -C d push` -> `git push`). Commands with no words
+(`> file`, `A=1`) are not matched against the lists. The checks run in this order, and the first
+refusal wins:
 
-1. Baseline (always on): a command the baseline finds dangerous is refused with
-   `Potentially dangerous command detected: <reason>`.
-2. Deny list: the line is refused if any simple command's text, or that text with the command
-   word reduced to its base name (`/bin/rm -r x` -> `rm -r x`; a computed name such as
-   `$(which rm)` is tried as each program it mentions), matches a deny pattern with
-   `re.match`: anchored at the start of the command, not at its end. So `rm` blocks `rm -rf x`
-   (and, like MassGen, `rmdir x`; write `rm\\b` or `rm( |$)` for the word alone). A command
-   with no arguments is also tried with a trailing space, so the usual `rm .*` blocks a bare
-   `rm` too (which is what `ls | xargs rm` runs).
-3. Allow list (when not empty): every simple command's text must match at least one allow
-   pattern with `re.fullmatch`: the whole command, so `python .*` allows `python x` but not
-   `python x && rm -rf y` (whose `rm -rf y` matches nothing) nor `env python x` (the wrapper is a
-   command too: allow `env .*` as well, and its inner `python x` must still match).
+1. Baseline (always on; program names compared case-insensitively): a command the baseline finds
+   dangerous is refused with `Potentially dangerous command detected: <reason>`.
+2. Deny list: the line is refused if any simple command's text, in either form, or that text
+   with the command word reduced to its lower-cased base name (`/bin/RM -r x` -> `rm -r x`; a
+   computed name such as `$(which rm)` is tried as each program it mentions), matches a deny
+   pattern with `re.match`: anchored at the start of the command, not at its end. So `rm` blocks
+   `rm -rf x` (and, like MassGen, `rmdir x`; write `rm\\b` or `rm( |$)` for the word alone). A
+   command with no arguments is also tried with a trailing space, so the usual `rm .*` blocks a
+   bare `rm` too (which is what `ls | xargs rm` runs).
+3. Allow list (when not empty): every simple command's text, in either form, must match at least
+   one allow pattern with `re.fullmatch`: the whole command, so `python .*` allows `python x` but
+   not `python x && rm -rf y` (whose `rm -rf y` matches nothing) nor `env python x` (the wrapper
+   is a command too: allow `env .*` as well, and its inner `python x` must still match). A
+   command the line does not show (a computed command name, a command a program builds at run
+   time, commands in files a program is pointed at) is refused: no pattern can vouch for it.
 
 Both lists err towards refusing: a too-broad deny pattern or a too-narrow allow pattern refuses a
 command visibly, with the command and the pattern named, instead of letting one through.
