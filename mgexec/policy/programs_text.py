@@ -5,6 +5,7 @@ A command built from values known only when the program runs is marked as such."
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from mgexec.policy.wrapper_specs import SHELLS, Inner
 
@@ -69,7 +70,20 @@ def awk_program_commands(name: str, program: str,
                 found += _awk_inners(f"{name} | getline", _expression_before(tokens, k), known)
             else:
                 found += _awk_inners(f"{name} print |", _expression_after(tokens, k + 1), known)
+                found += _printed_script(name, tokens, k, known, found[-1:])
     return found
+
+
+def _printed_script(name: str, tokens: list[tuple[str, str]], k: int,
+                    known: dict[str, list[str] | None], piped: list[Inner]) -> list[Inner]:
+    """`print "CMDS" | "sh"`: what awk prints to a shell is that shell's script."""
+    if not piped or not piped[0].unreadable.startswith("awk writes"):
+        return []
+    start = k
+    while start > 0 and tokens[start - 1][1] not in _AWK_STOP | {"print", "printf"}:
+        start -= 1
+    return [replace(inner, label=f"{name} print | sh")
+            for inner in _awk_inners(f"{name} print", tokens[start:k], known)]
 
 
 def _awk_assignments(tokens: list[tuple[str, str]],
@@ -267,7 +281,8 @@ def ex_commands(name: str, text: str) -> list[Inner]:
     while rest.strip():
         command = re.sub(r"^[\s:]*[%.$,;0-9'<>+\-]*\s*((sil(ent)?!?|keepalt|noa(utocmd)?|"
                          r"uns(ilent)?)\s+)*", "", rest)
-        shell = re.match(r"(?:(?:r(?:ead)?|w(?:rite)?)\s+!|!)(?P<cmd>.*)", command, re.DOTALL)
+        # `:r!cmd` and `:r !cmd` read a command's output; `:w !cmd` pipes to one (`:w!` forces).
+        shell = re.match(r"(?:r(?:ead)?\s*!|w(?:rite)?\s+!|!)(?P<cmd>.*)", command, re.DOTALL)
         if shell:  # a `!` command takes the rest of the text, `|` included
             found.append(Inner(f"{name} -c !", script=shell["cmd"].lstrip("!")))
             return found

@@ -247,13 +247,13 @@ def _multicall(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
 
 def _flock(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
     """`flock [opts] FILE CMD ARGS` or `flock [opts] FILE -c STRING` (run by `sh -c`)."""
-    start = command_start(words, Spec("wE", frozenset({"--timeout", "--wait",
-                                                       "--conflict-exit-code"}), operands=1))
-    if start is None:
+    file = command_start(words, Spec("wE", frozenset({"--timeout", "--wait",
+                                                      "--conflict-exit-code"})))
+    if file is None or file + 1 >= len(words):
         return ()
-    if words[start] in ("-c", "--command"):
-        return (Inner(f"{name} -c", script=words[start + 1]),) if start + 1 < len(words) else ()
-    return (Inner(name, words=words[start:]),)
+    if words[file + 1] in ("-c", "--command"):
+        return (Inner(f"{name} -c", script=words[file + 2]),) if file + 2 < len(words) else ()
+    return (Inner(name, words=words[file + 1:]),)
 
 
 def _script(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
