@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 
 from mgexec.policy.globalopts import canonical_forms
 from mgexec.policy.wrapper_specs import Inner, Spec, command_start
@@ -57,14 +58,19 @@ def ripgrep(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
 
 
 def man(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
-    """`man -P PAGER` / `--pager=PAGER` runs the pager through a shell."""
+    """`man -P PAGER` / `--pager=PAGER` runs the pager, split into words as a shell would (man-db
+    does not hand it to a shell, so `;` is just a character there)."""
     for i, word in enumerate(words):
+        pager = None
         if word in ("-P", "--pager") and i + 1 < len(words):
-            return (Inner("man -P", script=words[i + 1]),)
-        if word.startswith("--pager="):
-            return (Inner("man -P", script=word[8:]),)
-        if word.startswith("-P") and len(word) > 2:
-            return (Inner("man -P", script=word[2:]),)
+            pager = words[i + 1]
+        elif word.startswith(("--pager=", "-P")) and word not in ("-P", "--pager="):
+            pager = word.split("=", 1)[1] if word.startswith("--") else word[2:]
+        if pager is not None:
+            try:
+                return (Inner("man -P", words=tuple(shlex.split(pager))),) if pager.strip() else ()
+            except ValueError:
+                return (Inner("man -P", script=pager),)
     return ()
 
 
