@@ -29,6 +29,8 @@ _DECLARERS = frozenset({"export", "declare", "typeset", "local", "readonly"})
 
 def assigned_commands(assignments: tuple[str, ...]) -> tuple[Inner, ...]:
     """Commands named by `NAME=VALUE` assignments (`PAGER='x'`, `GIT_SSH_COMMAND='ssh -i k'`)."""
+    if not assignments:
+        return ()
     found: list[Inner] = []
     pairs = [m.groups() for m in map(_ASSIGNMENT.fullmatch, assignments) if m]
     for name, value in pairs:

@@ -126,9 +126,12 @@ def _deny_texts(words: tuple[str, ...]) -> set[str]:
 
 
 def _check_deny(cmd: SimpleCommand, deny: tuple[re.Pattern[str], ...], line: str) -> None:
+    if not deny:
+        return
+    forms = [(words, _deny_texts(words)) for words in _forms(cmd)]
     for pattern in deny:
-        for k, words in enumerate(_forms(cmd)):
-            if not any(pattern.match(text) for text in _deny_texts(words)):
+        for k, (words, texts) in enumerate(forms):
+            if not any(pattern.match(text) for text in texts):
                 continue
             how = "" if k == 0 else f" once its global options are removed (`{_clip(' '.join(words))}`)"
             raise PolicyViolation(
