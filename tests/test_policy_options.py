@@ -138,6 +138,8 @@ ALLOW_CASES = [
     (["make( test)?"], "make -j4", True),
     (["make( test)?"], "make -C sub deploy", False),
     (["make( test)?"], "make SHELL=/bin/sh test", False),
+    (["make( test)?"], "make test CC='rm -rf x'", False),  # settings reach every recipe
+    (["make( test)?"], "make -C sub -j4 test", True),
     (["pip install .*"], "python -m pip install x", True),
     (["pip install .*"], "python -m pip uninstall x", False),
     (["npm (install|test)( .*)?"], "npm --prefix web test", True),

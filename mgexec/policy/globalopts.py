@@ -97,13 +97,15 @@ _DOCKER_SHORTHANDS = {("container", "rm"): "rm", ("container", "remove"): "rm",
 _PYTHON = re.compile(r"python(\d+(\.\d+)*)?")
 
 
-def canonical_forms(words: tuple[str, ...]) -> list[tuple[str, ...]]:
+def canonical_forms(words: tuple[str, ...], *, settings: bool = True) -> list[tuple[str, ...]]:
     """The command's canonical forms (none if it has no global options to remove). The first
-    word stays as written, except that `python -m pip` becomes `pip`."""
+    word stays as written, except that `python -m pip` becomes `pip`. With `settings=False`,
+    `NAME=value` settings stay: for the allow list, since `make test CC='...'` puts CC's value
+    into every recipe that `make test` alone would not run."""
     forms: list[tuple[str, ...]] = []
     current = words
     for _ in range(3):  # `python -m pip --isolated install`, `docker --context x compose -f y up`
-        following = _one_step(current)
+        following = _one_step(current, settings)
         if following is None or following == current:
             break
         forms.append(following)
@@ -111,19 +113,19 @@ def canonical_forms(words: tuple[str, ...]) -> list[tuple[str, ...]]:
     return forms
 
 
-def _one_step(words: tuple[str, ...]) -> tuple[str, ...] | None:
+def _one_step(words: tuple[str, ...], settings: bool) -> tuple[str, ...] | None:
     if not words:
         return None
     name = words[0].rsplit("/", 1)[-1].lower()
     if _PYTHON.fullmatch(name) and words[1:3] == ("-m", "pip"):
         return ("pip",) + words[3:]  # `python -m pip install x` is `pip install x`
     if name in ("docker", "podman") and len(words) > 1 and words[1] == "compose":
-        rest = _strip(GLOBALS[f"{name} compose"], words[2:])
+        rest = _strip(GLOBALS[f"{name} compose"], words[2:], settings)
         return None if rest is None else (words[0], "compose") + rest
     globals_ = GLOBALS.get(name)
     if globals_ is None:
         return None
-    rest = _strip(globals_, words[1:])
+    rest = _strip(globals_, words[1:], settings)
     if rest is None:
         return None
     if name == "git":
@@ -133,7 +135,7 @@ def _one_step(words: tuple[str, ...]) -> tuple[str, ...] | None:
     return (words[0],) + rest
 
 
-def _strip(globals_: Globals, args: tuple[str, ...]) -> tuple[str, ...] | None:
+def _strip(globals_: Globals, args: tuple[str, ...], settings: bool) -> tuple[str, ...] | None:
     """`args` without the global options; None if an unknown option comes before the subcommand."""
     kept: list[str] = []
     i, before_subcommand = 0, True
@@ -141,7 +143,7 @@ def _strip(globals_: Globals, args: tuple[str, ...]) -> tuple[str, ...] | None:
         word = args[i]
         if word == "--":
             return tuple(kept) + args[i:]
-        step = _option_words(globals_, args, i)
+        step = _option_words(globals_, args, i, settings)
         if step and (before_subcommand or globals_.anywhere):
             i += step
             continue
@@ -153,11 +155,11 @@ def _strip(globals_: Globals, args: tuple[str, ...]) -> tuple[str, ...] | None:
     return tuple(kept)
 
 
-def _option_words(globals_: Globals, args: tuple[str, ...], i: int) -> int:
+def _option_words(globals_: Globals, args: tuple[str, ...], i: int, settings: bool) -> int:
     """How many words the global option at `i` takes (0 if it is not one)."""
     word = args[i]
     option, eq, _ = word.partition("=")
-    if globals_.assignments and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*[:+?!]?=.*", word, re.DOTALL):
+    if settings and globals_.assignments and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*[:+?!]?=.*", word, re.DOTALL):
         return 1
     if option in globals_.optional:
         has_number = not eq and i + 1 < len(args) and args[i + 1].isdigit()

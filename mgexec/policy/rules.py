@@ -107,9 +107,9 @@ def check_command(command: str, policy: CommandPolicy) -> None:
             _check_allow(cmd, allow, command)
 
 
-def _forms(cmd: SimpleCommand) -> list[tuple[str, ...]]:
+def _forms(cmd: SimpleCommand, *, settings: bool = True) -> list[tuple[str, ...]]:
     """The command as written, then in its canonical forms (global options removed)."""
-    return [cmd.words] + canonical_forms(cmd.words)
+    return [cmd.words] + canonical_forms(cmd.words, settings=settings)
 
 
 def _deny_texts(words: tuple[str, ...]) -> set[str]:
@@ -150,7 +150,7 @@ def _check_allow(cmd: SimpleCommand, allow: tuple[re.Pattern[str], ...], line: s
             "literally. mgexec did not run the command line.")
     if not cmd.words:
         return
-    texts = [" ".join(words) for words in _forms(cmd)]
+    texts = [" ".join(words) for words in _forms(cmd, settings=False)]
     if any(pattern.fullmatch(text) for pattern in allow for text in texts):
         return
     listed = ", ".join(f"`{p.pattern}`" for p in allow)
