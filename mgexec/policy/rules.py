@@ -48,6 +48,7 @@ from functools import lru_cache
 
 from mgexec.errors import ConfigError, PolicyViolation
 from mgexec.policy.baseline import dangerous_reason, line_facts
+from mgexec.policy import wrappers
 from mgexec.policy.globalopts import canonical_forms
 from mgexec.policy.shellparse import SimpleCommand, parse_command_line
 
@@ -103,8 +104,23 @@ def check_command(command: str, policy: CommandPolicy) -> None:
     for cmd in worded:
         _check_deny(cmd, deny, command)
     if allow:
+        read_pipes = {v for cmd in commands for v in cmd.via if v.endswith(" reading a pipe")}
         for cmd in commands:
-            _check_allow(cmd, allow, command)
+            _check_allow(_with_piped_script(cmd, read_pipes), allow, command)
+
+
+def _with_piped_script(cmd: SimpleCommand, read_pipes: set[str]) -> SimpleCommand:
+    """A shell fed through a pipe by something other than echo/printf/cat of literal text
+    (`curl … | sh`, `base64 -d … | bash`) runs a script known only when the line runs."""
+    if not (cmd.in_pipeline and wrappers.reads_script_from_stdin(cmd.words)):
+        return cmd
+    if any(r.op in ("<", "<<", "<<-", "<<<", "<>") and r.fd in ("", "0") for r in cmd.redirects):
+        return cmd
+    if f"{posixpath.basename(cmd.words[0])} reading a pipe" in read_pipes:
+        return cmd
+    return replace(cmd, unreadable=cmd.unreadable or (
+        f"`{cmd.name}` runs the script it reads from a pipe, which is known only when the line "
+        "runs"))
 
 
 def _forms(cmd: SimpleCommand, *, settings: bool = True) -> list[tuple[str, ...]]:
