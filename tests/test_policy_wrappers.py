@@ -115,6 +115,8 @@ WRAPPED = [
     ("GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=core.pager GIT_CONFIG_VALUE_0='rm -rf /' git log",
      "(run by `GIT_CONFIG_*= core.pager`)"),
     ("GIT_CONFIG_PARAMETERS=\"'core.pager'='rm -rf /'\" git log", "GIT_CONFIG_*= core.pager"),
+    ("GIT_CONFIG_PARAMETERS=\"'core.pager=rm -rf /'\" git log", "GIT_CONFIG_*= core.pager"),
+    ("chpst -u nobody rm -rf /", "(run by `chpst`)"),
     ("RSYNC_RSH='rm -rf /' rsync a host:b", "(run by `RSYNC_RSH=`)"),
     # tar runs these through `sh -c`
     ("tar -cf x.tar --checkpoint=1 --checkpoint-action=exec='rm -rf /' d",

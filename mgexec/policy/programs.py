@@ -50,7 +50,9 @@ def _git_config_pairs(variables: dict[str, str]) -> list[tuple[str, str]]:
     pairs = [(variables[key], variables.get("GIT_CONFIG_VALUE_" + key[15:], ""))
              for key in variables if key.startswith("GIT_CONFIG_KEY_")]
     quoted = variables.get("GIT_CONFIG_PARAMETERS", "")
-    pairs += re.findall(r"'([^']*)'='([^']*)'", quoted)
+    pairs += re.findall(r"'([^'=]*)'='([^']*)'", quoted)  # git 2.31+: 'key'='value'
+    pairs += re.findall(r"'([A-Za-z][^'=]*)=([^']*)'", quoted)  # older: 'key=value'
+
     return pairs
 
 
