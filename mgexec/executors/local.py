@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from mgexec.environment import command_env
+from mgexec.environment import command_env, host_line_shell, line_shell_argv
 from mgexec.errors import MgexecError, SpawnFailed
 from mgexec.executors.base import Executor
 from mgexec.policy.paths import fd_path
@@ -26,7 +26,7 @@ class LocalExecutor(Executor):
         # The child changes into the very directory that was checked, through the descriptor
         # (chdir happens before the descriptor is closed at exec), never by its name again.
         fd = self.open_dir(work_dir)
-        argv = ["/bin/sh", "-c", command]
+        argv = line_shell_argv(command, host_line_shell())
         try:
             out = await run_process(argv, cwd=fd_path(fd), env=command_env(work_dir), timeout=timeout,
                                     output_cap=self.config.max_output_bytes)

@@ -9,24 +9,16 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from mgexec.policy.privilege import PRIVILEGE_PROGRAMS, privilege_reason
 from mgexec.policy.shellparse import SimpleCommand
 from mgexec.policy.targets import catastrophic_target, is_block_device, normalize
 
-# Commands that change identity or ownership/permissions: refused unless sudo is enabled.
-PRIVILEGED = {
-    "sudo": "privilege escalation (sudo)",
-    "su": "user switching (su)",
-    "doas": "privilege escalation (doas)",
-    "pkexec": "privilege escalation (pkexec)",
-    "chown": "ownership change (chown)",
-    "chmod": "permission change (chmod)",
-}
 _WRITE_OPS = frozenset({">", ">>", ">|", "<>", "&>", "&>>", ">&"})
 _DEVICE_WRITERS = frozenset({"tee", "cp", "shred", "wipefs", "blkdiscard"})
 # The shortest unambiguous abbreviation of --no-preserve-root that each tool accepts.
 _NO_PRESERVE_MIN = {"rm": 3, "chmod": 3, "chown": 6, "chgrp": 6}
 _DELETERS = frozenset({"rm", "shred", "rmdir", "unlink"})
-_KNOWN = frozenset(PRIVILEGED) | _DEVICE_WRITERS | {"rm", "dd", "mv", "find", "chgrp", "mke2fs",
+_KNOWN = PRIVILEGE_PROGRAMS | _DEVICE_WRITERS | {"rm", "dd", "mv", "find", "chgrp", "mke2fs",
                                                    "mkswap"}
 # find tests that narrow what matches (so `find / -name '*.pyc' -delete` is not `rm -rf /`).
 _FIND_NARROWING = frozenset({
@@ -80,16 +72,16 @@ def _as_run(cmd: SimpleCommand) -> list[SimpleCommand]:
     command that name may stand for: the ones it mentions, and rm."""
     if not cmd.words or not re.search(r"[$`]", cmd.words[0]):
         return [cmd]
-    mentioned = {t for t in re.findall(r"[A-Za-z0-9_.+-]+", cmd.words[0])
-                 if t in _KNOWN or t.startswith("mkfs")}
+    mentioned = {t.lower() for t in re.findall(r"[A-Za-z0-9_.+-]+", cmd.words[0])
+                 if t.lower() in _KNOWN or t.lower().startswith("mkfs")}
     return [cmd] + [replace(cmd, words=(name,) + cmd.words[1:]) for name in sorted(mentioned | {"rm"})]
 
 
 def _reason(cmd: SimpleCommand, enable_sudo: bool, facts: LineFacts) -> str | None:
-    if not enable_sudo and cmd.name in PRIVILEGED:
-        return (f"{PRIVILEGED[cmd.name]} is disabled; it is allowed only when sudo is enabled "
-                "(command_line_docker_enable_sudo: true)")
-    reason = _rm(cmd, facts) or _find_delete(cmd, facts)
+    # Program names compare case-insensitively: macOS's default file system runs `SUDO` as sudo.
+    cmd = replace(cmd, words=(cmd.name.lower(),) + cmd.words[1:]) if cmd.words else cmd
+    reason = None if enable_sudo else privilege_reason(cmd, cmd.name)
+    reason = reason or _rm(cmd, facts) or _find_delete(cmd, facts)
     for rule in _RULES:
         reason = reason or rule(cmd)
     return reason

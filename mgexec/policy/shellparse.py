@@ -47,6 +47,7 @@ class SimpleCommand:
     function: str | None = None
     in_pipeline: bool = False
     background: bool = False
+    unreadable: str = ""  # why part of this command is text known only when the line runs
 
     @property
     def name(self) -> str:
@@ -147,17 +148,21 @@ def _walk_substitutions(word: Word, ctx: _Ctx) -> Iterator[SimpleCommand]:
 
 
 def _wrapped(command: SimpleCommand, ctx: _Ctx) -> Iterator[SimpleCommand]:
-    """The commands a wrapper runs (`env X`, `sudo X`, `bash -c 'X'`, `bash <<EOF X EOF`)."""
-    for inner in wrappers.inner_commands(command.words):
+    """The commands a wrapper runs (`env X`, `sudo X`, `bash -c 'X'`, `bash <<EOF X EOF`), or a
+    program runs from its options (`git -c alias.x='!X'`, `tar --to-command=X`, `PAGER=X`)."""
+    for inner in wrappers.inner_commands(command.words, command.assignments):
+        via = command.via + (inner.label,)
         if inner.script is not None:
-            script_ctx = _Ctx(via=command.via + (inner.label,), depth=ctx.depth + 1)
-            yield from _script_commands(inner.script, script_ctx, inner.label)
+            yield from _inner_script(inner, command, _Ctx(via=via, depth=ctx.depth + 1))
+            continue
+        if not inner.words:  # something runs that the line does not show
+            yield SimpleCommand(words=(), raw=command.raw, via=via, unreadable=inner.unreadable)
             continue
         if ctx.depth + 1 > MAX_NESTING:
             raise ShellSyntaxError(f"commands are wrapped in other commands more than {MAX_NESTING} "
                                    "levels deep", command.raw, 0)
-        unwrapped = replace(command, words=inner.words, assignments=(),
-                            via=command.via + (inner.label,))
+        unwrapped = replace(command, words=inner.words, assignments=(), via=via,
+                            unreadable=inner.unreadable or command.unreadable)
         yield unwrapped
         yield from _wrapped(unwrapped, replace(ctx, depth=ctx.depth + 1))
     if wrappers.reads_script_from_stdin(command.words):
@@ -166,6 +171,22 @@ def _wrapped(command: SimpleCommand, ctx: _Ctx) -> Iterator[SimpleCommand]:
                 label = f"{command.name} {redirect.op}"
                 yield from _script_commands(redirect.body, _Ctx(via=command.via + (label,),
                                                                 depth=ctx.depth + 1), label)
+
+
+def _inner_script(inner: wrappers.Inner, command: SimpleCommand,
+                  ctx: _Ctx) -> Iterator[SimpleCommand]:
+    """The commands of a script a wrapper or program runs. A script built at run time keeps that
+    mark on each of its commands; if what can be read of it does not parse, it stays unread."""
+    unreadable = inner.unreadable or command.unreadable
+    if not unreadable:
+        yield from _script_commands(inner.script or "", ctx, inner.label)
+        return
+    try:
+        found = list(_script_commands(inner.script or "", ctx, inner.label))
+    except ShellSyntaxError:
+        found = [SimpleCommand(words=(), raw=inner.script or "", via=ctx.via)]
+    for cmd in found:
+        yield replace(cmd, unreadable=cmd.unreadable or unreadable)
 
 
 def _piped_scripts(commands: list[Command], ctx: _Ctx) -> Iterator[SimpleCommand]:
