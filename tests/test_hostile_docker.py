@@ -28,7 +28,8 @@ def docker_args(tmp_path):
 
 async def test_docker_mode_keeps_serving_during_attacks_and_answers_each(workspace, docker_args):
     async with hostile_session(workspace, *docker_args, local=False) as (session, _, errlog):
-        attack = asyncio.create_task(timed_call(session, "execute_command", command="true > x" + "{a,b}" * 26))
+        attack = asyncio.create_task(timed_call(session, "execute_command",
+                                                command="false && true > x" + "{a,b}" * 26))
         await asyncio.sleep(0.3)
         times = await echo_times(session)
         elapsed, result = await attack

@@ -143,7 +143,7 @@ async def test_non_finite_waits_get_the_shell_error_shape_or_end_in_time(raw, wa
 
 @pytest.mark.parametrize("how", ["SIGTERM", "SIGINT", "stdin-close"])
 async def test_the_server_stops_promptly_while_a_line_built_to_explode_is_judged(raw, how):
-    raw.send(call_line(1, "execute_command", json.dumps({"command": "true > x" + "{a,b}" * 26})))
+    raw.send(call_line(1, "execute_command", json.dumps({"command": "false && true > x" + "{a,b}" * 26})))
     await asyncio.sleep(0.5)  # being judged now
     workers = Path(f"/proc/{raw.proc.pid}/task/{raw.proc.pid}/children").read_text().split()
     assert workers  # the policy workers, one of them busy with the line
