@@ -11,6 +11,7 @@ import sys
 import traceback
 from pathlib import Path
 
+from bench.attack import bench_attack
 from bench.bg_shells import bench_shells
 from bench.context import BenchContext, Settings
 from bench.heavy import bench_concurrency, bench_output, bench_startup
@@ -32,6 +33,7 @@ GROUPS = {
     "output": bench_output,
     "concurrency": bench_concurrency,
     "shells": bench_shells,
+    "attack": bench_attack,
 }
 
 

@@ -113,6 +113,8 @@ TARGETS = (
     Target("large output through the warm channel within 2× of bare `docker exec`", ("output.warm", "output.bare"),
            _output_ratio),
     Target("concurrent docker calls all succeed", ("conc.parallel",), _concurrency),
+    Target("MCP `echo` while a line built to explode is judged, median ≤ 100 ms", ("attack.echo",),
+           lambda r: (f"{fmt_ms(r['attack.echo'].median_ms)} ms", r["attack.echo"].median_ms <= 100)),
 )
 
 
@@ -155,6 +157,10 @@ round(s); a call counts as an error unless it succeeded and printed its own shel
 loops on `output(since_last_read=True, wait_seconds=10)` until the shell has ended. Wall time runs from \
 `start()` to the last read. The buffer's held bytes are recorded after every feed; the ring keeps the last \
 10,000 lines and at most 4 MiB, so a reader slower than the program loses the oldest output (reported as lost).
+- `attack.*`: a local-mode MCP server; `attack.quiet` times {s.n} `echo ping` round trips after {s.warmup} \
+warm-up calls, `attack.echo` {s.n} more, each sent while `execute_command` judges `false && true > x` followed by \
+26 `{{a,b}}` groups (a line whose check explodes; it is refused at the 3 s budget, and a new one starts until \
+all echoes are timed).
 - Requirements: a running engine with `massgen/mcp-runtime:latest` for the docker rows, and docker-py \
 (`pip install 'docker>=7'`, the `bench` extra) for the `*.py` rows; without them those rows say why they are \
 missing. `bench/channel_probe.py --container NAME` times the channel alone against an existing container.

@@ -53,6 +53,15 @@ def test_local_shells_and_mcp_local_rows():
     assert "docker.warm" not in rows
 
 
+def test_attack_rows():
+    done = run_bench("--quick", "--n", "5", "--only", "attack")
+    assert done.returncode == 0, done.stderr
+    rows = table_rows(done.stdout)
+    for key in ("attack.quiet", "attack.echo"):
+        assert_measured(rows, key, 5)
+    assert "| MCP `echo` while a line built to explode is judged, median ≤ 100 ms | " in done.stdout
+
+
 def test_unknown_group_is_refused_with_the_choices():
     done = run_bench("--only", "nonsense", timeout=30)
     assert done.returncode == 2
