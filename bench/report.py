@@ -137,7 +137,7 @@ changes in machine load fall on every variant alike, while the engine's clean-up
 mostly lands on calls of the same variant. p95 is the nearest-rank 95th percentile.
 - Every timed call is checked: a failed command aborts its group instead of being timed as a fast one.
 - `local.mgexec` overhead is the median of the differences between the i-th calls of each variant. Both start `/bin/sh -c \
-true` with piped output; mgexec adds the policy check, work_dir resolution, its own session and group, the \
+true` with piped output; mgexec adds the policy check (a round trip to a policy worker process), work_dir resolution and opening, its own session and group, the \
 environment, and the result model.
 - The docker rows share one container started by mgexec (`massgen/mcp-runtime:latest`, network `none`, running \
 as the workspace owner). `docker.cold` (`docker_warm_channel=False`) needs a second container with the same \

@@ -95,6 +95,7 @@ class Executor(ABC):
 
     async def start(self, on_progress: ProgressCallback | None = None) -> None:
         """Everything needed before the first command: open(), then prepare()."""
+        self.guard.checker.warm()  # starts while the container (docker mode) starts
         await self.open()
         await self.prepare(on_progress)
 
