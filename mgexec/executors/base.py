@@ -96,8 +96,12 @@ class Executor(ABC):
     async def start(self, on_progress: ProgressCallback | None = None) -> None:
         """Everything needed before the first command: open(), then prepare()."""
         self.guard.checker.warm()  # starts while the container (docker mode) starts
-        await self.open()
-        await self.prepare(on_progress)
+        try:
+            await self.open()
+            await self.prepare(on_progress)
+        except BaseException:
+            await self.guard.close()  # callers do not close an executor that failed to start
+            raise
 
     async def open(self) -> None:
         """The quick part of starting, whose errors should stop a server from starting at all."""
