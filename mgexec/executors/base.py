@@ -95,7 +95,6 @@ class Executor(ABC):
 
     async def start(self, on_progress: ProgressCallback | None = None) -> None:
         """Everything needed before the first command: open(), then prepare()."""
-        self.guard.checker.warm()  # starts while the container (docker mode) starts
         try:
             await self.open()
             await self.prepare(on_progress)
