@@ -98,7 +98,7 @@ def bench_containers() -> set[str]:
 
 
 @pytest.mark.parametrize("only, groups", [
-    (None, ["local", "docker", "mcp-local", "mcp-docker", "startup", "output", "concurrency", "shells"]),
+    (None, ["local", "docker", "mcp-local", "mcp-docker", "startup", "output", "concurrency", "shells", "attack"]),
     (["shells", "local"], ["local", "shells"]),
     (["mcp"], ["mcp-local", "mcp-docker"]),
     (["mcp-docker"], ["mcp-docker"]),
