@@ -81,7 +81,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @cli.command("exec", epilog="Exit status: the command's own; 124 on timeout; 126 when refused by policy or unable to run.")
 @config_option
 @agent_option
-@click.option("--timeout", "-t", type=float, help="Seconds before the whole process tree is killed (default from config, 60).")
+@click.option("--timeout", "-t", type=float, help="Seconds before the whole process tree is killed, above 0 and at most 86400 (default from config, 60).")
 @click.option("--workdir", "-w", metavar="DIR", help="Directory to run in (inside the workspace or a context path).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result object as JSON instead of the output.")
 @click.argument("command", nargs=-1, required=True)
@@ -92,8 +92,11 @@ def exec_command(config: str | None, agent: str | None, timeout: float | None, w
     Put `--` before the command. One argument is run as a shell line as is; several are quoted and joined.
     """
     from mgexec.config import load_config
+    from mgexec.config.limits import check_timeout
     from mgexec.session import run_once
 
+    if timeout is not None:
+        timeout = check_timeout(timeout, name="--timeout")
     line = command[0] if len(command) == 1 else shlex.join(command)
     result = asyncio.run(run_once(load_config(config, agent), line, timeout=timeout, work_dir=workdir,
                                   on_setup=_say_progress))
@@ -146,9 +149,14 @@ def config_check(file: str, agent: str | None, as_json: bool) -> None:
     from mgexec.config import load_configs
     from mgexec.config.show import describe
 
+    from mgexec.docker.credentials import check_credentials
+
     configs = load_configs(file, create=False)
     if agent is not None:
         configs = [c for c in configs if c.agent_id == agent] or _no_agent(file, agent, configs)
+    for cfg in configs:
+        if cfg.mode == "docker":  # what a container start would refuse
+            check_credentials(cfg.credentials)
     if as_json:
         click.echo(json.dumps([c.model_dump(mode="json") for c in configs], indent=2))
         return
