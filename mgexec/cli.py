@@ -8,6 +8,7 @@ import os
 import shlex
 import sys
 import traceback
+from pathlib import Path
 from typing import Any
 
 import click
@@ -127,12 +128,29 @@ def _exit_status(result) -> int:
 @click.option("--transport", type=click.Choice(["stdio", "streamable-http"]), default="stdio", show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address for streamable-http.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port for streamable-http.")
-def serve(config: str | None, agent: str | None, transport: str, host: str, port: int) -> None:
-    """Serve the execution tools over MCP (stdio by default)."""
+@click.option("--token-file", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="streamable-http: file holding the bearer token (else $MGEXEC_HTTP_TOKEN, else one is generated).")
+@click.option("--allow-remote", is_flag=True, help="streamable-http: allow a --host beyond loopback (needs a token you chose).")
+@click.pass_context
+def serve(ctx: click.Context, config: str | None, agent: str | None, transport: str, host: str, port: int,
+          token_file: Path | None, allow_remote: bool) -> None:
+    """Serve the execution tools over MCP (stdio by default).
+
+    Over streamable-http every request must carry 'Authorization: Bearer TOKEN'.
+    """
     from mgexec.config import load_config
+    from mgexec.errors import ConfigError
+    from mgexec.http_transport import HttpOptions
+
+    http_only = [f"--{p.replace('_', '-')}" for p in ("host", "port", "token_file", "allow_remote")
+                 if ctx.get_parameter_source(p) is not click.core.ParameterSource.DEFAULT]
+    if transport == "stdio" and http_only:
+        raise ConfigError(f"{', '.join(http_only)}: only for --transport streamable-http; stdio has no address "
+                          "or token (the client that starts the server is its only peer).")
     from mgexec.server import serve as run_server
 
-    run_server(load_config(config, agent), transport=transport, host=host, port=port)
+    run_server(load_config(config, agent), transport=transport,
+               http=HttpOptions(host=host, port=port, token_file=token_file, allow_remote=allow_remote))
 
 
 @cli.group()

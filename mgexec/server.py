@@ -23,6 +23,8 @@ from mgexec import __version__
 from mgexec.config import ExecConfig
 from mgexec.errors import MgexecError
 from mgexec.executors import Executor, make_executor
+from mgexec.http_transport import (TOKEN_ENV, BearerToken, HttpOptions, HttpServer, auth_settings, check_bind,
+                                   resolve_token, token_verifier, transport_security)
 from mgexec.result import ExecResult
 
 log = logging.getLogger("mgexec.server")
@@ -41,9 +43,10 @@ send_background_shell_input, and stop it with kill_background_shell. A shell run
 so its stdout and stderr arrive merged in stdout."""
 
 
-def build_server(executor: Executor) -> MCPServer:
+def build_server(executor: Executor, **server_options: Any) -> MCPServer:
+    """The tools on an MCPServer; `server_options` go to MCPServer (auth hooks for HTTP)."""
     config = executor.config
-    server = MCPServer("mgexec", version=__version__, instructions=INSTRUCTIONS)
+    server = MCPServer("mgexec", version=__version__, instructions=INSTRUCTIONS, **server_options)
     where = "inside this agent's Docker container" if config.mode == "docker" else "on the host"
 
     @server.tool(
@@ -131,7 +134,14 @@ def _register_shell_tools(server: MCPServer, executor: Executor, where: str) -> 
         return await _shell_call(executor.shells.send_input(shell_id, text, press_enter=press_enter, control=control))
 
 
-async def serve_async(config: ExecConfig, transport: str = "stdio", host: str = "127.0.0.1", port: int = 8000) -> None:
+async def serve_async(config: ExecConfig, transport: str = "stdio", http: HttpOptions | None = None) -> None:
+    http_server, server_options = None, {}
+    if transport != "stdio":
+        # Checked before the executor opens, so a refused bind creates no container.
+        http = http or HttpOptions()
+        token, generated = resolve_token(http)
+        check_bind(http, token_given=not generated)
+        server_options = {"auth": auth_settings(http), "token_verifier": token_verifier(token)}
     executor = make_executor(config)
     await executor.open()
 
@@ -141,7 +151,7 @@ async def serve_async(config: ExecConfig, transport: str = "stdio", host: str = 
     # Preinstall can take minutes: serve meanwhile (clients time out on a slow handshake);
     # commands wait for it and report its progress.
     executor.prepare_in_background(log_progress)
-    server = build_server(executor)
+    server = build_server(executor, **server_options)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -149,7 +159,11 @@ async def serve_async(config: ExecConfig, transport: str = "stdio", host: str = 
     if transport == "stdio":
         serving = asyncio.create_task(server.run_stdio_async())
     else:
-        serving = asyncio.create_task(server.run_streamable_http_async(host=host, port=port))
+        app = server.streamable_http_app(host=http.host, transport_security=transport_security(http))
+        http_server = HttpServer(app, http)
+        if generated:
+            _say_token(token, http)
+        serving = asyncio.create_task(http_server.serve())
     stopping = asyncio.create_task(stop.wait())
     try:
         await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -161,12 +175,23 @@ async def serve_async(config: ExecConfig, transport: str = "stdio", host: str = 
         serving.result()  # re-raise a transport failure
         return
     log.info("stopping on signal")
-    serving.cancel()
-    await asyncio.wait({serving}, timeout=1.0)
+    if http_server is not None:
+        http_server.request_stop()  # uvicorn's own graceful shutdown: cancelling it mid-flight prints tracebacks
+        await asyncio.wait({serving}, timeout=5.0)
+    else:
+        serving.cancel()
+        await asyncio.wait({serving}, timeout=1.0)
     if not serving.done():
         # The stdio reader thread blocks in read(2) until the client writes or closes; nothing is
         # left to clean up, so leave without waiting for it.
         _exit_now(0)
+
+
+def _say_token(token: BearerToken, http: HttpOptions) -> None:
+    # Printed once, to stderr only (stdout may be a log or a pipe), so the user can hand it to a client.
+    print(f"mgexec: {http.url} needs a bearer token on every request, and none was set ({TOKEN_ENV} or "
+          f"--token-file FILE), so this run generated one; clients send the header 'Authorization: Bearer "
+          f"{token.reveal()}'", file=sys.stderr, flush=True)
 
 
 def _exit_now(code: int) -> None:
@@ -176,7 +201,7 @@ def _exit_now(code: int) -> None:
     os._exit(code)
 
 
-def serve(config: ExecConfig, transport: str = "stdio", host: str = "127.0.0.1", port: int = 8000) -> None:
+def serve(config: ExecConfig, transport: str = "stdio", http: HttpOptions | None = None) -> None:
     """Blocking entry point for the CLI."""
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve_async(config, transport, host, port))
+        asyncio.run(serve_async(config, transport, http))
