@@ -134,7 +134,9 @@ def _register_shell_tools(server: MCPServer, executor: Executor, where: str) -> 
         return await _shell_call(executor.shells.send_input(shell_id, text, press_enter=press_enter, control=control))
 
 
-async def serve_async(config: ExecConfig, transport: str = "stdio", http: HttpOptions | None = None) -> None:
+async def serve_async(config: ExecConfig, transport: str = "stdio", http: HttpOptions | None = None,
+                      pending: str | None = None) -> None:
+    """Serve until stdin closes or a signal; `pending` is why the implicit workspace cannot serve (roots may fix it)."""
     http_server, server_options = None, {}
     if transport != "stdio":
         # Checked before the executor opens, so a refused bind creates no container.
@@ -152,6 +154,10 @@ async def serve_async(config: ExecConfig, transport: str = "stdio", http: HttpOp
     # commands wait for it and report its progress.
     executor.prepare_in_background(log_progress)
     server = build_server(executor, **server_options)
+    if transport == "stdio" and config.mode == "local" and config.workspace_implicit:
+        from mgexec.roots import RootsBinder
+
+        server.middleware.append(RootsBinder(executor, pending))
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -201,7 +207,8 @@ def _exit_now(code: int) -> None:
     os._exit(code)
 
 
-def serve(config: ExecConfig, transport: str = "stdio", http: HttpOptions | None = None) -> None:
+def serve(config: ExecConfig, transport: str = "stdio", http: HttpOptions | None = None,
+          pending: str | None = None) -> None:
     """Blocking entry point for the CLI."""
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve_async(config, transport, http))
+        asyncio.run(serve_async(config, transport, http, pending))

@@ -14,8 +14,9 @@ from typing import Any, Mapping
 from pydantic import ValidationError
 
 from mgexec.config.keys import FIELD_TO_KEYS, did_you_mean, translate_backend
-from mgexec.config.limits import MAX_LIST, check_not_pseudo_fs, check_path_text, short_repr
+from mgexec.config.limits import MAX_LIST, check_path_text, short_repr
 from mgexec.config.models import ExecConfig
+from mgexec.config.workspace import resolve_path
 from mgexec.config.yamlload import read_config_yaml
 from mgexec.errors import ConfigError
 
@@ -65,7 +66,7 @@ def load_configs(source: str | None, *, cwd: Path | None = None, create: bool = 
     """
     base = (cwd or Path.cwd()).resolve()
     if source is None:
-        return [_build({"workspace": base}, {}, "the embedded default", base, create=create)]
+        return [_build({"workspace": base, "workspace_implicit": True}, {}, "the embedded default", base, create=create)]
     path = resolve_source(source)
     data = read_yaml(path)
     shared = _context_paths(data, path)
@@ -159,22 +160,6 @@ def _make_dir(directory: Path, key: str, where: str) -> None:
                           "yourself or choose another directory.") from None
 
 
-def _absolute(value: Any, key: str, base: Path) -> Path:
-    if not isinstance(value, (str, os.PathLike)) or not str(value).strip():
-        raise ValueError(f"{key} must be a path, got {short_repr(value)}")
-    check_path_text(str(value), key)
-    given = Path(os.path.normpath(base / Path(str(value)).expanduser()))
-    # Both spellings: /proc/self/cwd resolves to a real directory, but through the kernel's view of a process.
-    check_not_pseudo_fs(given, key, value)
-    try:
-        resolved = given.resolve()
-    except (OSError, RuntimeError) as exc:
-        raise ValueError(f"{key} {short_repr(str(value))} cannot be resolved: {getattr(exc, 'strerror', None) or exc}") from None
-    check_path_text(str(resolved), key)
-    check_not_pseudo_fs(resolved, key, value)
-    return resolved
-
-
 def _creatable_dir(path: Path, key: str) -> None:
     """The check `exec` would fail on when it creates the directory, made without creating it."""
     if path.exists():
@@ -189,15 +174,16 @@ def _creatable_dir(path: Path, key: str) -> None:
 
 
 def _resolve_paths(fields: dict[str, Any], base: Path) -> dict[str, Any]:
-    fields["workspace"] = _absolute(fields.get("workspace", base), "cwd", base)
+    fields.setdefault("workspace_implicit", "workspace" not in fields)
+    fields["workspace"] = resolve_path(fields.get("workspace", base), "cwd", base)
     _creatable_dir(fields["workspace"], "cwd")
     if fields.get("temp_workspace") is not None:
-        fields["temp_workspace"] = _absolute(fields["temp_workspace"], "command_line_temp_workspace", base)
+        fields["temp_workspace"] = resolve_path(fields["temp_workspace"], "command_line_temp_workspace", base)
         _creatable_dir(fields["temp_workspace"], "command_line_temp_workspace")
     if fields.get("ca_bundle") is None and os.environ.get("MGEXEC_CA_BUNDLE"):
         fields["ca_bundle"] = os.environ["MGEXEC_CA_BUNDLE"]
     if fields.get("ca_bundle") not in (None, "auto", "none"):
-        bundle = _absolute(fields["ca_bundle"], "command_line_docker_ca_bundle", base)
+        bundle = resolve_path(fields["ca_bundle"], "command_line_docker_ca_bundle", base)
         if not bundle.is_file():
             raise ValueError(f"command_line_docker_ca_bundle {bundle} is not a file; give a PEM bundle such as /etc/ssl/certs/ca-certificates.crt")
         fields["ca_bundle"] = bundle
@@ -216,7 +202,7 @@ def _resolve_contexts(entries: Any, base: Path) -> list[Any]:
             entry = {"path": entry}
         if not isinstance(entry, dict) or "path" not in entry:
             raise ValueError(f"context path #{i + 1} must be a mapping with 'path' (and optionally 'permission: read|write'), got {short_repr(entry)}")
-        resolved = _absolute(entry["path"], f"context path #{i + 1}", base)
+        resolved = resolve_path(entry["path"], f"context path #{i + 1}", base)
         if not resolved.exists():
             raise ValueError(f"context path {resolved} does not exist; create it or remove it from the config")
         contexts.append({**entry, "path": resolved})
@@ -229,7 +215,7 @@ def _check_mount_sources(credentials: Any, base: Path) -> None:
         return
     mounts = credentials.get("additional_mounts")
     for host in list(mounts)[:MAX_LIST + 1] if isinstance(mounts, dict) else ():
-        _absolute(host, "command_line_docker_credentials.additional_mounts", base)
+        resolve_path(host, "command_line_docker_credentials.additional_mounts", base)
     if isinstance(credentials.get("env_file"), str):
         check_path_text(credentials["env_file"], "command_line_docker_credentials.env_file")
 

@@ -146,6 +146,11 @@ class ExecConfig(_Frozen):
     progress_interval: float = Field(default=5.0, ge=limits.MIN_PROGRESS_INTERVAL, le=limits.MAX_PROGRESS_INTERVAL,
                                      allow_inf_nan=False)
     docker_warm_channel: bool = True
+    # `/`, a system directory or the home directory as the workspace (or an allowed path) needs this.
+    allow_broad_workspace: bool = False
+    # True when no config cwd and no --workspace named the workspace: it is the current directory,
+    # and a client's MCP roots may replace it.
+    workspace_implicit: bool = False
 
     @field_validator("docker_memory_limit")
     @classmethod
