@@ -259,3 +259,49 @@ def test_broad_reason_table(home, path, broad):
                                            ("/a:b:rw", ("/a:b", "write")), ("/a:x", ("/a:x", "read"))])
 def test_parse_allow(spec, expected):
     assert parse_allow(spec) == expected
+
+
+# --- the README's client configs, launched as those clients launch servers --------------------
+
+def readme_client_configs() -> list[tuple[str, dict]]:
+    import json
+    import re
+
+    text = (Path(__file__).parents[1] / "README.md").read_text()
+    section = text[text.index("### Generic MCP clients"):text.index("### Background shells")]
+    blocks = re.findall(r"^([^\n]+?):\n\n```json\n(.*?)```", section, re.S | re.M)
+    configs = []
+    for title, body in blocks:
+        servers = json.loads(body)
+        entry = (servers.get("mcpServers") or servers["servers"])["mgexec"]
+        configs.append((title.split("(")[0].strip(), entry))
+    return configs
+
+
+def test_readme_has_the_three_client_configs():
+    assert [name for name, _ in readme_client_configs()] == ["Claude Desktop", "VS Code", "Cursor"]
+
+
+@pytest.mark.parametrize("client,entry", readme_client_configs(), ids=[n for n, _ in readme_client_configs()])
+@pytest.mark.parametrize("launch_dir", ["/", "HOME"])
+async def test_readme_client_configs_work_as_the_clients_launch_them(tmp_path, home, client, entry, launch_dir):
+    project, data = tmp_path / "project", tmp_path / "datasets"
+    project.mkdir()
+    data.mkdir()
+    subst = {"${workspaceFolder}": str(project), "/Users/me/projects/app": str(project),
+             "/home/me/projects/app": str(project), "/home/me/datasets": str(data)}
+    args = [subst.get(a.split(":")[0], a.split(":")[0]) + (":" + a.split(":")[1] if ":" in a else "")
+            for a in entry["args"]]
+    assert entry["command"] == "/path/to/.venv/bin/mgexec" and args[0] == "serve"
+    env = {"HOME": str(home), "LOGNAME": "me", "PATH": os.environ["PATH"], "SHELL": "/bin/bash", "TERM": "dumb",
+           "USER": "me"}
+    params = StdioServerParameters(command=MGEXEC, args=args, cwd="/" if launch_dir == "/" else str(home), env=env)
+    async with stdio_client(params, errlog=open(os.devnull, "w")) as (read, write):
+        async with ClientSession(read, write) as session:
+            await session.initialize()
+            here = await run(session, "pwd; touch made")
+            home_refused = await run(session, "true", work_dir=str(home))
+            if "--allow" in args:
+                assert (await run(session, "ls", work_dir=str(data)))["exit_code"] == 0
+    assert here["stdout"] == f"{project}\n" and (project / "made").exists()
+    assert home_refused["exit_code"] == -1
