@@ -63,13 +63,20 @@ class RootsBinder:
     async def __call__(self, ctx: Any, call_next: Any) -> Any:
         if ctx.method == "notifications/roots/list_changed":
             self.stale = True
-        elif ctx.method == "notifications/initialized" and not _offers_roots(ctx) and self.pending is not None:
-            say(self.pending + NO_ROOTS)
+        elif ctx.method == "notifications/initialized":
+            self._greet(ctx)
         elif ctx.method == "tools/call" and (ctx.params or {}).get("name") in GATED_TOOLS and _offers_roots(ctx):
             async with self._lock:
-                if self.stale:
+                # A client that does not promise list_changed notifications is asked before every command.
+                if self.stale or not ctx.session.client_capabilities.roots.list_changed:
                     await self._refresh(ctx.session)
         return await call_next(ctx)
+
+    def _greet(self, ctx: Any) -> None:
+        if _offers_roots(ctx):
+            say("no workspace named: the client's MCP roots decide it, asked before the first command.")
+        elif self.pending is not None:
+            say(self.pending + NO_ROOTS)
 
     async def _refresh(self, session: Any) -> None:
         try:
