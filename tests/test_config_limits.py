@@ -33,10 +33,12 @@ def deep_block(depth: int) -> str:
 
 # (name, file text, what the one-paragraph error must say)
 BAD_YAML = [
-    ("billion laughs into the allow list", laughs(), r"more than 100,000 values once its anchors and aliases"),
+    ("billion laughs into the allow list", laughs(), r"more than 20,000 values once its anchors and aliases"),
     ("laughs through merge keys", "b: &b {cwd: w}\n" + "\n".join(
         f"m{i}: &m{i} [" + ",".join([f"*{'b' if i == 0 else f'm{i - 1}'}"] * 12) + "]" for i in range(6))
-     + "\nagent: {backend: {command_line_blocked_commands: *m5}}\n", r"more than 100,000 values"),
+     + "\nagent: {backend: {command_line_blocked_commands: *m5}}\n", r"more than 20,000 values"),
+    ("30,000 plain values", "agent: {backend: {command_line_allowed_commands: [" + ",".join(["a"] * 30_000) + "]}}\n",
+     r"holds more than 20,000 values"),
     ("100k-deep flow nesting", nested(100_000), r"nest more than 64 levels deep"),
     ("100k-deep mapping nesting", nested(100_000, "{a: ", "}"), r"nest more than 64 levels deep"),
     ("deep block nesting", deep_block(200), r"nest more than 64 levels deep"),

@@ -16,7 +16,7 @@ from mgexec.errors import ConfigError
 
 MAX_FILE_BYTES = 1024**2
 MAX_DEPTH = 64
-MAX_VALUES = 100_000  # counting every value an alias repeats
+MAX_VALUES = 20_000  # counting every value an alias repeats; real configs have a few hundred
 _MERGE = "tag:yaml.org,2002:merge"
 
 
@@ -28,10 +28,15 @@ class _BoundedLoader(yaml.SafeLoader):
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
         self._depth = 0
+        self._nodes = 0
 
     def compose_node(self, parent, index):
         self._depth += 1
+        self._nodes += 1
         try:
+            if self._nodes > MAX_VALUES:  # stop reading early: parsing is the slow part
+                raise _Refused(problem=f"the file holds more than {MAX_VALUES:,} values; a config is far smaller",
+                               problem_mark=self.peek_event().start_mark)
             if self._depth > MAX_DEPTH:
                 raise _Refused(problem=f"the values nest more than {MAX_DEPTH} levels deep; a config needs a "
                                        "handful of levels, so flatten it", problem_mark=self.peek_event().start_mark)
