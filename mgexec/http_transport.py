@@ -12,6 +12,7 @@ import os
 import re
 import secrets
 import stat
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
@@ -186,3 +187,29 @@ class HttpServer:
 
     def request_stop(self) -> None:
         self._server.should_exit = True
+
+
+class HttpAccess:
+    """Who may use the HTTP transport: the token (checked, or generated), the bind rule, the SDK's auth hooks."""
+
+    def __init__(self, options: HttpOptions, token: BearerToken, generated: bool) -> None:
+        self.options, self.token, self.generated = options, token, generated
+
+    @classmethod
+    def prepare(cls, options: HttpOptions) -> "HttpAccess":
+        token, generated = resolve_token(options)
+        check_bind(options, token_given=not generated)
+        return cls(options, token, generated)
+
+    def server_options(self) -> dict:
+        """MCPServer arguments that make the SDK demand the token on every request."""
+        return {"auth": auth_settings(self.options), "token_verifier": token_verifier(self.token)}
+
+    def http_server(self, server) -> HttpServer:
+        app = server.streamable_http_app(host=self.options.host, transport_security=transport_security(self.options))
+        if self.generated:
+            # Printed once, to stderr only (stdout carries uvicorn's access log), so the user can hand it to a client.
+            print(f"mgexec: {self.options.url} needs a bearer token on every request, and none was set ({TOKEN_ENV} "
+                  f"or --token-file FILE), so this run generated one; clients send the header 'Authorization: Bearer "
+                  f"{self.token.reveal()}'", file=sys.stderr, flush=True)
+        return HttpServer(app, self.options)

@@ -23,8 +23,7 @@ from mgexec import __version__
 from mgexec.config import ExecConfig
 from mgexec.errors import MgexecError
 from mgexec.executors import Executor, make_executor
-from mgexec.http_transport import (TOKEN_ENV, BearerToken, HttpOptions, HttpServer, auth_settings, check_bind,
-                                   resolve_token, token_verifier, transport_security)
+from mgexec.http_transport import HttpAccess, HttpOptions, HttpServer
 from mgexec.result import ExecResult
 
 log = logging.getLogger("mgexec.server")
@@ -137,13 +136,8 @@ def _register_shell_tools(server: MCPServer, executor: Executor, where: str) -> 
 async def serve_async(config: ExecConfig, transport: str = "stdio", http: HttpOptions | None = None,
                       pending: str | None = None) -> None:
     """Serve until stdin closes or a signal; `pending` is why the implicit workspace cannot serve (roots may fix it)."""
-    http_server, server_options = None, {}
-    if transport != "stdio":
-        # Checked before the executor opens, so a refused bind creates no container.
-        http = http or HttpOptions()
-        token, generated = resolve_token(http)
-        check_bind(http, token_given=not generated)
-        server_options = {"auth": auth_settings(http), "token_verifier": token_verifier(token)}
+    # Checked before the executor opens, so a refused bind or token creates no container.
+    access = HttpAccess.prepare(http or HttpOptions()) if transport != "stdio" else None
     executor = make_executor(config)
     await executor.open()
 
@@ -153,8 +147,8 @@ async def serve_async(config: ExecConfig, transport: str = "stdio", http: HttpOp
     # Preinstall can take minutes: serve meanwhile (clients time out on a slow handshake);
     # commands wait for it and report its progress.
     executor.prepare_in_background(log_progress)
-    server = build_server(executor, **server_options)
-    if transport == "stdio" and config.mode == "local" and config.workspace_implicit:
+    server = build_server(executor, **(access.server_options() if access else {}))
+    if access is None and config.mode == "local" and config.workspace_implicit:
         from mgexec.roots import RootsBinder
 
         server.middleware.append(RootsBinder(executor, pending))
@@ -162,14 +156,8 @@ async def serve_async(config: ExecConfig, transport: str = "stdio", http: HttpOp
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    if transport == "stdio":
-        serving = asyncio.create_task(server.run_stdio_async())
-    else:
-        app = server.streamable_http_app(host=http.host, transport_security=transport_security(http))
-        http_server = HttpServer(app, http)
-        if generated:
-            _say_token(token, http)
-        serving = asyncio.create_task(http_server.serve())
+    http_server = access.http_server(server) if access else None
+    serving = asyncio.create_task(http_server.serve() if http_server else server.run_stdio_async())
     stopping = asyncio.create_task(stop.wait())
     try:
         await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -181,6 +169,10 @@ async def serve_async(config: ExecConfig, transport: str = "stdio", http: HttpOp
         serving.result()  # re-raise a transport failure
         return
     log.info("stopping on signal")
+    await _stop_transport(serving, http_server)
+
+
+async def _stop_transport(serving: asyncio.Task, http_server: HttpServer | None) -> None:
     if http_server is not None:
         http_server.request_stop()  # uvicorn's own graceful shutdown: cancelling it mid-flight prints tracebacks
         await asyncio.wait({serving}, timeout=5.0)
@@ -191,13 +183,6 @@ async def serve_async(config: ExecConfig, transport: str = "stdio", http: HttpOp
         # The stdio reader thread blocks in read(2) until the client writes or closes; nothing is
         # left to clean up, so leave without waiting for it.
         _exit_now(0)
-
-
-def _say_token(token: BearerToken, http: HttpOptions) -> None:
-    # Printed once, to stderr only (stdout may be a log or a pipe), so the user can hand it to a client.
-    print(f"mgexec: {http.url} needs a bearer token on every request, and none was set ({TOKEN_ENV} or "
-          f"--token-file FILE), so this run generated one; clients send the header 'Authorization: Bearer "
-          f"{token.reveal()}'", file=sys.stderr, flush=True)
 
 
 def _exit_now(code: int) -> None:
