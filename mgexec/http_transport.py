@@ -76,6 +76,10 @@ def resolve_token(options: HttpOptions, environ: Mapping[str, str] | None = None
     """The token every request must carry, and whether it was generated for this run."""
     environ = os.environ if environ is None else environ
     from_env = environ.get(TOKEN_ENV)
+    if environ is os.environ:
+        # Commands inherit the server's environment (and pass_all_env copies it into containers):
+        # the token must not travel with them.
+        os.environ.pop(TOKEN_ENV, None)
     if from_env is not None and options.token_file is not None:
         raise ConfigError(f"Both {TOKEN_ENV} and --token-file give a bearer token; keep one of them.")
     if options.token_file is not None:

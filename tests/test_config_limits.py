@@ -220,3 +220,11 @@ def test_a_symlink_into_proc_is_judged_by_where_it_points(tmp_path):
     path.write_text(f"agent:\n  backend:\n    cwd: {tmp_path / 'link'}\n")
     with pytest.raises(ConfigError, match=r"cwd '.*link' \(it resolves to '/proc/\d+'\) lies under /proc"):
         load_configs(str(path), cwd=tmp_path, create=False)
+
+
+def test_an_unknown_5000_character_agent_name_gives_a_short_error(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("agent:\n  id: a1\n")
+    with pytest.raises(ConfigError, match=r"has no agent 'x+\.\.\.x+'") as info:
+        load_config(str(path), "x" * 5000, cwd=tmp_path)
+    assert len(str(info.value)) < 400

@@ -128,8 +128,8 @@ async def test_official_client_without_or_with_a_wrong_token_fails_and_runs_noth
 async def test_right_token_from_the_environment_works(workspace):
     async with served(workspace, env={"MGEXEC_HTTP_TOKEN": TOKEN}) as server:
         async with client(server.url, TOKEN) as session:
-            data = await run(session, "echo over-http; pwd")
-        assert data["stdout"] == f"over-http\n{workspace}\n"
+            data = await run(session, "echo over-http; pwd; echo ${MGEXEC_HTTP_TOKEN:-not-inherited}")
+        assert data["stdout"] == f"over-http\n{workspace}\nnot-inherited\n"
         assert (await server.stop()) == 0
     assert TOKEN.encode() not in server.stderr  # a chosen token is never printed
 

@@ -86,7 +86,7 @@ def load_config(source: str | None, agent_id: str | None = None, *, cwd: Path | 
         if config.agent_id == agent_id:
             return config
     ids = [c.agent_id for c in configs]
-    raise ConfigError(f"{source or 'The embedded default'} has no agent {agent_id!r}.{did_you_mean(agent_id, ids)} "
+    raise ConfigError(f"{source or 'The embedded default'} has no agent {short_repr(agent_id)}.{did_you_mean(agent_id, ids)} "
                       f"Agents: {', '.join(ids)}.")
 
 
