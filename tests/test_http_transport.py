@@ -108,6 +108,10 @@ async def test_requests_without_the_right_token_get_401_and_run_nothing(workspac
             response = await raw_post(server.url, body, headers)
             assert response.status_code == 401, response.text
             assert response.headers["www-authenticate"].startswith("Bearer ")
+        async with httpx2.AsyncClient(timeout=10) as http:
+            for method in ("GET", "DELETE"):
+                response = await http.request(method, server.url, headers=HEADERS | headers)
+                assert response.status_code == 401, (method, response.text)
         assert (await server.stop()) == 0
     assert not canary.exists()
 

@@ -129,6 +129,21 @@ async def test_broad_or_unusable_roots_are_skipped(tmp_path, home, dirs, bad):
     assert f"ignoring the client's root {uri}" in errlog.read_text()
 
 
+async def test_a_client_that_fails_to_list_roots_gets_a_refusal_and_is_asked_again(tmp_path, home, dirs):
+    answers = [types.ErrorData(code=types.INTERNAL_ERROR, message="roots broke"),
+               types.ListRootsResult(roots=[types.Root(uri=dirs["a"].as_uri())])]
+
+    async def flaky(context):
+        return answers.pop(0)
+
+    async with connect("/", home, roots=flaky) as session:
+        first = await run(session, f"touch {tmp_path / 'canary'}")
+        second = await run(session, "pwd")
+    assert first["exit_code"] == -1 and "asked the client for its MCP roots and got no answer" in first["stderr"]
+    assert "roots broke" in first["stderr"] and not (tmp_path / "canary").exists()
+    assert second["stdout"] == f"{dirs['a']}\n"
+
+
 async def test_only_broad_roots_means_refusal(tmp_path, home):
     async with connect("/", home, roots=Roots([Path("/").as_uri(), home.as_uri()])) as session:
         data = await run(session, f"touch {tmp_path / 'canary'}")
@@ -242,6 +257,13 @@ def test_a_fresh_clone_directory_is_an_ordinary_workspace(tmp_path, home):
     clone.mkdir(parents=True)
     proc = mgexec(["exec", "--", 'echo "hello from $(uname -s)"; ls'], clone, home)
     assert proc.returncode == 0 and proc.stdout.startswith("hello from Linux")
+
+
+def test_a_symlink_to_a_broad_directory_is_broad(tmp_path, home):
+    (tmp_path / "to-etc").symlink_to("/etc")
+    (tmp_path / "to-home").symlink_to(home)
+    assert broad_reason(tmp_path / "to-etc", home) == "a system directory"
+    assert broad_reason(tmp_path / "to-home", home).startswith("your home directory")
 
 
 @pytest.mark.parametrize("path,broad", [
