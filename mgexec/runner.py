@@ -176,11 +176,11 @@ async def run_process(
             await kill_group(child, kill_grace)
             if not await _finished_within(readers, kill_grace):
                 # A process that left the group (setsid) still holds them: stop reading.
-                readers.cancel()
+                _cancel_quietly(readers)
                 proc._transport.close()  # type: ignore[attr-defined]
     except BaseException:
         await asyncio.shield(kill_group(child, kill_grace))
-        readers.cancel()
+        _cancel_quietly(readers)
         raise
     # The group may still hold children that closed their pipes: they must not survive either.
     _signal_group(proc.pid, signal.SIGKILL)
@@ -195,6 +195,13 @@ async def run_process(
         stderr_dropped=err.dropped,
         signal=-code if code is not None and code < 0 else None,
     )
+
+
+def _cancel_quietly(readers: asyncio.Future) -> None:
+    # A cancelled gather ends with a CancelledError nobody awaits; without this, asyncio logs it
+    # with a traceback ("exception was never retrieved") when the future is collected.
+    readers.cancel()
+    readers.add_done_callback(lambda f: f.cancelled() or f.exception())
 
 
 async def _finished_within(task: asyncio.Future, seconds: float) -> bool:

@@ -23,6 +23,7 @@ from mgexec import __version__
 from mgexec.config import ExecConfig
 from mgexec.errors import MgexecError
 from mgexec.executors import Executor, make_executor
+from mgexec.http_transport import HttpAccess, HttpOptions, HttpServer
 from mgexec.result import ExecResult
 
 log = logging.getLogger("mgexec.server")
@@ -41,9 +42,10 @@ send_background_shell_input, and stop it with kill_background_shell. A shell run
 so its stdout and stderr arrive merged in stdout."""
 
 
-def build_server(executor: Executor) -> MCPServer:
+def build_server(executor: Executor, **server_options: Any) -> MCPServer:
+    """The tools on an MCPServer; `server_options` go to MCPServer (auth hooks for HTTP)."""
     config = executor.config
-    server = MCPServer("mgexec", version=__version__, instructions=INSTRUCTIONS)
+    server = MCPServer("mgexec", version=__version__, instructions=INSTRUCTIONS, **server_options)
     where = "inside this agent's Docker container" if config.mode == "docker" else "on the host"
 
     @server.tool(
@@ -131,7 +133,11 @@ def _register_shell_tools(server: MCPServer, executor: Executor, where: str) -> 
         return await _shell_call(executor.shells.send_input(shell_id, text, press_enter=press_enter, control=control))
 
 
-async def serve_async(config: ExecConfig, transport: str = "stdio", host: str = "127.0.0.1", port: int = 8000) -> None:
+async def serve_async(config: ExecConfig, transport: str = "stdio", http: HttpOptions | None = None,
+                      pending: str | None = None) -> None:
+    """Serve until stdin closes or a signal; `pending` is why the implicit workspace cannot serve (roots may fix it)."""
+    # Checked before the executor opens, so a refused bind or token creates no container.
+    access = HttpAccess.prepare(http or HttpOptions()) if transport != "stdio" else None
     executor = make_executor(config)
     await executor.open()
 
@@ -141,15 +147,17 @@ async def serve_async(config: ExecConfig, transport: str = "stdio", host: str = 
     # Preinstall can take minutes: serve meanwhile (clients time out on a slow handshake);
     # commands wait for it and report its progress.
     executor.prepare_in_background(log_progress)
-    server = build_server(executor)
+    server = build_server(executor, **(access.server_options() if access else {}))
+    if access is None and config.mode == "local" and config.workspace_implicit:
+        from mgexec.roots import RootsBinder
+
+        server.middleware.append(RootsBinder(executor, pending))
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    if transport == "stdio":
-        serving = asyncio.create_task(server.run_stdio_async())
-    else:
-        serving = asyncio.create_task(server.run_streamable_http_async(host=host, port=port))
+    http_server = access.http_server(server) if access else None
+    serving = asyncio.create_task(http_server.serve() if http_server else server.run_stdio_async())
     stopping = asyncio.create_task(stop.wait())
     try:
         await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -161,8 +169,16 @@ async def serve_async(config: ExecConfig, transport: str = "stdio", host: str = 
         serving.result()  # re-raise a transport failure
         return
     log.info("stopping on signal")
-    serving.cancel()
-    await asyncio.wait({serving}, timeout=1.0)
+    await _stop_transport(serving, http_server)
+
+
+async def _stop_transport(serving: asyncio.Task, http_server: HttpServer | None) -> None:
+    if http_server is not None:
+        http_server.request_stop()  # uvicorn's own graceful shutdown: cancelling it mid-flight prints tracebacks
+        await asyncio.wait({serving}, timeout=5.0)
+    else:
+        serving.cancel()
+        await asyncio.wait({serving}, timeout=1.0)
     if not serving.done():
         # The stdio reader thread blocks in read(2) until the client writes or closes; nothing is
         # left to clean up, so leave without waiting for it.
@@ -176,7 +192,8 @@ def _exit_now(code: int) -> None:
     os._exit(code)
 
 
-def serve(config: ExecConfig, transport: str = "stdio", host: str = "127.0.0.1", port: int = 8000) -> None:
+def serve(config: ExecConfig, transport: str = "stdio", http: HttpOptions | None = None,
+          pending: str | None = None) -> None:
     """Blocking entry point for the CLI."""
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve_async(config, transport, host, port))
+        asyncio.run(serve_async(config, transport, http, pending))
