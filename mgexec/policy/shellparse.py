@@ -8,12 +8,11 @@ piped or fed by here-document into a shell). Unparseable input raises ShellSynta
 
 from __future__ import annotations
 
-import itertools
 import posixpath
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
-from mgexec.policy import wrappers
+from mgexec.policy import feeds, wrappers
 from mgexec.policy.shelltokens import MAX_NESTING, ShellSyntaxError, Word
 from mgexec.policy.shelltree import Command, Compound, FuncDef, RedirNode, Script, Simple, parse_tree
 
@@ -36,7 +35,9 @@ class SimpleCommand:
 
     `redirects` are those applying to it (its own and those of enclosing blocks); `via` names the
     wrappers it runs through, outermost first; `function` is the function whose body holds it, and
-    `in_pipeline`/`background` say how it runs within that body (or within the line).
+    `in_pipeline`/`background` say how it runs within that body (or within the line); `repeats`
+    says it sits in a loop or trap and may run again after later commands; `unseen` says why the
+    script it runs (a shell reading a pipe, a file or a descriptor) cannot be read before it runs.
     """
 
     words: tuple[str, ...]
@@ -47,6 +48,8 @@ class SimpleCommand:
     function: str | None = None
     in_pipeline: bool = False
     background: bool = False
+    repeats: bool = False
+    unseen: str = ""
 
     @property
     def name(self) -> str:
@@ -59,6 +62,14 @@ class SimpleCommand:
         return " ".join(self.words)
 
 
+@dataclass
+class _Line:
+    """What earlier commands of the line set up for later ones: aliases, `exec 3<<EOF` descriptors."""
+
+    aliases: dict[str, str] = field(default_factory=dict)
+    fds: dict[str, feeds.Feed] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class _Ctx:
     via: tuple[str, ...] = ()
@@ -67,6 +78,11 @@ class _Ctx:
     background: bool = False
     redirects: tuple[Redirect, ...] = ()
     depth: int = 0
+    repeats: bool = False
+    stdin: feeds.Feed | None = None  # what a pipe feeds the command
+    dialects: tuple[str, ...] = ("bash",)  # how echo reads escapes: bash, or also dash in `sh`
+    expanding: frozenset[str] = frozenset()  # aliases being expanded (bash never recurses)
+    line: _Line = field(default_factory=_Line, compare=False)
 
 
 def parse_command_line(command: str) -> tuple[SimpleCommand, ...]:
@@ -93,9 +109,10 @@ def _walk_script(script: Script, ctx: _Ctx) -> Iterator[SimpleCommand]:
         for pipeline in item.pipelines:
             inner = replace(ctx, background=ctx.background or item.background,
                             in_pipeline=ctx.in_pipeline or len(pipeline.commands) > 1)
+            stdin = ctx.stdin
             for command in pipeline.commands:
-                yield from _walk_command(command, inner)
-            yield from _piped_scripts(pipeline.commands, ctx)
+                yield from _walk_command(command, replace(inner, stdin=stdin))
+                stdin = _piped_output(command, replace(inner, stdin=stdin))
 
 
 def _walk_command(command: Command, ctx: _Ctx) -> Iterator[SimpleCommand]:
@@ -103,8 +120,8 @@ def _walk_command(command: Command, ctx: _Ctx) -> Iterator[SimpleCommand]:
         yield from _walk_simple(command, ctx)
     elif isinstance(command, FuncDef):
         # Inside a function body, pipeline/background flags describe the body itself.
-        yield from _walk_command(command.body, _Ctx(via=ctx.via, function=command.name,
-                                                     depth=ctx.depth))
+        yield from _walk_command(command.body, replace(ctx, function=command.name, redirects=(),
+                                                       in_pipeline=False, background=False))
     else:
         yield from _walk_compound(command, ctx)
 
@@ -115,7 +132,8 @@ def _walk_compound(command: Compound, ctx: _Ctx) -> Iterator[SimpleCommand]:
     for redirect in command.redirects:
         yield from _walk_substitutions(redirect.target, ctx)
     # A block's redirections apply to every command inside it.
-    inner = replace(ctx, redirects=ctx.redirects + tuple(_redirect(r) for r in command.redirects))
+    inner = replace(ctx, redirects=ctx.redirects + tuple(_redirect(r) for r in command.redirects),
+                    repeats=ctx.repeats or command.kind in ("loop", "for"))
     for body in command.bodies:
         yield from _walk_script(body, inner)
 
@@ -124,8 +142,10 @@ def _walk_simple(command: Simple, ctx: _Ctx) -> Iterator[SimpleCommand]:
     for word in [*command.assigns, *command.words, *(r.target for r in command.redirects)]:
         yield from _walk_substitutions(word, ctx)
     found = _simple_command(command, ctx)
-    yield found
+    yield _judged(found, ctx)
+    yield from _alias_expansion(command, ctx)
     yield from _wrapped(found, ctx)
+    _remember(found, ctx.line)
 
 
 def _simple_command(command: Simple, ctx: _Ctx) -> SimpleCommand:
@@ -135,12 +155,12 @@ def _simple_command(command: Simple, ctx: _Ctx) -> SimpleCommand:
         redirects=ctx.redirects + tuple(_redirect(r) for r in command.redirects),
         assignments=tuple(w.value for w in command.assigns),
         via=ctx.via, function=ctx.function,
-        in_pipeline=ctx.in_pipeline, background=ctx.background)
+        in_pipeline=ctx.in_pipeline, background=ctx.background, repeats=ctx.repeats)
 
 
 def _walk_substitutions(word: Word, ctx: _Ctx) -> Iterator[SimpleCommand]:
     """Substitutions run before their command, in their own subshell, in the foreground."""
-    sub_ctx = replace(ctx, in_pipeline=False, background=False, redirects=())
+    sub_ctx = replace(ctx, in_pipeline=False, background=False, redirects=(), stdin=None)
     scripts = list(word.subs) + (list(word.heredoc.subs) if word.heredoc else [])
     for script in scripts:
         yield from _walk_script(script, sub_ctx)
@@ -150,52 +170,144 @@ def _wrapped(command: SimpleCommand, ctx: _Ctx) -> Iterator[SimpleCommand]:
     """The commands a wrapper runs (`env X`, `sudo X`, `bash -c 'X'`, `bash <<EOF X EOF`)."""
     for inner in wrappers.inner_commands(command.words):
         if inner.script is not None:
-            script_ctx = _Ctx(via=command.via + (inner.label,), depth=ctx.depth + 1)
-            yield from _script_commands(inner.script, script_ctx, inner.label)
+            yield from _script_commands(inner.script, _script_ctx(command, ctx, inner.label),
+                                        inner.label)
             continue
         if ctx.depth + 1 > MAX_NESTING:
             raise ShellSyntaxError(f"commands are wrapped in other commands more than {MAX_NESTING} "
                                    "levels deep", command.raw, 0)
-        unwrapped = replace(command, words=inner.words, assignments=(),
-                            via=command.via + (inner.label,))
-        yield unwrapped
-        yield from _wrapped(unwrapped, replace(ctx, depth=ctx.depth + 1))
+        for words in _fed_words(command, inner, ctx):
+            unwrapped = replace(command, words=words, assignments=(),
+                                via=command.via + (inner.label,))
+            yield _judged(unwrapped, ctx)
+            yield from _wrapped(unwrapped, replace(ctx, depth=ctx.depth + 1))
+    for label, text in _scripts_read(command, ctx):
+        script_ctx = replace(_script_ctx(command, ctx, label), stdin=None)
+        yield from _script_commands(text, script_ctx, label)
+
+
+def _script_ctx(command: SimpleCommand, ctx: _Ctx, label: str) -> _Ctx:
+    """A script run by `command`: in the same function and flow (so `f(){ eval 'f|f &'; }` is seen
+    as f calling itself), read as the shell named in `label` reads it."""
+    name = label.split()[0]
+    dialects = ("bash", "dash") if name in ("sh", "dash", "ash", "busybox") else (
+        ("bash",) if name in wrappers.SHELLS else ctx.dialects)
+    return replace(ctx, via=command.via + (label,), depth=ctx.depth + 1, redirects=(),
+                   repeats=ctx.repeats or name in ("trap", "watch"), dialects=dialects)
+
+
+def _fed_words(command: SimpleCommand, inner: wrappers.Inner, ctx: _Ctx) -> list[tuple[str, ...]]:
+    """The inner command's words; for `xargs`, once per input the line shows it (a here-document,
+    a here-string, `echo ... |`), with that input's words appended."""
+    if inner.label != "xargs":
+        return [inner.words]
+    feed = _stdin(command, ctx)
+    options = command.words[1:len(command.words) - len(inner.words)]
+    fed = [words for text in (feed.texts if feed else ()) for words in
+           feeds.xargs_words(options, inner.words, text)]
+    return fed or [inner.words]
+
+
+def _stdin(command: SimpleCommand, ctx: _Ctx) -> feeds.Feed | None:
+    base = dict(ctx.line.fds)
+    if ctx.stdin is not None:
+        base["0"] = ctx.stdin
+    return feeds.apply_redirects(base, command.redirects).get("0")
+
+
+def _scripts_read(command: SimpleCommand, ctx: _Ctx) -> list[tuple[str, str]]:
+    """(label, script) for each script a shell reads from stdin or a descriptor path, as far as the
+    line shows it; every here-document given to a shell reading stdin counts, whatever its fd."""
+    name = command.name
+    found: list[tuple[str, str]] = []
     if wrappers.reads_script_from_stdin(command.words):
         for redirect in command.redirects:
             if redirect.op in _STDIN_BODY_OPS and redirect.body is not None:
-                label = f"{command.name} {redirect.op}"
-                yield from _script_commands(redirect.body, _Ctx(via=command.via + (label,),
-                                                                depth=ctx.depth + 1), label)
+                found.append((f"{name} {redirect.op}", redirect.body))
+        feed = _stdin(command, ctx)
+        if feed is not None and not any(text in feed.texts for _, text in found):
+            how = "reading a pipe" if feed is ctx.stdin else f"reading {feed.how or 'stdin'}"
+            found.extend((f"{name} {how}", text) for text in feed.texts)
+    fd = _script_fd(command)
+    if fd is not None:
+        feed = _descriptor(command, ctx, fd)
+        found.extend((f"{name} reading descriptor {fd}", text) for text in (feed.texts if feed else ()))
+    return found
 
 
-def _piped_scripts(commands: list[Command], ctx: _Ctx) -> Iterator[SimpleCommand]:
-    """`echo 'rm -rf /' | sh`, `cat <<EOF | bash`: text written straight into a shell is a script."""
-    for left, right in itertools.pairwise(commands):
-        if not (isinstance(left, Simple) and isinstance(right, Simple)):
-            continue
-        shell = _innermost(tuple(w.value for w in right.words))
-        text = _written_text(_simple_command(left, ctx))
-        if text is not None and wrappers.reads_script_from_stdin(shell):
-            label = f"{posixpath.basename(shell[0])} reading a pipe"
-            yield from _script_commands(text, _Ctx(via=ctx.via + (label,), depth=ctx.depth + 1), label)
+def _descriptor(command: SimpleCommand, ctx: _Ctx, fd: str) -> feeds.Feed | None:
+    base = dict(ctx.line.fds)
+    if ctx.stdin is not None:
+        base["0"] = ctx.stdin
+    return feeds.apply_redirects(base, command.redirects).get(fd)
 
 
-def _written_text(command: SimpleCommand) -> str | None:
-    """What `echo`/`printf` print, or what `cat` copies from a here-document or here-string."""
-    if command.name == "cat" and all(w == "-" or w.startswith("-") for w in command.words[1:]):
-        bodies = [r.body for r in command.redirects if r.op in _STDIN_BODY_OPS and r.body is not None]
-        return bodies[-1] if bodies else None
-    return wrappers.echoed_text(command.words)
+def _script_fd(command: SimpleCommand) -> str | None:
+    """The descriptor a shell or `source` reads its script from (`sh /dev/fd/3`, `. /dev/stdin`)."""
+    words = command.words
+    if command.name in (".", "source") and len(words) > 1:
+        return feeds.fd_of_path(words[1])
+    if command.name in wrappers.SHELLS:
+        operands = [w for w in words[1:] if not w.startswith(("-", "+"))]
+        if operands and not any(w.startswith("-") and "c" in w for w in words[1:]):
+            return feeds.fd_of_path(operands[0])
+    return None
 
 
-def _innermost(words: tuple[str, ...]) -> tuple[str, ...]:
-    """Follows word wrappers (`sudo env sh` -> `sh`) to the command that really runs."""
-    for _ in range(MAX_NESTING):
-        inner = wrappers.inner_commands(words)
-        if len(inner) != 1 or inner[0].script is not None:
-            break
-        words = inner[0].words
-    return words
+def _judged(command: SimpleCommand, ctx: _Ctx) -> SimpleCommand:
+    """The command, marked `unseen` when it is a shell whose script comes from outside the line."""
+    if wrappers.reads_script_from_stdin(command.words):
+        feed = _stdin(command, ctx)
+    elif (fd := _script_fd(command)) is not None:
+        feed = _descriptor(command, ctx, fd) or feeds.Feed("", unseen=f"descriptor {fd}")
+    else:
+        feed = None
+    if feed is None or feed.texts:
+        return command
+    source = feed.unseen or "outside the line"
+    return replace(command, unseen=f"the script `{command.name}` runs comes from {source}, "
+                                   "which is only known when the line runs")
+
+
+def _piped_output(command: Command, ctx: _Ctx) -> feeds.Feed:
+    """What `command` writes into the pipe after it, as far as the line shows it."""
+    if isinstance(command, Simple) and command.words:
+        simple = _simple_command(command, ctx)
+        texts = feeds.written_texts(simple.words, _stdin(simple, ctx), ctx.dialects)
+        if texts is not None:
+            return feeds.Feed(f"the output of `{simple.name}`", texts)
+        return feeds.Feed("", unseen=f"the output of `{simple.raw}`")
+    return feeds.Feed("", unseen="the output of a compound command")
+
+
+def _alias_expansion(command: Simple, ctx: _Ctx) -> Iterator[SimpleCommand]:
+    """`alias x='rm -rf'` earlier on the line, then `x ~`: judged as `rm -rf ~` (bash expands
+    aliases in posix mode or with expand_aliases, dash always: the line is judged as if expanded)."""
+    first = command.words[0] if command.words else None
+    if first is None or first.raw != first.value or first.value in ctx.expanding:
+        return
+    value = ctx.line.aliases.get(first.value)
+    if value is None:
+        return
+    rest = " ".join(w.raw for w in command.words[1:])
+    label = f"alias {first.value}"
+    yield from _script_commands(f"{value} {rest}", replace(
+        ctx, via=ctx.via + (label,), depth=ctx.depth + 1,
+        expanding=ctx.expanding | {first.value}), label)
+
+
+def _remember(command: SimpleCommand, line: _Line) -> None:
+    """Keeps what this command sets up for later ones: alias definitions, `exec` descriptors."""
+    if command.words == ("exec",):
+        line.fds = feeds.apply_redirects(line.fds, command.redirects)
+    elif command.name == "alias":
+        for word in command.words[1:]:
+            name, sep, value = word.partition("=")
+            if sep and name:
+                line.aliases[name] = value
+    elif command.name == "unalias":
+        for word in command.words[1:]:
+            line.aliases.pop(word, None)
 
 
 def _redirect(node: RedirNode) -> Redirect:
