@@ -5,12 +5,15 @@ parsed simple command, with a few facts about the rest of its line, and returns 
 from __future__ import annotations
 
 import itertools
+import os
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 
+from mgexec.policy import findexpr, forkbomb, globnames
 from mgexec.policy.shellparse import SimpleCommand
-from mgexec.policy.targets import catastrophic_target, is_block_device, normalize
+from mgexec.policy.targets import brace_expand, catastrophic_target, is_block_device, normalize
+from mgexec.policy.workdirs import Place, command_places, covers_directory
 
 # Commands that change identity or ownership/permissions: refused unless sudo is enabled.
 PRIVILEGED = {
@@ -27,84 +30,125 @@ _DEVICE_WRITERS = frozenset({"tee", "cp", "shred", "wipefs", "blkdiscard"})
 _NO_PRESERVE_MIN = {"rm": 3, "chmod": 3, "chown": 6, "chgrp": 6}
 _DELETERS = frozenset({"rm", "shred", "rmdir", "unlink"})
 _KNOWN = frozenset(PRIVILEGED) | _DEVICE_WRITERS | {"rm", "dd", "mv", "find", "chgrp", "mke2fs",
-                                                   "mkswap"}
-# find tests that narrow what matches (so `find / -name '*.pyc' -delete` is not `rm -rf /`).
-_FIND_NARROWING = frozenset({
-    "-name", "-iname", "-path", "-ipath", "-wholename", "-iwholename", "-regex", "-iregex",
-    "-newer", "-mtime", "-mmin", "-atime", "-amin", "-ctime", "-cmin", "-size", "-user", "-group",
-    "-perm", "-inum", "-samefile", "-links", "-empty", "-lname", "-ilname"})
+                                                   "mkswap", "mkfs", "mkfs.ext4", "mkfs.xfs",
+                                                   "mkfs.vfat", "mkfs.btrfs"}
 _FIND_GLOBAL_OPTIONS = frozenset({"-H", "-L", "-P"})
 
 
 @dataclass(frozen=True)
 class LineFacts:
-    """What the rest of the line says about a command: the directories a `cd` may lead to
-    (`cd / && rm -rf *`), and the paths other commands list into pipes (`find / | xargs rm -r`)."""
+    """What the rest of the line, and where it runs, say about a command: the directories each
+    command may run in (the work_dir followed through `cd`), the paths other commands list into
+    pipes (`find / | xargs rm -r`), forking calls on cycles of functions, and the PATH and home
+    the line sees."""
 
-    directories: tuple[str, ...] = ()
-    listed_paths: tuple[str, ...] = ()
+    places: Mapping[int, tuple[Place, ...]] = field(default_factory=dict)
+    listed_paths: tuple[tuple[str, tuple[Place, ...]], ...] = ()
+    forking: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    home: str | None = None
+    path: str = ""
+    start: Place = Place(None, "from an unknown working directory")
+
+    def places_of(self, cmd: SimpleCommand) -> tuple[Place, ...]:
+        return self.places.get(id(cmd), (self.start,))
 
 
-def line_facts(commands: tuple[SimpleCommand, ...]) -> LineFacts:
-    directories: list[str] = []
-    listed: list[str] = []
+def line_facts(commands: tuple[SimpleCommand, ...], *, work_dir: str | None = None,
+               home: str | None = None, path: str | None = None) -> LineFacts:
+    """Facts for `commands` run from `work_dir` (default: this process's directory), with HOME
+    `home` and PATH `path` (default: this process's)."""
+    work_dir = work_dir or os.getcwd()
+    places = command_places(commands, work_dir)
+    listed: list[tuple[str, tuple[Place, ...]]] = []
     for cmd in commands:
-        if cmd.name in ("cd", "pushd"):
-            operands = [w for w in cmd.words[1:] if not (w.startswith("-") and len(w) > 1)]
-            target = operands[0] if operands else "~"  # a bare `cd` goes home
-            if target.startswith(("/", "~", "$HOME", "${HOME")):
-                directories.append(target)
-        elif cmd.name == "find":
+        here = places.get(id(cmd), ())
+        if cmd.name == "find":
             starts, expression = _find_parts(cmd)
-            if not _narrowed(expression):
-                listed.extend(starts)
+            listed.extend((start, here) for start in starts
+                          if findexpr.acts_on_everything(start, expression, delete=False))
         elif cmd.name in ("echo", "printf"):
-            listed.extend(w for w in cmd.words[1:] if not w.startswith("-"))
-    return LineFacts(tuple(directories), tuple(listed))
+            listed.extend((w, here) for w in cmd.words[1:] if not w.startswith("-"))
+    return LineFacts(places, tuple(listed), forkbomb.forking_calls(commands),
+                     home if home is not None else os.environ.get("HOME"),
+                     path if path is not None else os.environ.get("PATH", os.defpath),
+                     Place(work_dir, f"from the working directory `{work_dir}`"))
 
 
 def dangerous_reason(cmd: SimpleCommand, *, enable_sudo: bool,
                      facts: LineFacts = LineFacts()) -> str | None:
     """Why `cmd` is refused by the baseline, or None if it may run."""
-    for candidate in _as_run(cmd):
-        reason = _reason(candidate, enable_sudo, facts)
+    places = facts.places_of(cmd)
+    for candidate in as_run(cmd, facts):
+        reason = _reason(candidate, enable_sudo, facts, places)
         if reason:
-            if candidate is not cmd:
+            if candidate.words[:1] != cmd.words[:1] and globnames.is_glob_name(cmd.words[0]):
+                reason += f" (`{cmd.words[0]}` may name `{candidate.words[0]}`)"
+            elif candidate is not cmd:
                 reason += f" (`{cmd.words[0]}` is a command name computed when the line runs)"
             return reason
     return None
 
 
-def _as_run(cmd: SimpleCommand) -> list[SimpleCommand]:
-    """The command, plus, if its name is computed (`$(which sudo)`, `$RM`), each dangerous
-    command that name may stand for: the ones it mentions, and rm."""
-    if not cmd.words or not re.search(r"[$`]", cmd.words[0]):
+def as_run(cmd: SimpleCommand, facts: LineFacts) -> list[SimpleCommand]:
+    """The command, plus each command its name may stand for when it is computed (`$(which sudo)`,
+    `$RM`: the dangerous commands it mentions, and rm) or a wildcard (`/???/?m`: every match)."""
+    if not cmd.words:
+        return [cmd]
+    if globnames.is_glob_name(cmd.words[0]):
+        return [cmd] + [replace(cmd, words=words) for words in glob_forms(cmd, facts)[0]]
+    if not re.search(r"[$`]", cmd.words[0]):
         return [cmd]
     mentioned = {t for t in re.findall(r"[A-Za-z0-9_.+-]+", cmd.words[0])
                  if t in _KNOWN or t.startswith("mkfs")}
     return [cmd] + [replace(cmd, words=(name,) + cmd.words[1:]) for name in sorted(mentioned | {"rm"})]
 
 
-def _reason(cmd: SimpleCommand, enable_sudo: bool, facts: LineFacts) -> str | None:
+def glob_forms(cmd: SimpleCommand, facts: LineFacts) -> tuple[list[tuple[str, ...]], bool]:
+    """The word lists a wildcard command name may run as: each match as the command, and bash's
+    own reading (the first match runs, the others become its first arguments); and whether the
+    directories it may match in could all be listed."""
+    cwd = next((p.path for p in facts.places_of(cmd) if p.path), None)
+    matches, listed = globnames.glob_matches(cmd.words[0], path=facts.path, cwd=cwd, known=_KNOWN)
+    forms = [(match,) + cmd.words[1:] for match in matches]
+    if len(matches) > 1:
+        forms.append(tuple(matches) + cmd.words[1:])
+    return forms, listed
+
+
+def _reason(cmd: SimpleCommand, enable_sudo: bool, facts: LineFacts,
+            places: tuple[Place, ...]) -> str | None:
     if not enable_sudo and cmd.name in PRIVILEGED:
         return (f"{PRIVILEGED[cmd.name]} is disabled; it is allowed only when sudo is enabled "
                 "(command_line_docker_enable_sudo: true)")
-    reason = _rm(cmd, facts) or _find_delete(cmd, facts)
+    reason = _rm(cmd, facts, places) or _find_delete(cmd, facts, places) or _fork_bomb(cmd, facts)
     for rule in _RULES:
         reason = reason or rule(cmd)
     return reason
 
 
-def _deleted_target(operand: str, facts: LineFacts) -> str | None:
-    target = catastrophic_target(operand)
-    if target or operand.startswith(("/", "~", "$")):
-        return target
-    for directory in facts.directories:
-        joined = directory.rstrip("/") + "/" + operand.removeprefix("./")
-        target = catastrophic_target(joined)
+def _deleted_target(operand: str, places: tuple[Place, ...], home: str | None) -> str | None:
+    """What deleting `operand` reaches, if catastrophic, from any directory the command may run in."""
+    alternatives = brace_expand(operand)
+    if len(alternatives) > 1:
+        return next((_from_brace(t, operand) for a in alternatives
+                     if (t := _deleted_target(a, places, home))), None)
+    for place in places:
+        if operand.startswith(("/", "~", "$")) or place.path is None and not covers_directory(operand):
+            target = catastrophic_target(operand, cwd=place.path, home=home)
+            if target:
+                return target
+            continue
+        if place.path is None:
+            return f"`{operand}` in a directory only known when the line runs ({place.how})"
+        joined = place.path.rstrip("/") + "/" + operand.removeprefix("./")
+        target = catastrophic_target(joined, cwd=place.path, home=home)
         if target:
-            return f"{target}, reached as `{operand}` after `cd {directory}`"
+            return f"{target}, reached as `{operand}` {place.how}"
     return None
+
+
+def _from_brace(target: str, operand: str) -> str:
+    return target if f"`{operand}`" in target else f"{target}, from `{operand}`"
 
 
 def _options_and_operands(words: tuple[str, ...]) -> tuple[list[str], list[str]]:
@@ -132,19 +176,22 @@ def _is_recursive(options: list[str], short: str = "rR") -> bool:
                for o in options)
 
 
-def _rm(cmd: SimpleCommand, facts: LineFacts) -> str | None:
+def _rm(cmd: SimpleCommand, facts: LineFacts, places: tuple[Place, ...]) -> str | None:
     if cmd.name != "rm":
         return None
     options, operands = _options_and_operands(cmd.words[1:])
     # Commands run without a terminal, so rm never asks: -r alone is as final as -rf.
     if not _is_recursive(options):
         return None
-    if "xargs" in cmd.via:  # its operands also come from what the line pipes into xargs
-        operands = operands + list(facts.listed_paths)
     for operand in operands:
-        target = _deleted_target(operand, facts)
+        target = _deleted_target(operand, places, facts.home)
         if target:
             return f"recursive deletion of {target}"
+    if "xargs" in cmd.via:  # its operands also come from what the line pipes into xargs
+        for operand, where in facts.listed_paths:
+            target = _deleted_target(operand, where or places, facts.home)
+            if target:
+                return f"recursive deletion of {target}"
     return None
 
 
@@ -159,26 +206,22 @@ def _find_parts(cmd: SimpleCommand) -> tuple[list[str], list[str]]:
     return starts or ["."], words
 
 
-def _narrowed(expression: list[str]) -> bool:
-    return any(test in _FIND_NARROWING and not re.fullmatch(r"\.?\*", value)
-               for test, value in itertools.zip_longest(expression, expression[1:], fillvalue=""))
-
-
-def _find_delete(cmd: SimpleCommand, facts: LineFacts) -> str | None:
-    """`find / -delete` or `find / -exec rm ...` deletes as much as `rm -rf /`."""
+def _find_delete(cmd: SimpleCommand, facts: LineFacts, places: tuple[Place, ...]) -> str | None:
+    """`find / -delete`, `find / -exec rm ...`, or one narrowed only in appearance
+    (`-name '*'`, `-path '/*'`, `! -name x`, `-name x -o -delete`), deletes as much as `rm -rf /`."""
     if cmd.name != "find":
         return None
     starts, expression = _find_parts(cmd)
-    deletes = "-delete" in expression or any(
-        a in ("-exec", "-execdir", "-ok", "-okdir") and b.rsplit("/", 1)[-1] in _DELETERS
-        for a, b in itertools.pairwise(expression))
-    if not deletes or _narrowed(expression):
-        return None
     for start in starts:
-        target = _deleted_target(start, facts)
-        if target:
+        target = _deleted_target(start, places, facts.home)
+        if target and findexpr.acts_on_everything(start, expression, delete=True):
             return f"deleting files with find across {target}"
     return None
+
+
+def _fork_bomb(cmd: SimpleCommand, facts: LineFacts) -> str | None:
+    why = facts.forking.get((cmd.function or "", cmd.words[0] if cmd.words else ""))
+    return f"fork bomb ({why})" if why else None
 
 
 def _no_preserve_root(cmd: SimpleCommand) -> str | None:
@@ -247,12 +290,5 @@ def _device_write(cmd: SimpleCommand) -> str | None:
     return None
 
 
-def _fork_bomb(cmd: SimpleCommand) -> str | None:
-    if cmd.function and cmd.name == cmd.function and (cmd.in_pipeline or cmd.background):
-        how = "in a pipeline" if cmd.in_pipeline else "in the background"
-        return f"fork bomb (function `{cmd.function}` starts copies of itself {how})"
-    return None
-
-
 _RULES: tuple[Callable[[SimpleCommand], str | None], ...] = (
-    _fork_bomb, _no_preserve_root, _recursive_ownership, _mv, _dd, _mkfs, _device_write)
+    _no_preserve_root, _recursive_ownership, _mv, _dd, _mkfs, _device_write)

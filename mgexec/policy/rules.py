@@ -38,11 +38,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from mgexec.errors import ConfigError, PolicyViolation
-from mgexec.policy.baseline import dangerous_reason, line_facts
+from mgexec.policy.baseline import dangerous_reason, glob_forms, line_facts
+from mgexec.policy.globnames import is_glob_name
 from mgexec.policy.shellparse import SimpleCommand, parse_command_line
 
 _SHOW_MAX = 200
@@ -81,10 +82,15 @@ def _compile(patterns: tuple[str, ...], kind: str) -> tuple[re.Pattern[str], ...
     return tuple(compiled)
 
 
-def check_command(command: str, policy: CommandPolicy) -> None:
-    """Raises PolicyViolation if `command` may not run under `policy`; returns None if it may."""
+def check_command(command: str, policy: CommandPolicy, *, work_dir: str | None = None,
+                  home: str | None = None, path: str | None = None) -> None:
+    """Raises PolicyViolation if `command` may not run under `policy`; returns None if it may.
+
+    `work_dir`, `home` and `path` are the directory the line starts in, its HOME and its PATH
+    (defaults: this process's), against which relative paths and wildcard command names resolve.
+    """
     commands = parse_command_line(command)
-    facts = line_facts(commands)
+    facts = line_facts(commands, work_dir=work_dir, home=home, path=path)
     for cmd in commands:
         reason = dangerous_reason(cmd, enable_sudo=policy.enable_sudo, facts=facts)
         if reason:
@@ -94,10 +100,30 @@ def check_command(command: str, policy: CommandPolicy) -> None:
     deny = compile_patterns(policy.deny_patterns, kind="deny")
     allow = compile_patterns(policy.allow_patterns, kind="allow")
     worded = [cmd for cmd in commands if cmd.words]
+    if allow:
+        _check_judgeable(worded, facts, command)
+    worded += [replace(cmd, words=words) for cmd in worded if is_glob_name(cmd.words[0])
+               for words in glob_forms(cmd, facts)[0]]
     for cmd in worded:
         _check_deny(cmd, deny, command)
     for cmd in worded:
         _check_allow(cmd, allow, command)
+
+
+def _check_judgeable(commands: list[SimpleCommand], facts, line: str) -> None:
+    """Under an allow list, what cannot be read before it runs cannot be allowed: a script a shell
+    reads from a program, file or descriptor, or a wildcard command name whose matches cannot
+    all be listed."""
+    for cmd in commands:
+        why = cmd.unseen
+        if not why and is_glob_name(cmd.words[0]) and not glob_forms(cmd, facts)[1]:
+            why = f"the programs `{cmd.words[0]}` may name cannot all be listed"
+        if why:
+            raise PolicyViolation(
+                f"Command not in the allow list: {_show(cmd, line)} cannot be checked, because "
+                f"{why}. With an allow list, every command must be known before the line runs: "
+                "write the script into the line itself (for example `bash -c '...'`) or run the "
+                "file directly. mgexec did not run the command line.")
 
 
 def _deny_texts(cmd: SimpleCommand) -> set[str]:

@@ -141,14 +141,14 @@ def _describe(stack: list[str], home_label: str, wildcard: str | None,
         what = "the root directory `/`"
     elif stack == ["home", _HOME_MARK]:
         what = home_label
-    elif stack == home_parts:
-        what = f"your home directory `/{joined}`"
     elif len(stack) == 1 and stack[0] in _SYSTEM_DIRS:
         what = f"the system directory `/{joined}`"
     elif len(stack) == 2 and stack[0] in _HOME_PARENTS:
         what = f"the home directory `/{joined}`"
     elif joined in _SYSTEM_SUBDIRS:
         what = f"the system directory `/{joined}`"
+    elif stack == home_parts:
+        what = f"your home directory `/{joined}`"
     else:
         return None
     return f"everything matching `{wildcard}` ({what} or its contents)" if wildcard else what

@@ -1,0 +1,83 @@
+"""Where each command of a line runs: the work_dir, followed statically through the line's `cd`,
+`pushd` and `popd` (`cd ../..`, `cd /`, `cd ~`); a `cd` the line cannot resolve makes it unknown.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from mgexec.policy.shellparse import SimpleCommand
+from mgexec.policy.targets import normalize
+
+_CHANGERS = frozenset({"cd", "pushd", "popd"})
+_HOME_WORD = re.compile(r"(~|\$HOME\b|\$\{HOME\})(/.*)?$")
+
+
+@dataclass(frozen=True)
+class Place:
+    """A directory a command may run in: `path` (absolute, or a `~` form) or None when unknown,
+    and how the line got there (`after cd /usr`)."""
+
+    path: str | None
+    how: str
+
+
+def command_places(commands: tuple[SimpleCommand, ...], work_dir: str) -> dict[int, tuple[Place, ...]]:
+    """For each command (by id), the directories it may run in, in source order.
+
+    A command in a function body, loop or trap may run after any `cd` of the line, so it gets
+    every directory the line visits; a relative `cd` in one repeats, so it makes the rest unknown.
+    """
+    current = Place(work_dir, f"from the working directory `{work_dir}`")
+    visited = [current]
+    places: dict[int, tuple[Place, ...]] = {}
+    anytime: list[SimpleCommand] = []
+    for cmd in commands:
+        if cmd.function or cmd.repeats or "trap" in cmd.via:
+            anytime.append(cmd)
+        else:
+            places[id(cmd)] = (current,)
+        if cmd.name in _CHANGERS:
+            current = _changed(cmd, current)
+            if (cmd.function or cmd.repeats) and _relative(cmd):
+                current = Place(None, f"after `{cmd.text}`, which may run more than once")
+            visited.append(current)
+    everywhere = tuple(dict.fromkeys(visited))
+    for cmd in anytime:
+        places[id(cmd)] = everywhere
+    return places
+
+
+def _changed(cmd: SimpleCommand, current: Place) -> Place:
+    operands = [w for w in cmd.words[1:] if not re.fullmatch(r"-[LPe@]+", w)]
+    if cmd.name == "popd" or (cmd.name == "pushd" and not operands):
+        return Place(None, f"after `{cmd.text}`")
+    target = operands[0] if operands else "~"  # a bare `cd` goes home
+    shown = f"after `cd {target}`"
+    home = _HOME_WORD.match(target)
+    if home:
+        return Place("~" + (home[2] or ""), shown)
+    if target == "-" or not target or re.search(r"[$`]", target) or target.startswith("~"):
+        return Place(None, f"after `{cmd.text}`")
+    if target.startswith("/"):
+        return Place(normalize(target), shown)
+    if current.path is None:
+        return Place(None, f"after `{cmd.text}` from an unknown directory")
+    if current.path.startswith("~"):
+        return Place(current.path.rstrip("/") + "/" + target, shown)
+    return Place(normalize(current.path.rstrip("/") + "/" + target), shown)
+
+
+def _relative(cmd: SimpleCommand) -> bool:
+    """A `cd` whose result depends on where it starts (`cd ..`, `popd`)."""
+    operands = [w for w in cmd.words[1:] if not re.fullmatch(r"-[LPe@]+", w)]
+    return bool(operands) and not operands[0].startswith(("/", "~", "$HOME", "${HOME}")) or (
+        cmd.name != "cd" and not operands)
+
+
+def covers_directory(operand: str) -> bool:
+    """True for a relative operand that reaches the whole directory it is taken from, or above
+    it (`.`, `*`, `./.*`, `..`, `../x`): what an unknown directory makes impossible to judge."""
+    parts = [p for p in operand.split("/") if p not in ("", ".")]
+    return not parts or parts[0] == ".." or re.fullmatch(r"\.?[*?]+|\[[^]]*\]\*", parts[0]) is not None
