@@ -32,6 +32,7 @@ _DELETERS = frozenset({"rm", "shred", "rmdir", "unlink"})
 _KNOWN = frozenset(PRIVILEGED) | _DEVICE_WRITERS | {"rm", "dd", "mv", "find", "chgrp", "mke2fs",
                                                    "mkswap", "mkfs", "mkfs.ext4", "mkfs.xfs",
                                                    "mkfs.vfat", "mkfs.btrfs"}
+_PWD_WORD = re.compile(r"(~[+-]|\$PWD\b|\$\{PWD\}|\$OLDPWD\b|\$\{OLDPWD\})(/.*)?$")
 _FIND_GLOBAL_OPTIONS = frozenset({"-H", "-L", "-P"})
 
 
@@ -133,6 +134,7 @@ def _deleted_target(operand: str, places: tuple[Place, ...], home: str | None) -
         return next((_from_brace(t, operand) for a in alternatives
                      if (t := _deleted_target(a, places, home))), None)
     for place in places:
+        operand, place = _relative_to(operand, place)
         if operand.startswith(("/", "~", "$")) or place.path is None and not covers_directory(operand):
             target = catastrophic_target(operand, cwd=place.path, home=home)
             if target:
@@ -145,6 +147,17 @@ def _deleted_target(operand: str, places: tuple[Place, ...], home: str | None) -
         if target:
             return f"{target}, reached as `{operand}` {place.how}"
     return None
+
+
+def _relative_to(operand: str, place: Place) -> tuple[str, Place]:
+    """`~+`, `$PWD` name the directory the command runs in; `~-`, `$OLDPWD` the one before it."""
+    match = _PWD_WORD.match(operand)
+    if not match:
+        return operand, place
+    rest = "." + (match[2] or "")
+    if match[1] in ("~-", "$OLDPWD", "${OLDPWD}"):
+        return rest, Place(None, f"as `{match[1]}`, the previous directory")
+    return (place.path.rstrip("/") + (match[2] or "") or "/", place) if place.path else (rest, place)
 
 
 def _from_brace(target: str, operand: str) -> str:

@@ -4,6 +4,7 @@ cycle of it that start a copy in the background or in a pipeline (`a(){ b|b & };
 from __future__ import annotations
 
 from mgexec.policy.shellparse import SimpleCommand
+from mgexec.policy.wrappers import SHELLS
 
 
 def forking_calls(commands: tuple[SimpleCommand, ...]) -> dict[tuple[str, str], str]:
@@ -17,12 +18,14 @@ def forking_calls(commands: tuple[SimpleCommand, ...]) -> dict[tuple[str, str], 
     calls: dict[str, set[str]] = {}
     forking: dict[tuple[str, str], str] = {}
     for cmd in commands:
-        if not (cmd.function and cmd.words and cmd.words[0] in defined):
+        if not (cmd.function and cmd.words and cmd.words[0] in defined and _calls_functions(cmd)):
             continue
         callee = cmd.words[0]
         calls.setdefault(cmd.function, set()).add(callee)
-        if cmd.in_pipeline or cmd.background:
-            forking[(cmd.function, callee)] = "in a pipeline" if cmd.in_pipeline else "in the background"
+        how = ("in a pipeline" if cmd.in_pipeline else "in the background" if cmd.background
+               else "as a coprocess" if cmd.via[-1:] == ("coproc",) else None)
+        if how:
+            forking[(cmd.function, callee)] = how
     found: dict[tuple[str, str], str] = {}
     for (caller, callee), how in forking.items():
         back = _path(calls, callee, caller)
@@ -35,6 +38,16 @@ def forking_calls(commands: tuple[SimpleCommand, ...]) -> dict[tuple[str, str], 
             found[(caller, callee)] = (f"function `{caller}` starts `{callee}` {how}, and {chain} "
                                        "calls it again")
     return found
+
+
+def _calls_functions(cmd: SimpleCommand) -> bool:
+    """False when a wrapper runs a program by that name rather than the function (`command f`,
+    `env f`, `nohup f`); eval, trap, alias, coproc, time and shells (which import exported
+    functions) can reach the function."""
+    if not cmd.via:
+        return True
+    last = cmd.via[-1].split()[0]
+    return last in ("eval", "trap", "alias", "coproc", "time") or last in SHELLS
 
 
 def _path(calls: dict[str, set[str]], start: str, goal: str) -> list[str] | None:

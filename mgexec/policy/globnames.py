@@ -10,7 +10,7 @@ import os
 import posixpath
 import re
 
-_GLOB = re.compile(r"[*?\[]")
+_GLOB = re.compile(r"[*?]|\[.+\]")  # a lone `[` is the test command, not a pattern
 _SYSTEM_BIN = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
 
 

@@ -159,8 +159,10 @@ def _simple_command(command: Simple, ctx: _Ctx) -> SimpleCommand:
 
 
 def _walk_substitutions(word: Word, ctx: _Ctx) -> Iterator[SimpleCommand]:
-    """Substitutions run before their command, in their own subshell, in the foreground."""
-    sub_ctx = replace(ctx, in_pipeline=False, background=False, redirects=(), stdin=None)
+    """Substitutions run before their command, in their own subshell, wherever their command runs
+    (in the background, in a pipeline); a process substitution `<( )` runs alongside it."""
+    alongside = ctx.background or "<(" in word.raw or ">(" in word.raw
+    sub_ctx = replace(ctx, background=alongside, redirects=(), stdin=None)
     scripts = list(word.subs) + (list(word.heredoc.subs) if word.heredoc else [])
     for script in scripts:
         yield from _walk_script(script, sub_ctx)

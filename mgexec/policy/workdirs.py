@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from mgexec.policy.shellparse import SimpleCommand
 from mgexec.policy.targets import normalize
@@ -33,11 +33,15 @@ def command_places(commands: tuple[SimpleCommand, ...], work_dir: str) -> dict[i
     visited = [current]
     places: dict[int, tuple[Place, ...]] = {}
     anytime: list[SimpleCommand] = []
+    wrapped: dict[tuple[str, ...], Place] = {}  # `env -C DIR cmd`: where the wrapped command runs
     for cmd in commands:
         if cmd.function or cmd.repeats or "trap" in cmd.via:
             anytime.append(cmd)
         else:
-            places[id(cmd)] = (current,)
+            places[id(cmd)] = (wrapped.get(cmd.via, current),)
+        chdir = _wrapper_chdir(cmd)
+        if chdir is not None:
+            wrapped[cmd.via + (cmd.name,)] = _changed(replace(cmd, words=("cd", chdir)), current)
         if cmd.name in _CHANGERS:
             current = _changed(cmd, current)
             if (cmd.function or cmd.repeats) and _relative(cmd):
@@ -49,8 +53,29 @@ def command_places(commands: tuple[SimpleCommand, ...], work_dir: str) -> dict[i
     return places
 
 
+def _wrapper_chdir(cmd: SimpleCommand) -> str | None:
+    """The directory `env -C DIR` / `env --chdir=DIR` / `sudo -D DIR` runs its command in."""
+    if cmd.name not in ("env", "sudo"):
+        return None
+    short = "-C" if cmd.name == "env" else "-D"
+    words = cmd.words[1:]
+    for i, word in enumerate(words):
+        if word in (short, "--chdir") and i + 1 < len(words):
+            return words[i + 1]
+        if word.startswith("--chdir="):
+            return word.split("=", 1)[1]
+        if word.startswith(short) and len(word) > 2:
+            return word[2:]
+    return None
+
+
+def _operands(cmd: SimpleCommand) -> list[str]:
+    words = [w for w in cmd.words[1:] if not re.fullmatch(r"-[LPe@]+", w)]
+    return words[1:] if words[:1] == ["--"] else words
+
+
 def _changed(cmd: SimpleCommand, current: Place) -> Place:
-    operands = [w for w in cmd.words[1:] if not re.fullmatch(r"-[LPe@]+", w)]
+    operands = _operands(cmd)
     if cmd.name == "popd" or (cmd.name == "pushd" and not operands):
         return Place(None, f"after `{cmd.text}`")
     target = operands[0] if operands else "~"  # a bare `cd` goes home
@@ -71,7 +96,7 @@ def _changed(cmd: SimpleCommand, current: Place) -> Place:
 
 def _relative(cmd: SimpleCommand) -> bool:
     """A `cd` whose result depends on where it starts (`cd ..`, `popd`)."""
-    operands = [w for w in cmd.words[1:] if not re.fullmatch(r"-[LPe@]+", w)]
+    operands = _operands(cmd)
     return bool(operands) and not operands[0].startswith(("/", "~", "$HOME", "${HOME}")) or (
         cmd.name != "cd" and not operands)
 
