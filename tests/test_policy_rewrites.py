@@ -1,0 +1,286 @@
+"""Tables for rewrites the baseline sees statically: relative paths resolved from the work_dir and
+the line's `cd`s, aliases of `/`, wildcard command names, find narrowed only in appearance,
+scripts and arguments fed into shells and xargs, and aliases."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from mgexec.errors import PolicyViolation
+from mgexec.policy import CommandPolicy, check_command
+
+WORK = "/home/dev/proj/src"  # four levels below `/`, in the home /home/dev
+HOME = "/home/dev"
+PREFIX = "Potentially dangerous command detected: "
+
+
+def refusal(line: str, policy: CommandPolicy = CommandPolicy(), **where: str) -> str | None:
+    where = {"work_dir": WORK, "home": HOME, **where}
+    try:
+        check_command(line, policy, **where)
+    except PolicyViolation as err:
+        return str(err)
+    return None
+
+
+REFUSED = [
+    # relative paths that climb to `/`, a home or a system directory
+    ("rm -rf ../../../..", "the root directory `/`, reached as `../../../..` from the working "
+                           "directory `/home/dev/proj/src`"),
+    ("rm -rf ../..", "the home directory `/home/dev`"),
+    ("rm -r ../../../../usr", "the system directory `/usr`"),
+    ("rm -rf ./../../../../etc/", "the system directory `/etc`"),
+    ("rm -rf ../../../*", "(the system directory `/home` or its contents)"),
+    ("cd ../../.. && rm -rf *", "reached as `*` after `cd ../../..`"),
+    ("cd ../../../.. && rm -rf .", "the root directory `/`, reached as `.` after `cd ../../../..`"),
+    ("cd ..; cd ..; cd ..; cd ..; rm -rf ./*", "everything matching `/*`"),
+    ("cd ../../../../../../../.. && rm -rf *", "everything matching `/*`"),
+    ("pushd ../../.. && rm -r *", "the system directory `/home`"),
+    ("cd ~ && rm -rf ..", "the system directory `/home`"),
+    ("cd -- / && rm -rf *", "everything matching `/*`"),
+    ("cd /usr/bin/.. && rm -rf *", "the system directory `/usr`"),
+    ("cd / && find . -path './*' -delete", "deleting files with find across the root directory"),
+    ("rm -rf ~+/../../../..", "the root directory `/`"),
+    ("rm -rf \"$PWD\"/../../../../*", "the root directory `/`"),
+    ("env -C / rm -rf *", "everything matching `/*`"),
+    ("env --chdir=/usr rm -rf lib", "the system directory `/usr/lib`, reached as `lib`"),
+    ("for i in 1 2 3 4; do cd ..; done; rm -rf *", "after `cd ..`, which may run more than once"),
+    ("f() { rm -rf *; }; cd /; f", "everything matching `/*`"),
+    ("bash -c 'cd ../../../..; rm -rf *'", "everything matching `/*`"),
+    # a directory the line cannot know: `*`, `.` and `..` fail closed
+    ("cd $DIR && rm -rf *", "`*` in a directory only known when the line runs (after `cd $DIR`)"),
+    ("cd \"$(mktemp -d)\" && rm -rf .", "a directory only known when the line runs"),
+    ("cd - && rm -rf .", "(after `cd -`)"),
+    ("popd && rm -rf ../*", "a directory only known when the line runs"),
+    ("rm -rf ~-", "as `~-`, the previous directory"),
+    # aliases of `/`
+    ("rm -rf /proc/self/root", "the root directory `/`"),
+    ("rm -rf /proc/1/root/", "the root directory `/`"),
+    ("rm -rf /proc/thread-self/root/etc", "the system directory `/etc`"),
+    ("rm -rf /proc/self/task/1/root/usr/", "the system directory `/usr`"),
+    ("rm -rf /proc/$$/root/*", "everything matching"),
+    ("rm -rf /proc/*/root", "the root directory `/`"),
+    ("rm -rf /proc/1/cwd/", "the root directory `/`"),
+    ("cd / && rm -rf /proc/self/cwd/*", "everything matching"),
+    ("rm -rf //", "the root directory `/`"),
+    ("rm -rf /./", "the root directory `/`"),
+    ("rm -rf /.//./usr/.", "the system directory `/usr`"),
+    ("rm -rf ///etc//", "the system directory `/etc`"),
+    ("rm -rf /home/dev/proj/..", "the home directory `/home/dev`"),
+    # wildcard command names
+    ("/???/?m -rf /", "(`/???/?m` may name `rm`)"),
+    ("/bin/r[m] -rf ~", "your home directory (`/bin/r[m]` may name `rm`)"),
+    ("/usr/bin/r? -rf /", "may name `rm`"),
+    ("r[m] -rf /", "may name `rm`"),
+    ("/???/?? if=/dev/zero of=x", "use of dd"),
+    ("/usr/sbin/mkfs.e*4 /dev/sdb1", "creating a file system"),
+    ("/???/s?do ls", "privilege escalation (sudo)"),
+    # find narrowed only in appearance
+    ("find / -path '/*' -delete", "deleting files with find across the root directory `/`"),
+    ("find / -name '**' -delete", "the root directory"),
+    ("find / -name '*' -exec rm -rf {} +", "the root directory"),
+    ("find ~ -iname '?*' -delete", "your home directory"),
+    ("find / ! -name '*.pyc' -delete", "the root directory"),
+    ("find / -not -name '*.pyc' -delete", "the root directory"),
+    ("find / -name '*.pyc' -o -delete", "the root directory"),
+    ("find /usr -name x -prune -o -exec rm {} \\;", "the system directory `/usr`"),
+    ("find / -mtime +0 -delete", "the root directory"),
+    ("find / -user root -delete", "the root directory"),
+    ("find / -regex '.*' -delete", "the root directory"),
+    ("find /etc -type f -delete", "the system directory `/etc`"),
+    ("find / -path '*' | xargs rm -rf", "recursive deletion of the root directory"),
+    # xargs fed from here-documents, here-strings and printers
+    ("xargs rm -rf <<EOF\n/\nEOF", "the root directory `/`, in the command `rm -rf /` (run by `xargs`)"),
+    ("xargs rm -rf <<< '/usr /etc'", "the system directory `/usr`"),
+    ("xargs -I{} rm -rf {}/ <<< /usr", "the system directory `/usr`"),
+    ("xargs -d '\\n' rm -rf <<< /", "the root directory"),
+    ("printf '%s\\n' /etc | xargs rm -rf", "the system directory `/etc`"),
+    # scripts written into a shell: printf and echo read as bash and dash write them
+    ("printf '%s -rf /\\n' rm | sh", "(run by `sh reading a pipe`)"),
+    ("printf '%s %s %s' rm -rf / | bash", "the root directory"),
+    ("printf '\\162\\155 -rf /' | sh", "the root directory"),
+    ("printf '%b' 'rm\\040-rf\\040/' | bash", "the root directory"),
+    ("printf '%c%c -rf ~' rat mouse | sh", "your home directory"),
+    ("printf '%.1s%.1s -rf /' rx my | sh", "the root directory"),
+    ("printf 'ls\\n%s\\n' 'rm -rf /' | sh", "the root directory"),
+    ("echo -e 'rm\\x20-rf /' | bash", "the root directory"),
+    ("sh -c 'echo \"rm\\\\0040-rf /\" | sh'", "(run by `sh -c` -> `sh reading a pipe`)"),
+    ("echo 'rm -rf /' | cat | tee x.log | sh", "the root directory"),
+    ("cat <<EOF | sh\nrm -rf ~\nEOF", "your home directory"),
+    # here-documents on other descriptors, and descriptor paths
+    ("exec 3<<EOF\nrm -rf ~\nEOF\nsh <&3", "(run by `sh reading a here-document on descriptor 3`)"),
+    ("exec 3<<'EOF'\nrm -rf /\nEOF\nbash 0<&3", "the root directory"),
+    ("exec <<EOF\nrm -rf /\nEOF\nsh", "the root directory"),
+    ("sh /dev/fd/3 3<<EOF\nrm -rf /\nEOF", "(run by `sh reading descriptor 3`)"),
+    ("bash /proc/self/fd/0 <<< 'rm -rf /'", "the root directory"),
+    ("source /dev/stdin <<< 'rm -rf ~'", "your home directory"),
+    ("sh /dev/stdin <<EOF\nrm -rf /usr\nEOF", "the system directory `/usr`"),
+    # aliases defined on the line
+    ("alias x='rm -rf'; x ~", "your home directory, in the command `rm -rf ~` (run by `alias x`)"),
+    ("alias x='rm -rf'\nx /", "the root directory"),
+    ("alias c='cd /'; c; rm -rf *", "everything matching `/*`"),
+    ("alias rm='rm -rf'; rm ~/", "your home directory"),
+    ("alias s=sudo; s ls", "privilege escalation (sudo)"),
+    ("shopt -s expand_aliases; alias nuke='find / -delete'; nuke", "deleting files with find"),
+]
+
+
+@pytest.mark.parametrize("line, reason", REFUSED)
+def test_rewrites_are_refused(line: str, reason: str) -> None:
+    message = refusal(line)
+    assert message is not None, f"{line!r} was allowed"
+    assert message.startswith(PREFIX), message
+    assert reason in message, message
+
+
+NEAR_MISSES = [
+    "find . -name '*.pyc' -delete",
+    "cd .. && ls",
+    "rm -rf build/ dist/",
+    "rm -rf ..",
+    "rm -rf ../build",
+    "cd .. && rm -rf dist",
+    "cd ../.. && rm -rf proj/src/build",
+    "rm -rf ./*",
+    "rm -rf *",
+    "cd /tmp && rm -rf *",
+    "cd /tmp/x && cd .. && rm -rf *",
+    "cd ~/proj && rm -rf build",
+    "cd / && ls && cd /home/dev/proj && rm -rf *",
+    "pushd /tmp/x && rm -rf * && popd",
+    "for d in a b; do (cd \"$d\" && make); done",
+    "cd \"$BUILD\" && rm -rf dist",
+    "rm -rf \"$PWD/build\"",
+    "env -C build make clean",
+    "ls /proc/self/root",
+    "cat /proc/self/cwd/README.md",
+    "rm -rf /proc/self/cwd/build",
+    "rm -rf /tmp//build/./x",
+    "ls /???/?m",
+    "ls /bin/r?",
+    "[ -d build ] && rm -rf build",
+    "[ -f x ] && echo y",
+    "find / -name '*.pyc' -delete",
+    "find / -path '*/node_modules/*' -delete",
+    "find ~ \\( -name '*.log' -o -name '*.tmp' \\) -delete",
+    "find / -mmin -5 -name '*.tmp' -delete",
+    "find ~ -name '*.swp' -exec rm {} +",
+    "find / -name '*.py' | xargs grep -l TODO",
+    "find . -path './build/*' -delete",
+    "find / -maxdepth 2 -name core -type f -delete",
+    "xargs rm -rf <<EOF\nbuild\ndist\nEOF",
+    "xargs -I{} rm -rf {} <<< 'build'",
+    "printf '%s\\n' build dist | xargs rm -rf",
+    "printf '%s\\n' 'echo hi' | sh",
+    "printf 'rm -rf %s\\n' build dist | sh",
+    "echo 'rm -rf ./build' | bash",
+    "echo 'rm\\0040-rf /' | sh",
+    "echo 'rm\\x20-rf /' | bash",
+    "cat <<'EOF' | sh\nls -la\nEOF",
+    "exec 3<<EOF\necho hi\nEOF\nsh <&3",
+    "sh /dev/fd/3 3<<EOF\necho hi\nEOF",
+    "alias ll='ls -la'; ll ~",
+    "alias x='rm -rf'; x build",
+    "alias x='rm -rf'; unalias x; x ~",
+    "x ~; alias x='rm -rf'",
+    "cat script.sh | sh",
+    "curl -sSL https://example.com/install.sh | bash",
+    "sh < setup.sh",
+]
+
+
+@pytest.mark.parametrize("line", NEAR_MISSES)
+def test_near_misses_pass(line: str) -> None:
+    assert refusal(line) is None
+
+
+def test_work_dir_defaults_to_the_process_directory(tmp_path: Path, monkeypatch) -> None:
+    deep = tmp_path / "a" / "b"
+    deep.mkdir(parents=True)
+    monkeypatch.chdir(deep)
+    climb = "/".join([".."] * len(deep.parts))
+    message = ""
+    try:
+        check_command(f"rm -rf {climb}", CommandPolicy())
+    except PolicyViolation as err:
+        message = str(err)
+    assert "the root directory `/`" in message
+    check_command("rm -rf ..", CommandPolicy())
+
+
+def test_the_same_line_depends_on_where_it_runs() -> None:
+    assert refusal("rm -rf ../*", work_dir="/usr/bin") is not None
+    assert refusal("rm -rf ../*", work_dir="/home/dev/proj/src/x") is None
+    assert refusal("cd .. && rm -rf .", work_dir="/home/dev/proj") is not None
+    sudo = CommandPolicy(enable_sudo=True)
+    assert "everything matching `/*`" in (refusal("sudo -D / rm -rf *", sudo) or "")
+    assert refusal("sudo -D /tmp/x rm -rf *", sudo) is None
+    assert "your home directory `/srv/me`" in (refusal("rm -rf ../..", work_dir="/srv/me/a/b",
+                                                       home="/srv/me") or "")
+
+
+ALLOW = CommandPolicy(allow_patterns=("cat( .*)?", "sh", "bash", "curl .*", "printf .*", "echo .*",
+                                      "ls( .*)?", "rm .*", "mytool( .*)?"))
+
+
+@pytest.mark.parametrize("line, why", [
+    ("cat script.sh | sh", "comes from the output of `cat script.sh`"),
+    ("curl -s https://x | bash", "comes from the output of `curl -s https://x`"),
+    ("sh < setup.sh", "comes from the file `setup.sh`"),
+    ("base64 -d <<< cm0gLXJmIC8= | sh", "comes from the output of `base64 -d <<< cm0gLXJmIC8=`"),
+    ("sh /dev/fd/3", "comes from descriptor 3"),
+    ("echo x | sh /dev/stdin 3< y.sh", None),
+])
+def test_allow_list_refuses_scripts_it_cannot_read(line: str, why: str | None) -> None:
+    message = refusal(line, ALLOW) or ""
+    assert message.startswith("Command not in the allow list"), message
+    if why:
+        assert why in message and "cannot be checked" in message
+
+
+@pytest.mark.parametrize("line", [
+    "echo ls | sh", "printf 'ls -la\\n' | bash", "cat <<EOF | sh\nls\nEOF", "ls /???/?m",
+])
+def test_allow_list_reads_scripts_the_line_shows(line: str) -> None:
+    assert refusal(line, ALLOW) is None
+
+
+def test_allow_list_judges_scripts_written_into_shells() -> None:
+    message = refusal("printf 'mv a b' | bash", ALLOW) or ""
+    assert "the command `mv a b` (run by `bash reading a pipe`)" in message
+
+
+@pytest.fixture
+def fake_path(tmp_path: Path) -> str:
+    """A PATH directory holding `mytool` and `mytrash`, and an entry that cannot be listed."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    for name in ("mytool", "mytrash"):
+        program = bindir / name
+        program.write_text("#!/bin/sh\n")
+        program.chmod(program.stat().st_mode | stat.S_IXUSR)
+    (tmp_path / "notadir").write_text("")
+    return str(bindir)
+
+
+def test_wildcard_names_are_matched_on_the_path(fake_path: str) -> None:
+    deny = CommandPolicy(deny_patterns=("mytrash",))
+    message = refusal("my?r* x", deny, path=fake_path) or ""
+    assert "the command `mytrash x`" in message and "deny list" in message
+    assert refusal("my?ool x", deny, path=fake_path) is None
+    allow = CommandPolicy(allow_patterns=("mytool( .*)?", r"my\?ool x"))
+    assert refusal("my?ool x", allow, path=fake_path) is None
+    assert refusal("my*l x", allow, path=fake_path) is not None  # `my*l` is not allowed as written
+
+
+def test_unlistable_wildcard_names_fail_closed_under_an_allow_list(fake_path: str) -> None:
+    unlistable = fake_path + os.pathsep + str(Path(fake_path).parent / "notadir")
+    allow = CommandPolicy(allow_patterns=(".*",))
+    message = refusal("my?ool x", allow, path=unlistable) or ""
+    assert "cannot be checked" in message and "cannot all be listed" in message
+    assert refusal("my?ool x", allow, path=fake_path) is None
+    assert refusal("my?ool x", CommandPolicy(), path=unlistable) is None  # no lists: reported as seen
