@@ -126,6 +126,17 @@ REFUSED = [
     ("alias rm='rm -rf'; rm ~/", "your home directory"),
     ("alias s=sudo; s ls", "privilege escalation (sudo)"),
     ("shopt -s expand_aliases; alias nuke='find / -delete'; nuke", "deleting files with find"),
+    # variables the line sets, and command names the line prints
+    ("d=/; rm -rf $d", "the root directory `/`, in the command `rm -rf /`"),
+    ("x='rm -rf /'; $x", "in the command `rm -rf /`"),
+    ("a=r; b=m; $a$b -rf ~/", "your home directory"),
+    ("HOME=/; rm -rf ~", "the root directory `/`"),
+    ("export T=/usr; rm -rf \"$T\"/", "the system directory `/usr`"),
+    ("if [ -n \"$X\" ]; then d=/tmp/x; else d=/; fi; cd \"$d\" && rm -rf *", "reached as `*` after `cd /`"),
+    ("$(echo rm -rf /)", "in the command `rm -rf /`"),
+    ("`printf 'rm -rf %s' /`", "the root directory"),
+    ("sh -c \"$(echo rm -rf /)\"", "(run by `sh -c`)"),
+    ("eval \"$(printf 'rm -rf %s' ~)\"", "(run by `eval`)"),
 ]
 
 
@@ -190,6 +201,12 @@ NEAR_MISSES = [
     "cat script.sh | sh",
     "curl -sSL https://example.com/install.sh | bash",
     "sh < setup.sh",
+    "d=build; rm -rf $d",
+    "d=build; cd \"$d\" && rm -rf *",
+    "\"$(echo rm -rf /)\"",
+    "D=$(pwd); rm -rf \"$D/build\"",
+    "read -r d; rm -rf \"$d/build\"",
+    "rm -rf $(echo build)",
 ]
 
 

@@ -9,10 +9,11 @@ piped or fed by here-document into a shell). Unparseable input raises ShellSynta
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
-from mgexec.policy import feeds, wrappers
+from mgexec.policy import expansions, feeds, wrappers
 from mgexec.policy.shelltokens import MAX_NESTING, ShellSyntaxError, Word
 from mgexec.policy.shelltree import Command, Compound, FuncDef, RedirNode, Script, Simple, parse_tree
 
@@ -64,10 +65,12 @@ class SimpleCommand:
 
 @dataclass
 class _Line:
-    """What earlier commands of the line set up for later ones: aliases, `exec 3<<EOF` descriptors."""
+    """What earlier commands of the line set up for later ones: aliases, `exec 3<<EOF` descriptors,
+    variables."""
 
     aliases: dict[str, str] = field(default_factory=dict)
     fds: dict[str, feeds.Feed] = field(default_factory=dict)
+    variables: expansions.Variables = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -142,10 +145,37 @@ def _walk_simple(command: Simple, ctx: _Ctx) -> Iterator[SimpleCommand]:
     for word in [*command.assigns, *command.words, *(r.target for r in command.redirects)]:
         yield from _walk_substitutions(word, ctx)
     found = _simple_command(command, ctx)
-    yield _judged(found, ctx)
+    for reading in _readings(command, found, ctx):
+        yield _judged(reading, ctx)
+        yield from _wrapped(reading, ctx)
     yield from _alias_expansion(command, ctx)
-    yield from _wrapped(found, ctx)
     _remember(found, ctx.line)
+
+
+def _readings(command: Simple, found: SimpleCommand, ctx: _Ctx) -> list[SimpleCommand]:
+    """The command as it will run where the line itself decides its words: variables it assigned
+    earlier (every value they may hold), a command name printed by `$(echo ...)`."""
+    raws = tuple(w.raw for w in command.words)
+    words_list = expansions.readings(found.words, raws, ctx.line.variables) or [found.words]
+    first = command.words[0] if command.words else None
+    if first is not None and len(first.subs) == 1 and re.fullmatch(r'"?(\$\(.*\)|`.*`)"?', first.raw,
+                                                                     re.DOTALL):
+        for text in _script_output(first.subs[0], ctx):
+            text = text.rstrip("\n")
+            named = (text,) if first.raw.startswith('"') else tuple(text.split())
+            words_list.append(named + found.words[1:])
+    return [found if words == found.words else replace(found, words=words)
+            for words in dict.fromkeys(words_list)]
+
+
+def _script_output(script: Script, ctx: _Ctx) -> tuple[str, ...]:
+    """What a one-pipeline script writes, when the line shows it (`echo rm`, `printf ... | cat`)."""
+    if len(script.items) != 1 or len(script.items[0].pipelines) != 1:
+        return ()
+    stdin: feeds.Feed | None = None
+    for command in script.items[0].pipelines[0].commands:
+        stdin = _piped_output(command, replace(ctx, stdin=stdin))
+    return stdin.texts if stdin else ()
 
 
 def _simple_command(command: Simple, ctx: _Ctx) -> SimpleCommand:
@@ -300,6 +330,7 @@ def _alias_expansion(command: Simple, ctx: _Ctx) -> Iterator[SimpleCommand]:
 
 def _remember(command: SimpleCommand, line: _Line) -> None:
     """Keeps what this command sets up for later ones: alias definitions, `exec` descriptors."""
+    expansions.remember_assignments(line.variables, command.words, command.assignments)
     if command.words == ("exec",):
         line.fds = feeds.apply_redirects(line.fds, command.redirects)
     elif command.name == "alias":

@@ -28,29 +28,46 @@ def command_places(commands: tuple[SimpleCommand, ...], work_dir: str) -> dict[i
 
     A command in a function body, loop or trap may run after any `cd` of the line, so it gets
     every directory the line visits; a relative `cd` in one repeats, so it makes the rest unknown.
+    Readings of one command (`cd "$d"` where the line gave d two values) start from the same
+    directories, and any of their results may follow.
     """
-    current = Place(work_dir, f"from the working directory `{work_dir}`")
-    visited = [current]
+    current: tuple[Place, ...] = (Place(work_dir, f"from the working directory `{work_dir}`"),)
+    before, previous = current, None
+    visited = list(current)
     places: dict[int, tuple[Place, ...]] = {}
     anytime: list[SimpleCommand] = []
-    wrapped: dict[tuple[str, ...], Place] = {}  # `env -C DIR cmd`: where the wrapped command runs
+    wrapped: dict[tuple[str, ...], tuple[Place, ...]] = {}  # `env -C DIR cmd`: where cmd runs
     for cmd in commands:
+        reading = previous is not None and _same_command(cmd, previous)
+        if not reading:
+            before = current
+        previous = cmd
         if cmd.function or cmd.repeats or "trap" in cmd.via:
             anytime.append(cmd)
         else:
-            places[id(cmd)] = (wrapped.get(cmd.via, current),)
+            places[id(cmd)] = wrapped.get(cmd.via, before)
         chdir = _wrapper_chdir(cmd)
         if chdir is not None:
-            wrapped[cmd.via + (cmd.name,)] = _changed(replace(cmd, words=("cd", chdir)), current)
+            wrapped[cmd.via + (cmd.name,)] = _moved(replace(cmd, words=("cd", chdir)), before)
         if cmd.name in _CHANGERS:
-            current = _changed(cmd, current)
-            if (cmd.function or cmd.repeats) and _relative(cmd):
-                current = Place(None, f"after `{cmd.text}`, which may run more than once")
-            visited.append(current)
+            moved = _moved(cmd, before)
+            current = tuple(dict.fromkeys(current + moved)) if reading else moved
+            visited.extend(moved)
     everywhere = tuple(dict.fromkeys(visited))
     for cmd in anytime:
         places[id(cmd)] = everywhere
     return places
+
+
+def _same_command(cmd: SimpleCommand, other: SimpleCommand) -> bool:
+    return (cmd.raw, cmd.via, cmd.function) == (other.raw, other.via, other.function) and (
+        cmd.words != other.words)
+
+
+def _moved(cmd: SimpleCommand, starts: tuple[Place, ...]) -> tuple[Place, ...]:
+    if (cmd.function or cmd.repeats) and _relative(cmd):
+        return (Place(None, f"after `{cmd.text}`, which may run more than once"),)
+    return tuple(dict.fromkeys(_changed(cmd, start) for start in starts))
 
 
 def _wrapper_chdir(cmd: SimpleCommand) -> str | None:
