@@ -4,6 +4,7 @@ directories, wildcards over them, and disk devices. Pure string work, no file sy
 
 from __future__ import annotations
 
+import fnmatch
 import re
 
 # Top-level directories of Linux and macOS whose loss wrecks the system or its users' data.
@@ -75,6 +76,20 @@ def brace_expand(word: str) -> list[str]:
 
 
 def _catastrophic(path: str, cwd: str | None, home: str | None) -> str | None:
+    reason = _as_written(path, cwd, home)
+    # dash (and bash without globskipdots) lets `.?` or `.*` match `..`: try that reading too.
+    pieces = path.split("/")
+    dotdot = next((i for i, p in enumerate(pieces) if p.startswith(".") and p != ".."
+                   and _GLOB_CHARS.search(p) and fnmatch.fnmatchcase("..", p)), None)
+    if reason or dotdot is None:
+        return reason
+    reason = _catastrophic("/".join(pieces[:dotdot] + [".."] + pieces[dotdot + 1:]), cwd, home)
+    if reason and "as `..`" not in reason:
+        reason += f", reading `{pieces[dotdot]}` as `..`"
+    return reason
+
+
+def _as_written(path: str, cwd: str | None, home: str | None) -> str | None:
     head = _head(path)
     if head is None and cwd is not None and _head(cwd) is not None:
         head = _head(cwd.rstrip("/") + "/" + path)

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from dataclasses import dataclass, replace
 
@@ -37,7 +38,11 @@ def command_places(commands: tuple[SimpleCommand, ...], work_dir: str) -> dict[i
     places: dict[int, tuple[Place, ...]] = {}
     anytime: list[SimpleCommand] = []
     wrapped: dict[tuple[str, ...], tuple[Place, ...]] = {}  # `env -C DIR cmd`: where cmd runs
+    cdpath = False
     for cmd in commands:
+        cdpath = cdpath or any(a.startswith("CDPATH=") for a in cmd.assignments) or (
+            cmd.name in ("export", "declare", "typeset") and any(
+                w.startswith("CDPATH=") for w in cmd.words))
         reading = previous is not None and _same_command(cmd, previous)
         if not reading:
             before = current
@@ -48,9 +53,9 @@ def command_places(commands: tuple[SimpleCommand, ...], work_dir: str) -> dict[i
             places[id(cmd)] = wrapped.get(cmd.via, before)
         chdir = _wrapper_chdir(cmd)
         if chdir is not None:
-            wrapped[cmd.via + (cmd.name,)] = _moved(replace(cmd, words=("cd", chdir)), before)
+            wrapped[cmd.via + (cmd.name,)] = _moved(replace(cmd, words=("cd", chdir)), before, False)
         if cmd.name in _CHANGERS:
-            moved = _moved(cmd, before)
+            moved = _moved(cmd, before, cdpath)
             current = tuple(dict.fromkeys(current + moved)) if reading else moved
             visited.extend(moved)
     everywhere = tuple(dict.fromkeys(visited))
@@ -64,7 +69,12 @@ def _same_command(cmd: SimpleCommand, other: SimpleCommand) -> bool:
         cmd.words != other.words)
 
 
-def _moved(cmd: SimpleCommand, starts: tuple[Place, ...]) -> tuple[Place, ...]:
+def _moved(cmd: SimpleCommand, starts: tuple[Place, ...], cdpath: bool) -> tuple[Place, ...]:
+    """Where `cmd` (a cd) leads from each of `starts`; `cdpath`: the line set CDPATH, which may
+    send a relative `cd name` anywhere."""
+    operands = _operands(cmd)
+    if cdpath and operands and not operands[0].startswith(("/", ".", "~")):
+        return (Place(None, f"after `{cmd.text}` with CDPATH set on the line"),)
     if (cmd.function or cmd.repeats) and _relative(cmd):
         return (Place(None, f"after `{cmd.text}`, which may run more than once"),)
     return tuple(dict.fromkeys(_changed(cmd, start) for start in starts))
@@ -93,7 +103,8 @@ def _operands(cmd: SimpleCommand) -> list[str]:
 
 def _changed(cmd: SimpleCommand, current: Place) -> Place:
     operands = _operands(cmd)
-    if cmd.name == "popd" or (cmd.name == "pushd" and not operands):
+    if cmd.name == "popd" or (cmd.name == "pushd" and (not operands or re.fullmatch(
+            r"[-+]\d+", operands[0]))):
         return Place(None, f"after `{cmd.text}`")
     target = operands[0] if operands else "~"  # a bare `cd` goes home
     shown = f"after `cd {target}`"
@@ -121,5 +132,11 @@ def _relative(cmd: SimpleCommand) -> bool:
 def covers_directory(operand: str) -> bool:
     """True for a relative operand that reaches the whole directory it is taken from, or above
     it (`.`, `*`, `./.*`, `..`, `../x`): what an unknown directory makes impossible to judge."""
-    parts = [p for p in operand.split("/") if p not in ("", ".")]
-    return not parts or parts[0] == ".." or re.fullmatch(r"\.?[*?]+|\[[^]]*\]\*", parts[0]) is not None
+    parts: list[str] = []
+    for part in operand.split("/"):
+        if part == ".." and parts and parts[-1] != "..":
+            parts.pop()
+        elif part not in ("", "."):
+            parts.append(part)
+    return not parts or parts[0] == ".." or fnmatch.fnmatchcase("..", parts[0]) or re.fullmatch(
+        r"\.?[*?]+|\[[^]]*\]\*", parts[0]) is not None
