@@ -32,7 +32,8 @@ _DELETERS = frozenset({"rm", "shred", "rmdir", "unlink"})
 _KNOWN = frozenset(PRIVILEGED) | _DEVICE_WRITERS | {"rm", "dd", "mv", "find", "chgrp", "mke2fs",
                                                    "mkswap", "mkfs", "mkfs.ext4", "mkfs.xfs",
                                                    "mkfs.vfat", "mkfs.btrfs"}
-_PWD_WORD = re.compile(r"(~[+-]|\$PWD\b|\$\{PWD\}|\$OLDPWD\b|\$\{OLDPWD\})(/.*)?$")
+_PWD_WORD = re.compile(r"(~[+-]|\$PWD\b|\$\{PWD\}|\$\(pwd(?: -[LP])?\)|`pwd(?: -[LP])?`|"""
+                       r"\$OLDPWD\b|\$\{OLDPWD\}|\$\{PWD[^}]+\}|\$\(dirname [^)]*\))(/.*)?$")
 _FIND_GLOBAL_OPTIONS = frozenset({"-H", "-L", "-P"})
 
 
@@ -157,6 +158,8 @@ def _relative_to(operand: str, place: Place) -> tuple[str, Place]:
     rest = "." + (match[2] or "")
     if match[1] in ("~-", "$OLDPWD", "${OLDPWD}"):
         return rest, Place(None, f"as `{match[1]}`, the previous directory")
+    if match[1].startswith(("${PWD", "$(dirname")):  # some part of the current directory
+        return rest, Place(None, f"as `{match[1]}`, a directory computed when the line runs")
     return (place.path.rstrip("/") + (match[2] or "") or "/", place) if place.path else (rest, place)
 
 

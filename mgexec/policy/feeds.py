@@ -27,8 +27,10 @@ class Feed:
     unseen: str = ""
 
 
-def apply_redirects(fds: Mapping[str, Feed], redirects) -> dict[str, Feed]:
-    """The descriptor table after `redirects` (in order), starting from `fds`."""
+def apply_redirects(fds: Mapping[str, Feed], redirects,
+                    files: Mapping[str, Feed] | None = None) -> dict[str, Feed]:
+    """The descriptor table after `redirects` (in order), starting from `fds`; `files` holds what
+    the line itself wrote into files."""
     table = dict(fds)
     for redirect in redirects:
         fd = redirect.fd or ("0" if redirect.op.startswith("<") else "1")
@@ -37,7 +39,8 @@ def apply_redirects(fds: Mapping[str, Feed], redirects) -> dict[str, Feed]:
                              (redirect.body,))
         elif redirect.op in ("<", "<>"):
             source = fd_of_path(redirect.target)
-            table[fd] = table.get(source, Feed("", unseen="")) if source else Feed(
+            written = (files or {}).get(file_key(redirect.target))
+            table[fd] = table.get(source, Feed("", unseen="")) if source else written or Feed(
                 "", unseen=f"the file `{redirect.target}`")
         elif redirect.op == "<&" and redirect.target.isdigit():
             if redirect.target in table:
@@ -47,6 +50,32 @@ def apply_redirects(fds: Mapping[str, Feed], redirects) -> dict[str, Feed]:
         elif fd in table and not redirect.op.startswith("<"):
             table.pop(fd)  # the descriptor now writes somewhere: it no longer carries a script
     return table
+
+
+def file_key(path: str) -> str:
+    """How a file written and read on one line is recognised (`./run.sh` is `run.sh`)."""
+    return posixpath.normpath(path) if path else path
+
+
+def remember_writes(files: dict[str, Feed], words: tuple[str, ...], redirects, stdin: Feed | None,
+                    dialects: tuple[str, ...]) -> None:
+    """Records what a command writes into files (`echo ... > f`, `cat > f <<EOF`, `tee f`), so a
+    later `sh f` or `./f` on the line is read; output only known at run time is recorded as such."""
+    if not words:
+        return
+    texts = written_texts(words, stdin, dialects)
+    made = Feed("", texts) if texts else Feed("", unseen=f"what `{words[0]}` wrote")
+    for redirect in redirects:
+        key = file_key(redirect.target)
+        if redirect.op in (">", ">|", "&>") and redirect.fd in ("", "1"):
+            files[key] = made
+        elif redirect.op in (">>", "&>>") and redirect.fd in ("", "1"):
+            before = files.get(key)
+            joined = tuple(a + b for a in before.texts for b in made.texts)[:8] if before else ()
+            files[key] = Feed("", joined) if joined else Feed("", unseen=f"what `{words[0]}` appended")
+    if posixpath.basename(words[0]) == "tee" and stdin is not None:
+        for operand in (w for w in words[1:] if not w.startswith("-")):
+            files[file_key(operand)] = stdin
 
 
 def fd_of_path(path: str) -> str | None:

@@ -33,6 +33,9 @@ _LISTS = frozenset({"-print", "-print0", "-ls", "-fprint", "-fprint0", "-fls", "
 _TWO_ARGS = frozenset({"-fprintf"})
 _EXECS = frozenset({"-exec", "-execdir", "-ok", "-okdir"})
 _DELETERS = frozenset({"rm", "shred", "rmdir", "unlink"})
+_WRAPPERS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "ash", "busybox", "env", "sudo", "doas",
+                       "nice", "nohup", "timeout", "xargs", "command", "exec", "stdbuf", "setsid",
+                       "ionice", "chrt", "taskset", "time", "eval"})
 
 
 @dataclass(frozen=True)
@@ -118,7 +121,7 @@ def _primary(words: list[str], delete: bool) -> tuple[tuple, list[str]]:
         return ("act", delete), rest
     if head in _EXECS:
         end = next(i for i, w in enumerate(rest) if w == ";" or (w == "+" and rest[i - 1] == "{}"))
-        deletes = bool(rest) and rest[0].rsplit("/", 1)[-1] in _DELETERS
+        deletes = _runs_deleter(rest[:end])
         return ("exec", deletes and delete), rest[end + 1:]
     if head in _LISTS:
         skip = 2 if head in _TWO_ARGS else (1 if head.startswith(("-f", "-printf")) else 0)
@@ -126,6 +129,27 @@ def _primary(words: list[str], delete: bool) -> tuple[tuple, list[str]]:
     if head in _TRUE or head in _FALSE:
         return ("const", head in _TRUE), rest
     raise ValueError(f"unknown find primary {head}")
+
+
+def _runs_deleter(words: list[str]) -> bool:
+    """`-exec rm`, `-exec /???/?m`, `-exec $RM`, or a wrapper or shell whose words name a deleter
+    (`-exec sh -c 'rm -rf "$1"' _ {} ;`, `-exec sudo rm`)."""
+    if not words:
+        return False
+    if _deleter_name(words[0]):
+        return True
+    name = words[0].rsplit("/", 1)[-1]
+    if name not in _WRAPPERS:
+        return False
+    tokens = [t for w in words[1:] for t in re.split(r"[\s;&|()'\"]+", w) if t]
+    return any(_deleter_name(t) for t in tokens)
+
+
+def _deleter_name(word: str) -> bool:
+    name = word.rsplit("/", 1)[-1]
+    if re.search(r"[$`]", word):
+        return True  # computed when the command runs
+    return any(fnmatch.fnmatchcase(deleter, name) for deleter in _DELETERS)
 
 
 def _eval(node: tuple, probe: _Probe) -> Outcomes:

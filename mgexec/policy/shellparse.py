@@ -71,6 +71,7 @@ class _Line:
     aliases: dict[str, str] = field(default_factory=dict)
     fds: dict[str, feeds.Feed] = field(default_factory=dict)
     variables: expansions.Variables = field(default_factory=dict)
+    files: dict[str, feeds.Feed] = field(default_factory=dict)  # what the line wrote into them
 
 
 @dataclass(frozen=True)
@@ -145,11 +146,16 @@ def _walk_simple(command: Simple, ctx: _Ctx) -> Iterator[SimpleCommand]:
     for word in [*command.assigns, *command.words, *(r.target for r in command.redirects)]:
         yield from _walk_substitutions(word, ctx)
     found = _simple_command(command, ctx)
+    for word in command.words:  # `bash <(echo ...)`: the substitution's output is a file to read
+        if word.raw.startswith("<(") and len(word.subs) == 1:
+            texts = _script_output(word.subs[0], ctx)
+            ctx.line.files[word.value] = feeds.Feed(
+                "", texts, "" if texts else f"the output of `{word.raw}`")
     for reading in _readings(command, found, ctx):
         yield _judged(reading, ctx)
         yield from _wrapped(reading, ctx)
     yield from _alias_expansion(command, ctx)
-    _remember(found, ctx.line)
+    _remember(found, ctx)
 
 
 def _readings(command: Simple, found: SimpleCommand, ctx: _Ctx) -> list[SimpleCommand]:
@@ -169,13 +175,17 @@ def _readings(command: Simple, found: SimpleCommand, ctx: _Ctx) -> list[SimpleCo
 
 
 def _script_output(script: Script, ctx: _Ctx) -> tuple[str, ...]:
-    """What a one-pipeline script writes, when the line shows it (`echo rm`, `printf ... | cat`)."""
-    if len(script.items) != 1 or len(script.items[0].pipelines) != 1:
-        return ()
-    stdin: feeds.Feed | None = None
-    for command in script.items[0].pipelines[0].commands:
-        stdin = _piped_output(command, replace(ctx, stdin=stdin))
-    return stdin.texts if stdin else ()
+    """What a script writes, when the line shows all of it (`echo rm; printf ... | cat`): one text
+    per reading, or () if any part is only known when it runs."""
+    outputs: tuple[str, ...] = ("",)
+    for pipeline in (p for item in script.items for p in item.pipelines):
+        feed: feeds.Feed | None = None
+        for command in pipeline.commands:
+            feed = _piped_output(command, replace(ctx, stdin=feed))
+        if feed is None or not feed.texts:
+            return ()
+        outputs = tuple(dict.fromkeys(a + b for a in outputs for b in feed.texts))[:8]
+    return outputs
 
 
 def _simple_command(command: Simple, ctx: _Ctx) -> SimpleCommand:
@@ -222,7 +232,7 @@ def _script_ctx(command: SimpleCommand, ctx: _Ctx, label: str) -> _Ctx:
     """A script run by `command`: in the same function and flow (so `f(){ eval 'f|f &'; }` is seen
     as f calling itself), read as the shell named in `label` reads it."""
     name = label.split()[0]
-    dialects = ("bash", "dash") if name in ("sh", "dash", "ash", "busybox") else (
+    dialects = ("bash", "dash") if name in ("sh", "dash", "ash", "busybox") or "/" in name else (
         ("bash",) if name in wrappers.SHELLS else ctx.dialects)
     return replace(ctx, via=command.via + (label,), depth=ctx.depth + 1, redirects=(),
                    repeats=ctx.repeats or name in ("trap", "watch"), dialects=dialects)
@@ -233,18 +243,11 @@ def _fed_words(command: SimpleCommand, inner: wrappers.Inner, ctx: _Ctx) -> list
     a here-string, `echo ... |`), with that input's words appended."""
     if inner.label != "xargs":
         return [inner.words]
-    feed = _stdin(command, ctx)
+    feed = _descriptor(command, ctx)
     options = command.words[1:len(command.words) - len(inner.words)]
     fed = [words for text in (feed.texts if feed else ()) for words in
            feeds.xargs_words(options, inner.words, text)]
     return fed or [inner.words]
-
-
-def _stdin(command: SimpleCommand, ctx: _Ctx) -> feeds.Feed | None:
-    base = dict(ctx.line.fds)
-    if ctx.stdin is not None:
-        base["0"] = ctx.stdin
-    return feeds.apply_redirects(base, command.redirects).get("0")
 
 
 def _scripts_read(command: SimpleCommand, ctx: _Ctx) -> list[tuple[str, str]]:
@@ -256,44 +259,51 @@ def _scripts_read(command: SimpleCommand, ctx: _Ctx) -> list[tuple[str, str]]:
         for redirect in command.redirects:
             if redirect.op in _STDIN_BODY_OPS and redirect.body is not None:
                 found.append((f"{name} {redirect.op}", redirect.body))
-        feed = _stdin(command, ctx)
+        feed = _descriptor(command, ctx)
         if feed is not None and not any(text in feed.texts for _, text in found):
             how = "reading a pipe" if feed is ctx.stdin else f"reading {feed.how or 'stdin'}"
             found.extend((f"{name} {how}", text) for text in feed.texts)
-    fd = _script_fd(command)
-    if fd is not None:
-        feed = _descriptor(command, ctx, fd)
-        found.extend((f"{name} reading descriptor {fd}", text) for text in (feed.texts if feed else ()))
+    else:
+        feed, how = _script_file(command, ctx)
+        label = f"{name} reading {how}" if how != command.words[0] else f"{how} (written by the line)"
+        found.extend((label, text) for text in (feed.texts if feed else ()))
     return found
 
 
-def _descriptor(command: SimpleCommand, ctx: _Ctx, fd: str) -> feeds.Feed | None:
+def _descriptor(command: SimpleCommand, ctx: _Ctx, fd: str = "0") -> feeds.Feed | None:
     base = dict(ctx.line.fds)
     if ctx.stdin is not None:
         base["0"] = ctx.stdin
-    return feeds.apply_redirects(base, command.redirects).get(fd)
+    return feeds.apply_redirects(base, command.redirects, ctx.line.files).get(fd)
 
 
-def _script_fd(command: SimpleCommand) -> str | None:
-    """The descriptor a shell or `source` reads its script from (`sh /dev/fd/3`, `. /dev/stdin`)."""
+def _script_file(command: SimpleCommand, ctx: _Ctx) -> tuple[feeds.Feed | None, str]:
+    """The script a shell, `source` or `.` reads from a file operand, or a program the line wrote
+    runs (`bash run.sh`, `./run.sh`, `sh /dev/fd/3`, `. <(echo ...)`): as far as the line shows it."""
     words = command.words
+    path = None
     if command.name in (".", "source") and len(words) > 1:
-        return feeds.fd_of_path(words[1])
-    if command.name in wrappers.SHELLS:
-        operands = [w for w in words[1:] if not w.startswith(("-", "+"))]
-        if operands and not any(w.startswith("-") and "c" in w for w in words[1:]):
-            return feeds.fd_of_path(operands[0])
-    return None
+        path = words[1]
+    elif command.name in wrappers.SHELLS and not any(
+            w.startswith("-") and "c" in w for w in words[1:]):
+        path = next((w for w in words[1:] if not w.startswith(("-", "+"))), None)
+    elif "/" in (words[0] if words else ""):
+        path = words[0]
+    if path is None:
+        return None, ""
+    fd = feeds.fd_of_path(path)
+    if fd is not None:
+        return _descriptor(command, ctx, fd) or feeds.Feed("", unseen=f"descriptor {fd}"), (
+            f"descriptor {fd}")
+    return ctx.line.files.get(path, ctx.line.files.get(feeds.file_key(path))), path
 
 
 def _judged(command: SimpleCommand, ctx: _Ctx) -> SimpleCommand:
     """The command, marked `unseen` when it is a shell whose script comes from outside the line."""
     if wrappers.reads_script_from_stdin(command.words):
-        feed = _stdin(command, ctx)
-    elif (fd := _script_fd(command)) is not None:
-        feed = _descriptor(command, ctx, fd) or feeds.Feed("", unseen=f"descriptor {fd}")
+        feed = _descriptor(command, ctx)
     else:
-        feed = None
+        feed = _script_file(command, ctx)[0]
     if feed is None or feed.texts:
         return command
     source = feed.unseen or "outside the line"
@@ -305,10 +315,14 @@ def _piped_output(command: Command, ctx: _Ctx) -> feeds.Feed:
     """What `command` writes into the pipe after it, as far as the line shows it."""
     if isinstance(command, Simple) and command.words:
         simple = _simple_command(command, ctx)
-        texts = feeds.written_texts(simple.words, _stdin(simple, ctx), ctx.dialects)
+        texts = feeds.written_texts(simple.words, _descriptor(simple, ctx), ctx.dialects)
         if texts is not None:
             return feeds.Feed(f"the output of `{simple.name}`", texts)
         return feeds.Feed("", unseen=f"the output of `{simple.raw}`")
+    if isinstance(command, Compound) and command.kind in ("group", "subshell"):
+        texts = _script_output(command.bodies[0], ctx)
+        if texts:
+            return feeds.Feed("the output of a block", texts)
     return feeds.Feed("", unseen="the output of a compound command")
 
 
@@ -328,9 +342,13 @@ def _alias_expansion(command: Simple, ctx: _Ctx) -> Iterator[SimpleCommand]:
         expanding=ctx.expanding | {first.value}), label)
 
 
-def _remember(command: SimpleCommand, line: _Line) -> None:
-    """Keeps what this command sets up for later ones: alias definitions, `exec` descriptors."""
+def _remember(command: SimpleCommand, ctx: _Ctx) -> None:
+    """Keeps what this command sets up for later ones: alias definitions, `exec` descriptors,
+    variables, files it writes."""
+    line = ctx.line
     expansions.remember_assignments(line.variables, command.words, command.assignments)
+    feeds.remember_writes(line.files, command.words, command.redirects, _descriptor(command, ctx),
+                          ctx.dialects)
     if command.words == ("exec",):
         line.fds = feeds.apply_redirects(line.fds, command.redirects)
     elif command.name == "alias":
