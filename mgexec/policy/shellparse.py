@@ -265,7 +265,8 @@ def _scripts_read(command: SimpleCommand, ctx: _Ctx) -> list[tuple[str, str]]:
             found.extend((f"{name} {how}", text) for text in feed.texts)
     else:
         feed, how = _script_file(command, ctx)
-        label = f"{name} reading {how}" if how != command.words[0] else f"{how} (written by the line)"
+        direct = command.words[:1] == (how,)  # `./run.sh` itself
+        label = f"{how} (written by the line)" if direct else f"{name} reading {how}"
         found.extend((label, text) for text in (feed.texts if feed else ()))
     return found
 
