@@ -13,7 +13,8 @@ from dataclasses import dataclass, field, replace
 from mgexec.policy import findexpr, forkbomb, globnames
 from mgexec.policy.shellparse import SimpleCommand
 from mgexec.policy.targets import brace_expand, catastrophic_target, is_block_device, normalize
-from mgexec.policy.workdirs import Place, command_places, covers_directory
+from mgexec.policy.workdirs import (Place, command_places, covers_directory, follow_links,
+                                    line_links)
 
 # Commands that change identity or ownership/permissions: refused unless sudo is enabled.
 PRIVILEGED = {
@@ -49,6 +50,7 @@ class LineFacts:
     forking: Mapping[tuple[str, str], str] = field(default_factory=dict)
     home: str | None = None
     path: str = ""
+    links: tuple[tuple[str, str], ...] = ()
     start: Place = Place(None, "from an unknown working directory")
 
     def places_of(self, cmd: SimpleCommand) -> tuple[Place, ...]:
@@ -70,10 +72,12 @@ def line_facts(commands: tuple[SimpleCommand, ...], *, work_dir: str | None = No
                           if findexpr.acts_on_everything(start, expression, delete=False))
         elif cmd.name in ("echo", "printf"):
             listed.extend((w, here) for w in cmd.words[1:] if not w.startswith("-"))
-    return LineFacts(places, tuple(listed), forkbomb.forking_calls(commands),
-                     home if home is not None else os.environ.get("HOME"),
-                     path if path is not None else os.environ.get("PATH", os.defpath),
-                     Place(work_dir, f"from the working directory `{work_dir}`"))
+    return LineFacts(places=places, listed_paths=tuple(listed),
+                     forking=forkbomb.forking_calls(commands),
+                     home=home if home is not None else os.environ.get("HOME"),
+                     path=path if path is not None else os.environ.get("PATH", os.defpath),
+                     links=line_links(commands, places),
+                     start=Place(work_dir, f"from the working directory `{work_dir}`"))
 
 
 def dangerous_reason(cmd: SimpleCommand, *, enable_sudo: bool,
@@ -128,25 +132,31 @@ def _reason(cmd: SimpleCommand, enable_sudo: bool, facts: LineFacts,
     return reason
 
 
-def _deleted_target(operand: str, places: tuple[Place, ...], home: str | None) -> str | None:
-    """What deleting `operand` reaches, if catastrophic, from any directory the command may run in."""
+def _deleted_target(operand: str, places: tuple[Place, ...], facts: LineFacts,
+                    follow: bool = False) -> str | None:
+    """What deleting `operand` reaches, if catastrophic, from any directory the command may run in.
+    Symbolic links the line made are followed where rm follows them (`link/`, `link/x`), or
+    always (`follow`, for find's start points)."""
     alternatives = brace_expand(operand)
     if len(alternatives) > 1:
         return next((_from_brace(t, operand) for a in alternatives
-                     if (t := _deleted_target(a, places, home))), None)
-    for place in places:
-        operand, place = _relative_to(operand, place)
-        if operand.startswith(("/", "~", "$")) or place.path is None and not covers_directory(operand):
-            target = catastrophic_target(operand, cwd=place.path, home=home)
+                     if (t := _deleted_target(a, places, facts, follow))), None)
+    for start in places:
+        written, place = _relative_to(operand, start)
+        if written.startswith(("/", "~", "$")) or place.path is None and not covers_directory(written):
+            path = follow_links(written, facts.links, follow)
+            target = catastrophic_target(path, cwd=place.path, home=facts.home)
             if target:
-                return target
+                return target if path == written else f"{target}, through the link `{written}`"
             continue
         if place.path is None:
-            return f"`{operand}` in a directory only known when the line runs ({place.how})"
-        joined = place.path.rstrip("/") + "/" + operand.removeprefix("./")
-        target = catastrophic_target(joined, cwd=place.path, home=home)
+            return f"`{written}` in a directory only known when the line runs ({place.how})"
+        joined = place.path.rstrip("/") + "/" + written.removeprefix("./")
+        path = follow_links(joined, facts.links, follow)
+        target = catastrophic_target(path, cwd=place.path, home=facts.home)
         if target:
-            return f"{target}, reached as `{operand}` {place.how}"
+            link = "" if path == joined else " through a link the line made"
+            return f"{target}, reached as `{operand}` {place.how}{link}"
     return None
 
 
@@ -200,12 +210,12 @@ def _rm(cmd: SimpleCommand, facts: LineFacts, places: tuple[Place, ...]) -> str 
     if not _is_recursive(options):
         return None
     for operand in operands:
-        target = _deleted_target(operand, places, facts.home)
+        target = _deleted_target(operand, places, facts)
         if target:
             return f"recursive deletion of {target}"
     if "xargs" in cmd.via:  # its operands also come from what the line pipes into xargs
         for operand, where in facts.listed_paths:
-            target = _deleted_target(operand, where or places, facts.home)
+            target = _deleted_target(operand, where or places, facts)
             if target:
                 return f"recursive deletion of {target}"
     return None
@@ -229,14 +239,14 @@ def _find_delete(cmd: SimpleCommand, facts: LineFacts, places: tuple[Place, ...]
         return None
     starts, expression = _find_parts(cmd)
     for start in starts:
-        target = _deleted_target(start, places, facts.home)
+        target = _deleted_target(start, places, facts, follow=True)
         if target and findexpr.acts_on_everything(start, expression, delete=True):
             return f"deleting files with find across {target}"
     return None
 
 
 def _fork_bomb(cmd: SimpleCommand, facts: LineFacts) -> str | None:
-    why = facts.forking.get((cmd.function or "", cmd.words[0] if cmd.words else ""))
+    why = facts.forking.get((cmd.function or "", forkbomb.callee_of(cmd)))
     return f"fork bomb ({why})" if why else None
 
 

@@ -3,8 +3,13 @@ cycle of it that start a copy in the background or in a pipeline (`a(){ b|b & };
 
 from __future__ import annotations
 
+import re
+
 from mgexec.policy.shellparse import SimpleCommand
 from mgexec.policy.wrappers import SHELLS
+
+
+_FUNCNAME = re.compile(r"\$FUNCNAME|\$\{FUNCNAME(\[0\])?\}")
 
 
 def forking_calls(commands: tuple[SimpleCommand, ...]) -> dict[tuple[str, str], str]:
@@ -18,9 +23,11 @@ def forking_calls(commands: tuple[SimpleCommand, ...]) -> dict[tuple[str, str], 
     calls: dict[str, set[str]] = {}
     forking: dict[tuple[str, str], str] = {}
     for cmd in commands:
-        if not (cmd.function and cmd.words and cmd.words[0] in defined and _calls_functions(cmd)):
+        if not (cmd.function and cmd.words and _calls_functions(cmd)):
             continue
-        callee = cmd.words[0]
+        callee = callee_of(cmd)
+        if callee not in defined:
+            continue
         calls.setdefault(cmd.function, set()).add(callee)
         how = ("in a pipeline" if cmd.in_pipeline else "in the background" if cmd.background
                else "as a coprocess" if cmd.via[-1:] == ("coproc",) else None)
@@ -38,6 +45,12 @@ def forking_calls(commands: tuple[SimpleCommand, ...]) -> dict[tuple[str, str], 
             found[(caller, callee)] = (f"function `{caller}` starts `{callee}` {how}, and {chain} "
                                        "calls it again")
     return found
+
+
+def callee_of(cmd: SimpleCommand) -> str:
+    """The function `cmd` would call by name; `$FUNCNAME` is the function running it."""
+    word = cmd.words[0] if cmd.words else ""
+    return cmd.function if cmd.function and _FUNCNAME.fullmatch(word) else word
 
 
 def _calls_functions(cmd: SimpleCommand) -> bool:

@@ -129,6 +129,48 @@ def _relative(cmd: SimpleCommand) -> bool:
         cmd.name != "cd" and not operands)
 
 
+def line_links(commands: tuple[SimpleCommand, ...],
+               places: dict[int, tuple[Place, ...]]) -> tuple[tuple[str, str], ...]:
+    """(link, target) for each `ln -s TARGET LINK` on the line, both as absolute or `~` paths."""
+    links: list[tuple[str, str]] = []
+    for cmd in commands:
+        operands = [w for w in cmd.words[1:] if not w.startswith("-")]
+        symbolic = any(w == "--symbolic" or re.fullmatch(r"-[a-zA-Z]*s[a-zA-Z]*", w)
+                       for w in cmd.words[1:])
+        if cmd.name != "ln" or not symbolic or len(operands) != 2:
+            continue
+        for place in places.get(id(cmd), ()):
+            link = _absolute(operands[1], place.path)
+            # A relative target is read from the link's own directory.
+            target = _absolute(operands[0], link.rsplit("/", 1)[0] or "/" if link else None)
+            if link and target:
+                links.append((normalize(link) if link.startswith("/") else link, target))
+    return tuple(links)
+
+
+def follow_links(path: str, links: tuple[tuple[str, str], ...], follow: bool) -> str:
+    """`path` with a link the line made replaced by its target, where it is followed: always
+    for a path below the link or ending in `/`, and for the link itself when `follow`."""
+    for _ in range(8):  # links to links, but never a loop
+        lexical = normalize(path) if path.startswith("/") else path.rstrip("/")
+        for link, target in links:
+            below = lexical.startswith(link.rstrip("/") + "/")
+            if below or (lexical == link and (follow or path.endswith("/"))):
+                path = target.rstrip("/") + "/" + lexical[len(link):].lstrip("/")
+                break
+        else:
+            return path
+    return path
+
+
+def _absolute(word: str, cwd: str | None) -> str | None:
+    if word.startswith(("/", "~")):
+        return word
+    if cwd is None or re.search(r"[$`]", word):
+        return None
+    return normalize(cwd.rstrip("/") + "/" + word) if cwd.startswith("/") else f"{cwd}/{word}"
+
+
 def covers_directory(operand: str) -> bool:
     """True for a relative operand that reaches the whole directory it is taken from, or above
     it (`.`, `*`, `./.*`, `..`, `../x`): what an unknown directory makes impossible to judge."""
