@@ -49,6 +49,11 @@ BOMBS = [
     ("f(){ \"f\" | 'f'; }; f", "in a pipeline"),
     (".(){ .|.& };.", "function `.`"),
     ("_(){ _|_& };_", "function `_`"),
+    ("f(){ \"$FUNCNAME\" | ${FUNCNAME[0]} & }; f", "function `f` starts copies of itself"),
+    ("f(){ x=f; $x | $x & }; f", "in a pipeline"),
+    ("alias g=f; f(){ g|g & }; f", "(run by `alias g`)"),
+    ("f(){ source <(echo 'f|f &'); }; f", "in a pipeline"),
+    ("f(){ $(echo f) | f; }; f", "in a pipeline"),
     # the classic, any spacing
     (":(){ :|:& };:", "function `:` starts copies of itself in a pipeline"),
     (": ( ) { : | : & } ; :", "function `:`"),
@@ -90,6 +95,8 @@ NEAR_MISSES = [
     "cat <<'EOF' > bomb.md\n:(){ :|:& };:\nEOF",
     "a(){ echo a; }; b(){ a | a & }; b",
     "walk(){ for d in \"$1\"/*; do [ -d \"$d\" ] && walk \"$d\"; done; }; walk .",
+    "f(){ echo \"in $FUNCNAME\" | cat; }; f",
+    "x=f; f(){ echo hi; }; $x | $x &",
 ]
 
 

@@ -137,6 +137,37 @@ REFUSED = [
     ("`printf 'rm -rf %s' /`", "the root directory"),
     ("sh -c \"$(echo rm -rf /)\"", "(run by `sh -c`)"),
     ("eval \"$(printf 'rm -rf %s' ~)\"", "(run by `eval`)"),
+    ("sh -c \"$(cat <<EOF\nrm -rf /\nEOF\n)\"", "(run by `sh -c`)"),
+    # CDPATH, pushd's stack, and climbs hidden in a relative path
+    ("CDPATH=/; cd usr && rm -rf *", "(after `cd usr` with CDPATH set on the line)"),
+    ("CDPATH=/ cd etc && rm -rf .", "with CDPATH set on the line"),
+    ("pushd +1 && rm -rf *", "(after `pushd +1`)"),
+    ("cd $X && rm -rf a/../..", "`a/../..` in a directory only known when the line runs"),
+    ("sh -c 'rm -rf .?/.?/.?/.?/*'", "reading `.?` as `..`"),
+    ("rm -rf $(pwd)/../../../..", "the root directory `/`"),
+    ("rm -rf `pwd`/../../../../*", "the root directory `/`"),
+    ("rm -rf \"${PWD%/*}\"/..", "a directory computed when the line runs"),
+    # find -exec running a deleter however it is named
+    ("find / -exec sh -c 'rm -rf \"$1\"' _ {} \\;", "deleting files with find across the root"),
+    ("find / -exec /???/?m -rf {} +", "deleting files with find"),
+    ("find / -exec $RM {} +", "deleting files with find"),
+    ("find ~ -exec env rm -rf {} +", "your home directory"),
+    # scripts the line writes, then runs; process substitutions; blocks
+    ("cat > run.sh <<'EOF'\nrm -rf /\nEOF\nbash run.sh", "(run by `bash reading run.sh`)"),
+    ("echo 'rm -rf ~' > x.sh; ./x.sh", "(run by `./x.sh (written by the line)`)"),
+    ("printf 'rm -rf /\\n' > a; sh < a", "the root directory"),
+    ("echo 'rm -rf /' | tee s.sh > /dev/null; sh s.sh", "the root directory"),
+    ("source <(echo 'rm -rf /')", "the root directory"),
+    ("bash <(printf 'rm -rf %s' /)", "the root directory"),
+    (". <(cat <<EOF\nrm -rf ~\nEOF\n)", "your home directory"),
+    ("{ echo 'rm -rf /'; } | sh", "(run by `sh reading a pipe`)"),
+    ("(echo ls; echo 'rm -rf ~') | bash", "your home directory"),
+    # symbolic links the line makes
+    ("ln -s / r && rm -rf r/", "the root directory `/`, reached as `r/`"),
+    ("ln -sfn /usr ./u; rm -rf u/*", "through a link the line made"),
+    ("ln -s ~ h; find h -delete", "your home directory"),
+    ("ln -s /etc e; ln -s e f; rm -rf f/", "the system directory `/etc`"),
+    ("mkdir -p a && ln -s ../../../../.. a/up && rm -rf a/up/", "the root directory `/`"),
 ]
 
 
@@ -207,6 +238,18 @@ NEAR_MISSES = [
     "D=$(pwd); rm -rf \"$D/build\"",
     "read -r d; rm -rf \"$d/build\"",
     "rm -rf $(echo build)",
+    "ln -s / r && rm -rf r",
+    "ln -s /tmp/x b && rm -rf b/",
+    "echo 'echo hi' > x.sh; bash x.sh",
+    "cat > build.sh <<'EOF'\nmake clean\nrm -rf build\nEOF\nbash build.sh",
+    "source <(echo 'export A=1')",
+    "{ echo ls; echo pwd; } | sh",
+    "find / -exec grep -l TODO {} +",
+    "find . -exec sh -c 'rm -rf \"$1\"' _ {} \\;",
+    "rm -rf \"${PWD%/*}/build\"",
+    "rm -rf $(pwd)/build",
+    "CDPATH=/; cd ./build && rm -rf *",
+    "sh -c 'rm -rf .?/*'",
 ]
 
 

@@ -56,11 +56,11 @@ def callee_of(cmd: SimpleCommand) -> str:
 def _calls_functions(cmd: SimpleCommand) -> bool:
     """False when a wrapper runs a program by that name rather than the function (`command f`,
     `env f`, `nohup f`); eval, trap, alias, coproc, time and shells (which import exported
-    functions) can reach the function."""
+    functions) can reach the function, as can a script read by `source`."""
     if not cmd.via:
         return True
     last = cmd.via[-1].split()[0]
-    return last in ("eval", "trap", "alias", "coproc", "time") or last in SHELLS
+    return last in ("eval", "trap", "alias", "coproc", "time", "source", ".") or last in SHELLS
 
 
 def _path(calls: dict[str, set[str]], start: str, goal: str) -> list[str] | None:
