@@ -15,13 +15,17 @@ Variables = dict[str, list[str | None]]  # every value a name was given; None: o
 
 
 def remember_assignments(variables: Variables, words: tuple[str, ...],
-                         assignments: tuple[str, ...]) -> None:
-    """Records `NAME=value` (alone, or after export/local/declare); `read NAME` and `unset NAME`
-    give a value the line does not know. Prefix assignments of a command do not persist."""
+                         assignments: tuple[str, ...], stdin: tuple[str, ...] = ()) -> None:
+    """Records `NAME=value` (alone, or after export/local/declare); `read NAME` takes each line of
+    input the line shows (`<<< /`, `echo / |`), else a value the line does not know, as `unset`
+    and `mapfile` give. Prefix assignments of a command do not persist."""
     if words and words[0] in _READERS:
-        for word in words[1:]:
-            if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", word):
-                variables.setdefault(word, []).append(None)
+        names = [w for w in words[1:] if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", w)]
+        for i, name in enumerate(names):
+            values: list[str | None] = [None]
+            if words[0] == "read" and stdin:
+                values = [_field(line, i, len(names)) for text in stdin for line in text.splitlines()]
+            variables.setdefault(name, []).extend(values[:MAX_READINGS])
         return
     texts = assignments if not words else words[1:] if words[0] in _DECLARERS else ()
     for text in texts:
@@ -29,6 +33,12 @@ def remember_assignments(variables: Variables, words: tuple[str, ...],
         if match:
             static = not match[2] and not re.search(r"[$`]", match[3])
             variables.setdefault(match[1], []).append(match[3] if static else None)
+
+
+def _field(line: str, index: int, count: int) -> str:
+    """The part of an input line `read` gives its index-th of count names (the last takes the rest)."""
+    parts = line.split(None, count - 1) if line.strip() else []
+    return parts[index].strip() if index < len(parts) else ""
 
 
 def readings(words: tuple[str, ...], raws: tuple[str, ...],

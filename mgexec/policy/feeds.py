@@ -102,9 +102,7 @@ def written_texts(words: tuple[str, ...], stdin: Feed | None,
 
 def xargs_words(options: tuple[str, ...], template: tuple[str, ...], text: str) -> list[tuple[str, ...]]:
     """The commands `xargs OPTIONS TEMPLATE` runs when its input is `text`."""
-    replace, delimiter, reads_file = _xargs_options(options)
-    if reads_file:
-        return []
+    replace, delimiter, _ = _xargs_options(options)
     if delimiter is not None:
         items = [item for item in text.split(delimiter) if item]
     elif replace is not None:
@@ -119,17 +117,24 @@ def xargs_words(options: tuple[str, ...], template: tuple[str, ...], text: str) 
     return [template + tuple(items)] if items else []
 
 
-def _xargs_options(options: tuple[str, ...]) -> tuple[str | None, str | None, bool]:
+def xargs_arg_file(options: tuple[str, ...]) -> str | None:
+    """The file `xargs -a FILE` reads its input from (instead of stdin), if any."""
+    return _xargs_options(options)[2]
+
+
+def _xargs_options(options: tuple[str, ...]) -> tuple[str | None, str | None, str | None]:
     replace: str | None = None
     delimiter: str | None = None
-    reads_file = False
+    arg_file: str | None = None
     words = list(options)
     while words:
         word = words.pop(0)
         if word in ("-0", "--null"):
             delimiter = "\0"
-        elif word in ("-a", "--arg-file") or word.startswith(("--arg-file=", "-a")):
-            reads_file = True
+        elif word in ("-a", "--arg-file") and words:
+            arg_file = words.pop(0)
+        elif word.startswith(("--arg-file=", "-a")):
+            arg_file = word.split("=", 1)[1] if "=" in word else word[2:]
         elif word in ("-d", "--delimiter") and words:
             delimiter = _decoded_delimiter(words.pop(0))
         elif word.startswith("--delimiter=") or (word.startswith("-d") and len(word) > 2):
@@ -142,7 +147,7 @@ def _xargs_options(options: tuple[str, ...]) -> tuple[str | None, str | None, bo
             replace = "{}"
         elif word.startswith(("-i", "--replace=")):
             replace = word.split("=", 1)[1] if "=" in word else word[2:]
-    return replace, delimiter, reads_file
+    return replace, delimiter, arg_file
 
 
 def _decoded_delimiter(value: str) -> str:

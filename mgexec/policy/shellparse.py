@@ -13,11 +13,11 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
-from mgexec.policy import expansions, feeds, wrappers
+from mgexec.policy import expansions, feeds, linestate, wrappers
+from mgexec.policy.linestate import LineState
 from mgexec.policy.shelltokens import MAX_NESTING, ShellSyntaxError, Word
 from mgexec.policy.shelltree import Command, Compound, FuncDef, RedirNode, Script, Simple, parse_tree
 
-_STDIN_BODY_OPS = frozenset({"<<", "<<-", "<<<"})
 
 
 @dataclass(frozen=True)
@@ -63,17 +63,6 @@ class SimpleCommand:
         return " ".join(self.words)
 
 
-@dataclass
-class _Line:
-    """What earlier commands of the line set up for later ones: aliases, `exec 3<<EOF` descriptors,
-    variables."""
-
-    aliases: dict[str, str] = field(default_factory=dict)
-    fds: dict[str, feeds.Feed] = field(default_factory=dict)
-    variables: expansions.Variables = field(default_factory=dict)
-    files: dict[str, feeds.Feed] = field(default_factory=dict)  # what the line wrote into them
-
-
 @dataclass(frozen=True)
 class _Ctx:
     via: tuple[str, ...] = ()
@@ -86,7 +75,8 @@ class _Ctx:
     stdin: feeds.Feed | None = None  # what a pipe feeds the command
     dialects: tuple[str, ...] = ("bash",)  # how echo reads escapes: bash, or also dash in `sh`
     expanding: frozenset[str] = frozenset()  # aliases being expanded (bash never recurses)
-    line: _Line = field(default_factory=_Line, compare=False)
+    line: LineState = field(default_factory=LineState, compare=False)
+    positional: tuple[str, ...] | None = None  # $0, $1, ... when the line shows them
 
 
 def parse_command_line(command: str) -> tuple[SimpleCommand, ...]:
@@ -155,7 +145,8 @@ def _walk_simple(command: Simple, ctx: _Ctx) -> Iterator[SimpleCommand]:
         yield _judged(reading, ctx)
         yield from _wrapped(reading, ctx)
     yield from _alias_expansion(command, ctx)
-    _remember(found, ctx)
+    linestate.remember(found.words, found.assignments, found.redirects, ctx.line, ctx.stdin,
+                       ctx.dialects)
 
 
 def _readings(command: Simple, found: SimpleCommand, ctx: _Ctx) -> list[SimpleCommand]:
@@ -218,12 +209,14 @@ def _wrapped(command: SimpleCommand, ctx: _Ctx) -> Iterator[SimpleCommand]:
         if ctx.depth + 1 > MAX_NESTING:
             raise ShellSyntaxError(f"commands are wrapped in other commands more than {MAX_NESTING} "
                                    "levels deep", command.raw, 0)
-        for words in _fed_words(command, inner, ctx):
+        for words in linestate.fed_words(command.words, inner, command.redirects, ctx.line,
+                                         ctx.stdin):
             unwrapped = replace(command, words=words, assignments=(),
                                 via=command.via + (inner.label,))
             yield _judged(unwrapped, ctx)
             yield from _wrapped(unwrapped, replace(ctx, depth=ctx.depth + 1))
-    for label, text in _scripts_read(command, ctx):
+    for label, text in linestate.scripts_read(command.words, command.redirects, ctx.line,
+                                              ctx.stdin):
         script_ctx = replace(_script_ctx(command, ctx, label), stdin=None)
         yield from _script_commands(text, script_ctx, label)
 
@@ -238,78 +231,14 @@ def _script_ctx(command: SimpleCommand, ctx: _Ctx, label: str) -> _Ctx:
                    repeats=ctx.repeats or name in ("trap", "watch"), dialects=dialects)
 
 
-def _fed_words(command: SimpleCommand, inner: wrappers.Inner, ctx: _Ctx) -> list[tuple[str, ...]]:
-    """The inner command's words; for `xargs`, once per input the line shows it (a here-document,
-    a here-string, `echo ... |`), with that input's words appended."""
-    if inner.label != "xargs":
-        return [inner.words]
-    feed = _descriptor(command, ctx)
-    options = command.words[1:len(command.words) - len(inner.words)]
-    fed = [words for text in (feed.texts if feed else ()) for words in
-           feeds.xargs_words(options, inner.words, text)]
-    return fed or [inner.words]
-
-
-def _scripts_read(command: SimpleCommand, ctx: _Ctx) -> list[tuple[str, str]]:
-    """(label, script) for each script a shell reads from stdin or a descriptor path, as far as the
-    line shows it; every here-document given to a shell reading stdin counts, whatever its fd."""
-    name = command.name
-    found: list[tuple[str, str]] = []
-    if wrappers.reads_script_from_stdin(command.words):
-        for redirect in command.redirects:
-            if redirect.op in _STDIN_BODY_OPS and redirect.body is not None:
-                found.append((f"{name} {redirect.op}", redirect.body))
-        feed = _descriptor(command, ctx)
-        if feed is not None and not any(text in feed.texts for _, text in found):
-            how = "reading a pipe" if feed is ctx.stdin else f"reading {feed.how or 'stdin'}"
-            found.extend((f"{name} {how}", text) for text in feed.texts)
-    else:
-        feed, how = _script_file(command, ctx)
-        direct = command.words[:1] == (how,)  # `./run.sh` itself
-        label = f"{how} (written by the line)" if direct else f"{name} reading {how}"
-        found.extend((label, text) for text in (feed.texts if feed else ()))
-    return found
-
-
 def _descriptor(command: SimpleCommand, ctx: _Ctx, fd: str = "0") -> feeds.Feed | None:
-    base = dict(ctx.line.fds)
-    if ctx.stdin is not None:
-        base["0"] = ctx.stdin
-    return feeds.apply_redirects(base, command.redirects, ctx.line.files).get(fd)
-
-
-def _script_file(command: SimpleCommand, ctx: _Ctx) -> tuple[feeds.Feed | None, str]:
-    """The script a shell, `source` or `.` reads from a file operand, or a program the line wrote
-    runs (`bash run.sh`, `./run.sh`, `sh /dev/fd/3`, `. <(echo ...)`): as far as the line shows it."""
-    words = command.words
-    path = None
-    if command.name in (".", "source") and len(words) > 1:
-        path = words[1]
-    elif command.name in wrappers.SHELLS and not any(
-            w.startswith("-") and "c" in w for w in words[1:]):
-        path = next((w for w in words[1:] if not w.startswith(("-", "+"))), None)
-    elif "/" in (words[0] if words else ""):
-        path = words[0]
-    if path is None:
-        return None, ""
-    fd = feeds.fd_of_path(path)
-    if fd is not None:
-        return _descriptor(command, ctx, fd) or feeds.Feed("", unseen=f"descriptor {fd}"), (
-            f"descriptor {fd}")
-    return ctx.line.files.get(path, ctx.line.files.get(feeds.file_key(path))), path
+    return linestate.descriptor(command.redirects, ctx.line, ctx.stdin, fd)
 
 
 def _judged(command: SimpleCommand, ctx: _Ctx) -> SimpleCommand:
     """The command, marked `unseen` when it is a shell whose script comes from outside the line."""
-    if wrappers.reads_script_from_stdin(command.words):
-        feed = _descriptor(command, ctx)
-    else:
-        feed = _script_file(command, ctx)[0]
-    if feed is None or feed.texts:
-        return command
-    source = feed.unseen or "outside the line"
-    return replace(command, unseen=f"the script `{command.name}` runs comes from {source}, "
-                                   "which is only known when the line runs")
+    why = linestate.unseen_reason(command.words, command.redirects, ctx.line, ctx.stdin)
+    return replace(command, unseen=why) if why else command
 
 
 def _piped_output(command: Command, ctx: _Ctx) -> feeds.Feed:
@@ -341,25 +270,6 @@ def _alias_expansion(command: Simple, ctx: _Ctx) -> Iterator[SimpleCommand]:
     yield from _script_commands(f"{value} {rest}", replace(
         ctx, via=ctx.via + (label,), depth=ctx.depth + 1,
         expanding=ctx.expanding | {first.value}), label)
-
-
-def _remember(command: SimpleCommand, ctx: _Ctx) -> None:
-    """Keeps what this command sets up for later ones: alias definitions, `exec` descriptors,
-    variables, files it writes."""
-    line = ctx.line
-    expansions.remember_assignments(line.variables, command.words, command.assignments)
-    feeds.remember_writes(line.files, command.words, command.redirects, _descriptor(command, ctx),
-                          ctx.dialects)
-    if command.words == ("exec",):
-        line.fds = feeds.apply_redirects(line.fds, command.redirects)
-    elif command.name == "alias":
-        for word in command.words[1:]:
-            name, sep, value = word.partition("=")
-            if sep and name:
-                line.aliases[name] = value
-    elif command.name == "unalias":
-        for word in command.words[1:]:
-            line.aliases.pop(word, None)
 
 
 def _redirect(node: RedirNode) -> Redirect:
