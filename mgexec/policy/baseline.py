@@ -87,17 +87,29 @@ def dangerous_reason(cmd: SimpleCommand, *, enable_sudo: bool,
     for candidate in as_run(cmd, facts):
         reason = _reason(candidate, enable_sudo, facts, places)
         if reason:
-            if candidate.words[:1] != cmd.words[:1] and globnames.is_glob_name(cmd.words[0]):
+            if candidate.words[:1] != cmd.words[:1] and cmd.words and globnames.is_glob_name(
+                    cmd.words[0]):
                 reason += f" (`{cmd.words[0]}` may name `{candidate.words[0]}`)"
-            elif candidate is not cmd:
+            elif candidate.words in cmd.readings and candidate.words != cmd.words:
+                reason += f" (run as `{' '.join(candidate.words)}`)"
+            elif candidate.words[:1] != cmd.words[:1]:
                 reason += f" (`{cmd.words[0]}` is a command name computed when the line runs)"
             return reason
     return None
 
 
 def as_run(cmd: SimpleCommand, facts: LineFacts) -> list[SimpleCommand]:
-    """The command, plus each command its name may stand for when it is computed (`$(which sudo)`,
-    `$RM`: the dangerous commands it mentions, and rm) or a wildcard (`/???/?m`: every match)."""
+    """The command and each reading the line decides (`d=/; rm -rf $d`), plus each command a name
+    may stand for when it is computed (`$(which sudo)`, `$RM`: the dangerous commands it
+    mentions, and rm) or a wildcard (`/???/?m`: every match)."""
+    found: list[SimpleCommand] = []
+    for words in dict.fromkeys((cmd.words,) + cmd.readings):
+        base = cmd if words == cmd.words else replace(cmd, words=words, readings=())
+        found.extend(c for c in _name_forms(base, facts) if c not in found)
+    return found
+
+
+def _name_forms(cmd: SimpleCommand, facts: LineFacts) -> list[SimpleCommand]:
     if not cmd.words:
         return [cmd]
     if globnames.is_glob_name(cmd.words[0]):
@@ -246,7 +258,8 @@ def _find_delete(cmd: SimpleCommand, facts: LineFacts, places: tuple[Place, ...]
 
 
 def _fork_bomb(cmd: SimpleCommand, facts: LineFacts) -> str | None:
-    why = facts.forking.get((cmd.function or "", forkbomb.callee_of(cmd)))
+    why = next((facts.forking[(cmd.function or "", name)] for name in forkbomb.callees(cmd)
+                if (cmd.function or "", name) in facts.forking), None)
     return f"fork bomb ({why})" if why else None
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import itertools
 import re
+from dataclasses import dataclass
 
-_VARIABLE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
+_VARIABLE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*|[0-9]+|[@*])\}|([A-Za-z_][A-Za-z0-9_]*|[0-9@*]))")
 _ASSIGNMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(\+?)=(.*)", re.DOTALL)
 _DECLARERS = frozenset({"export", "local", "declare", "typeset", "readonly"})
 _READERS = frozenset({"read", "mapfile", "readarray", "unset", "getopts"})
@@ -41,40 +42,105 @@ def _field(line: str, index: int, count: int) -> str:
     return parts[index].strip() if index < len(parts) else ""
 
 
-def readings(words: tuple[str, ...], raws: tuple[str, ...],
-             variables: Variables) -> list[tuple[str, ...]]:
-    """Each reading of `words` with the line's variables put in (a value the line does not know
-    leaves the expansion as written); [] when no word uses a variable the line sets."""
-    per_word = [_word_readings(word, raw, variables) for word, raw in zip(words, raws)]
-    if all(options == [(word,)] for options, word in zip(per_word, words)):
-        return []
-    found: list[tuple[str, ...]] = []
-    for combination in itertools.islice(itertools.product(*per_word), MAX_READINGS):
-        reading = tuple(w for part in combination for w in part)
-        if reading not in found:
-            found.append(reading)
-    return found
+@dataclass(frozen=True)
+class Scope:
+    """What a command's expansions can be, as far as the line shows: its variables (with the words
+    of the `for` loops around it), and the positional parameters ($0, $1, ... of
+    `sh -c '...' a b`, a function call, `set --`)."""
+
+    variables: Variables
+    positional: tuple[str, ...] | None = None
 
 
-def _word_readings(word: str, raw: str, variables: Variables) -> list[tuple[str, ...]]:
-    names = [m[1] or m[2] for m in _VARIABLE.finditer(word) if (m[1] or m[2]) in variables]
-    tilde = word.startswith("~") and raw.startswith("~") and "HOME" in variables and (
+def word_readings(word: str, raw: str, scope: Scope, substituted: bool = False) -> list[tuple[str, ...]]:
+    """The words `word` may become: unquoted, a value is split on whitespace (as is `word` itself
+    when a substitution made it); `"$@"` gives one word per positional parameter."""
+    quoted = _quoted(raw)
+    if word in ("$@", "${@}", "$*", "${*}") and scope.positional is not None:
+        args = scope.positional[1:]
+        return [tuple(args) if quoted and "@" in word else tuple(" ".join(args).split())]
+    names = [n for n in _names(word) if _values(n, scope) is not None]
+    tilde = word.startswith("~") and raw.startswith("~") and "HOME" in scope.variables and (
         len(word) == 1 or word[1] == "/")
     if not names and not tilde:
-        return [(word,)]
+        return [tuple(word.split()) or ("",)] if substituted and not quoted else [(word,)]
     names = list(dict.fromkeys(names + (["HOME"] if tilde else [])))
     results: list[tuple[str, ...]] = []
-    values = [list(dict.fromkeys(variables[n])) for n in names]
+    values = [_values(n, scope) or [None] for n in names]
     for choice in itertools.islice(itertools.product(*values), MAX_READINGS):
         chosen = dict(zip(names, choice))
         text = _VARIABLE.sub(lambda m: _value(m, chosen), word)
         if tilde and chosen.get("HOME") is not None:
             text = chosen["HOME"] + text[1:]
-        quoted = any(q in raw for q in "\"'")
         results.append((text,) if quoted else tuple(text.split()) or ("",))
-    return results
+    return list(dict.fromkeys(results))
+
+
+def _quoted(raw: str) -> bool:
+    """True if the word as written has quotes outside its substitutions (so it is not split)."""
+    for start, end in reversed(substitution_spans(raw)):
+        raw = raw[:start] + raw[end:]
+    return any(q in raw for q in "\"'")
+
+
+def _names(word: str) -> list[str]:
+    return [m[1] or m[2] for m in _VARIABLE.finditer(word)]
+
+
+def _values(name: str, scope: Scope) -> list[str | None] | None:
+    if name.isdigit() or name in ("@", "*"):
+        if scope.positional is None:
+            return None
+        if name.isdigit():
+            return [scope.positional[int(name)] if int(name) < len(scope.positional) else ""]
+        return [" ".join(scope.positional[1:])]
+    if name in scope.variables:
+        return list(dict.fromkeys(scope.variables[name]))
+    return None
 
 
 def _value(match: re.Match[str], chosen: dict[str, str | None]) -> str:
     value = chosen.get(match[1] or match[2])
     return match[0] if value is None else value
+
+
+def substitution_spans(value: str) -> list[tuple[int, int]]:
+    """Where `$( )` and backtick substitutions sit in a word's text, in order (not `$(( ))`)."""
+    spans: list[tuple[int, int]] = []
+    i = 0
+    while i < len(value):
+        if value.startswith("$((", i):
+            i = _closing(value, i + 1) + 1
+        elif value.startswith("$(", i):
+            end = _closing(value, i + 1)
+            spans.append((i, end + 1))
+            i = end + 1
+        elif value[i] == "`":
+            end = value.find("`", i + 1)
+            end = len(value) - 1 if end < 0 else end
+            spans.append((i, end + 1))
+            i = end + 1
+        elif value[i] == "\\":
+            i += 2
+        else:
+            i += 1
+    return spans
+
+
+def _closing(value: str, start: int) -> int:
+    """Index of the `)` closing the `(` at `start`, skipping quoted text."""
+    depth, i, quote = 0, start, ""
+    while i < len(value):
+        char = value[i]
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    return len(value) - 1

@@ -25,14 +25,12 @@ def forking_calls(commands: tuple[SimpleCommand, ...]) -> dict[tuple[str, str], 
     for cmd in commands:
         if not (cmd.function and cmd.words and _calls_functions(cmd)):
             continue
-        callee = callee_of(cmd)
-        if callee not in defined:
-            continue
-        calls.setdefault(cmd.function, set()).add(callee)
         how = ("in a pipeline" if cmd.in_pipeline else "in the background" if cmd.background
                else "as a coprocess" if cmd.via[-1:] == ("coproc",) else None)
-        if how:
-            forking[(cmd.function, callee)] = how
+        for callee in callees(cmd) & defined:
+            calls.setdefault(cmd.function, set()).add(callee)
+            if how:
+                forking[(cmd.function, callee)] = how
     found: dict[tuple[str, str], str] = {}
     for (caller, callee), how in forking.items():
         back = _path(calls, callee, caller)
@@ -47,10 +45,10 @@ def forking_calls(commands: tuple[SimpleCommand, ...]) -> dict[tuple[str, str], 
     return found
 
 
-def callee_of(cmd: SimpleCommand) -> str:
-    """The function `cmd` would call by name; `$FUNCNAME` is the function running it."""
-    word = cmd.words[0] if cmd.words else ""
-    return cmd.function if cmd.function and _FUNCNAME.fullmatch(word) else word
+def callees(cmd: SimpleCommand) -> set[str]:
+    """The functions `cmd` may call by name, in any reading; `$FUNCNAME` is the function running it."""
+    names = {words[0] for words in (cmd.words,) + cmd.readings if words}
+    return {cmd.function if cmd.function and _FUNCNAME.fullmatch(n) else n for n in names}
 
 
 def _calls_functions(cmd: SimpleCommand) -> bool:

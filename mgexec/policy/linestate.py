@@ -23,6 +23,7 @@ class LineState:
     files: dict[str, feeds.Feed] = field(default_factory=dict)  # what the line wrote into them
     functions: dict[str, Any] = field(default_factory=dict)  # name -> the body (a Compound)
     calls_walked: int = 0  # function bodies walked again with a call's arguments
+    positional: tuple[str, ...] | None = None  # after `set -- a b`: $0 unknown, $1 a, $2 b
 
 
 def descriptor(redirects, line: LineState, stdin: feeds.Feed | None,
@@ -120,6 +121,8 @@ def remember(words: tuple[str, ...], assignments: tuple[str, ...], redirects, li
             alias, sep, value = word.partition("=")
             if sep and alias:
                 line.aliases[alias] = value
+    elif name == "set" and len(words) > 1 and (words[1] == "--" or words[1][0] not in "-+"):
+        line.positional = ("$0",) + words[2 if words[1] == "--" else 1:]
     elif name == "unalias":
         for word in words[1:]:
             line.aliases.pop(word, None)

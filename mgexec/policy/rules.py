@@ -102,6 +102,8 @@ def check_command(command: str, policy: CommandPolicy, *, work_dir: str | None =
     worded = [cmd for cmd in commands if cmd.words]
     if allow:
         _check_judgeable(worded, facts, command)
+    worded += [replace(cmd, words=words, readings=()) for cmd in worded for words in cmd.readings
+               if words and words != cmd.words]  # as the line's own expansions make it run
     worded += [replace(cmd, words=words) for cmd in worded if is_glob_name(cmd.words[0])
                for words in glob_forms(cmd, facts)[0]]
     for cmd in worded:

@@ -8,6 +8,7 @@ piped or fed by here-document into a shell). Unparseable input raises ShellSynta
 
 from __future__ import annotations
 
+import itertools
 import posixpath
 import re
 from collections.abc import Iterator
@@ -38,7 +39,9 @@ class SimpleCommand:
     wrappers it runs through, outermost first; `function` is the function whose body holds it, and
     `in_pipeline`/`background` say how it runs within that body (or within the line); `repeats`
     says it sits in a loop or trap and may run again after later commands; `unseen` says why the
-    script it runs (a shell reading a pipe, a file or a descriptor) cannot be read before it runs.
+    script it runs (a shell reading a pipe, a file or a descriptor) cannot be read before it runs;
+    `readings` are the word lists it may run as where the line decides its expansions (variables
+    it sets, `for` words, positional parameters, `$(echo ...)`), empty when only `words` is known.
     """
 
     words: tuple[str, ...]
@@ -51,6 +54,7 @@ class SimpleCommand:
     background: bool = False
     repeats: bool = False
     unseen: str = ""
+    readings: tuple[tuple[str, ...], ...] = ()
 
     @property
     def name(self) -> str:
@@ -61,6 +65,10 @@ class SimpleCommand:
     def text(self) -> str:
         """The words joined by single spaces: what allow and deny patterns are matched against."""
         return " ".join(self.words)
+
+
+_MAX_CALLS_WALKED = 32  # function bodies judged again at their calls, per line
+_POSITIONAL = re.compile(r"\$(\{?[0-9@*])")
 
 
 @dataclass(frozen=True)
@@ -77,6 +85,8 @@ class _Ctx:
     expanding: frozenset[str] = frozenset()  # aliases being expanded (bash never recurses)
     line: LineState = field(default_factory=LineState, compare=False)
     positional: tuple[str, ...] | None = None  # $0, $1, ... when the line shows them
+    loop_vars: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (name, words) of enclosing `for`s
+    source: str = ""  # the text being walked, for the names of `for` variables
 
 
 def parse_command_line(command: str) -> tuple[SimpleCommand, ...]:
@@ -95,7 +105,7 @@ def _script_commands(text: str, ctx: _Ctx, label: str | None) -> Iterator[Simple
             raise
         raise ShellSyntaxError(f"in the script run by `{label}`: {err.detail}",
                                err.source, err.position) from None
-    yield from _walk_script(tree, ctx)
+    yield from _walk_script(tree, replace(ctx, source=text))
 
 
 def _walk_script(script: Script, ctx: _Ctx) -> Iterator[SimpleCommand]:
@@ -113,6 +123,7 @@ def _walk_command(command: Command, ctx: _Ctx) -> Iterator[SimpleCommand]:
     if isinstance(command, Simple):
         yield from _walk_simple(command, ctx)
     elif isinstance(command, FuncDef):
+        ctx.line.functions[command.name] = command.body
         # Inside a function body, pipeline/background flags describe the body itself.
         yield from _walk_command(command.body, replace(ctx, function=command.name, redirects=(),
                                                        in_pipeline=False, background=False))
@@ -128,41 +139,70 @@ def _walk_compound(command: Compound, ctx: _Ctx) -> Iterator[SimpleCommand]:
     # A block's redirections apply to every command inside it.
     inner = replace(ctx, redirects=ctx.redirects + tuple(_redirect(r) for r in command.redirects),
                     repeats=ctx.repeats or command.kind in ("loop", "for"))
+    name = _loop_variable(command, ctx.source)
+    if name:
+        inner = replace(inner, loop_vars=ctx.loop_vars + ((name, tuple(w.value for w in command.words)),))
     for body in command.bodies:
         yield from _walk_script(body, inner)
+
+
+def _loop_variable(command: Compound, source: str) -> str | None:
+    """The variable of `for NAME in WORDS`, read from the source before the first word."""
+    if command.kind != "for" or not command.words or command.words[0].raw.startswith("(("):
+        return None
+    match = re.search(r"\bfor\s+([A-Za-z_][A-Za-z0-9_]*)\s+in\s+$", source[:command.words[0].start])
+    return match[1] if match else None
 
 
 def _walk_simple(command: Simple, ctx: _Ctx) -> Iterator[SimpleCommand]:
     for word in [*command.assigns, *command.words, *(r.target for r in command.redirects)]:
         yield from _walk_substitutions(word, ctx)
     found = _simple_command(command, ctx)
-    for word in command.words:  # `bash <(echo ...)`: the substitution's output is a file to read
-        if word.raw.startswith("<(") and len(word.subs) == 1:
-            texts = _script_output(word.subs[0], ctx)
-            ctx.line.files[word.value] = feeds.Feed(
-                "", texts, "" if texts else f"the output of `{word.raw}`")
-    for reading in _readings(command, found, ctx):
-        yield _judged(reading, ctx)
-        yield from _wrapped(reading, ctx)
+    found = replace(found, readings=_readings(command, found, ctx))
+    yield _judged(found, ctx)
+    yield from _wrapped(found, ctx)
+    for words in found.readings:
+        if words != found.words:  # what a wrapper runs in each reading (`x='sudo rm'; $x y`)
+            yield from _wrapped(replace(found, words=words, readings=()), ctx)
+    yield from _function_call(found, ctx)
     yield from _alias_expansion(command, ctx)
     linestate.remember(found.words, found.assignments, found.redirects, ctx.line, ctx.stdin,
                        ctx.dialects)
 
 
-def _readings(command: Simple, found: SimpleCommand, ctx: _Ctx) -> list[SimpleCommand]:
-    """The command as it will run where the line itself decides its words: variables it assigned
-    earlier (every value they may hold), a command name printed by `$(echo ...)`."""
-    raws = tuple(w.raw for w in command.words)
-    words_list = expansions.readings(found.words, raws, ctx.line.variables) or [found.words]
-    first = command.words[0] if command.words else None
-    if first is not None and len(first.subs) == 1 and re.fullmatch(r'"?(\$\(.*\)|`.*`)"?', first.raw,
-                                                                     re.DOTALL):
-        for text in _script_output(first.subs[0], ctx):
-            text = text.rstrip("\n")
-            named = (text,) if first.raw.startswith('"') else tuple(text.split())
-            words_list.append(named + found.words[1:])
-    return [found if words == found.words else replace(found, words=words)
-            for words in dict.fromkeys(words_list)]
+def _readings(command: Simple, found: SimpleCommand, ctx: _Ctx) -> tuple[tuple[str, ...], ...]:
+    """The word lists the command may run as where the line itself decides its words: variables
+    it assigned (every value they may hold), positional parameters it shows, the words of a `for`
+    loop, substitutions whose output it shows (`$(echo rm)`); () when only `words` is known."""
+    variables = dict(ctx.line.variables)
+    for name, words in ctx.loop_vars:
+        variables[name] = [None if re.search(r"[$`]", w) else w for w in words] or [None]
+    scope = expansions.Scope(variables, ctx.positional if ctx.positional is not None
+                             else ctx.line.positional)
+    per_word: list[list[tuple[str, ...]]] = []
+    for word in command.words:
+        options: list[tuple[str, ...]] = []
+        for value in _substituted(word, ctx):
+            options.extend(expansions.word_readings(value, word.raw, scope, value != word.value))
+        per_word.append(list(dict.fromkeys(options)))
+    found_words = [tuple(w for part in combination for w in part) for combination in
+                   itertools.islice(itertools.product(*per_word), expansions.MAX_READINGS)]
+    readings = tuple(dict.fromkeys(found_words))
+    return () if readings in ((), (found.words,)) else readings
+
+
+def _substituted(word: Word, ctx: _Ctx) -> list[str]:
+    """The word's text with each `$( )` whose output the line shows put in (trailing newlines
+    removed), one text per reading; substitutions it does not show stay as written."""
+    spans = expansions.substitution_spans(word.value)
+    if not word.subs or len(spans) != len(word.subs):
+        return [word.value]
+    texts = [word.value]
+    for (start, end), script in reversed(list(zip(spans, word.subs))):
+        outputs = [t.rstrip("\n") for t in _script_output(script, ctx)]
+        if outputs:
+            texts = [t[:start] + out + t[end:] for t in texts for out in outputs][:8]
+    return texts
 
 
 def _script_output(script: Script, ctx: _Ctx) -> tuple[str, ...]:
@@ -197,14 +237,22 @@ def _walk_substitutions(word: Word, ctx: _Ctx) -> Iterator[SimpleCommand]:
     scripts = list(word.subs) + (list(word.heredoc.subs) if word.heredoc else [])
     for script in scripts:
         yield from _walk_script(script, sub_ctx)
+    if word.raw.startswith("<(") and len(word.subs) == 1:  # a file whose text is the output
+        texts = _script_output(word.subs[0], ctx)
+        ctx.line.files[word.value] = feeds.Feed("", texts,
+                                                "" if texts else f"the output of `{word.raw}`")
 
 
 def _wrapped(command: SimpleCommand, ctx: _Ctx) -> Iterator[SimpleCommand]:
     """The commands a wrapper runs (`env X`, `sudo X`, `bash -c 'X'`, `bash <<EOF X EOF`)."""
     for inner in wrappers.inner_commands(command.words):
         if inner.script is not None:
-            yield from _script_commands(inner.script, _script_ctx(command, ctx, inner.label),
-                                        inner.label)
+            script_ctx = _script_ctx(command, ctx, inner.label)
+            if inner.label.endswith(" -c") and inner.script in command.words[1:]:
+                # `sh -c 'SCRIPT' a b`: a is $0, b is $1
+                after = command.words[command.words.index(inner.script, 1) + 1:]
+                script_ctx = replace(script_ctx, positional=after or (command.name,))
+            yield from _script_commands(inner.script, script_ctx, inner.label)
             continue
         if ctx.depth + 1 > MAX_NESTING:
             raise ShellSyntaxError(f"commands are wrapped in other commands more than {MAX_NESTING} "
@@ -254,6 +302,34 @@ def _piped_output(command: Command, ctx: _Ctx) -> feeds.Feed:
         if texts:
             return feeds.Feed("the output of a block", texts)
     return feeds.Feed("", unseen="the output of a compound command")
+
+
+def _function_call(command: SimpleCommand, ctx: _Ctx) -> Iterator[SimpleCommand]:
+    """A call of a function the line defined whose body uses $1, $2, "$@" ...: the body is judged
+    again with the call's arguments (`f(){ rm -rf "$1"; }; f /`)."""
+    for words in command.readings or (command.words,):
+        name = words[0] if words else ""
+        body = ctx.line.functions.get(name)
+        if (body is None or name in ctx.expanding or not _uses_positional(body)
+                or ctx.line.calls_walked >= _MAX_CALLS_WALKED):
+            continue
+        ctx.line.calls_walked += 1
+        yield from _walk_command(body, replace(
+            ctx, function=name, redirects=(), in_pipeline=False, background=False,
+            via=ctx.via + (name,), positional=words, expanding=ctx.expanding | {name},
+            depth=ctx.depth + 1))
+
+
+def _uses_positional(node: Command | Script) -> bool:
+    if isinstance(node, Script):
+        return any(_uses_positional(c) for item in node.items for p in item.pipelines
+                   for c in p.commands)
+    if isinstance(node, Simple):
+        return any(_POSITIONAL.search(w.raw) for w in [*node.assigns, *node.words])
+    if isinstance(node, FuncDef):
+        return False  # a function defined inside has its own parameters
+    return any(_POSITIONAL.search(w.raw) for w in node.words) or any(
+        _uses_positional(body) for body in node.bodies)
 
 
 def _alias_expansion(command: Simple, ctx: _Ctx) -> Iterator[SimpleCommand]:

@@ -51,7 +51,7 @@ def command_places(commands: tuple[SimpleCommand, ...], work_dir: str) -> dict[i
             anytime.append(cmd)
         else:
             places[id(cmd)] = wrapped.get(cmd.via, before)
-        chdir = _wrapper_chdir(cmd)
+        chdir = _wrapper_chdir(cmd)  # (in the words as written; readings are rare here)
         if chdir is not None:
             wrapped[cmd.via + (cmd.name,)] = _moved(replace(cmd, words=("cd", chdir)), before, False)
         if cmd.name in _CHANGERS:
@@ -77,7 +77,8 @@ def _moved(cmd: SimpleCommand, starts: tuple[Place, ...], cdpath: bool) -> tuple
         return (Place(None, f"after `{cmd.text}` with CDPATH set on the line"),)
     if (cmd.function or cmd.repeats) and _relative(cmd):
         return (Place(None, f"after `{cmd.text}`, which may run more than once"),)
-    return tuple(dict.fromkeys(_changed(cmd, start) for start in starts))
+    readings = [replace(cmd, words=words) for words in cmd.readings] or [cmd]
+    return tuple(dict.fromkeys(_changed(r, start) for r in readings for start in starts))
 
 
 def _wrapper_chdir(cmd: SimpleCommand) -> str | None:
