@@ -139,6 +139,9 @@ REFUSED = [
     ("eval \"$(printf 'rm -rf %s' ~)\"", "(run by `eval`)"),
     ("sh -c \"$(cat <<EOF\nrm -rf /\nEOF\n)\"", "(run by `sh -c`)"),
     ("rm -rf \"$(echo /)\"", "(run as `rm -rf /`)"),
+    ("a=/; b=$a; rm -rf $b", "(run as `rm -rf /`)"),
+    ("b=\"$HOME/..\"; rm -rf \"$b\"", "the system directory `/home`"),
+    ("b=$PWD/../../../..; rm -rf $b", "the root directory `/`"),
     ("rm -rf /$(printf usr)", "the system directory `/usr`"),
     ("for d in / /tmp; do rm -rf \"$d\"; done", "(run as `rm -rf /`)"),
     ("for d in build /etc; do cd \"$d\" && rm -rf *; done", "in the command `rm -rf *`"),
@@ -277,6 +280,8 @@ NEAR_MISSES = [
     "set -- a b; echo \"$@\"",
     "rm -rf \"$(mktemp -d)\"",
     "rm -rf build-$(date +%s)",
+    "HOME=/tmp/h; b=$HOME; rm -rf $b",
+    "out=build; tmp=$out/tmp; rm -rf \"$tmp\"",
 ]
 
 

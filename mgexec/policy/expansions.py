@@ -12,6 +12,7 @@ _ASSIGNMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(\+?)=(.*)", re.DOTALL)
 _DECLARERS = frozenset({"export", "local", "declare", "typeset", "readonly"})
 _READERS = frozenset({"read", "mapfile", "readarray", "unset", "getopts"})
 MAX_READINGS = 16
+_KEPT = frozenset({"HOME", "PWD"})  # kept as written: the baseline reads `$HOME/x` and `$PWD/x`
 Variables = dict[str, list[str | None]]  # every value a name was given; None: one not known
 
 
@@ -32,8 +33,24 @@ def remember_assignments(variables: Variables, words: tuple[str, ...],
     for text in texts:
         match = _ASSIGNMENT.fullmatch(text)
         if match:
-            static = not match[2] and not re.search(r"[$`]", match[3])
-            variables.setdefault(match[1], []).append(match[3] if static else None)
+            values = _assigned_values(match[3], variables) if not match[2] else [None]
+            variables.setdefault(match[1], []).extend(values)
+
+
+def _assigned_values(value: str, variables: Variables) -> list[str | None]:
+    """The values `NAME=value` may give: as written, or with the line's variables put in
+    (`b=$a/x`); None when any part is only known at run time."""
+    if "`" in value or "$(" in value:
+        return [None]
+    names = [n for n in _names(value) if n in variables or n not in _KEPT]
+    if any(n not in variables for n in names) or re.search(r"\$(?![A-Za-z_{])", value):
+        return [None]
+    choices = [variables[name] for name in names]
+    found: list[str | None] = []
+    for choice in itertools.islice(itertools.product(*choices), MAX_READINGS):
+        chosen = dict(zip(names, choice))
+        found.append(None if None in choice else _VARIABLE.sub(lambda m: _value(m, chosen), value))
+    return list(dict.fromkeys(found))
 
 
 def _field(line: str, index: int, count: int) -> str:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 # Entries every system and home has: if the expression acts on one, it is not narrowed.
 _PROBES = (("etc", "d"), ("etc/passwd", "f"), ("usr", "d"), ("usr/bin/python3", "f"), ("bin", "d"),
-           ("home", "d"), (".bashrc", "f"), ("notes.txt", "f"), ("src/main.c", "f"), ("lib", "l"))
+           ("home", "d"), (".bashrc", "f"), ("notes.txt", "f"), ("src/main.c", "f"), ("lib", "d"))
 _PATTERN_TESTS = {"-name": ("name", False), "-iname": ("name", True), "-path": ("path", False),
                   "-ipath": ("path", True), "-wholename": ("path", False),
                   "-iwholename": ("path", True), "-lname": ("link", False), "-ilname": ("link", True)}

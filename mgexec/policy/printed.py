@@ -7,6 +7,7 @@ from __future__ import annotations
 import posixpath
 import re
 
+_MAX_WIDTH = 4096
 _STOP = "\0stop"  # a `\c` that ends all output
 # Escapes shared by every reading; the others differ per dialect and context.
 _SIMPLE = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v",
@@ -118,6 +119,9 @@ def _convert(conv: str | None, value: str | None, dialect: str) -> str | None:
         if conv in "ouxX":
             return format(int(number) & (2**64 - 1) if number < 0 else int(number),
                           {"u": "d"}.get(conv, conv))
+        if conv in "aA":  # hexadecimal floating point; Python spells it differently
+            text = float(number).hex()
+            return text.upper() if conv == "A" else text
         return format(float(number), conv)
     return None  # an unknown conversion: bash and dash stop with an error
 
@@ -149,7 +153,8 @@ def _number(value: str) -> float:
 def _pad(text: str, flags: str, width: str | None, precision: str | None, conv: str | None) -> str:
     if precision not in (None, "") and conv in ("s", "b", "q"):
         text = text[:int(precision) if precision.lstrip("-").isdigit() else len(text)]
-    size = int(width) if width and width.lstrip("-").isdigit() else 0
+    # A width is capped: the text only matters as a script, and must not exhaust memory.
+    size = max(-_MAX_WIDTH, min(int(width), _MAX_WIDTH)) if width and width.lstrip("-").isdigit() else 0
     if size < 0:
         flags, size = flags + "-", -size
     return text.ljust(size) if "-" in flags else text.rjust(size)
