@@ -376,3 +376,24 @@ def test_unlistable_wildcard_names_fail_closed_under_an_allow_list(fake_path: st
     assert "cannot be checked" in message and "cannot all be listed" in message
     assert refusal("my?ool x", allow, path=fake_path) is None
     assert refusal("my?ool x", CommandPolicy(), path=unlistable) is None  # no lists: reported as seen
+
+
+_ATOMS = ["rm", "-rf", "/", "~", "..", "*", ".?", "$x", "x=/", "$(echo /)", "`pwd`", "cd", "f(){", "}",
+          ";", "|", "&", "&&", "printf", "'%s %b %c %d %5.2q %*s %a %'", "echo", "-e", "'\\x72m\\c'",
+          "sh", "bash", "<<<", "xargs", "find", "-delete", "-o", "!", "(", ")", "-name", "'*'", "exec",
+          "3<<EOF\nrm -rf /\nEOF\n", "<&3", "/dev/fd/3", "alias", "a='rm -rf'", "a", "for", "d", "in",
+          "do", "done", "while", "read", "<(echo /)", ">", "x.sh", "./x.sh", "ln", "-s", "set", "--",
+          "$1", "\"$@\"", "/???/?m", "eval", "'f|f &'", "f", "{", "$FUNCNAME", "CDPATH=/", "pushd",
+          "+1", "popd", "$PWD", "~+", "/proc/self/root", "-exec", "{}", "\\;", "+", "tee", "cat", "-a",
+          "-I{}", "-0", "-d", "source", ".", "$((1+2))", "\"", "'"]
+
+
+def test_random_lines_are_judged_or_refused_never_crash() -> None:
+    """Whatever the words, the check ends in a verdict: no other exception escapes."""
+    import random
+
+    rng = random.Random(8)
+    for i in range(1500):
+        line = " ".join(rng.choice(_ATOMS) for _ in range(rng.randint(1, 12)))
+        policy = CommandPolicy(allow_patterns=(".*",)) if i % 3 == 0 else CommandPolicy()
+        refusal(line, policy)
