@@ -102,11 +102,12 @@ def as_run(cmd: SimpleCommand, facts: LineFacts) -> list[SimpleCommand]:
     """The command and each reading the line decides (`d=/; rm -rf $d`), plus each command a name
     may stand for when it is computed (`$(which sudo)`, `$RM`: the dangerous commands it
     mentions, and rm) or a wildcard (`/???/?m`: every match)."""
-    found: list[SimpleCommand] = []
+    found: dict[tuple[str, ...], SimpleCommand] = {}
     for words in dict.fromkeys((cmd.words,) + cmd.readings):
         base = cmd if words == cmd.words else replace(cmd, words=words, readings=())
-        found.extend(c for c in _name_forms(base, facts) if c not in found)
-    return found
+        for form in _name_forms(base, facts):
+            found.setdefault(form.words, form)
+    return list(found.values())
 
 
 def _name_forms(cmd: SimpleCommand, facts: LineFacts) -> list[SimpleCommand]:
