@@ -142,6 +142,9 @@ REFUSED = [
     ("a=/; b=$a; rm -rf $b", "(run as `rm -rf /`)"),
     ("b=\"$HOME/..\"; rm -rf \"$b\"", "the system directory `/home`"),
     ("b=$PWD/../../../..; rm -rf $b", "the root directory `/`"),
+    ("cd / && rm -rf $(ls)", "reached as `$(ls)` after `cd /`"),
+    ("rm -rf $(ls -A /)", "everything matching `/*`"),
+    ("echo / | xargs sh -c 'rm -rf \"$1\"' _", "(run by `xargs` -> `sh -c`)"),
     ("rm -rf /$(printf usr)", "the system directory `/usr`"),
     ("for d in / /tmp; do rm -rf \"$d\"; done", "(run as `rm -rf /`)"),
     ("for d in build /etc; do cd \"$d\" && rm -rf *; done", "in the command `rm -rf *`"),
@@ -282,6 +285,8 @@ NEAR_MISSES = [
     "rm -rf build-$(date +%s)",
     "HOME=/tmp/h; b=$HOME; rm -rf $b",
     "out=build; tmp=$out/tmp; rm -rf \"$tmp\"",
+    "rm -rf $(ls -d build*)",
+    "rm -rf $(ls)",
 ]
 
 

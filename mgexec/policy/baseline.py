@@ -35,6 +35,7 @@ _KNOWN = frozenset(PRIVILEGED) | _DEVICE_WRITERS | {"rm", "dd", "mv", "find", "c
                                                    "mkfs.vfat", "mkfs.btrfs"}
 _PWD_WORD = re.compile(r"(~[+-]|\$PWD\b|\$\{PWD\}|\$\(pwd(?: -[LP])?\)|`pwd(?: -[LP])?`|"""
                        r"\$OLDPWD\b|\$\{OLDPWD\}|\$\{PWD[^}]+\}|\$\(dirname [^)]*\))(/.*)?$")
+_LISTING = re.compile(r"\$\(ls(?:\s+-[A-Za-z1]+)*(?:\s+([^\s)]+))?\s*\)|`ls(?:\s+-[A-Za-z1]+)*(?:\s+([^\s`]+))?\s*`")
 _FIND_GLOBAL_OPTIONS = frozenset({"-H", "-L", "-P"})
 
 
@@ -174,7 +175,11 @@ def _deleted_target(operand: str, places: tuple[Place, ...], facts: LineFacts,
 
 
 def _relative_to(operand: str, place: Place) -> tuple[str, Place]:
-    """`~+`, `$PWD` name the directory the command runs in; `~-`, `$OLDPWD` the one before it."""
+    """`~+`, `$PWD` name the directory the command runs in; `~-`, `$OLDPWD` the one before it;
+    `$(ls DIR)` lists what `DIR/*` names."""
+    listing = _LISTING.fullmatch(operand)
+    if listing:  # `$(ls)`: every entry of the directory, as `*` names them
+        return (listing[1] or listing[2] or ".").rstrip("/") + "/*", place
     match = _PWD_WORD.match(operand)
     if not match:
         return operand, place
