@@ -33,9 +33,10 @@ _DELETERS = frozenset({"rm", "shred", "rmdir", "unlink"})
 _KNOWN = frozenset(PRIVILEGED) | _DEVICE_WRITERS | {"rm", "dd", "mv", "find", "chgrp", "mke2fs",
                                                    "mkswap", "mkfs", "mkfs.ext4", "mkfs.xfs",
                                                    "mkfs.vfat", "mkfs.btrfs"}
-_PWD_WORD = re.compile(r"(~[+-]|\$PWD\b|\$\{PWD\}|\$\(pwd(?: -[LP])?\)|`pwd(?: -[LP])?`|"""
+_PWD_WORD = re.compile(r"(~[+-]|\$PWD\b|\$\{PWD\}|\$\(pwd(?: -[LP])?\)|`pwd(?: -[LP])?`|"
                        r"\$OLDPWD\b|\$\{OLDPWD\}|\$\{PWD[^}]+\}|\$\(dirname [^)]*\))(/.*)?$")
-_LISTING = re.compile(r"\$\(ls(?:\s+-[A-Za-z1]+)*(?:\s+([^\s)]+))?\s*\)|`ls(?:\s+-[A-Za-z1]+)*(?:\s+([^\s`]+))?\s*`")
+_LISTING = re.compile(r"\$\(ls(?:\s+-[A-Za-z1]+)*(?:\s+([^\s)]+))?\s*\)"
+                      r"|`ls(?:\s+-[A-Za-z1]+)*(?:\s+([^\s`]+))?\s*`")
 _FIND_GLOBAL_OPTIONS = frozenset({"-H", "-L", "-P"})
 
 
