@@ -3,7 +3,8 @@
 Reached through `;` `&&` `||` `|` `&` newlines, subshells, `{ }` groups, if/for/while/until/case
 bodies, function bodies, `$( )`, backticks, `<( )`, here-document bodies, and commands that run
 other commands (`env`, `sudo`, `timeout`, `xargs`, `find -exec`, `sh -c '...'`, `eval`, a script
-piped or fed by here-document into a shell). Unparseable input raises ShellSyntaxError.
+piped, fed or written into a shell), following what earlier commands set up for later ones
+(aliases, descriptors, files, variables: see linestate). Unparseable input raises ShellSyntaxError.
 """
 
 from __future__ import annotations
