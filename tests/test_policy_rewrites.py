@@ -143,6 +143,9 @@ REFUSED = [
     ("b=\"$HOME/..\"; rm -rf \"$b\"", "the system directory `/home`"),
     ("b=$PWD/../../../..; rm -rf $b", "the root directory `/`"),
     ("cd / && rm -rf $(ls)", "reached as `$(ls)` after `cd /`"),
+    ("cmd=(rm -rf /); \"${cmd[@]}\"", "(run as `rm -rf /`)"),
+    ("declare -a c=(rm -rf /usr); ${c[*]}", "the system directory `/usr`"),
+    ("a=(/tmp /); rm -rf ${a[1]}", "(run as `rm -rf /`)"),
     ("rm -rf $(ls -A /)", "everything matching `/*`"),
     ("echo / | xargs sh -c 'rm -rf \"$1\"' _", "(run by `xargs` -> `sh -c`)"),
     ("rm -rf /$(printf usr)", "the system directory `/usr`"),
@@ -287,6 +290,8 @@ NEAR_MISSES = [
     "out=build; tmp=$out/tmp; rm -rf \"$tmp\"",
     "rm -rf $(ls -d build*)",
     "rm -rf $(ls)",
+    "a=(build dist); rm -rf \"${a[@]}\"",
+    "args=(-q -x); pytest \"${args[@]}\"",
 ]
 
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import itertools
 import re
+import shlex
 from dataclasses import dataclass
 
-_VARIABLE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*|[0-9]+|[@*])\}|([A-Za-z_][A-Za-z0-9_]*|[0-9@*]))")
+_VARIABLE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*|[0-9]+|[@*])(\[[^]]*\])?\}"
+                       r"|([A-Za-z_][A-Za-z0-9_]*|[0-9@*]))")
+_ARRAY = "\0array\0"  # marks a value that is an array's elements, joined by NUL
 _ASSIGNMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(\+?)=(.*)", re.DOTALL)
 _DECLARERS = frozenset({"export", "local", "declare", "typeset", "readonly"})
 _READERS = frozenset({"read", "mapfile", "readarray", "unset", "getopts"})
@@ -37,9 +40,22 @@ def remember_assignments(variables: Variables, words: tuple[str, ...],
             variables.setdefault(match[1], []).extend(values)
 
 
+def _array(value: str) -> str | None:
+    """`(rm -rf /)` as an array value; None when an element is only known at run time."""
+    try:
+        elements = shlex.split(value[1:-1])
+    except ValueError:
+        return None
+    if any(re.search(r"[$`]", e) for e in elements):
+        return None
+    return _ARRAY + "\0".join(elements)
+
+
 def _assigned_values(value: str, variables: Variables) -> list[str | None]:
     """The values `NAME=value` may give: as written, or with the line's variables put in
     (`b=$a/x`); None when any part is only known at run time."""
+    if value.startswith("(") and value.endswith(")"):
+        return [_array(value)]
     if "`" in value or "$(" in value:
         return [None]
     names = [n for n in _names(value) if n in variables or n not in _KEPT]
@@ -76,6 +92,9 @@ def word_readings(word: str, raw: str, scope: Scope, substituted: bool = False) 
     if word in ("$@", "${@}", "$*", "${*}") and scope.positional is not None:
         args = scope.positional[1:]
         return [tuple(args) if quoted and "@" in word else tuple(" ".join(args).split())]
+    whole = _VARIABLE.fullmatch(word)
+    if whole and whole[2] in ("[@]", "[*]") and whole[1] in scope.variables:
+        return _elements(scope.variables[whole[1]], quoted and whole[2] == "[@]")
     names = [n for n in _names(word) if _values(n, scope) is not None]
     tilde = word.startswith("~") and raw.startswith("~") and "HOME" in scope.variables and (
         len(word) == 1 or word[1] == "/")
@@ -100,8 +119,19 @@ def _quoted(raw: str) -> bool:
     return any(q in raw for q in "\"'")
 
 
+def _elements(values: list[str | None], separate: bool) -> list[tuple[str, ...]]:
+    """`"${a[@]}"`: one word per element (each split when unquoted or `[*]`)."""
+    found: list[tuple[str, ...]] = []
+    for value in values:
+        if value is None:
+            continue
+        items = value[len(_ARRAY):].split("\0") if value.startswith(_ARRAY) else [value]
+        found.append(tuple(items) if separate else tuple(" ".join(items).split()))
+    return found or [("",)]
+
+
 def _names(word: str) -> list[str]:
-    return [m[1] or m[2] for m in _VARIABLE.finditer(word)]
+    return [m[1] or m[3] for m in _VARIABLE.finditer(word)]
 
 
 def _values(name: str, scope: Scope) -> list[str | None] | None:
@@ -117,8 +147,16 @@ def _values(name: str, scope: Scope) -> list[str | None] | None:
 
 
 def _value(match: re.Match[str], chosen: dict[str, str | None]) -> str:
-    value = chosen.get(match[1] or match[2])
-    return match[0] if value is None else value
+    value = chosen.get(match[1] or match[3])
+    if value is None:
+        return match[0]
+    if not value.startswith(_ARRAY):
+        return value
+    items = value[len(_ARRAY):].split("\0")
+    index = (match[2] or "[0]")[1:-1]
+    if index in ("@", "*"):
+        return " ".join(items)
+    return items[int(index)] if index.isdigit() and int(index) < len(items) else ""
 
 
 def substitution_spans(value: str) -> list[tuple[int, int]]:
