@@ -54,6 +54,11 @@ BOMBS = [
     ("alias g=f; f(){ g|g & }; f", "(run by `alias g`)"),
     ("f(){ source <(echo 'f|f &'); }; f", "in a pipeline"),
     ("f(){ $(echo f) | f; }; f", "in a pipeline"),
+    ("f(){ eval \"$FUNCNAME | $FUNCNAME &\"; }; f", "in a pipeline"),
+    ("f(){ local n=$FUNCNAME; $n | $n & }; f", "in a pipeline"),
+    ("f(){ g=(f); \"${g[@]}\" | \"${g[@]}\" & }; f", "in a pipeline"),
+    ("f(){ builtin eval 'f|f&'; }; f", "in a pipeline"),
+    ("f(){ f || f & }; f", "in the background"),
     # the classic, any spacing
     (":(){ :|:& };:", "function `:` starts copies of itself in a pipeline"),
     (": ( ) { : | : & } ; :", "function `:`"),

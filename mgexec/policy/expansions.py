@@ -15,7 +15,7 @@ _ASSIGNMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(\+?)=(.*)", re.DOTALL)
 _DECLARERS = frozenset({"export", "local", "declare", "typeset", "readonly"})
 _READERS = frozenset({"read", "mapfile", "readarray", "unset", "getopts"})
 MAX_READINGS = 16
-_KEPT = frozenset({"HOME", "PWD"})  # kept as written: the baseline reads `$HOME/x` and `$PWD/x`
+_KEPT = frozenset({"HOME", "PWD", "FUNCNAME"})  # kept as written: the policy reads them later
 Variables = dict[str, list[str | None]]  # every value a name was given; None: one not known
 
 
