@@ -123,7 +123,7 @@ def _check_judgeable(commands: list[SimpleCommand], facts, line: str) -> None:
         if why:
             raise PolicyViolation(
                 f"Command not in the allow list: {_show(cmd, line)} cannot be checked, because "
-                f"{why}. With an allow list, every command must be known before the line runs: "
+                f"{_clip(why)}. With an allow list, every command must be known before the line runs: "
                 "write the script into the line itself (for example `bash -c '...'`) or run the "
                 "file directly. mgexec did not run the command line.")
 
