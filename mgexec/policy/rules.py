@@ -102,24 +102,30 @@ def check_command(command: str, policy: CommandPolicy, *, work_dir: str | None =
     worded = [cmd for cmd in commands if cmd.words]
     if allow:
         _check_judgeable(worded, facts, command)
-    worded += [replace(cmd, words=words, readings=()) for cmd in worded for words in cmd.readings
-               if words and words != cmd.words]  # as the line's own expansions make it run
-    worded += [replace(cmd, words=words) for cmd in worded if is_glob_name(cmd.words[0])
-               for words in glob_forms(cmd, facts)[0]]
-    for cmd in worded:
+    # Each command as written and as the line's own expansions make it run (`d=x; rm $d`); the
+    # allow list judges the readings alone when there are any, the deny list all of them.
+    run = [replace(cmd, words=words, readings=()) for cmd in worded
+           for words in cmd.readings or (cmd.words,) if words]
+    run += [replace(cmd, words=words) for cmd in run if is_glob_name(cmd.words[0])
+            for words in glob_forms(cmd, facts)[0]]
+    for cmd in worded + run:
         _check_deny(cmd, deny, command)
-    for cmd in worded:
+    for cmd in run:
         _check_allow(cmd, allow, command)
 
 
 def _check_judgeable(commands: list[SimpleCommand], facts, line: str) -> None:
     """Under an allow list, what cannot be read before it runs cannot be allowed: a script a shell
-    reads from a program, file or descriptor, or a wildcard command name whose matches cannot
-    all be listed."""
+    reads from a program, file or descriptor, a command name computed when the line runs, or a
+    wildcard command name whose matches cannot all be listed."""
     for cmd in commands:
         why = cmd.unseen
         if not why and is_glob_name(cmd.words[0]) and not glob_forms(cmd, facts)[1]:
             why = f"the programs `{cmd.words[0]}` may name cannot all be listed"
+        names = [words[0] for words in cmd.readings or (cmd.words,) if words]
+        if not why and any(re.search(r"[$`]", name) for name in names):
+            why = (f"its name `{cmd.words[0]}` is only known when the line runs (a variable the "
+                   "line does not set, or the output of a command)")
         if why:
             raise PolicyViolation(
                 f"Command not in the allow list: {_show(cmd, line)} cannot be checked, because "
