@@ -63,8 +63,8 @@ def line_facts(commands: tuple[SimpleCommand, ...], *, work_dir: str | None = No
                home: str | None = None, path: str | None = None) -> LineFacts:
     """Facts for `commands` run from `work_dir` (default: this process's directory), with HOME
     `home` and PATH `path` (default: this process's)."""
-    work_dir = work_dir or os.getcwd()
-    places = command_places(commands, work_dir)
+    start = _start(work_dir)
+    places = command_places(commands, start)
     listed: list[tuple[str, tuple[Place, ...]]] = []
     for cmd in commands:
         here = places.get(id(cmd), ())
@@ -78,8 +78,16 @@ def line_facts(commands: tuple[SimpleCommand, ...], *, work_dir: str | None = No
                      forking=forkbomb.forking_calls(commands),
                      home=home if home is not None else os.environ.get("HOME"),
                      path=path if path is not None else os.environ.get("PATH", os.defpath),
-                     links=line_links(commands, places),
-                     start=Place(work_dir, f"from the working directory `{work_dir}`"))
+                     links=line_links(commands, places), start=start)
+
+
+def _start(work_dir: str | None) -> Place:
+    if not work_dir:
+        try:
+            work_dir = os.getcwd()
+        except OSError:  # this process's directory was removed: where the line runs is unknown
+            return Place(None, "from a working directory that no longer exists")
+    return Place(work_dir, f"from the working directory `{work_dir}`")
 
 
 def dangerous_reason(cmd: SimpleCommand, *, enable_sudo: bool,

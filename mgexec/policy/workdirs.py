@@ -24,7 +24,7 @@ class Place:
     how: str
 
 
-def command_places(commands: tuple[SimpleCommand, ...], work_dir: str) -> dict[int, tuple[Place, ...]]:
+def command_places(commands: tuple[SimpleCommand, ...], start: Place) -> dict[int, tuple[Place, ...]]:
     """For each command (by id), the directories it may run in, in source order.
 
     A command in a function body, loop or trap may run after any `cd` of the line, so it gets
@@ -32,7 +32,7 @@ def command_places(commands: tuple[SimpleCommand, ...], work_dir: str) -> dict[i
     Readings of one command (`cd "$d"` where the line gave d two values) start from the same
     directories, and any of their results may follow.
     """
-    current: tuple[Place, ...] = (Place(work_dir, f"from the working directory `{work_dir}`"),)
+    current: tuple[Place, ...] = (start,)
     before, previous = current, None
     visited = list(current)
     places: dict[int, tuple[Place, ...]] = {}
