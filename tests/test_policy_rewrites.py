@@ -146,6 +146,9 @@ REFUSED = [
     ("cmd=(rm -rf /); \"${cmd[@]}\"", "(run as `rm -rf /`)"),
     ("declare -a c=(rm -rf /usr); ${c[*]}", "the system directory `/usr`"),
     ("a=(/tmp /); rm -rf ${a[1]}", "(run as `rm -rf /`)"),
+    ("a=(/ /tmp); for d in \"${a[@]}\"; do rm -rf \"$d\"; done", "(run as `rm -rf /`)"),
+    ("for d in $(echo /usr /tmp); do rm -rf $d; done", "the system directory `/usr`"),
+    ("cd / && for f in *; do rm -rf \"$f\"; done", "everything matching `/*`"),
     ("rm -rf $(ls -A /)", "everything matching `/*`"),
     ("echo / | xargs sh -c 'rm -rf \"$1\"' _", "(run by `xargs` -> `sh -c`)"),
     ("rm -rf /$(printf usr)", "the system directory `/usr`"),
@@ -292,6 +295,8 @@ NEAR_MISSES = [
     "rm -rf $(ls)",
     "a=(build dist); rm -rf \"${a[@]}\"",
     "args=(-q -x); pytest \"${args[@]}\"",
+    "for f in *; do rm -rf \"$f\"; done",
+    "dirs=(build dist); for d in \"${dirs[@]}\"; do rm -rf \"$d\"; done",
 ]
 
 

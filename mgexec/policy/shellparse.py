@@ -141,8 +141,12 @@ def _walk_compound(command: Compound, ctx: _Ctx) -> Iterator[SimpleCommand]:
     inner = replace(ctx, redirects=ctx.redirects + tuple(_redirect(r) for r in command.redirects),
                     repeats=ctx.repeats or command.kind in ("loop", "for"))
     name = _loop_variable(command, ctx.source)
-    if name:
-        inner = replace(inner, loop_vars=ctx.loop_vars + ((name, tuple(w.value for w in command.words)),))
+    if name:  # the loop's words as they expand (`"${dirs[@]}"`, `$(echo a b)`)
+        words = tuple(w for word in command.words for value in _substituted(word, ctx)
+                      for reading in expansions.word_readings(value, word.raw, _scope(ctx),
+                                                              value != word.value)
+                      for w in reading)
+        inner = replace(inner, loop_vars=ctx.loop_vars + ((name, words),))
     for body in command.bodies:
         yield from _walk_script(body, inner)
 
@@ -175,11 +179,7 @@ def _readings(command: Simple, found: SimpleCommand, ctx: _Ctx) -> tuple[tuple[s
     """The word lists the command may run as where the line itself decides its words: variables
     it assigned (every value they may hold), positional parameters it shows, the words of a `for`
     loop, substitutions whose output it shows (`$(echo rm)`); () when only `words` is known."""
-    variables = dict(ctx.line.variables)
-    for name, words in ctx.loop_vars:
-        variables[name] = [None if re.search(r"[$`]", w) else w for w in words] or [None]
-    scope = expansions.Scope(variables, ctx.positional if ctx.positional is not None
-                             else ctx.line.positional)
+    scope = _scope(ctx)
     per_word: list[list[tuple[str, ...]]] = []
     for word in command.words:
         options: list[tuple[str, ...]] = []
@@ -190,6 +190,16 @@ def _readings(command: Simple, found: SimpleCommand, ctx: _Ctx) -> tuple[tuple[s
                    itertools.islice(itertools.product(*per_word), expansions.MAX_READINGS)]
     readings = tuple(dict.fromkeys(found_words))
     return () if readings in ((), (found.words,)) else readings
+
+
+def _scope(ctx: _Ctx) -> expansions.Scope:
+    """The variables (with the words of enclosing `for` loops) and positional parameters a
+    command's expansions can use."""
+    variables = dict(ctx.line.variables)
+    for name, words in ctx.loop_vars:
+        variables[name] = [None if re.search(r"[$`]", w) else w for w in words] or [None]
+    return expansions.Scope(variables, ctx.positional if ctx.positional is not None
+                            else ctx.line.positional)
 
 
 def _substituted(word: Word, ctx: _Ctx) -> list[str]:
