@@ -28,7 +28,7 @@ from mgexec.result import ExecResult
 log = logging.getLogger("mgexec.server")
 
 INSTRUCTIONS = """\
-Run shell commands for this agent with execute_command. Commands run with /bin/sh -c in the \
+Run shell commands for this agent with execute_command. Commands run with bash -c in the \
 agent's workspace (or work_dir, which must lie inside the workspace or a context path), with \
 stdin closed, and are killed with everything they started when the timeout runs out. Every \
 result has success, exit_code, stdout, stderr, execution_time, command, work_dir, timed_out and \

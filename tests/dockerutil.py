@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-TEST_IMAGE = "mgexec-test/tiny:latest"
+TEST_IMAGE = "mgexec-test/tiny:2"  # 2: bash, which runs every command line
 # Enough of a userland for lifecycle tests; copied from the host with their shared libraries,
 # because no registry is reachable to pull a base image from.
-_TOOLS = ("sh", "sleep", "cat", "id", "ls", "env", "echo", "touch", "mkdir", "pwd", "rm")
+_TOOLS = ("sh", "bash", "sleep", "cat", "id", "ls", "env", "echo", "touch", "mkdir", "pwd", "rm")
 _PASSWD = "root:x:0:0:root:/root:/bin/sh\nmassgen:x:1000:1000::/home/massgen:/bin/sh\n"
 _GROUP = "root:x:0:\nmassgen:x:1000:\n"
 
@@ -71,7 +71,7 @@ def require_docker_cli() -> str:
 
 @functools.lru_cache(maxsize=1)
 def ensure_test_image() -> str:
-    """Tag of a tiny image (sh, sleep, coreutils; user massgen 1000; CMD sleep infinity), built once."""
+    """Tag of a tiny image (sh, bash, sleep, coreutils; user massgen 1000; CMD sleep infinity), built once."""
     require_engine()
     have = subprocess.run(["docker", "image", "inspect", TEST_IMAGE], capture_output=True,
                           stdin=subprocess.DEVNULL)

@@ -521,8 +521,10 @@ ALLOW_CASES = [
     # MassGen-style patterns ending in .*
     (["python.*"], "python3 x", True),
     (["python.*", "pytest.*"], "pytest -q && python3 -m build", True),
-    (["uv run python.*"], "uv run python x.py", True),
-    (["uv run python.*"], "uv run ruff x.py", False),
+    # `uv run` is a wrapper: the command it runs must be allowed too
+    (["uv run python.*", "python.*"], "uv run python x.py", True),
+    (["uv run python.*"], "uv run python x.py", False),
+    (["uv run python.*", "python.*"], "uv run ruff x.py", False),
     # wrappers must be allowed themselves, and what they run must be allowed too
     (["(env|python) .*"], "env python x", True),
     (["(env|python) .*"], "env rm x", False),

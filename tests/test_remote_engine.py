@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from dockermode import docker_config, exists, require_image
+from dockerutil import _in_ci
 from mgexec.executors.docker import DockerExecutor
 
 pytestmark = pytest.mark.docker
@@ -16,9 +17,27 @@ PROXY_DIR = Path("/tmp/mgexec-engine-proxy")
 SOCKET = PROXY_DIR / "engine.sock"
 
 
+def compose_command() -> str | None:
+    """`docker compose` (the v2 plugin most machines have) or `docker-compose` (v1, Debian's), if either runs."""
+    for argv in (["docker", "compose"], ["docker-compose"]):
+        try:
+            ok = subprocess.run([*argv, "version"], capture_output=True, stdin=subprocess.DEVNULL, timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if ok.returncode == 0:
+            return " ".join(argv)
+    return None
+
+
 @pytest.fixture(scope="session")
 def docker_compose_command() -> str:
-    return "docker-compose"  # Compose v1 from Debian; the v2 plugin is not available everywhere
+    command = compose_command()
+    if command is None:
+        why = "neither `docker compose` (v2 plugin) nor `docker-compose` (v1) is installed"
+        if _in_ci():
+            pytest.fail(why)
+        pytest.skip(why)
+    return command
 
 
 @pytest.fixture(scope="session")
@@ -28,7 +47,7 @@ def docker_compose_file() -> str:
 
 @pytest.fixture(scope="session")
 def docker_setup():
-    return ["up -d"]  # Compose v1 has no --wait; readiness is checked below
+    return ["up -d"]  # v1 has no --wait; readiness is checked below, the same for both
 
 
 @pytest.fixture(scope="session")

@@ -214,7 +214,7 @@ class ContainerManager:
         """Name exactly what a custom image lacks of what the runtime image provides."""
         if self.config.image in (DEFAULT_IMAGE, DEFAULT_SUDO_IMAGE):
             return
-        script = ("id -u massgen 2>/dev/null || echo no-user; "
+        script = ("id -u massgen 2>/dev/null || echo no-user; command -v bash >/dev/null || echo no-bash; "
                   "for d in /workspace /context /temp_workspaces; do [ -d $d ] || echo missing:$d; done")
         out = await self.cli.run(build_exec_argv(ExecSpec(self.name, ("/bin/sh", "-c", script), user="0"), docker=None),
                                  timeout=30, check=False)
@@ -224,6 +224,9 @@ class ContainerManager:
         lines = out.stdout.split()
         if out.exit_code != 0 and not lines:
             problems.append(f"/bin/sh could not run ({out.stderr.strip()[:200]})")
+        if "no-bash" in lines:
+            problems.append("there is no bash (mgexec runs every command line with bash, so that its guard "
+                            "rails read the line in the dialect that runs it)")
         if "no-user" in lines:
             problems.append("there is no user massgen")
         elif lines and lines[0].isdigit() and int(lines[0]) != IMAGE_UID:

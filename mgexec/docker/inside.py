@@ -32,6 +32,9 @@ PROTOCOL = 1
 # Environment of every command on top of the container's: nothing may wait for a terminal.
 # A copy of mgexec.environment (this file runs where mgexec is not installed): keep them in step.
 NON_INTERACTIVE_ENV = {"PAGER": "cat", "GIT_TERMINAL_PROMPT": "0", "DEBIAN_FRONTEND": "noninteractive"}
+# Copies of mgexec.environment's LINE_SHELL and SHELL_STARTUP_VARIABLES: keep them in step.
+LINE_SHELL = "bash"
+SHELL_STARTUP_VARIABLES = ("BASH_ENV", "ENV", "SHELLOPTS", "BASHOPTS", "POSIXLY_CORRECT", "CDPATH", "GLOBIGNORE")
 READ_SIZE = 65536
 # Once the main process has exited, how long its leftovers may keep the pipes open before their group
 # is killed, and how long after that to wait for pipes held by processes that left the group.
@@ -55,7 +58,8 @@ def kill_group(pgid, sig):
 
 def command_env(base, cwd, extra):
     """The helper's own environment (the container's) with the non-interactive defaults and a .venv first."""
-    env = dict(base)
+    env = dict((k, v) for k, v in base.items()
+               if k not in SHELL_STARTUP_VARIABLES and not k.startswith("BASH_FUNC_"))
     env.pop("PWD", None)  # the shell derives it from its working directory, as under a fresh exec
     env.update(NON_INTERACTIVE_ENV)
     env.update(extra or {})
@@ -143,7 +147,7 @@ class Helper:
         cwd = request.get("cwd") or "/"
         try:
             proc = subprocess.Popen(
-                ["/bin/sh", "-c", request["cmd"]], cwd=cwd, env=command_env(self.base_env, cwd, request.get("env")),
+                [LINE_SHELL, "-c", request["cmd"]], cwd=cwd, env=command_env(self.base_env, cwd, request.get("env")),
                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
         except (OSError, ValueError, TypeError, KeyError) as exc:
             write_frame({"op": "exit", "id": rid, "code": START_FAILED, "signal": None, "timed_out": False,

@@ -20,15 +20,15 @@ from mgexec.docker.credentials import resolve_env
 from mgexec.docker.preinstall import preinstall
 from mgexec.errors import ChannelLost, ChannelUnavailable, DockerError
 from mgexec.executors.base import Executor, ProgressCallback
-from mgexec.environment import NON_INTERACTIVE_ENV, VENV_FIRST_SH
+from mgexec.environment import NON_INTERACTIVE_ENV, REQUIRE_BASH_SH, UNSET_STARTUP_SH, VENV_FIRST_SH
 from mgexec.result import ExecResult, from_process, rejected
 from mgexec.runner import run_process
 
 # $1: pid file, $2: the command. setsid makes the command a group leader so the group can be
 # killed as a whole; whatever the command leaves behind in its group is killed when it ends.
 WRAPPER = r"""pidfile=$1
-""" + VENV_FIRST_SH + r"""
-if command -v setsid >/dev/null 2>&1; then setsid /bin/sh -c "$2" </dev/null & else /bin/sh -c "$2" </dev/null & fi
+""" + "\n".join((VENV_FIRST_SH, UNSET_STARTUP_SH, REQUIRE_BASH_SH)) + r"""
+if command -v setsid >/dev/null 2>&1; then setsid bash -c "$2" </dev/null & else bash -c "$2" </dev/null & fi
 pid=$!
 echo "$pid" > "$pidfile"
 wait "$pid" 2>/dev/null; code=$?

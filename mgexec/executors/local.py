@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mgexec.environment import command_env
+from mgexec.environment import command_env, host_line_shell, line_shell_argv
 from mgexec.executors.base import Executor
 from mgexec.result import ExecResult, from_process
 from mgexec.runner import run_process
+
 
 class LocalExecutor(Executor):
     def make_launcher(self):
@@ -17,7 +18,7 @@ class LocalExecutor(Executor):
 
     async def _run(self, command: str, work_dir: Path, timeout: float) -> ExecResult:
         out = await run_process(
-            ["/bin/sh", "-c", command],
+            line_shell_argv(command, host_line_shell()),
             cwd=str(work_dir),
             env=command_env(work_dir),
             timeout=timeout,

@@ -11,28 +11,20 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 from mgexec.policy import findexpr, forkbomb, globnames
+from mgexec.policy.privilege import PRIVILEGE_PROGRAMS, privilege_reason
 from mgexec.policy.shellparse import SimpleCommand
 from mgexec.policy.targets import brace_expand, catastrophic_target, is_block_device, normalize
 from mgexec.policy.workdirs import (Place, command_places, covers_directory, follow_links,
                                     line_links)
 
-# Commands that change identity or ownership/permissions: refused unless sudo is enabled.
-PRIVILEGED = {
-    "sudo": "privilege escalation (sudo)",
-    "su": "user switching (su)",
-    "doas": "privilege escalation (doas)",
-    "pkexec": "privilege escalation (pkexec)",
-    "chown": "ownership change (chown)",
-    "chmod": "permission change (chmod)",
-}
 _WRITE_OPS = frozenset({">", ">>", ">|", "<>", "&>", "&>>", ">&"})
 _DEVICE_WRITERS = frozenset({"tee", "cp", "shred", "wipefs", "blkdiscard"})
 # The shortest unambiguous abbreviation of --no-preserve-root that each tool accepts.
 _NO_PRESERVE_MIN = {"rm": 3, "chmod": 3, "chown": 6, "chgrp": 6}
 _DELETERS = frozenset({"rm", "shred", "rmdir", "unlink"})
-_KNOWN = frozenset(PRIVILEGED) | _DEVICE_WRITERS | {"rm", "dd", "mv", "find", "chgrp", "mke2fs",
-                                                   "mkswap", "mkfs", "mkfs.ext4", "mkfs.xfs",
-                                                   "mkfs.vfat", "mkfs.btrfs"}
+_KNOWN = PRIVILEGE_PROGRAMS | _DEVICE_WRITERS | {"rm", "dd", "mv", "find", "chgrp", "mke2fs",
+                                                 "mkswap", "mkfs", "mkfs.ext4", "mkfs.xfs",
+                                                 "mkfs.vfat", "mkfs.btrfs"}
 _PWD_WORD = re.compile(r"(~[+-]|\$PWD\b|\$\{PWD\}|\$\(pwd(?: -[LP])?\)|`pwd(?: -[LP])?`|"
                        r"\$OLDPWD\b|\$\{OLDPWD\}|\$\{PWD[^}]+\}|\$\(dirname [^)]*\))(/.*)?$")
 _LISTING = re.compile(r"\$\(ls(?:\s+-[A-Za-z1]+)*(?:\s+([^\s)]+))?\s*\)"
@@ -127,8 +119,8 @@ def _name_forms(cmd: SimpleCommand, facts: LineFacts) -> list[SimpleCommand]:
         return [cmd] + [replace(cmd, words=words) for words in glob_forms(cmd, facts)[0]]
     if not re.search(r"[$`]", cmd.words[0]):
         return [cmd]
-    mentioned = {t for t in re.findall(r"[A-Za-z0-9_.+-]+", cmd.words[0])
-                 if t in _KNOWN or t.startswith("mkfs")}
+    mentioned = {t.lower() for t in re.findall(r"[A-Za-z0-9_.+-]+", cmd.words[0])
+                 if t.lower() in _KNOWN or t.lower().startswith("mkfs")}
     return [cmd] + [replace(cmd, words=(name,) + cmd.words[1:]) for name in sorted(mentioned | {"rm"})]
 
 
@@ -146,10 +138,11 @@ def glob_forms(cmd: SimpleCommand, facts: LineFacts) -> tuple[list[tuple[str, ..
 
 def _reason(cmd: SimpleCommand, enable_sudo: bool, facts: LineFacts,
             places: tuple[Place, ...]) -> str | None:
-    if not enable_sudo and cmd.name in PRIVILEGED:
-        return (f"{PRIVILEGED[cmd.name]} is disabled; it is allowed only when sudo is enabled "
-                "(command_line_docker_enable_sudo: true)")
-    reason = _rm(cmd, facts, places) or _find_delete(cmd, facts, places) or _fork_bomb(cmd, facts)
+    bomb = _fork_bomb(cmd, facts)  # function names are case-sensitive
+    # Program names compare case-insensitively: macOS's default file system runs `SUDO` as sudo.
+    cmd = replace(cmd, words=(cmd.name.lower(),) + cmd.words[1:]) if cmd.words else cmd
+    reason = None if enable_sudo else privilege_reason(cmd, cmd.name)
+    reason = reason or _rm(cmd, facts, places) or _find_delete(cmd, facts, places) or bomb
     for rule in _RULES:
         reason = reason or rule(cmd)
     return reason

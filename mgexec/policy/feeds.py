@@ -25,6 +25,7 @@ class Feed:
     how: str
     texts: tuple[str, ...] = ()
     unseen: str = ""
+    script_file: bool = False  # a file the line did not write: judged by its name, as `bash f` is
 
 
 def apply_redirects(fds: Mapping[str, Feed], redirects,
@@ -41,7 +42,7 @@ def apply_redirects(fds: Mapping[str, Feed], redirects,
             source = fd_of_path(redirect.target)
             written = (files or {}).get(file_key(redirect.target))
             table[fd] = table.get(source, Feed("", unseen="")) if source else written or Feed(
-                "", unseen=f"the file `{redirect.target}`")
+                f"the file `{redirect.target}`", script_file=True)
         elif redirect.op == "<&" and redirect.target.isdigit():
             if redirect.target in table:
                 table[fd] = table[redirect.target]

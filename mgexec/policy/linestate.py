@@ -83,11 +83,14 @@ def unseen_reason(words: tuple[str, ...], redirects, line: LineState,
         feed = descriptor(redirects, line, stdin)
     else:
         feed = script_file(words, redirects, line, stdin)[0]
-    if feed is None or feed.texts:
+    if feed is None or feed.texts or feed.script_file:
         return ""
     name = posixpath.basename(words[0])
-    return (f"the script `{name}` runs comes from {feed.unseen or 'outside the line'}, which is "
-            "only known when the line runs")
+    source = feed.unseen or "outside the line"
+    if feed is stdin:
+        return (f"`{name}` runs the script it reads from a pipe, which is known only when the "
+                f"line runs (it is {source})")
+    return f"`{name}` runs the script it reads from {source}, which is known only when the line runs"
 
 
 def fed_words(words: tuple[str, ...], inner: wrappers.Inner, redirects, line: LineState,

@@ -6,29 +6,33 @@ Exact semantics
 The line is parsed into simple commands (see shellparse); a line that is not valid shell is
 refused. Every command is reached: through `;` `&&` `||` `|` `&` and newlines, inside `( )`,
 `{ }`, if/for/while/until/case and function bodies, `$( )`, backticks, `<( )` and unquoted
-here-document bodies, and inside wrappers that run another command (`env`, `sudo`, `nice`,
-`nohup`, `timeout`, `xargs`, `exec`, `command`, `time`, `stdbuf`, `setsid`, `chroot`,
-`find -exec`, `watch`, `sh -c '...'`, `su -c '...'`, `env -S '...'`, `eval '...'`,
-`trap '...'`, `alias x='...'`, and a script piped or fed by here-document into a shell). A
-wrapper counts both as itself (`env python x`) and as the command it runs (`python x`). Each
-simple command's *text* is its words after quote removal joined by single spaces: leading
+here-document bodies, inside wrappers that run another command (wrapper_specs, wrappers,
+runners: `env`, `sudo`, `timeout`, `flock`, `xargs`, `find -exec`, `sh -c '...'`, ...), and in
+what programs run from their options, config or environment (programs, gitconfig,
+programs_text: git `-c alias.x='!...'`, `tar --to-command`, `ssh -o ProxyCommand`, awk
+`system()`, `GIT_SSH_COMMAND=...`). A wrapper counts both as itself and as the command it runs.
+Each simple command's *text* is its words after quote removal joined by single spaces: leading
 `NAME=value` assignments and redirections are not part of it, expansions stay as written
-(`echo $HOME`). Commands with no words (`> file`, `A=1`) are not matched against the lists.
-The checks run in this order, and the first refusal wins:
+(`echo $HOME`). Each command is matched as written and in its canonical forms, the program's
+global options removed (globalopts: `git -C d push` -> `git push`). Commands with no words
+(`> file`, `A=1`) are not matched against the lists. The checks run in this order, and the first
+refusal wins:
 
-1. Baseline (always on): a command the baseline finds dangerous is refused with
-   `Potentially dangerous command detected: <reason>`.
-2. Deny list: the line is refused if any simple command's text, or that text with the command
-   word reduced to its base name (`/bin/rm -r x` -> `rm -r x`; a computed name such as
-   `$(which rm)` is tried as each program it mentions), matches a deny pattern with
-   `re.match`: anchored at the start of the command, not at its end. So `rm` blocks `rm -rf x`
-   (and, like MassGen, `rmdir x`; write `rm\\b` or `rm( |$)` for the word alone). A command
-   with no arguments is also tried with a trailing space, so the usual `rm .*` blocks a bare
-   `rm` too (which is what `ls | xargs rm` runs).
-3. Allow list (when not empty): every simple command's text must match at least one allow
-   pattern with `re.fullmatch`: the whole command, so `python .*` allows `python x` but not
-   `python x && rm -rf y` (whose `rm -rf y` matches nothing) nor `env python x` (the wrapper is a
-   command too: allow `env .*` as well, and its inner `python x` must still match).
+1. Baseline (always on; program names compared case-insensitively): a command the baseline finds
+   dangerous is refused with `Potentially dangerous command detected: <reason>`.
+2. Deny list: the line is refused if any simple command's text, in either form, or that text
+   with the command word reduced to its lower-cased base name (`/bin/RM -r x` -> `rm -r x`; a
+   computed name such as `$(which rm)` is tried as each program it mentions), matches a deny
+   pattern with `re.match`: anchored at the start of the command, not at its end. So `rm` blocks
+   `rm -rf x` (and, like MassGen, `rmdir x`; write `rm\\b` or `rm( |$)` for the word alone). A
+   command with no arguments is also tried with a trailing space, so the usual `rm .*` blocks a
+   bare `rm` too (which is what `ls | xargs rm` runs).
+3. Allow list (when not empty): every simple command's text, in either form, must match at least
+   one allow pattern with `re.fullmatch`: the whole command, so `python .*` allows `python x` but
+   not `python x && rm -rf y` (whose `rm -rf y` matches nothing) nor `env python x` (the wrapper
+   is a command too: allow `env .*` as well, and its inner `python x` must still match). A
+   command the line does not show (a computed command name, a command a program builds at run
+   time, commands in files a program is pointed at) is refused: no pattern can vouch for it.
 
 Both lists err towards refusing: a too-broad deny pattern or a too-narrow allow pattern refuses a
 command visibly, with the command and the pattern named, instead of letting one through.
@@ -36,13 +40,16 @@ command visibly, with the command and the pattern named, instead of letting one 
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from mgexec.errors import ConfigError, PolicyViolation
-from mgexec.policy.baseline import dangerous_reason, glob_forms, line_facts
+from mgexec.policy import wrappers
+from mgexec.policy.baseline import LineFacts, dangerous_reason, glob_forms, line_facts
+from mgexec.policy.globalopts import canonical_forms
 from mgexec.policy.globnames import is_glob_name
 from mgexec.policy.shellparse import SimpleCommand, parse_command_line
 
@@ -100,69 +107,109 @@ def check_command(command: str, policy: CommandPolicy, *, work_dir: str | None =
     deny = compile_patterns(policy.deny_patterns, kind="deny")
     allow = compile_patterns(policy.allow_patterns, kind="allow")
     worded = [cmd for cmd in commands if cmd.words]
+    for cmd in worded:
+        for run in _as_run(cmd, facts):
+            _check_deny(run, deny, command)
     if allow:
-        _check_judgeable(worded, facts, command)
-    # Each command as written and as the line's own expansions make it run (`d=x; rm $d`); the
-    # allow list judges the readings alone when there are any, the deny list all of them.
-    run = [replace(cmd, words=words, readings=()) for cmd in worded
-           for words in cmd.readings or (cmd.words,) if words]
-    run += [replace(cmd, words=words) for cmd in run if is_glob_name(cmd.words[0])
-            for words in glob_forms(cmd, facts)[0]]
-    for cmd in worded + run:
-        _check_deny(cmd, deny, command)
-    for cmd in run:
-        _check_allow(cmd, allow, command)
+        read_pipes = {v for cmd in commands for v in cmd.via if v.endswith(" reading a pipe")}
+        for cmd in commands:
+            _check_allow(_with_piped_script(cmd, read_pipes), allow, command, facts)
 
 
-def _check_judgeable(commands: list[SimpleCommand], facts, line: str) -> None:
-    """Under an allow list, what cannot be read before it runs cannot be allowed: a script a shell
-    reads from a program, file or descriptor, a command name computed when the line runs, or a
-    wildcard command name whose matches cannot all be listed."""
-    for cmd in commands:
-        why = cmd.unseen
-        if not why and is_glob_name(cmd.words[0]) and not glob_forms(cmd, facts)[1]:
-            why = f"the programs `{cmd.words[0]}` may name cannot all be listed"
-        names = [words[0] for words in cmd.readings or (cmd.words,) if words]
-        if not why and any(re.search(r"[$`]", name) for name in names):
-            why = (f"its name `{cmd.words[0]}` is only known when the line runs (a variable the "
-                   "line does not set, or the output of a command)")
-        if why:
-            raise PolicyViolation(
-                f"Command not in the allow list: {_show(cmd, line)} cannot be checked, because "
-                f"{_clip(why)}. With an allow list, every command must be known before the line runs: "
-                "write the script into the line itself (for example `bash -c '...'`) or run the "
-                "file directly. mgexec did not run the command line.")
+def _as_run(cmd: SimpleCommand, facts: LineFacts) -> list[SimpleCommand]:
+    """The command as the line's own expansions make it run (`d=x; rm $d`: each reading, else the
+    words as written), and, for a wildcard name, as each program it may name."""
+    run = [replace(cmd, words=words, readings=()) for words in cmd.readings or (cmd.words,)
+           if words]
+    return run + [replace(r, words=words) for r in run if is_glob_name(r.words[0])
+                  for words in glob_forms(r, facts)[0]]
 
 
-def _deny_texts(cmd: SimpleCommand) -> set[str]:
-    names = {cmd.name}
-    if re.search(r"[$`]", cmd.words[0]):  # a computed name: try each program it mentions
-        names |= set(re.findall(r"[A-Za-z0-9_.+-]+", cmd.words[0]))
-    texts = {cmd.text} | {" ".join((name,) + cmd.words[1:]) for name in names}
-    if len(cmd.words) == 1:  # so the usual `rm .*` also catches a bare `rm` (as in `xargs rm`)
-        texts |= {text + " " for text in texts}
+def _with_piped_script(cmd: SimpleCommand, read_pipes: set[str]) -> SimpleCommand:
+    """A shell fed through a pipe by something other than echo/printf/cat of literal text
+    (`curl … | sh`, `base64 -d … | bash`) runs a script known only when the line runs."""
+    if not (cmd.in_pipeline and wrappers.reads_script_from_stdin(cmd.words)):
+        return cmd
+    if any(r.op in ("<", "<<", "<<-", "<<<", "<>") and r.fd in ("", "0") for r in cmd.redirects):
+        return cmd
+    if f"{posixpath.basename(cmd.words[0])} reading a pipe" in read_pipes:
+        return cmd
+    return replace(cmd, unreadable=cmd.unreadable or (
+        f"`{cmd.name}` runs the script it reads from a pipe, which is known only when the line "
+        "runs"))
+
+
+def _forms(cmd: SimpleCommand, *, settings: bool = True) -> list[tuple[str, ...]]:
+    """The command as written, then in its canonical forms (global options removed)."""
+    return [cmd.words] + canonical_forms(cmd.words, settings=settings)
+
+
+def _deny_texts(words: tuple[str, ...]) -> set[str]:
+    # The command word is also tried as its base name, lower-cased (`/bin/RM` runs rm on a
+    # case-insensitive file system), and a computed name as each program it mentions.
+    names = {words[0], posixpath.basename(words[0]), posixpath.basename(words[0]).lower()}
+    if re.search(r"[$`]", words[0]):
+        mentioned = set(re.findall(r"[A-Za-z0-9_.+-]+", words[0]))
+        names |= mentioned | {t.lower() for t in mentioned}
+    texts = {" ".join((name,) + words[1:]) for name in names}
+    if len(words) == 1:  # so the usual `rm .*` also catches a bare `rm` (as in `xargs rm`)
+        texts |= {name + " " for name in names}
     return texts
 
 
 def _check_deny(cmd: SimpleCommand, deny: tuple[re.Pattern[str], ...], line: str) -> None:
-    texts = _deny_texts(cmd)
+    if not deny:
+        return
+    forms = [(words, _deny_texts(words)) for words in _forms(cmd)]
     for pattern in deny:
-        if any(pattern.match(text) for text in texts):
+        for k, (words, texts) in enumerate(forms):
+            if not any(pattern.match(text) for text in texts):
+                continue
+            how = "" if k == 0 else f" once its global options are removed (`{_clip(' '.join(words))}`)"
             raise PolicyViolation(
                 f"Command blocked by the deny list: {_show(cmd, line)} matches the deny pattern "
-                f"`{pattern.pattern}` (deny patterns match the start of each command on the line). "
-                "mgexec did not run the command line.")
+                f"`{pattern.pattern}`{how} (deny patterns match the start of each command on the "
+                "line). mgexec did not run the command line.")
 
 
-def _check_allow(cmd: SimpleCommand, allow: tuple[re.Pattern[str], ...], line: str) -> None:
-    if not allow or any(pattern.fullmatch(cmd.text) for pattern in allow):
-        return
+def _check_allow(cmd: SimpleCommand, allow: tuple[re.Pattern[str], ...], line: str,
+                 facts: LineFacts) -> None:
+    unjudged = _unjudged(cmd, facts)
+    if unjudged:
+        raise PolicyViolation(
+            f"Command not in the allow list: {_show(replace(cmd, unreadable=''), line)} cannot be "
+            f"judged: {_clip(unjudged)}. "
+            "Under an allow list mgexec refuses what it cannot read; write the command out "
+            "literally. mgexec did not run the command line.")
+    for run in _as_run(cmd, facts) if cmd.words else ():
+        texts = [" ".join(words) for words in _forms(run, settings=False)]
+        if not any(pattern.fullmatch(text) for pattern in allow for text in texts):
+            _refuse_unlisted(run, allow, line)
+
+
+def _refuse_unlisted(cmd: SimpleCommand, allow: tuple[re.Pattern[str], ...], line: str) -> None:
     listed = ", ".join(f"`{p.pattern}`" for p in allow)
     raise PolicyViolation(
         f"Command not in the allow list: {_show(cmd, line)} matches none of the allowed patterns "
         f"({listed}). Every command on the line, including those after `&&`, `;` or `|`, inside "
         "`$( )` and run by wrappers such as `env` or `bash -c`, must match one allow pattern in "
-        "full. mgexec did not run the command line.")
+        "full (as written, or with its global options removed). mgexec did not run the command "
+        "line.")
+
+
+def _unjudged(cmd: SimpleCommand, facts: LineFacts) -> str:
+    """Why what `cmd` runs is known only when the line runs ("" if the line shows it): part of it
+    is built at run time, its name is computed (in every reading the line decides), or it is a
+    wildcard whose directories cannot all be listed."""
+    if cmd.unreadable:
+        return cmd.unreadable
+    names = [words[0] for words in cmd.readings or (cmd.words,) if words]
+    if any(re.search(r"[$`]", name) for name in names):
+        return (f"its command name `{cmd.words[0]}` is computed when the line runs, so no "
+                "pattern can vouch for the program it starts")
+    if cmd.words and is_glob_name(cmd.words[0]) and not glob_forms(cmd, facts)[1]:
+        return f"the programs `{cmd.words[0]}` may name cannot all be listed"
+    return ""
 
 
 def _show(cmd: SimpleCommand, line: str) -> str:
@@ -170,6 +217,8 @@ def _show(cmd: SimpleCommand, line: str) -> str:
     shown = f"the command `{text}`"
     if cmd.via:
         shown += " (run by " + " -> ".join(f"`{v}`" for v in cmd.via) + ")"
+    if cmd.unreadable:  # say that the policy judged only the part the line shows
+        shown += f" ({cmd.unreadable})"
     if _clip(line.strip()) != text:
         shown += f" of the line `{_clip(line.strip())}`"
     return shown

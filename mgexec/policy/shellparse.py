@@ -39,9 +39,9 @@ class SimpleCommand:
     `redirects` are those applying to it (its own and those of enclosing blocks); `via` names the
     wrappers it runs through, outermost first; `function` is the function whose body holds it, and
     `in_pipeline`/`background` say how it runs within that body (or within the line); `repeats`
-    says it sits in a loop or trap and may run again after later commands; `unseen` says why the
-    script it runs (a shell reading a pipe, a file or a descriptor) cannot be read before it runs;
-    `readings` are the word lists it may run as where the line decides its expansions (variables
+    says it sits in a loop or trap and may run again after later commands; `unreadable` says why
+    part of what it runs (a script a shell reads from a pipe, a file or a descriptor; a command a
+    program builds) is known only when the line runs; `readings` are the word lists it may run as where the line decides its expansions (variables
     it sets, `for` words, positional parameters, `$(echo ...)`), empty when only `words` is known.
     """
 
@@ -53,8 +53,8 @@ class SimpleCommand:
     function: str | None = None
     in_pipeline: bool = False
     background: bool = False
+    unreadable: str = ""  # why part of this command is text known only when the line runs
     repeats: bool = False
-    unseen: str = ""
     readings: tuple[tuple[str, ...], ...] = ()
 
     @property
@@ -255,29 +255,50 @@ def _walk_substitutions(word: Word, ctx: _Ctx) -> Iterator[SimpleCommand]:
 
 
 def _wrapped(command: SimpleCommand, ctx: _Ctx) -> Iterator[SimpleCommand]:
-    """The commands a wrapper runs (`env X`, `sudo X`, `bash -c 'X'`, `bash <<EOF X EOF`)."""
-    for inner in wrappers.inner_commands(command.words):
+    """The commands a wrapper runs (`env X`, `sudo X`, `bash -c 'X'`, `bash <<EOF X EOF`), or a
+    program runs from its options (`git -c alias.x='!X'`, `tar --to-command=X`, `PAGER=X`)."""
+    for inner in wrappers.inner_commands(command.words, command.assignments):
+        via = command.via + (inner.label,)
         if inner.script is not None:
             script_ctx = _script_ctx(command, ctx, inner.label)
             if inner.label.endswith(" -c") and inner.script in command.words[1:]:
                 # `sh -c 'SCRIPT' a b`: a is $0, b is $1
                 after = command.words[command.words.index(inner.script, 1) + 1:]
                 script_ctx = replace(script_ctx, positional=after or (command.name,))
-            yield from _script_commands(inner.script, script_ctx, inner.label)
+            yield from _inner_script(inner, command, script_ctx)
+            continue
+        if not inner.words:  # something runs that the line does not show
+            yield SimpleCommand(words=(), raw=command.raw, via=via, unreadable=inner.unreadable)
             continue
         if ctx.depth + 1 > MAX_NESTING:
             raise ShellSyntaxError(f"commands are wrapped in other commands more than {MAX_NESTING} "
                                    "levels deep", command.raw, 0)
         for words in linestate.fed_words(command.words, inner, command.redirects, ctx.line,
                                          ctx.stdin):
-            unwrapped = replace(command, words=words, assignments=(),
-                                via=command.via + (inner.label,))
+            unwrapped = replace(command, words=words, assignments=(), via=via,
+                                unreadable=inner.unreadable or command.unreadable)
             yield _judged(unwrapped, ctx)
             yield from _wrapped(unwrapped, replace(ctx, depth=ctx.depth + 1))
     for label, text in linestate.scripts_read(command.words, command.redirects, ctx.line,
                                               ctx.stdin):
         script_ctx = replace(_script_ctx(command, ctx, label), stdin=None)
         yield from _script_commands(text, script_ctx, label)
+
+
+def _inner_script(inner: wrappers.Inner, command: SimpleCommand,
+                  ctx: _Ctx) -> Iterator[SimpleCommand]:
+    """The commands of a script a wrapper or program runs. A script built at run time keeps that
+    mark on each of its commands; if what can be read of it does not parse, it stays unread."""
+    unreadable = inner.unreadable or command.unreadable
+    if not unreadable:
+        yield from _script_commands(inner.script or "", ctx, inner.label)
+        return
+    try:
+        found = list(_script_commands(inner.script or "", ctx, inner.label))
+    except ShellSyntaxError:
+        found = [SimpleCommand(words=(), raw=inner.script or "", via=ctx.via)]
+    for cmd in found:
+        yield replace(cmd, unreadable=cmd.unreadable or unreadable)
 
 
 def _script_ctx(command: SimpleCommand, ctx: _Ctx, label: str) -> _Ctx:
@@ -295,9 +316,9 @@ def _descriptor(command: SimpleCommand, ctx: _Ctx, fd: str = "0") -> feeds.Feed 
 
 
 def _judged(command: SimpleCommand, ctx: _Ctx) -> SimpleCommand:
-    """The command, marked `unseen` when it is a shell whose script comes from outside the line."""
+    """The command, marked unreadable when it is a shell whose script comes from outside the line."""
     why = linestate.unseen_reason(command.words, command.redirects, ctx.line, ctx.stdin)
-    return replace(command, unseen=why) if why else command
+    return replace(command, unreadable=command.unreadable or why) if why else command
 
 
 def _piped_output(command: Command, ctx: _Ctx) -> feeds.Feed:

@@ -6,127 +6,65 @@ from __future__ import annotations
 
 import posixpath
 import re
-from dataclasses import dataclass
+import shlex
 
+from mgexec.policy import programs, runners
 from mgexec.policy.shelllex import decode_escapes
+from mgexec.policy.wrapper_specs import (SHELLS, SPECS, SUBCOMMAND_SPECS, Inner, Spec, command_start,
+                                        short_cluster)
 
-SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "posh", "yash"})
 _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 
 
-@dataclass(frozen=True)
-class Inner:
-    """A command run by a wrapper: either ready words, or a script string to parse."""
-
-    label: str
-    words: tuple[str, ...] = ()
-    script: str | None = None
-
-
-@dataclass(frozen=True)
-class _Spec:
-    """How a simple wrapper's options look, so its command can be found after them."""
-
-    short_args: str = ""          # short options taking a value: `-n 5` or `-n5`
-    long_args: frozenset[str] = frozenset()  # long options taking a value when written without `=`
-    optional_short: str = ""      # short options whose value, if any, is attached (`xargs -i{}`)
-    stop_short: str = ""          # short options meaning "no command is run" (`command -v`)
-    stop_long: frozenset[str] = frozenset()
-    operands: int = 0             # operands before the command (`timeout DURATION cmd`)
-    assignments: bool = False     # NAME=VALUE words before the command (`env A=1 cmd`)
-
-
-_SPECS: dict[str, _Spec] = {
-    "env": _Spec("uC", frozenset({"--unset", "--chdir"}), assignments=True),
-    "nice": _Spec("n", frozenset({"--adjustment"})),
-    "nohup": _Spec(),
-    "setsid": _Spec(),
-    "coproc": _Spec(),
-    "chroot": _Spec(long_args=frozenset({"--userspec", "--groups"}), operands=1),
-    "unshare": _Spec("SGRw", frozenset({"--setuid", "--setgid", "--root", "--wd"})),
-    "timeout": _Spec("sk", frozenset({"--signal", "--kill-after"}), operands=1),
-    "xargs": _Spec("aEILPdns", frozenset({"--arg-file", "--delimiter", "--max-args", "--max-procs",
-                                          "--max-chars", "--process-slot-var"}), optional_short="eil"),
-    "exec": _Spec("a"),
-    "command": _Spec(stop_short="vV"),
-    "builtin": _Spec(),
-    "time": _Spec("fo", frozenset({"--format", "--output"})),
-    "stdbuf": _Spec("ioe", frozenset({"--input", "--output", "--error"})),
-    "sudo": _Spec("CDgprRtTuU", frozenset({"--chdir", "--close-from", "--group", "--prompt", "--role",
-                                          "--chroot", "--type", "--command-timeout", "--user",
-                                          "--other-user", "--host"}),
-                  stop_short="elvVK", stop_long=frozenset({"--edit", "--list", "--validate", "--version",
-                                                           "--remove-timestamp", "--help"})),
-    "doas": _Spec("uC"),
-    "pkexec": _Spec(long_args=frozenset({"--user"})),
-    "ionice": _Spec("cn", frozenset({"--class", "--classdata"}), stop_short="pPu",
-                    stop_long=frozenset({"--pid", "--pgid", "--uid"})),
-    "taskset": _Spec(stop_short="p", stop_long=frozenset({"--pid"}), operands=1),
-    "chrt": _Spec(stop_short="pm", stop_long=frozenset({"--pid", "--max"}), operands=1),
-}
-
-
-def inner_commands(words: tuple[str, ...]) -> tuple[Inner, ...]:
-    """The commands that `words` runs through a wrapper (none if it is not a known wrapper)."""
+def inner_commands(words: tuple[str, ...],
+                   assignments: tuple[str, ...] = ()) -> tuple[Inner, ...]:
+    """The commands that `words` runs through a wrapper or a program's options (none if it is
+    neither), and those named by variables it sets (`GIT_SSH_COMMAND=...`, `PAGER=...`)."""
+    found = programs.assigned_commands(assignments)
     if not words:
-        return ()
-    name = posixpath.basename(words[0])
-    special = {"env": _env, "eval": _eval, "su": _su, "find": _find, "busybox": _busybox,
-               "watch": _watch, "trap": _trap, "alias": _alias}.get(name)
+        return found
+    name = command_name(words[0])
+    special = _SPECIAL.get(name) or programs.PROGRAMS.get(name)
     if special is not None:
-        return special(name, words)
+        return found + special(name, words)
     if name in SHELLS:
-        return _shell_c(name, words)
-    spec = _SPECS.get(name)
+        return found + _shell_c(name, words)
+    spec = SPECS.get(name)
+    if spec is None and len(words) > 1:
+        spec = SUBCOMMAND_SPECS.get((name, words[1]))
+        if spec is not None:
+            name, words = f"{name} {words[1]}", words[1:]
     if spec is None:
-        return ()
+        return found
     start = command_start(words, spec)
-    return (Inner(name, words=words[start:]),) if start is not None else ()
+    return found + ((Inner(name, words=words[start:]),) if start is not None else ())
 
 
-def command_start(words: tuple[str, ...], spec: _Spec) -> int | None:
-    """Index of the wrapped command's first word, or None if the wrapper runs no command."""
-    i, operands = 1, spec.operands
-    while i < len(words):
-        word = words[i]
-        if word == "--":
-            i += 1
-            break
-        if word.startswith("--"):
-            option = word.split("=", 1)[0]
-            if option in spec.stop_long:
-                return None
-            i += 2 if option in spec.long_args and "=" not in word else 1
-        elif word.startswith("-") and len(word) > 1 and operands == spec.operands:
-            step = _short_cluster(word[1:], spec)
-            if step is None:
-                return None
-            i += step
-        elif spec.assignments and _ASSIGNMENT.match(word):
-            i += 1
-        elif operands:
-            operands, i = operands - 1, i + 1
-        else:
-            return i
-    i += operands
-    return i if i < len(words) else None
+def command_name(word: str) -> str:
+    """The program a command word names, compared case-insensitively: on macOS's default file
+    system `SUDO` and `/USR/BIN/Env` run sudo and env."""
+    return posixpath.basename(word).lower()
 
 
-def _short_cluster(chars: str, spec: _Spec) -> int | None:
-    """How many words a cluster like `-nv5` takes (1 or 2), or None for a stop option."""
-    for k, char in enumerate(chars):
-        if char in spec.stop_short:
-            return None
-        if char in spec.short_args:
-            return 1 if k + 1 < len(chars) else 2
-        if char in spec.optional_short:
-            return 1
-    return 1
+# Commands that, given no command of their own, start an interactive shell that reads stdin.
+_SHELL_STARTERS = frozenset({"chroot", "unshare", "nsenter", "newgrp", "script", "su", "runuser",
+                             "run0", "sudo", "doas"})
 
 
 def reads_script_from_stdin(words: tuple[str, ...]) -> bool:
-    """True for a shell that reads its script from stdin (`bash`, `sh -s`, not `sh file`, not `-c`)."""
-    if not words or posixpath.basename(words[0]) not in SHELLS:
+    """True for a shell that reads its script from stdin (`bash`, `sh -s`, not `sh file`, not
+    `-c`), for `at`/`batch`, and for a wrapper that starts a shell when given no command
+    (`chroot /`, `unshare`, `sudo -s`, `su`)."""
+    name = command_name(words[0]) if words else ""
+    if name in ("at", "batch"):
+        return not any(re.match(r"-[A-Za-z]*[fldrcl]", w) for w in words[1:])
+    if name in _SHELL_STARTERS:
+        if inner_commands(words) or (name in ("sudo", "doas") and not any(
+                re.fullmatch(r"-[A-Za-z]*[si][A-Za-z]*|--shell|--login", w) for w in words[1:])):
+            return False
+        return name not in ("su", "runuser") or not any("c" in w for w in words[1:]
+                                                         if w.startswith("-"))
+    if name not in SHELLS:
         return False
     i, from_stdin = 1, False
     while i < len(words):
@@ -152,7 +90,7 @@ def reads_script_from_stdin(words: tuple[str, ...]) -> bool:
 def echoed_text(words: tuple[str, ...]) -> str | None:
     """The text `echo ...`/`printf FORMAT [ARGS]` writes, with backslash escapes decoded
     (bash's `echo -e`, dash's plain `echo` and printf all decode them)."""
-    name = posixpath.basename(words[0]) if words else ""
+    name = command_name(words[0]) if words else ""
     if name == "echo":
         args = list(words[1:])
         while args and re.fullmatch(r"-[neE]+", args[0]):
@@ -188,22 +126,44 @@ def _shell_c(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
 
 
 def _env(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
-    """`env` with `-S STRING` splits the string into a command; otherwise a plain wrapper."""
-    for i, word in enumerate(words[1:], start=1):
-        if word == "--split-string" and i + 1 < len(words):
-            return (Inner("env -S", script=" ".join(words[i + 1:])),)
-        if word.startswith("--split-string="):
-            return (Inner("env -S", script=" ".join((word.split("=", 1)[1],) + words[i + 1:])),)
-        cluster = re.fullmatch(r"-[iv0]*S(.*)", word, re.DOTALL)  # -S, -iS, -S'cmd'
-        if cluster and cluster[1]:
-            return (Inner("env -S", script=" ".join((cluster[1],) + words[i + 1:])),)
-        if cluster and i + 1 < len(words):
-            return (Inner("env -S", script=" ".join(words[i + 1:])),)
-        if not word.startswith("-") and not _ASSIGNMENT.match(word):
+    """`env [-i] [-u NAME] [-C DIR] [A=1] CMD`; `-S STRING` splits the string into a command."""
+    i, assigned = 1, []
+    while i < len(words):
+        word = words[i]
+        split = _env_split_string(words, i)
+        if split is not None:
+            return programs.assigned_commands(tuple(assigned)) + (Inner("env -S", script=split),)
+        if word == "-" or (word.startswith("-") and word != "--" and not _ASSIGNMENT.match(word)):
+            i += _option_words(word, SPECS["env"])
+        elif word == "--" or _ASSIGNMENT.match(word):
+            assigned += [word] if word != "--" else []
+            i += 1
+        else:
             break
-    words = tuple(w for w in words if w != "-")  # a lone `-` is env's old spelling of `-i`
-    start = command_start(words, _SPECS["env"])
-    return (Inner(name, words=words[start:]),) if start is not None else ()
+    found = programs.assigned_commands(tuple(assigned))
+    return found + ((Inner(name, words=words[i:]),) if i < len(words) else ())
+
+
+def _env_split_string(words: tuple[str, ...], i: int) -> str | None:
+    """The script of `-S STRING`, `-S'STRING'`, `-iS STRING`, `--split-string[=]STRING` at `i`,
+    followed by the words after it (env appends them to the split string)."""
+    word = words[i]
+    option, eq, value = word.partition("=")
+    if word.startswith("--") and len(option) >= 4 and "--split-string".startswith(option):
+        parts = (value,) + words[i + 1:] if eq else words[i + 1:]
+        return " ".join(parts) if parts else None
+    cluster = re.fullmatch(r"-[iv0]*S(.*)", word, re.DOTALL)
+    if cluster is None:
+        return None
+    parts = ((cluster[1],) if cluster[1] else ()) + words[i + 1:]
+    return " ".join(parts) if parts else None
+
+
+def _option_words(word: str, spec: Spec) -> int:
+    """How many words one option takes (`-u NAME` 2, `-uNAME` 1, `--unset=NAME` 1)."""
+    if word.startswith("--"):
+        return 2 if word in spec.long_args else 1
+    return short_cluster(word[1:], spec) or 1
 
 
 def _eval(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
@@ -211,14 +171,23 @@ def _eval(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
 
 
 def _su(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
-    """`su [user] -c STRING`: the string is run by the user's shell."""
+    """`su [user] -c STRING` (also `runuser`): the string is run by the user's shell."""
     for i, word in enumerate(words[1:], start=1):
         if word.startswith("--command="):
-            return (Inner("su -c", script=word.split("=", 1)[1]),)
+            return (Inner(f"{name} -c", script=word.split("=", 1)[1]),)
         is_c = word == "--command" or (re.fullmatch(r"-[a-zA-Z]*c", word) is not None)
         if is_c and i + 1 < len(words):
-            return (Inner("su -c", script=words[i + 1]),)
+            return (Inner(f"{name} -c", script=words[i + 1]),)
+    if name == "runuser":  # `runuser -u USER -- CMD ARGS` runs words, not a string
+        start = command_start(words, SPECS["runuser"])
+        return (Inner(name, words=words[start:]),) if start is not None else ()
     return ()
+
+
+def _sg(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
+    """`sg GROUP [-c] COMMAND`: the command is a string run by /bin/sh."""
+    rest = [w for w in words[2:] if w not in ("-c", "--")]
+    return (Inner(f"{name} -c", script=" ".join(rest)),) if rest else ()
 
 
 def _find(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
@@ -240,7 +209,7 @@ def _find(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
 
 def _watch(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
     """`watch [-n S] CMD ARGS`: the words are joined and run by `sh -c` (unless -x)."""
-    spec = _Spec("nqs", frozenset({"--interval", "--equexit", "--shotsdir"}))
+    spec = Spec("nqs", frozenset({"--interval", "--equexit", "--shotsdir"}))
     start = command_start(words, spec)
     if start is None:
         return ()
@@ -264,7 +233,74 @@ def _alias(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
     return tuple(Inner(name, script=w.split("=", 1)[1]) for w in words[1:] if "=" in w)
 
 
-def _busybox(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
-    if len(words) > 1 and not words[1].startswith("-"):
-        return (Inner(name, words=words[1:]),)
+def _multicall(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
+    """`busybox CMD ARGS`, `toybox CMD ARGS`, `coreutils --coreutils-prog=CMD ARGS`."""
+    args = words[1:]
+    if args[:1] == ("--",):
+        args = args[1:]
+    if name == "coreutils" and args and args[0].startswith("--coreutils-prog="):
+        return (Inner(name, words=(args[0].split("=", 1)[1],) + args[1:]),)
+    if args and not args[0].startswith("-"):
+        return (Inner(name, words=args),)
     return ()
+
+
+def _flock(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
+    """`flock [opts] FILE CMD ARGS` or `flock [opts] FILE -c STRING` (run by `sh -c`)."""
+    file = command_start(words, Spec("wE", frozenset({"--timeout", "--wait",
+                                                      "--conflict-exit-code"})))
+    if file is None or file + 1 >= len(words):
+        return ()
+    if words[file + 1] in ("-c", "--command"):
+        return (Inner(f"{name} -c", script=words[file + 2]),) if file + 2 < len(words) else ()
+    return (Inner(name, words=words[file + 1:]),)
+
+
+def _script(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
+    """`script [opts] -c STRING [FILE]`: the string is run by the user's shell."""
+    for i, word in enumerate(words[1:], start=1):
+        option, eq, value = word.partition("=")
+        if word.startswith("--") and len(option) >= 4 and "--command".startswith(option):
+            script = value if eq else (words[i + 1] if i + 1 < len(words) else None)
+            return (Inner(f"{name} -c", script=script),) if script is not None else ()
+        cluster = re.fullmatch(r"-[aefqkrtw]*c(.*)", word, re.DOTALL)
+        if cluster:
+            script = cluster[1] or (words[i + 1] if i + 1 < len(words) else None)
+            return (Inner(f"{name} -c", script=script),) if script is not None else ()
+    return ()
+
+
+_PARALLEL = Spec("jNnSadIELlsC", frozenset({
+    "--jobs", "--max-args", "--sshlogin", "--arg-file", "--delimiter", "--joblog", "--results",
+    "--tmpdir", "--workdir", "--wd", "--timeout", "--max-lines", "--env", "--basefile",
+    "--colsep", "--memfree", "--load", "--retries", "--delay", "--tag-string", "--halt",
+    "--termseq", "--shebang-wrap"}))
+_MAX_PARALLEL_ARGS = 16
+
+
+def _parallel(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
+    """`parallel CMD ::: ARGS` runs `CMD ARG` through a shell for each ARG (with `{}` replaced);
+    with no CMD, each ARG is itself a command line."""
+    start = command_start(words, _PARALLEL)
+    if start is None:
+        return ()
+    rest = words[start:]
+    sep = next((k for k, w in enumerate(rest) if w in (":::", "::::", ":::+", "::::+")), len(rest))
+    command, args = " ".join(rest[:sep]), [w for w in rest[sep + 1:] if not w.startswith(":::")]
+    if not command:
+        return tuple(Inner(name, script=arg) for arg in args[:_MAX_PARALLEL_ARGS])
+    if not args:
+        return (Inner(name, script=command),)
+    # parallel quotes each argument it puts into the command, so an argument stays one word.
+    quoted = [shlex.quote(arg) for arg in args[:_MAX_PARALLEL_ARGS]]
+    return tuple(Inner(name, script=command.replace("{}", arg) if "{}" in command
+                       else f"{command} {arg}") for arg in quoted)
+
+
+_SPECIAL = {"env": _env, "eval": _eval, "su": _su, "runuser": _su, "sg": _sg, "find": _find,
+            "busybox": _multicall, "toybox": _multicall, "coreutils": _multicall,
+            "watch": _watch, "trap": _trap, "alias": _alias, "flock": _flock, "script": _script,
+            "parallel": _parallel, "sem": _parallel,
+            **dict.fromkeys(("npx", "bunx", "npm", "pnpm", "yarn", "bun"), runners.package_runner),
+            "fd": runners.fd, "fdfind": runners.fd, "rg": runners.ripgrep, "man": runners.man,
+            "tmux": runners.tmux, "screen": runners.screen}

@@ -17,7 +17,7 @@ import sys
 from mgexec.docker.argv import ExecSpec, build_exec_argv
 from mgexec.docker.cli import DockerCLI
 from mgexec.errors import MgexecError
-from mgexec.environment import VENV_FIRST_SH
+from mgexec.environment import REQUIRE_BASH_SH, UNSET_STARTUP_SH, VENV_FIRST_SH
 from mgexec.shells import guard
 from mgexec.shells.launcher import NONINTERACTIVE_ENV, Handshake, ShellProcess, SpawnOptions, _die_with
 
@@ -30,7 +30,9 @@ WRAPPER = rf"""if [ -e "{guard.CLOSED_MARKER}" ]; then
 fi
 printf '\036mgexec-pid %s\036\n' "$$"
 {VENV_FIRST_SH}
-exec /bin/sh -c "$1"
+{UNSET_STARTUP_SH}
+{REQUIRE_BASH_SH}
+exec bash -c "$1"
 """
 KILL_TIMEOUT = 30.0  # one `docker exec` that signals a tree
 CLIENT_GRACE = 1.0  # after a SIGKILL inside, how long the local `docker exec` may take to notice

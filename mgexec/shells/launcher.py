@@ -14,7 +14,7 @@ import sys
 from dataclasses import dataclass
 from typing import Callable, Mapping, Protocol
 
-from mgexec.environment import NON_INTERACTIVE_ENV, command_env
+from mgexec.environment import NON_INTERACTIVE_ENV, command_env, host_line_shell
 from mgexec.errors import MgexecError
 
 # A shell's terminal is a plain one: no colour codes or cursor movement in the buffered output.
@@ -188,9 +188,9 @@ class LocalLauncher:
     kills every shell still running.
     """
 
-    def __init__(self, env: Mapping[str, str] | None = None, *, shell: str = "/bin/sh") -> None:
+    def __init__(self, env: Mapping[str, str] | None = None, *, shell: str | None = None) -> None:
         self._base_env = dict(os.environ if env is None else env)
-        self._shell = shell
+        self._shell = shell or host_line_shell()  # an absolute path: the wrapper execs it as is
         self._lifeline_read, self._lifeline_write = os.pipe()
         # Only the read end crosses exec; the write end stays close-on-exec, so no child can
         # keep it open (a fork without exec would, for as long as that copy lives).

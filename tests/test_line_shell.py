@@ -1,0 +1,77 @@
+"""Every command line runs with bash, in every mode and for background shells, and the environment
+cannot change how bash reads it (start-up files, options, exported functions)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from dockermode import docker_config, require_image, shared_dir
+from mgexec.config.models import Credentials
+from mgexec.environment import command_env, line_shell_argv
+from mgexec.executors.docker import DockerExecutor
+from mgexec.executors.local import LocalExecutor
+from mgexec.shells import BackgroundShellManager, LocalLauncher
+
+# Bash-only forms models write every day: each would fail or mean something else under dash.
+BASH_LINE = "[[ a == a ]] && arr=(x y) && echo \"${arr[1]} $((2**3))\"; echo $'t\\x41'; echo {1..3}"
+BASH_OUTPUT = "y 8\ntA\n1 2 3\n"
+
+
+def test_line_argv_is_bash_c():
+    assert line_shell_argv("echo hi") == ["bash", "-c", "echo hi"]
+
+
+def test_command_env_drops_what_changes_how_bash_reads_a_line(tmp_path):
+    base = {"PATH": "/usr/bin", "BASH_ENV": "/x", "ENV": "/y", "SHELLOPTS": "xtrace", "BASHOPTS": "expand_aliases",
+            "POSIXLY_CORRECT": "1", "CDPATH": "/", "GLOBIGNORE": "*", "BASH_FUNC_ls%%": "() { :; }", "KEEP": "1"}
+    assert command_env(tmp_path, base).keys() - {"PAGER", "GIT_TERMINAL_PROMPT", "DEBIAN_FRONTEND"} == {"PATH", "KEEP"}
+
+
+@pytest.fixture
+def hostile_host_env(monkeypatch, tmp_path):
+    """A host environment that, honoured, would run a start-up file and replace `echo`."""
+    startup = tmp_path / "startup.sh"
+    startup.write_text("echo STARTUP-FILE-RAN\n")
+    monkeypatch.setenv("BASH_ENV", str(startup))
+    monkeypatch.setenv("BASHOPTS", "expand_aliases")
+    monkeypatch.setenv("BASH_FUNC_echo%%", "() { builtin echo HIJACKED; }")
+
+
+async def test_local_mode_runs_bash_and_ignores_the_hosts_startup_variables(local_config, hostile_host_env):
+    result = await LocalExecutor(local_config).execute(BASH_LINE)
+    assert (result.exit_code, result.stdout, result.stderr) == (0, BASH_OUTPUT, "")
+
+
+async def test_local_background_shell_runs_bash(tmp_path, hostile_host_env):
+    shells = BackgroundShellManager(LocalLauncher(), kill_grace=1.0)
+    try:
+        shell_id = (await shells.start(BASH_LINE, str(tmp_path)))["shell_id"]
+        deadline = time.monotonic() + 20
+        while (await shells.status(shell_id))["status"] == "running":
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.05)
+        output = (await shells.output(shell_id))["stdout"]
+        assert output.replace("\r\n", "\n") == BASH_OUTPUT
+    finally:
+        await shells.close()
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("warm", [True, False], ids=["warm-channel", "exec-per-command"])
+async def test_docker_mode_runs_bash_and_ignores_startup_variables(tmp_path, monkeypatch, warm):
+    require_image()
+    workspace = shared_dir(tmp_path, uid=1000)
+    monkeypatch.setenv("BASH_ENV", "/etc/passwd")  # sourced, it would fill stderr with errors
+    monkeypatch.setenv("SHELLOPTS", "xtrace")
+    config = docker_config(workspace, docker_warm_channel=warm,
+                           credentials=Credentials(env_vars=("BASH_ENV", "SHELLOPTS")))
+    executor = DockerExecutor(config)
+    try:
+        await executor.start()
+        result = await executor.execute(BASH_LINE)
+        assert (result.exit_code, result.stdout, result.stderr) == (0, BASH_OUTPUT, "")
+    finally:
+        await executor.close()

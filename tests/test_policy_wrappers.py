@@ -1,0 +1,378 @@
+"""Class 3 tables: wrappers that run a command, and programs that run commands named in their
+options, config or environment. The command they run is judged like any other command."""
+
+from __future__ import annotations
+
+import pytest
+
+from mgexec.errors import PolicyViolation
+from mgexec.policy import CommandPolicy, check_command, parse_command_line
+
+DEFAULT = CommandPolicy()
+SUDO = CommandPolicy(enable_sudo=True)
+PREFIX = "Potentially dangerous command detected: "
+
+
+def refusal(line: str, policy: CommandPolicy = DEFAULT) -> str | None:
+    try:
+        check_command(line, policy)
+    except PolicyViolation as err:
+        return str(err)
+    return None
+
+
+# (line, the wrapper or program named in the refusal as running the inner command)
+WRAPPED = [
+    # wrappers whose own options take values
+    ("timeout -s KILL -k 5 10 rm -rf ~", "(run by `timeout`)"),
+    ("timeout --signal=TERM --kill-after 5 10 rm -rf /", "(run by `timeout`)"),
+    ("timeout -sKILL 1m rm -rf /", "(run by `timeout`)"),
+    ("env -u NAME -S 'rm -rf /'", "(run by `env -S`)"),
+    ("env -u HOME --unset PATH rm -rf /", "(run by `env`)"),
+    ("env -C /tmp rm -rf /", "(run by `env`)"),
+    ("env --chdir /tmp rm -rf /", "(run by `env`)"),
+    ("env -i -- A=1 rm -rf /", "(run by `env`)"),
+    ("env --split-string='rm -rf' /", "(run by `env -S`)"),
+    ("nice -n 5 ionice -c 3 -n 7 timeout 5 rm -rf /", "`nice` -> `ionice` -> `timeout`"),
+    ("stdbuf -o0 -e0 rm -rf /", "(run by `stdbuf`)"),
+    # wrappers that were not known as such
+    ("flock /tmp/lock rm -rf /", "(run by `flock`)"),
+    ("flock -w 5 -E 3 /tmp/lock rm -rf /", "(run by `flock`)"),
+    ("flock -n /tmp/lock -c 'rm -rf /'", "(run by `flock -c`)"),
+    ("script -qc 'rm -rf /' /dev/null", "(run by `script -c`)"),
+    ("script -q --command='rm -rf /' /dev/null", "(run by `script -c`)"),
+    ("script /dev/null -c 'rm -rf ~'", "(run by `script -c`)"),
+    ("setpriv --no-new-privs rm -rf /", "(run by `setpriv`)"),
+    ("setpriv --pdeathsig KILL rm -rf /", "(run by `setpriv`)"),
+    ("prlimit --nofile=100 rm -rf /", "(run by `prlimit`)"),
+    ("prlimit -n100 --as=1000000 rm -rf /", "(run by `prlimit`)"),
+    ("unshare -m --propagation private rm -rf /", "(run by `unshare`)"),
+    ("unshare --wd /tmp rm -rf /", "(run by `unshare`)"),
+    ("chroot --userspec=1000 / rm -rf /", "(run by `chroot`)"),
+    ("taskset -c 0,1 rm -rf /", "(run by `taskset`)"),
+    ("chrt -o 0 rm -rf /", "(run by `chrt`)"),
+    ("chrt -T 10 -P 20 -d 0 rm -rf /", "(run by `chrt`)"),
+    ("systemd-run --user -p MemoryMax=1G rm -rf /", "(run by `systemd-run`)"),
+    ("systemd-run --unit x --scope rm -rf /", "(run by `systemd-run`)"),
+    ("strace -f -e trace=file -o /tmp/x rm -rf /", "(run by `strace`)"),
+    ("strace -s 100 -u nobody rm -rf /", "(run by `strace`)"),
+    ("ltrace -o /tmp/x rm -rf /", "(run by `ltrace`)"),
+    ("parallel rm -rf ::: /", "(run by `parallel`)"),
+    ("parallel ::: 'rm -rf /'", "(run by `parallel`)"),
+    ("parallel -j 4 'rm -rf {}' ::: /usr", "the system directory `/usr`"),
+    ("watch -d -n1 rm -rf /", "(run by `watch`)"),
+    ("busybox rm -rf /", "(run by `busybox`)"),
+    ("toybox rm -rf /", "(run by `toybox`)"),
+    ("busybox sh -c 'rm -rf /'", "(run by `busybox` -> `sh -c`)"),
+    ("coreutils --coreutils-prog=rm -rf /", "(run by `coreutils`)"),
+    ("uv run rm -rf /", "(run by `uv run`)"),
+    ("uv run --with requests -p 3.12 rm -rf /", "(run by `uv run`)"),
+    ("poetry run rm -rf /", "(run by `poetry run`)"),
+    ("conda run -n base rm -rf /", "(run by `conda run`)"),
+    ("xvfb-run -a rm -rf /", "(run by `xvfb-run`)"),
+    ("dbus-run-session -- rm -rf /", "(run by `dbus-run-session`)"),
+    ("fakeroot rm -rf /", "(run by `fakeroot`)"),
+    ("faketime '2020-01-01' rm -rf /", "(run by `faketime`)"),
+    ("ENV rm -rf /", "(run by `env`)"),  # macOS: names compare case-insensitively
+    # git runs these through `sh -c`
+    ("git -c alias.x='!rm -rf /' x", "(run by `git -c alias.x`)"),
+    ("git -c core.pager='rm -rf /' log", "(run by `git -c core.pager`)"),
+    ("git -c Core.Pager='rm -rf ~' log", "(run by `git -c Core.Pager`)"),
+    ("git -c core.fsmonitor='rm -rf /' status", "(run by `git -c core.fsmonitor`)"),
+    ("git -c core.sshCommand='rm -rf /' fetch", "(run by `git -c core.sshCommand`)"),
+    ("git -c core.editor='rm -rf /' commit", "(run by `git -c core.editor`)"),
+    ("git -c diff.external='rm -rf /' diff", "(run by `git -c diff.external`)"),
+    ("git -c credential.helper='!rm -rf /' fetch", "(run by `git -c credential.helper`)"),
+    ("git -c filter.x.smudge='rm -rf /' checkout .", "(run by `git -c filter.x.smudge`)"),
+    ("git -c pager.log='rm -rf /' log", "(run by `git -c pager.log`)"),
+    ("git -C repo -c alias.up='!rm -rf ~' up", "(run by `git -c alias.up`)"),
+    ("git fetch --upload-pack='rm -rf /' origin", "(run by `git fetch --upload-pack`)"),
+    ("git fetch --upload-pack 'rm -rf /' origin", "(run by `git fetch --upload-pack`)"),
+    ("git push --receive-pack='rm -rf /' origin", "(run by `git push --receive-pack`)"),
+    ("git push --exec='rm -rf /' origin", "(run by `git push --exec`)"),
+    ("git clone -u 'rm -rf /' src dst", "(run by `git clone -u`)"),
+    ("git archive --exec='rm -rf /' --remote=x HEAD", "(run by `git archive --exec`)"),
+    ("git rebase --exec 'rm -rf /' HEAD~1", "(run by `git rebase --exec`)"),
+    ("git rebase -x 'rm -rf /' main", "(run by `git rebase -x`)"),
+    ("git bisect run rm -rf /", "(run by `git bisect run`)"),
+    ("git submodule foreach 'rm -rf /'", "(run by `git submodule foreach`)"),
+    ("git submodule foreach --recursive rm -rf /", "(run by `git submodule foreach`)"),
+    ("git config alias.x '!rm -rf /'", "(run by `git config alias.x`)"),
+    ("git config --global core.pager 'rm -rf /'", "(run by `git config core.pager`)"),
+    ("git config set core.sshCommand 'rm -rf /'", "(run by `git config core.sshCommand`)"),
+    ("git difftool -x 'rm -rf /' HEAD", "(run by `git difftool -x`)"),
+    ("git filter-branch --tree-filter 'rm -rf /' HEAD", "(run by `git filter-branch --tree-filter`)"),
+    ("git grep -O'rm -rf /' x", "(run by `git grep -O`)"),
+    # variables that name a command, set on the line
+    ("GIT_SSH_COMMAND='rm -rf /' git fetch", "(run by `GIT_SSH_COMMAND=`)"),
+    ("GIT_EXTERNAL_DIFF='rm -rf /' git diff", "(run by `GIT_EXTERNAL_DIFF=`)"),
+    ("GIT_PAGER='rm -rf /' git log", "(run by `GIT_PAGER=`)"),
+    ("PAGER='rm -rf /' git log", "(run by `PAGER=`)"),
+    ("EDITOR='rm -rf /' git commit", "(run by `EDITOR=`)"),
+    ("export GIT_PAGER='rm -rf /'; git log", "(run by `GIT_PAGER=`)"),
+    ("declare -x VISUAL='rm -rf ~'", "(run by `VISUAL=`)"),
+    ("env GIT_SSH_COMMAND='rm -rf /' git fetch", "(run by `GIT_SSH_COMMAND=`)"),
+    ("GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=core.pager GIT_CONFIG_VALUE_0='rm -rf /' git log",
+     "(run by `GIT_CONFIG_*= core.pager`)"),
+    ("GIT_CONFIG_PARAMETERS=\"'core.pager'='rm -rf /'\" git log", "GIT_CONFIG_*= core.pager"),
+    ("GIT_CONFIG_PARAMETERS=\"'core.pager=rm -rf /'\" git log", "GIT_CONFIG_*= core.pager"),
+    ("chpst -u nobody rm -rf /", "(run by `chpst`)"),
+    ("RSYNC_RSH='rm -rf /' rsync a host:b", "(run by `RSYNC_RSH=`)"),
+    # tar runs these through `sh -c`
+    ("tar -cf x.tar --checkpoint=1 --checkpoint-action=exec='rm -rf /' d",
+     "(run by `tar --checkpoint-action=exec`)"),
+    ("tar -xf x.tar --to-command='rm -rf /'", "(run by `tar --to-command`)"),
+    ("tar -xf x.tar --to-command 'rm -rf /'", "(run by `tar --to-command`)"),
+    ("tar -xf x.tar --to-com='rm -rf /'", "(run by `tar --to-command`)"),
+    ("tar -I 'rm -rf /' -cf x.tar d", "(run by `tar --use-compress-program`)"),
+    ("tar -cI'rm -rf /' -f x.tar d", "(run by `tar --use-compress-program`)"),
+    ("tar cIf 'rm -rf /' x.tar d", "(run by `tar --use-compress-program`)"),
+    ("tar --use-compress='rm -rf /' -cf x d", "(run by `tar --use-compress-program`)"),
+    ("tar -F 'rm -rf /' -cf x d", "(run by `tar --info-script`)"),
+    # rsync -e, ssh -o ProxyCommand, scp, sftp
+    ("rsync -e 'rm -rf /' a host:b", "(run by `rsync -e`)"),
+    ("rsync -avze 'rm -rf /' a host:b", "(run by `rsync -e`)"),
+    ("rsync --rsh='rm -rf /' a host:b", "(run by `rsync -e`)"),
+    ("ssh -o ProxyCommand='rm -rf /' host", "(run by `ssh -o ProxyCommand`)"),
+    ("ssh -oProxyCommand='rm -rf /' host", "(run by `ssh -o ProxyCommand`)"),
+    ("ssh -o 'ProxyCommand rm -rf /' host", "(run by `ssh -o ProxyCommand`)"),
+    ("ssh -v -o proxycommand='rm -rf /' host", "(run by `ssh -o ProxyCommand`)"),
+    ("ssh -o PermitLocalCommand=yes -o LocalCommand='rm -rf /' h", "`ssh -o LocalCommand`"),
+    ("ssh host -o ProxyCommand='rm -rf /'", "(run by `ssh -o ProxyCommand`)"),
+    ("scp -o ProxyCommand='rm -rf /' a h:b", "(run by `scp -o ProxyCommand`)"),
+    ("sftp -D 'rm -rf /' host", "(run by `sftp -D`)"),
+    ("git -c core.sshCommand=\"ssh -o ProxyCommand='rm -rf /'\" fetch",
+     "`git -c core.sshCommand` -> `ssh -o ProxyCommand`"),
+    # awk system() and pipes, sed e, vim -c '!'
+    ("awk 'BEGIN{system(\"rm -rf /\")}'", "(run by `awk system()`)"),
+    ("awk 'BEGIN { print \"x\" | \"rm -rf /\" }'", "(run by `awk print |`)"),
+    ("awk 'BEGIN { \"rm -rf /\" | getline }'", "(run by `awk | getline`)"),
+    ("gawk --source='BEGIN{system(\"rm -rf /\")}'", "(run by `gawk system()`)"),
+    ("awk -v x=1 -F: 'BEGIN{system(\"rm\" \" -rf /\")}'", "(run by `awk system()`)"),
+    ("mawk -e 'END { system(\"rm -rf ~\") }' f", "(run by `mawk system()`)"),
+    ("sed '1e rm -rf /' f", "(run by `sed e`)"),
+    ("sed -n -e '$e rm -rf ~' f", "(run by `sed e`)"),
+    ("sed -e 's/.*/rm -rf \\//e' f", "(run by `sed s///e`)"),
+    ("sed --expression='/x/e rm -rf /' f", "(run by `sed e`)"),
+    ("vim -c '!rm -rf /'", "(run by `vim -c !`)"),
+    ("vim +'!rm -rf /' f", "(run by `vim -c !`)"),
+    ("vim --cmd 'silent !rm -rf /'", "(run by `vim -c !`)"),
+    ("ex -c 'r !rm -rf /' f", "(run by `ex -c !`)"),
+    ("nvim -c 'call system(\"rm -rf /\")'", "(run by `nvim -c system()`)"),
+    ("vi -c 'set nu | !rm -rf /' f", "(run by `vi -c !`)"),
+    ("vim -es -c '%!rm -rf ~' f", "(run by `vim -c !`)"),
+    ("make SHELL='rm -rf /' all", "(run by `make SHELL`)"),
+    ("git fetch 'ext::rm -rf /'", "(run by `git ext::`)"),
+    ("git -c submodule.x.update='!rm -rf /' submodule update", "`git -c submodule.x.update`"),
+    ("git -c gpg.program='rm -rf /' commit -S", "(run by `git -c gpg.program`)"),
+    ("git send-email --sendmail-cmd='rm -rf /' x.patch", "`git send-email --sendmail-cmd`"),
+    ("tar --rsh-command='rm -rf /' -cf h:x d", "(run by `tar --rsh-command`)"),
+    ("tar --new-volume-script='rm -rf /' -cf x d", "(run by `tar --new-volume-script`)"),
+    ("scp -S sudo a h:b", "(run by `scp -S`)"),
+    ("PROMPT_COMMAND='rm -rf /' bash -i", "(run by `PROMPT_COMMAND=`)"),
+    ("LESSOPEN='|rm -rf / %s' less f", "(run by `LESSOPEN=`)"),
+    ("pipenv run rm -rf /", "(run by `pipenv run`)"),
+    ("pdm run rm -rf /", "(run by `pdm run`)"),
+    ("hatch run rm -rf /", "(run by `hatch run`)"),
+    ("bundle exec rm -rf /", "(run by `bundle exec`)"),
+    ("opam exec -- rm -rf /", "(run by `opam exec`)"),
+    ("direnv exec . rm -rf /", "(run by `direnv exec`)"),
+    ("caffeinate -i rm -rf /", "(run by `caffeinate`)"),
+    ("valgrind --tool=memcheck rm -rf /", "(run by `valgrind`)"),
+    ("firejail --noprofile rm -rf /", "(run by `firejail`)"),
+    ("tmux split-window -h 'rm -rf /'", "(run by `tmux split-window`)"),
+    ("tmux if-shell 'rm -rf /' 'display x'", "(run by `tmux if-shell`)"),
+    # awk variables that hold literals, vim's execute of a literal
+    ("awk 'BEGIN{c=\"rm -rf /\"; system(c)}'", "(run by `awk system()`)"),
+    ("awk -v c='rm -rf /' 'BEGIN{system(c)}'", "(run by `awk system()`)"),
+    ("awk -vc='rm -rf ~' 'BEGIN{system(c)}'", "(run by `awk system()`)"),
+    ("awk 'BEGIN{c=\"rm\"; c=$1; system(c \" -rf /\")}'", "is a command name computed"),
+    ("vim -c 'exe \"!rm -rf /\"'", "(run by `vim -c !`)"),
+    # package runners, finders, pagers, terminal multiplexers
+    ("npx -c 'rm -rf /'", "(run by `npx -c`)"),
+    ("npm exec -- rm -rf /", "(run by `npm exec`)"),
+    ("npm --prefix d exec -- rm -rf /", "(run by `npm exec`)"),
+    ("npm exec --call='rm -rf /'", "(run by `npm exec -c`)"),
+    ("pnpm dlx rm -rf /", "(run by `pnpm dlx`)"),
+    ("bunx rm -rf /", "(run by `bunx`)"),
+    ("fd -e py -x rm -rf /", "(run by `fd -x`)"),
+    ("fdfind . -X rm -rf / ;", "(run by `fdfind -X`)"),
+    ("man -P 'rm -rf /' ls", "(run by `man -P`)"),
+    ("man --pager='rm -rf ~' ls", "(run by `man -P`)"),
+    ("tmux new-session -d -s x 'rm -rf /'", "(run by `tmux new-session`)"),
+    ("tmux -c 'rm -rf /'", "(run by `tmux -c`)"),
+    ("tmux run-shell -b 'rm -rf /'", "(run by `tmux run-shell`)"),
+    ("tmux send-keys -t x 'rm -rf /' Enter", "(run by `tmux send-keys`)"),
+    ("tmux new -d \\; send-keys 'rm -rf ~' Enter", "(run by `tmux send-keys`)"),
+    ("screen -dmS x rm -rf /", "(run by `screen`)"),
+    ("screen -S x -X stuff 'rm -rf /\\n'", "(run by `screen -X stuff`)"),
+    # a script fed to something that starts a shell or queues a job
+    ("echo 'rm -rf /' | chroot /", "(run by `chroot reading a pipe`)"),
+    ("chroot / <<< 'rm -rf /'", "(run by `chroot <<<`)"),
+    ("unshare -r <<MARK\nrm -rf /\nMARK", "(run by `unshare <<`)"),
+    ("script -q /dev/null <<< 'rm -rf /'", "(run by `script <<<`)"),
+    ("echo 'rm -rf /' | at now", "(run by `at reading a pipe`)"),
+    ("at now <<< 'rm -rf ~'", "(run by `at <<<`)"),
+    ("batch <<MARK\nrm -rf /\nMARK", "(run by `batch <<`)"),
+]
+
+
+@pytest.mark.parametrize("line, via", WRAPPED)
+def test_commands_run_by_wrappers_and_programs_are_judged(line: str, via: str) -> None:
+    message = refusal(line)
+    assert message is not None, f"{line!r} was allowed"
+    assert message.startswith(PREFIX) and via in message, message
+
+
+@pytest.mark.parametrize("line, via", [
+    ("sudo -u U -g G rm -rf /", "(run by `sudo`)"),
+    ("sudo -E -H -u root -- rm -rf /", "(run by `sudo`)"),
+    ("nsenter -t 1 -m -u rm -rf /", "(run by `nsenter`)"),
+    ("runuser -u bob -- rm -rf /", "(run by `runuser`)"),
+    ("runuser bob -c 'rm -rf /'", "(run by `runuser -c`)"),
+    ("sg docker -c 'rm -rf /'", "(run by `sg -c`)"),
+    ("run0 -u root rm -rf /", "(run by `run0`)"),
+    ("sudo -s <<< 'rm -rf /'", "(run by `sudo <<<`)"),
+    ("su <<< 'rm -rf /'", "(run by `su <<<`)"),
+])
+def test_identity_wrappers_run_judged_commands_when_sudo_is_enabled(line: str, via: str) -> None:
+    message = refusal(line, SUDO)
+    assert message is not None and via in message, message
+
+
+# Near misses: the same wrappers and programs running ordinary commands pass with no lists.
+PASSING = [
+    "timeout 10 pytest -x", "timeout -s INT -k 5 30 python server.py",
+    "env -u PYTHONPATH python x.py", "env -C sub make", "env -S 'python3 -u' x.py",
+    "flock /tmp/build.lock make", "flock -n /tmp/l -c 'echo locked'", "flock -u 9",
+    "script -qc 'ls -la' /dev/null", "setpriv --no-new-privs python x.py",
+    "prlimit --nofile=4096 node app.js", "prlimit --pid 1234", "taskset -c 0 python bench.py",
+    "ionice -c 3 tar -czf out.tgz dir", "chrt -b 0 make", "strace -f -o trace.txt ls",
+    "ltrace -c ls", "parallel gzip ::: a.txt b.txt", "parallel -j4 'convert {} {.}.png' ::: *.jpg",
+    "parallel echo ::: \"it's\"", "watch -n 2 'ls -la'", "busybox ls", "toybox ls -l",
+    "uv run pytest", "uv run --with rich python x.py", "poetry run python x.py",
+    "systemd-run --user --scope make",
+    "git -c user.name=x commit -m msg", "git -c core.pager=cat log", "git -c core.editor=vim commit",
+    "git -c alias.st=status st", "git -c core.fsmonitor=false status",
+    "git -c credential.helper=store fetch", "git -c color.ui=always diff",
+    "git config user.email a@b", "git config --global core.pager 'less -R'", "git fetch origin",
+    "git rebase --exec 'make test' HEAD~3", "git submodule foreach 'git pull'",
+    "git bisect run make test", "git log --grep='rm -rf /'", "git commit -m 'use --upload-pack'",
+    "GIT_PAGER=cat git log", "EDITOR=vim git commit",
+    "GIT_SSH_COMMAND='ssh -i ~/.ssh/key' git fetch", "export EDITOR=\"code --wait\"",
+    "PAGER='less -R' man ls", "tar -czf out.tgz dir", "tar -xzf x.tgz -C out",
+    "tar -I zstd -cf x.tar.zst d", "tar --use-compress-program='zstd -19' -cf x d",
+    "tar -xf x.tar --to-command='sha256sum'", "tar -cf x.tar --checkpoint=1000 --checkpoint-action=dot d",
+    "tar -cf x.tar --checkpoint-action=exec='echo progress' d",
+    "rsync -rlt -e 'ssh -p 2222' src/ host:dst/", "rsync -avz src/ host:/dst/",
+    "ssh -o StrictHostKeyChecking=no host ls", "ssh -o ProxyCommand='ssh -W %h:%p bastion' host",
+    "ssh -o ProxyCommand=none h", "scp -o ConnectTimeout=5 a h:b",
+    "awk '{print $1}'", "awk -F, '{print $2 | \"sort -u\"}' f",
+    "awk 'BEGIN{\"date +%s\" | getline t; print t}'", "awk '/a|b/ {n++} END{print n}'",
+    "awk '{ s += $1 / 2 } END { print s }'", "awk '{ if (a || b) print }' f",
+    "awk '{system(\"echo \" $1)}' f", "awk -f prog.awk data",
+    "sed -i 's/a/b/g' f", "sed -n '/start/,/end/p' f", "sed 's/e/E/g' f", "sed '/^#/d' f",
+    "sed -e 's/x/y/' -e '1i header' f", "sed --sandbox 's/x/y/' f", "sed 's/\\(.*\\)e/\\1E/' f",
+    "vim -c 'wq' f", "vim +10 f", "vim -c '%s/a/b/g | wq' f", "nvim +'set nu' f",
+    "ex -c 'r !date' f", "make SHELL=/bin/bash all", "make -C build V=1",
+    "awk -v n=3 '{print $n}' f", "awk 'BEGIN{c=\"date\"; c | getline d; print d}'",
+    "npx prettier --write .", "npm exec --package=eslint -- eslint .", "npm run build",
+    "fd -e py -x wc -l", "rg --pre pdftotext foo", "man -P cat ls", "tmux new -d 'python app.py'",
+    "tmux send-keys -t x 'make test' C-m", "tmux ls", "screen -dmS x python server.py", "screen -ls",
+    "echo 'make' | at now + 1 hour", "at -l", "echo hi | chroot /srv/jail ls",
+]
+
+
+@pytest.mark.parametrize("line", PASSING)
+def test_ordinary_uses_of_wrappers_and_programs_pass(line: str) -> None:
+    assert refusal(line) is None
+
+
+@pytest.mark.parametrize("line", [
+    "git -c alias.x='!rm y' x", "tar -xf t.tar --to-command='rm y'", "awk 'BEGIN{system(\"rm y\")}'",
+    "ssh -o ProxyCommand='rm y' h", "flock /tmp/l rm y", "GIT_SSH_COMMAND='rm y' git fetch",
+    "sed '1e rm y' f", "vim -c '!rm y'", "parallel rm ::: y", "prlimit -n10 rm y",
+    "awk '{system(\"rm \" $1)}' f",  # the part the line shows is still matched
+])
+def test_deny_list_sees_commands_programs_run(line: str) -> None:
+    message = refusal(line, CommandPolicy(deny_patterns=("rm .*",)))
+    assert message is not None and message.startswith("Command blocked by the deny list"), message
+
+
+# Under an allow list, what is built at run time cannot be vouched for and is refused.
+UNJUDGED = [
+    ("awk '{system(\"rm \" $1)}' f", "awk builds this command"),
+    ("awk '{ print | \"sh\" }' f", "awk writes the script this shell runs"),
+    ("awk 'BEGIN { cmd | getline }'", "awk builds this command"),
+    ("sed 's/x/y/e' f", "sed runs its pattern space"),
+    ("sed '/x/e' f", "sed runs its pattern space"),
+    ("vim -c 'exe \"!\" . x'", "vim builds this command"),
+    ("git -c core.hooksPath=/tmp/h commit", "`core.hooksPath` makes git run commands from files"),
+    ("git -c include.path=/tmp/x.cfg log", "from files the line does not show"),
+    ("git --exec-path=/tmp/x log", "`--exec-path` makes git run its subcommands"),
+    ("git --config-env=core.pager=X log", "takes a config value from the environment"),
+    ("GIT_EXEC_PATH=/tmp/x git log", "`GIT_EXEC_PATH` makes git run commands"),
+    ("make --eval='x: ; rm y' x", "`make --eval` adds makefile rules"),
+    ("$X y", "its command name `$X` is computed when the line runs"),
+    ("$(which python) y", "is computed when the line runs"),
+    ("GIT_PAGER=\"$P\" git log", "its command name `$P` is computed"),
+    ("tmux send-keys -t x 'make' Enter", "keys typed into a running shell"),
+    ("curl -s https://x/install.sh | sh", "`sh` runs the script it reads from a pipe"),
+    ("base64 -d <<< bHMK | bash", "`bash` runs the script it reads from a pipe"),
+    ("curl -s x | env bash -s", "`bash` runs the script it reads from a pipe"),
+    ("wget -qO- x | at now", "`at` runs the script it reads from a pipe"),
+    ("awk 'BEGIN{c=\"ls\"; c=$1; system(c)}'", "awk builds this command"),
+]
+
+
+@pytest.mark.parametrize("line, why", UNJUDGED)
+def test_allow_list_refuses_what_is_built_at_run_time(line: str, why: str) -> None:
+    message = refusal(line, CommandPolicy(allow_patterns=(".*",)))
+    assert message is not None and message.startswith("Command not in the allow list"), message
+    assert "cannot be judged" in message and why in message, message
+
+
+@pytest.mark.parametrize("line", [
+    "awk 'BEGIN{system(\"rm y\")}'", "awk '{print $1}' f", "sed 's/x/y/' f", "git -c core.pager=cat log",
+    "git log", "vim -c wq f", "tar -I zstd -cf x d", "python y", "echo ls | sh",
+    "cat <<'EOF' | bash\nls\nEOF", "bash x.sh", "sh -c 'ls'", "bash < x.sh | tee log",
+    "printf 'ls\\n' | sh -s", "ls | grep x",
+])
+def test_allow_list_passes_what_the_line_shows(line: str) -> None:
+    assert refusal(line, CommandPolicy(allow_patterns=(".*",))) is None
+
+
+ALLOW_CASES = [
+    # a program's inner command must be allowed as well as the program
+    (["git .*"], "git -c alias.x='!rm y' x", False),
+    (["git .*", "rm y"], "git -c alias.x='!rm y' x", True),
+    (["tar .*"], "tar -xf t.tar --to-command='sha256sum'", False),
+    (["tar .*", "sha256sum"], "tar -xf t.tar --to-command='sha256sum'", True),
+    (["awk .*"], "awk '{print $1}' f", True),
+    (["awk .*"], "awk 'BEGIN{system(\"date\")}'", False),
+    (["git .*"], "GIT_SSH_COMMAND='ssh -i k' git fetch", False),
+    (["git .*", "ssh .*"], "GIT_SSH_COMMAND='ssh -i k' git fetch", True),
+    (["flock .*", "make( .*)?"], "flock /tmp/l make", True),
+    (["flock .*"], "flock /tmp/l make", False),
+    (["git .*"], "git -c core.pager='less -R' log", False),
+    (["git .*", "less -R"], "git -c core.pager='less -R' log", True),
+]
+
+
+@pytest.mark.parametrize("patterns, line, allowed", ALLOW_CASES)
+def test_allow_list_judges_inner_commands(patterns: list[str], line: str, allowed: bool) -> None:
+    message = refusal(line, CommandPolicy(allow_patterns=tuple(patterns)))
+    assert (message is None) == allowed, message
+
+
+def test_no_lists_judges_the_part_it_can_read_and_says_so() -> None:
+    message = refusal("awk '{system(\"rm -rf / \" $1)}' f") or ""
+    assert "recursive deletion of the root directory" in message
+    assert "(run by `awk system()`) (awk builds this command" in message
+
+
+def test_inner_commands_name_the_program_in_via() -> None:
+    found = parse_command_line("git -C r -c alias.x='!make test' x")
+    assert [(c.words, c.via) for c in found[1:]] == [(("make", "test"), ("git -c alias.x",))]
+    built = parse_command_line("awk '{system(\"rm \" $1)}' f")[1]
+    assert built.words == ("rm", "${awk_value}") and "awk builds" in built.unreadable
