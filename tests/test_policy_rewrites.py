@@ -429,3 +429,19 @@ def test_random_lines_are_judged_or_refused_never_crash() -> None:
         line = " ".join(rng.choice(_ATOMS) for _ in range(rng.randint(1, 12)))
         policy = CommandPolicy(allow_patterns=(".*",)) if i % 3 == 0 else CommandPolicy()
         refusal(line, policy)
+
+
+@pytest.mark.parametrize("line, refused", [
+    ("cd build && rm -rf *", False),
+    ("cd build && make && rm -rf *", False),
+    ("cd build && { rm -rf *; }", False),
+    ("cd build; rm -rf *", True),
+    ("cd build || rm -rf *", True),
+    ("cd build && make; rm -rf *", True),
+    ("cd build && make || rm -rf *", True),
+    ("cd missing; cd ../../..; rm -rf .", True),
+])
+def test_a_cd_that_fails_leaves_the_shell_where_it_was(line: str, refused: bool) -> None:
+    """From the home directory itself, only what a failed `cd` does not stop runs there."""
+    message = refusal(line, work_dir=HOME)
+    assert (message is not None) == refused, message

@@ -24,6 +24,7 @@ class LineState:
     functions: dict[str, Any] = field(default_factory=dict)  # name -> the body (a Compound)
     calls_walked: int = 0  # function bodies walked again with a call's arguments
     positional: tuple[str, ...] | None = None  # after `set -- a b`: $0 unknown, $1 a, $2 b
+    and_or_lists: int = 0  # numbers the line's `a && b || c` lists
 
 
 def descriptor(redirects, line: LineState, stdin: feeds.Feed | None,

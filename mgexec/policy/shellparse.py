@@ -41,8 +41,10 @@ class SimpleCommand:
     `in_pipeline`/`background` say how it runs within that body (or within the line); `repeats`
     says it sits in a loop or trap and may run again after later commands; `unreadable` says why
     part of what it runs (a script a shell reads from a pipe, a file or a descriptor; a command a
-    program builds) is known only when the line runs; `readings` are the word lists it may run as where the line decides its expansions (variables
-    it sets, `for` words, positional parameters, `$(echo ...)`), empty when only `words` is known.
+    program builds) is known only when the line runs; `readings` are the word lists it may run as
+    where the line decides its expansions (variables it sets, `for` words, positional parameters,
+    `$(echo ...)`), empty when only `words` is known; `and_or` numbers the `a && b || c` lists it
+    sits in (outermost first) with the operators before its pipeline in each.
     """
 
     words: tuple[str, ...]
@@ -56,6 +58,7 @@ class SimpleCommand:
     unreadable: str = ""  # why part of this command is text known only when the line runs
     repeats: bool = False
     readings: tuple[tuple[str, ...], ...] = ()
+    and_or: tuple[tuple[int, tuple[str, ...]], ...] = ()
 
     @property
     def name(self) -> str:
@@ -87,6 +90,7 @@ class _Ctx:
     line: LineState = field(default_factory=LineState, compare=False)
     positional: tuple[str, ...] | None = None  # $0, $1, ... when the line shows them
     loop_vars: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (name, words) of enclosing `for`s
+    and_or: tuple[tuple[int, tuple[str, ...]], ...] = ()
     source: str = ""  # the text being walked, for the names of `for` variables
 
 
@@ -111,13 +115,44 @@ def _script_commands(text: str, ctx: _Ctx, label: str | None) -> Iterator[Simple
 
 def _walk_script(script: Script, ctx: _Ctx) -> Iterator[SimpleCommand]:
     for item in script.items:
-        for pipeline in item.pipelines:
+        ctx.line.and_or_lists += 1
+        operators: tuple[str, ...] = ()
+        for index, pipeline in enumerate(item.pipelines):
+            if index:
+                operators += (_operator_before(pipeline, ctx.source),)
             inner = replace(ctx, background=ctx.background or item.background,
-                            in_pipeline=ctx.in_pipeline or len(pipeline.commands) > 1)
+                            in_pipeline=ctx.in_pipeline or len(pipeline.commands) > 1,
+                            and_or=ctx.and_or + ((ctx.line.and_or_lists, operators),))
             stdin = ctx.stdin
             for command in pipeline.commands:
                 yield from _walk_command(command, replace(inner, stdin=stdin))
                 stdin = _piped_output(command, replace(inner, stdin=stdin))
+
+
+def _operator_before(pipeline, source: str) -> str:
+    """`&&` or `||` before a pipeline of an and-or list, read from the source ("" if unsure)."""
+    start = _first_position(pipeline.commands[0]) if pipeline.commands else None
+    if start is None:
+        return ""
+    before = source[:start].rstrip()
+    while True:  # past keywords and openers that start a compound command
+        stripped = re.sub(r"(?:[{(!]|\b(?:if|while|until|then|do|time))\s*$", "", before).rstrip()
+        if stripped == before:
+            break
+        before = stripped
+    return before[-2:] if before[-2:] in ("&&", "||") else ""
+
+
+def _first_position(command: Command) -> int | None:
+    if isinstance(command, Simple):
+        starts = [w.start for w in [*command.assigns, *command.words]]
+        return min(starts) if starts and not command.redirects else None
+    if isinstance(command, Compound):
+        for body in command.bodies:
+            for item in body.items:
+                return _first_position(item.pipelines[0].commands[0]) if (
+                    item.pipelines and item.pipelines[0].commands) else None
+    return None
 
 
 def _walk_command(command: Command, ctx: _Ctx) -> Iterator[SimpleCommand]:
@@ -237,7 +272,8 @@ def _simple_command(command: Simple, ctx: _Ctx) -> SimpleCommand:
         redirects=ctx.redirects + tuple(_redirect(r) for r in command.redirects),
         assignments=tuple(w.value for w in command.assigns),
         via=ctx.via, function=ctx.function,
-        in_pipeline=ctx.in_pipeline, background=ctx.background, repeats=ctx.repeats)
+        in_pipeline=ctx.in_pipeline, background=ctx.background, repeats=ctx.repeats,
+        and_or=ctx.and_or)
 
 
 def _walk_substitutions(word: Word, ctx: _Ctx) -> Iterator[SimpleCommand]:

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from mgexec.policy.shellparse import SimpleCommand
 from mgexec.policy.targets import normalize
 
 _CHANGERS = frozenset({"cd", "pushd", "popd"})
+_MAX_PLACES = 16  # directories a command may run in, before the rest counts as unknown
 _HOME_WORD = re.compile(r"(~|\$HOME\b|\$\{HOME\})(/.*)?$")
 
 
@@ -29,39 +30,77 @@ def command_places(commands: tuple[SimpleCommand, ...], start: Place) -> dict[in
 
     A command in a function body, loop or trap may run after any `cd` of the line, so it gets
     every directory the line visits; a relative `cd` in one repeats, so it makes the rest unknown.
-    Readings of one command (`cd "$d"` where the line gave d two values) start from the same
-    directories, and any of their results may follow.
+    A `cd` that may fail leaves the shell where it was for what follows, except for the commands
+    its `&&` guards. Readings of one command (`cd "$d"` where the line gave d two values) start
+    from the same directories, and any of their results may follow.
     """
-    current: tuple[Place, ...] = (start,)
-    before, previous = current, None
-    visited = list(current)
+    walk = _Walk((start,))
+    before, previous = walk.current, None
+    visited = list(walk.current)
     places: dict[int, tuple[Place, ...]] = {}
     anytime: list[SimpleCommand] = []
     wrapped: dict[tuple[str, ...], tuple[Place, ...]] = {}  # `env -C DIR cmd`: where cmd runs
-    cdpath = False
     for cmd in commands:
-        cdpath = cdpath or any(a.startswith("CDPATH=") for a in cmd.assignments) or (
-            cmd.name in ("export", "declare", "typeset") and any(
-                w.startswith("CDPATH=") for w in cmd.words))
+        walk.note_cdpath(cmd)
         reading = previous is not None and _same_command(cmd, previous)
         if not reading:
-            before = current
+            walk.settle(cmd)
+            before = walk.current
         previous = cmd
         if cmd.function or cmd.repeats or "trap" in cmd.via:
             anytime.append(cmd)
         else:
             places[id(cmd)] = wrapped.get(cmd.via, before)
-        chdir = _wrapper_chdir(cmd)  # (in the words as written; readings are rare here)
+        chdir = _wrapper_chdir(cmd)
         if chdir is not None:
-            wrapped[cmd.via + (cmd.name,)] = _moved(replace(cmd, words=("cd", chdir)), before, False)
+            wrapped[cmd.via + (cmd.name,)] = walk.moved(replace(cmd, words=("cd", chdir)), before)
         if cmd.name in _CHANGERS:
-            moved = _moved(cmd, before, cdpath)
-            current = tuple(dict.fromkeys(current + moved)) if reading else moved
+            moved = walk.moved(cmd, before)
+            walk.current = tuple(dict.fromkeys(walk.current + moved)) if reading else moved
             visited.extend(moved)
     everywhere = tuple(dict.fromkeys(visited))
     for cmd in anytime:
         places[id(cmd)] = everywhere
     return places
+
+
+@dataclass
+class _Walk:
+    """Where the shell is on the success path, and where failed `cd`s may have left it."""
+
+    current: tuple[Place, ...]
+    failures: list[tuple[tuple[int, tuple[str, ...]] | None, tuple[Place, ...]]] = field(
+        default_factory=list)
+    cdpath: bool = False
+
+    def note_cdpath(self, cmd: SimpleCommand) -> None:
+        self.cdpath = self.cdpath or any(a.startswith("CDPATH=") for a in cmd.assignments) or (
+            cmd.name in ("export", "declare", "typeset") and any(
+                w.startswith("CDPATH=") for w in cmd.words))
+
+    def settle(self, cmd: SimpleCommand) -> None:
+        """A command a failed `cd` does not stop also runs where that `cd` left the shell."""
+        for failure in list(self.failures):
+            if not _guarded(cmd, failure[0]):
+                self.current = tuple(dict.fromkeys(self.current + failure[1]))
+                self.failures.remove(failure)
+
+    def moved(self, cmd: SimpleCommand, starts: tuple[Place, ...]) -> tuple[Place, ...]:
+        found = _moved(cmd, starts, self.cdpath)
+        readings = [replace(cmd, words=words) for words in cmd.readings] or [cmd]
+        if any(_may_fail(r) for r in readings):
+            self.failures.append((cmd.and_or[-1] if cmd.and_or else None, starts))
+        return found
+
+
+def _guarded(cmd: SimpleCommand, frame: tuple[int, tuple[str, ...]] | None) -> bool:
+    """True if `cmd` runs only when the `cd` of `frame` succeeded (`cd x && cmd`)."""
+    if frame is None:
+        return False
+    number, before = frame
+    ops = next((o for n, o in cmd.and_or if n == number), None)
+    return ops is not None and len(ops) > len(before) and all(
+        op == "&&" for op in ops[len(before):])
 
 
 def _same_command(cmd: SimpleCommand, other: SimpleCommand) -> bool:
@@ -78,7 +117,20 @@ def _moved(cmd: SimpleCommand, starts: tuple[Place, ...], cdpath: bool) -> tuple
     if (cmd.function or cmd.repeats) and _relative(cmd):
         return (Place(None, f"after `{cmd.text}`, which may run more than once"),)
     readings = [replace(cmd, words=words) for words in cmd.readings] or [cmd]
-    return tuple(dict.fromkeys(_changed(r, start) for r in readings for start in starts))
+    found = tuple(dict.fromkeys(_changed(r, start) for r in readings for start in starts))
+    if len(found) > _MAX_PLACES:
+        return found[:_MAX_PLACES] + (Place(None, f"after `{cmd.text}` and many others"),)
+    return found
+
+
+def _may_fail(cmd: SimpleCommand) -> bool:
+    """A `cd` to a directory that may not exist: the line goes on where it was (`cd x; ...`).
+    `cd ..`, `cd /` and `cd` home always succeed."""
+    operands = _operands(cmd)
+    if cmd.name == "popd" or not operands:
+        return False
+    return not (operands[0] in ("/", "-") or _HOME_WORD.fullmatch(operands[0])
+                or all(part in ("", ".", "..") for part in operands[0].split("/")))
 
 
 def _wrapper_chdir(cmd: SimpleCommand) -> str | None:
@@ -112,6 +164,8 @@ def _changed(cmd: SimpleCommand, current: Place) -> Place:
     home = _HOME_WORD.match(target)
     if home:
         return Place("~" + (home[2] or ""), shown)
+    if target.startswith("~+") and target[2:3] in ("", "/") and current.path is not None:
+        target = current.path.rstrip("/") + target[2:]  # `~+` is the current directory
     if target == "-" or not target or re.search(r"[$`]", target) or target.startswith("~"):
         return Place(None, f"after `{cmd.text}`")
     if target.startswith("/"):
