@@ -4,7 +4,6 @@ parsed simple command, with a few facts about the rest of its line, and returns 
 
 from __future__ import annotations
 
-import itertools
 import os
 import re
 from collections.abc import Callable, Mapping
