@@ -77,7 +77,7 @@ def scripts_read(words: tuple[str, ...], redirects, line: LineState,
     return [(label, text) for text in (feed.texts if feed else ())]
 
 
-def unseen_reason(words: tuple[str, ...], redirects, line: LineState,
+def unreadable_reason(words: tuple[str, ...], redirects, line: LineState,
                   stdin: feeds.Feed | None) -> str:
     """Why the script a shell runs cannot be read before it runs, or "" if it can (or is none)."""
     if wrappers.reads_script_from_stdin(words):

@@ -353,7 +353,7 @@ def _descriptor(command: SimpleCommand, ctx: _Ctx, fd: str = "0") -> feeds.Feed 
 
 def _judged(command: SimpleCommand, ctx: _Ctx) -> SimpleCommand:
     """The command, marked unreadable when it is a shell whose script comes from outside the line."""
-    why = linestate.unseen_reason(command.words, command.redirects, ctx.line, ctx.stdin)
+    why = linestate.unreadable_reason(command.words, command.redirects, ctx.line, ctx.stdin)
     return replace(command, unreadable=command.unreadable or why) if why else command
 
 
