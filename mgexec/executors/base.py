@@ -34,9 +34,10 @@ class Guard:
         """The resolved work_dir for an allowed command; PolicyViolation otherwise."""
         if not command or not command.strip():
             raise PolicyViolation("The command is empty; give a shell command to run.")
-        check_command(command, self.policy)
-        return resolve_work_dir(work_dir, workspace=self.config.workspace,
-                                allowed_roots=self.config.allowed_roots())
+        resolved = resolve_work_dir(work_dir, workspace=self.config.workspace,
+                                    allowed_roots=self.config.allowed_roots())
+        check_command(command, self.policy, work_dir=str(resolved))  # relative paths resolve here
+        return resolved
 
 
 async def with_progress(work: Awaitable[T], on_progress: ProgressCallback | None,

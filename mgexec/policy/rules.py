@@ -47,9 +47,10 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from mgexec.errors import ConfigError, PolicyViolation
-from mgexec.policy.baseline import dangerous_reason, line_facts
 from mgexec.policy import wrappers
+from mgexec.policy.baseline import LineFacts, dangerous_reason, glob_forms, line_facts
 from mgexec.policy.globalopts import canonical_forms
+from mgexec.policy.globnames import is_glob_name
 from mgexec.policy.shellparse import SimpleCommand, parse_command_line
 
 _SHOW_MAX = 200
@@ -88,10 +89,15 @@ def _compile(patterns: tuple[str, ...], kind: str) -> tuple[re.Pattern[str], ...
     return tuple(compiled)
 
 
-def check_command(command: str, policy: CommandPolicy) -> None:
-    """Raises PolicyViolation if `command` may not run under `policy`; returns None if it may."""
+def check_command(command: str, policy: CommandPolicy, *, work_dir: str | None = None,
+                  home: str | None = None, path: str | None = None) -> None:
+    """Raises PolicyViolation if `command` may not run under `policy`; returns None if it may.
+
+    `work_dir`, `home` and `path` are the directory the line starts in, its HOME and its PATH
+    (defaults: this process's), against which relative paths and wildcard command names resolve.
+    """
     commands = parse_command_line(command)
-    facts = line_facts(commands)
+    facts = line_facts(commands, work_dir=work_dir, home=home, path=path)
     for cmd in commands:
         reason = dangerous_reason(cmd, enable_sudo=policy.enable_sudo, facts=facts)
         if reason:
@@ -102,11 +108,21 @@ def check_command(command: str, policy: CommandPolicy) -> None:
     allow = compile_patterns(policy.allow_patterns, kind="allow")
     worded = [cmd for cmd in commands if cmd.words]
     for cmd in worded:
-        _check_deny(cmd, deny, command)
+        for run in _as_run(cmd, facts):
+            _check_deny(run, deny, command)
     if allow:
         read_pipes = {v for cmd in commands for v in cmd.via if v.endswith(" reading a pipe")}
         for cmd in commands:
-            _check_allow(_with_piped_script(cmd, read_pipes), allow, command)
+            _check_allow(_with_piped_script(cmd, read_pipes), allow, command, facts)
+
+
+def _as_run(cmd: SimpleCommand, facts: LineFacts) -> list[SimpleCommand]:
+    """The command as the line's own expansions make it run (`d=x; rm $d`: each reading, else the
+    words as written), and, for a wildcard name, as each program it may name."""
+    run = [replace(cmd, words=words, readings=()) for words in cmd.readings or (cmd.words,)
+           if words]
+    return run + [replace(r, words=words) for r in run if is_glob_name(r.words[0])
+                  for words in glob_forms(r, facts)[0]]
 
 
 def _with_piped_script(cmd: SimpleCommand, read_pipes: set[str]) -> SimpleCommand:
@@ -156,19 +172,22 @@ def _check_deny(cmd: SimpleCommand, deny: tuple[re.Pattern[str], ...], line: str
                 "line). mgexec did not run the command line.")
 
 
-def _check_allow(cmd: SimpleCommand, allow: tuple[re.Pattern[str], ...], line: str) -> None:
-    unjudged = _unjudged(cmd)
+def _check_allow(cmd: SimpleCommand, allow: tuple[re.Pattern[str], ...], line: str,
+                 facts: LineFacts) -> None:
+    unjudged = _unjudged(cmd, facts)
     if unjudged:
         raise PolicyViolation(
             f"Command not in the allow list: {_show(replace(cmd, unreadable=''), line)} cannot be "
-            f"judged: {unjudged}. "
+            f"judged: {_clip(unjudged)}. "
             "Under an allow list mgexec refuses what it cannot read; write the command out "
             "literally. mgexec did not run the command line.")
-    if not cmd.words:
-        return
-    texts = [" ".join(words) for words in _forms(cmd, settings=False)]
-    if any(pattern.fullmatch(text) for pattern in allow for text in texts):
-        return
+    for run in _as_run(cmd, facts) if cmd.words else ():
+        texts = [" ".join(words) for words in _forms(run, settings=False)]
+        if not any(pattern.fullmatch(text) for pattern in allow for text in texts):
+            _refuse_unlisted(run, allow, line)
+
+
+def _refuse_unlisted(cmd: SimpleCommand, allow: tuple[re.Pattern[str], ...], line: str) -> None:
     listed = ", ".join(f"`{p.pattern}`" for p in allow)
     raise PolicyViolation(
         f"Command not in the allow list: {_show(cmd, line)} matches none of the allowed patterns "
@@ -178,13 +197,18 @@ def _check_allow(cmd: SimpleCommand, allow: tuple[re.Pattern[str], ...], line: s
         "line.")
 
 
-def _unjudged(cmd: SimpleCommand) -> str:
-    """Why what `cmd` runs is known only when the line runs ("" if the line shows it)."""
+def _unjudged(cmd: SimpleCommand, facts: LineFacts) -> str:
+    """Why what `cmd` runs is known only when the line runs ("" if the line shows it): part of it
+    is built at run time, its name is computed (in every reading the line decides), or it is a
+    wildcard whose directories cannot all be listed."""
     if cmd.unreadable:
         return cmd.unreadable
-    if cmd.words and re.search(r"[$`]", cmd.words[0]):
+    names = [words[0] for words in cmd.readings or (cmd.words,) if words]
+    if any(re.search(r"[$`]", name) for name in names):
         return (f"its command name `{cmd.words[0]}` is computed when the line runs, so no "
                 "pattern can vouch for the program it starts")
+    if cmd.words and is_glob_name(cmd.words[0]) and not glob_forms(cmd, facts)[1]:
+        return f"the programs `{cmd.words[0]}` may name cannot all be listed"
     return ""
 
 
