@@ -65,6 +65,16 @@ def test_a_shell_reading_a_pipe_the_line_made_counts() -> None:
     assert ("cc", "x.c") in counted(text)
 
 
+def test_a_wrapper_counts_only_when_its_argv_runs_a_command() -> None:
+    text = ('1 execve("/bin/bash", ["bash", "-c", "su; su -c id"], 0x0) = 0\n'
+            '1 clone(child_stack=NULL, flags=SIGCHLD) = 2\n'
+            '2 execve("/bin/su", ["su"], 0x0) = 0\n'
+            '2 execve("/sbin/unix_chkpwd", ["/sbin/unix_chkpwd", "root", "nullok"], 0x0) = 0\n'
+            '1 execve("/bin/su", ["su", "-c", "id"], 0x0) = 0\n'
+            '1 execve("/bin/bash", ["bash", "-c", "id"], 0x0) = 0\n')
+    assert counted(text) == [("su",), ("su", "-c", "id"), ("bash", "-c", "id")]
+
+
 def cmd(*words: str, via: tuple[str, ...] = ()) -> SimpleCommand:
     return SimpleCommand(words=words, raw=" ".join(words), via=via)
 
@@ -87,6 +97,8 @@ def started(argv: tuple[str, ...], path: str = ""):
     (("/???/?m", "-rf", "~"), (), ("/bin/rm", "-rf", "/home/x"), "/bin/rm", True),
     (("$X", "-rf", "~"), (), ("rm", "-rf", "/home/x"), "", True),           # computed name
     (("$@",), (), ("curl", "-fsS", "url"), "", True),
+    (("$(which sudo)", "ls"), (), ("ls",), "", True),                      # empty expansion
+    (("$(which sudo)", "ls"), (), ("rm",), "", False),
     (("rm",), ("xargs",), ("rm", "a", "b"), "", True),                      # xargs appends
     (("rm",), (), ("rm", "a", "b"), "", False),
     (("rm", "{}"), ("find -exec",), ("rm", "./a"), "", True),

@@ -13,20 +13,23 @@ Which programs count (differential/trace.py):
 - successful execs only (bash, env and xargs try each PATH entry; ENOENT attempts start nothing);
 - the line's own `bash -c LINE` is the root; an exec counts when the process making it runs an
   image the line started (the root or a counted exec) that reads commands from the line: a shell
-  with `-c`, reading stdin, or reading `/dev/fd/N` or `/dev/stdin` (`bash <(...)`), or a program
-  `mgexec.policy.wrappers` knows to run a command; a forked child runs its parent's image until
-  it execs;
+  with `-c`, reading stdin, or reading `/dev/fd/N` or `/dev/stdin` (`bash <(...)`), or a wrapper
+  whose argv `mgexec.policy.wrappers` reads as running a command; a forked child runs its
+  parent's image until it execs;
 - also any exec whose argv ends the argv of the program that made it (`flock L rm -rf x`), or a
   shell whose `-c` script is one of that program's arguments (`script -qc S`): a wrapper mgexec
   may not know;
 - not what shells reading a script *file* start (`bash build.sh`), nor what other programs start
-  on their own (make recipes, git helpers, python subprocesses): no parser sees those by design.
+  on their own (make recipes, git helpers, python subprocesses, the PAM helper of a bare `su`): no
+  parser sees those by design. The images' system startup files start nothing, for the same
+  reason (`bash -lc` would otherwise run /etc/profile's `id -u`).
 
 How a counted exec matches a SimpleCommand of `parse_command_line(line)` (differential/match.py):
 - the command word names the program: equal to argv[0] or the path by base name; a word with glob
   characters names what it matches; a word with a parameter, command or process substitution is
-  computed at run time and names any program (and may stand for the first arguments too). Brace
-  expansion is not done on mgexec's behalf: `{rm,-rf,~}` names only a program called that;
+  computed at run time and names any program, and may expand to several words or none (so the
+  words after it may start at argv[0]). Brace expansion is not done on mgexec's behalf:
+  `{rm,-rf,~}` names only a program called that;
 - static words equal argv entries, in order; a word holding `$`, a backtick, `*`, `?`, `[`, `{`,
   `~`, `<(` or `>(` stands for any number of entries, none included;
 - a command run by `xargs` or `find -exec` may have any entries after its words;
@@ -107,7 +110,8 @@ def test_every_program_the_shell_started_was_judged(recordings, image: str, grou
         result = recordings[image][entry.line]
         root = parse_trace(result["trace"]).root
         if root is None or root.argv[-1:] != (entry.line,):
-            untraced.append(f"{entry.source}: `{entry.line}` (exit {result['rc']})")
+            why = result.get("error") or f"exit {result['rc']}"
+            untraced.append(f"{entry.source}: `{entry.line}` ({why})")
             continue
         verdict = judge(entry.line, result["trace"])
         started += len(verdict.started)

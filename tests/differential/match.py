@@ -7,7 +7,8 @@ The matching rule: a counted exec (see trace.py) is accounted for when some Simp
   (`/bin/rm` and `rm` name `/usr/bin/rm`); a word with glob characters (`/???/?m`) names what it
   matches (fnmatch on argv[0] or the path); a word holding a parameter, command or process
   substitution (`$X`, `$(which rm)`, `` `x` ``) is computed at run time and names any program
-  (judging such a word is the policy's job, and hostile lines must still be refused). Brace
+  (judging such a word is the policy's job, and hostile lines must still be refused); it may
+  also expand to several words or to none, so the words after it may start at argv[0]. Brace
   expansion is not done for mgexec: a word `{rm,-rf,~}` names no program but one called that;
 - arguments that equal argv[1:] where they are static: a static word must equal one argv entry,
   in order; a dynamic word (holding `$`, a backtick, `*`, `?`, `[`, `{`, `~`, `<(` or `>(`) may
@@ -74,14 +75,16 @@ def accounted_for(started: Exec, commands: tuple[SimpleCommand, ...]) -> bool:
 def command_matches(cmd: SimpleCommand, started: Exec) -> bool:
     if not names_program(cmd.words[0], started):
         return False
-    # A computed or globbed command word may also expand to the first arguments (`$@`, `$CMD`).
-    parts = [_ANY_ENTRIES] if _DYNAMIC.search(cmd.words[0]) else []
+    # A computed or globbed command word may expand to several words (`$@`, `$CMD`), or to none
+    # (an empty `$(which x)`): then the words after it may start at argv[0].
+    dynamic_name = _DYNAMIC.search(cmd.words[0]) is not None
+    parts = [_ANY_ENTRIES] if dynamic_name else []
     parts += [_ANY_ENTRIES if _DYNAMIC.search(w) else re.escape(w) + "\0" for w in cmd.words[1:]]
     if cmd.via and cmd.via[-1].startswith(_APPENDING):
         parts.append(_ANY_ENTRIES)
     # Runs of wildcards collapse to one, so a failing match cannot backtrack exponentially.
     pattern = "".join(p for i, p in enumerate(parts) if not (p == _ANY_ENTRIES and parts[i - 1:i] == [p]))
-    subject = "".join(arg + "\0" for arg in started.argv[1:])
+    subject = "".join(arg + "\0" for arg in started.argv[0 if dynamic_name else 1:])
     return re.fullmatch(pattern, subject, re.DOTALL) is not None
 
 

@@ -8,8 +8,8 @@ Which programs count (the rule the contract is written in):
   counted exec), and that image reads commands from the line: a shell run with `-c`, reading
   stdin, or reading a script from `/dev/fd/N`, `/proc/self/fd/N` or `/dev/stdin` (a pipe the
   line made: `bash <(...)`), or a program mgexec's wrapper tables know to run another command
-  (`mgexec.policy.wrappers.inner_commands` finds one for it). A child of fork/clone runs its
-  parent's image until it execs.
+  (`mgexec.policy.wrappers.inner_commands` finds one in its argv). A child of fork/clone runs
+  its parent's image until it execs.
 - Also counted, whatever the program: an exec whose argv is spelled out, word for word, at the
   end of the argv of the process that made it (`flock /tmp/l rm -rf x` starts `rm -rf x`), or a
   shell whose `-c` script is one of its arguments (`script -qc 'rm -rf x'` starts
@@ -189,7 +189,12 @@ def reads_line_commands(path: str, argv: tuple[str, ...]) -> bool:
     names = {posixpath.basename(path), posixpath.basename(argv[0]) if argv else ""}
     if names & wrappers.SHELLS:
         return _shell_reads_line(argv)
-    return any(is_known_wrapper(name) for name in names if name)
+    # A wrapper counts when mgexec's tables say this argv runs a command: what `su` alone starts
+    # (PAM helpers) is not the line's. When the tables misread an argv, the forwarding rule
+    # still counts the command the wrapper was given.
+    if any(is_known_wrapper(name) for name in names if name):
+        return bool(wrappers.inner_commands((posixpath.basename(argv[0]),) + tuple(argv[1:])))
+    return False
 
 
 def _shell_reads_line(argv: tuple[str, ...]) -> bool:
