@@ -100,6 +100,7 @@ def recordings() -> dict[str, dict[str, dict]]:
 
 @pytest.mark.docker
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # the first test also records every line (about two minutes)
 @requires_engine
 @pytest.mark.parametrize("group", GROUPS)
 @pytest.mark.parametrize("image", sorted(SH_TARGETS))
