@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import types
 
 import pytest
 
+from differential.corpus import _module_lines
 from differential.match import accounted_for, judge, report
 from differential.trace import parse_trace
 from mgexec.policy import SimpleCommand
@@ -141,3 +143,21 @@ def test_a_real_strace_log_reads_as_expected(tmp_path) -> None:
     assert sorted(e.argv for e in verdict.started) == sorted([  # a pipeline's order varies
         ("ls",), ("cat",), ("xargs", "echo"), ("echo", "x"), ("bash", "-c", "true; id -u"), ("id", "-u")])
     assert verdict.ok
+
+
+def module_with(**tables) -> types.ModuleType:
+    module = types.ModuleType("test_policy_example")
+    vars(module).update(tables)
+    return module
+
+
+def test_table_modules_register_their_tables_or_what_they_declare() -> None:
+    tables = module_with(BLOCKED=[("rm -rf /", "root"), ("rm -rf ~", "home")], ALLOWED=["ls"],
+                         ALLOW_CASES=[(["ls .*"], "ls -la", True)], LIMIT=3, helper=["not a table"])
+    assert [line for _, line in _module_lines(tables)] == ["rm -rf /", "rm -rf ~", "ls", "ls -la"]
+    assert _module_lines(tables)[0][0] == "test_policy_example.BLOCKED[0]"
+    declared = module_with(BLOCKED=[("rm -rf /", "root")], DIFFERENTIAL=["echo a", ("ls", 1)])
+    assert [line for _, line in _module_lines(declared)] == ["echo a", "ls"]
+    assert _module_lines(module_with(BLOCKED=["x"], DIFFERENTIAL=[])) == []
+    with pytest.raises(TypeError, match="DIFFERENTIAL"):
+        _module_lines(module_with(DIFFERENTIAL=[42]))

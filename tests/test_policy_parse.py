@@ -541,7 +541,3 @@ def test_random_lines_parse_or_are_refused_never_crash() -> None:
         except ShellSyntaxError:
             outcomes["refused"] += 1
     assert outcomes["parsed"] > 100 and outcomes["refused"] > 100
-
-
-# Lines the differential test (test_policy_differential.py) also runs under the real shells.
-DIFFERENTIAL = SIMPLE_COMMAND_CASES

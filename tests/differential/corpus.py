@@ -1,14 +1,17 @@
 """The lines the differential test runs: the corpus files in tests/corpus/ and the lines policy
 table tests register.
 
-Registering lines from a table test
------------------------------------
-A module `tests/test_policy_*.py` declares a module-level list named `DIFFERENTIAL`. Each entry
-is a command line, or a table row (tuple or list) whose first item is the line, so an existing
-table can be registered as it is (`DIFFERENTIAL = BLOCKED`). The differential test imports
-every such module and runs each registered line under the real shells; the table test itself
-keeps asserting what the policy decides about it. Lines the parser refuses as unparseable are
-run too, but nothing runs in mgexec for them, so they are only counted.
+Lines from the policy table tests
+---------------------------------
+Every module `tests/test_policy_*.py` is imported and its tables are read:
+- a module that declares a module-level `DIFFERENTIAL` list registers exactly its entries: each a
+  command line, or a table row whose first string item is the line (`DIFFERENTIAL = BLOCKED`
+  works as it is; `DIFFERENTIAL = []` registers nothing);
+- a module without one registers the lines of all its module-level tables: UPPER_CASE lists or
+  tuples whose entries are lines or rows holding one (the first string item of each row).
+The table test keeps asserting what the policy decides; the differential test runs the same lines
+under the real shells. Lines the parser refuses as unparseable are run too, but nothing runs in
+mgexec for them, so they are only counted.
 """
 
 from __future__ import annotations
@@ -59,22 +62,41 @@ def hostile_lines() -> list[CorpusLine]:
 
 
 def registered_lines() -> list[CorpusLine]:
-    """Every line a `tests/test_policy_*.py` module lists in `DIFFERENTIAL` (see module docstring)."""
+    """The lines of the policy table tests (see the module docstring), each line once."""
     found: list[CorpusLine] = []
     seen: set[str] = set()
     for path in sorted(TESTS_DIR.glob("test_policy_*.py")):
         if path.stem == _SELF:
             continue
-        module = importlib.import_module(path.stem)
-        for index, entry in enumerate(getattr(module, REGISTRY_NAME, ())):
-            line = entry[0] if isinstance(entry, (tuple, list)) else entry
-            if not isinstance(line, str):
-                raise TypeError(f"{path.name}: {REGISTRY_NAME}[{index}] is {entry!r}; entries must be "
-                                "command lines or table rows whose first item is the line")
+        for source, line in _module_lines(importlib.import_module(path.stem)):
             if line not in seen:
                 seen.add(line)
-                found.append(CorpusLine(line, f"{path.stem}.{REGISTRY_NAME}[{index}]", "tables"))
+                found.append(CorpusLine(line, source, "tables"))
     return found
+
+
+def _module_lines(module) -> list[tuple[str, str]]:
+    name = module.__name__
+    if hasattr(module, REGISTRY_NAME):
+        found = []
+        for index, entry in enumerate(getattr(module, REGISTRY_NAME)):
+            line = _line_of(entry)
+            if line is None:
+                raise TypeError(f"{name}.{REGISTRY_NAME}[{index}] is {entry!r}; entries must be "
+                                "command lines or table rows holding the line")
+            found.append((f"{name}.{REGISTRY_NAME}[{index}]", line))
+        return found
+    return [(f"{name}.{table}[{index}]", line)
+            for table, rows in vars(module).items() if table.isupper() and isinstance(rows, (list, tuple))
+            for index, row in enumerate(rows) if (line := _line_of(row)) is not None]
+
+
+def _line_of(entry: object) -> str | None:
+    if isinstance(entry, str):
+        return entry
+    if isinstance(entry, (tuple, list)):
+        return next((item for item in entry if isinstance(item, str)), None)
+    return None
 
 
 def all_lines() -> list[CorpusLine]:
