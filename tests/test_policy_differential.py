@@ -36,7 +36,9 @@ How a counted exec matches a SimpleCommand of `parse_command_line(line)` (differ
 - a shell started by a wrapper that runs a script through it (`watch`, `su -c`) is accounted for
   by the commands mgexec found in that script.
 Lines the parser refuses as unparseable run nothing under mgexec and are only counted. A refused
-line is checked all the same: its judgement must have seen every program.
+line is checked all the same: its judgement must have seen every program. A line whose trace has
+no exec of its own bash fails (so the contract cannot pass on empty traces); a trace longer than
+4 MiB (`find / -exec rm {} +` passes thousands of paths) is judged on its first 4 MiB.
 
 Without an engine, as plain unit tests: every ordinary line passes `check_command` with no lists
 configured (no false blocks), and every hostile line is refused.
@@ -109,9 +111,8 @@ def test_every_program_the_shell_started_was_judged(recordings, image: str, grou
     failures, untraced, started = [], [], 0
     for entry in entries:
         result = recordings[image][entry.line]
-        root = parse_trace(result["trace"]).root
-        if root is None or root.argv[-1:] != (entry.line,) or result["truncated"]:
-            why = result.get("error") or ("trace cut at 4 MiB" if result["truncated"] else f"exit {result['rc']}")
+        why = _not_fully_traced(entry.line, result)
+        if why:
             untraced.append(f"{entry.source}: `{entry.line}` ({why})")
             continue
         verdict = judge(entry.line, result["trace"])
@@ -122,3 +123,13 @@ def test_every_program_the_shell_started_was_judged(recordings, image: str, grou
     assert started > len(entries) // 4, f"only {started} programs started by {len(entries)} lines"
     assert not failures, (f"{len(failures)} of {len(entries)} {group} lines started programs mgexec "
                           "did not judge:\n" + "\n".join(failures))
+
+
+def _not_fully_traced(line: str, result: dict) -> str | None:
+    """Why a recording cannot be trusted (so the contract cannot pass on an empty trace)."""
+    if result.get("error"):
+        return result["error"]
+    root = parse_trace(result["trace"]).root
+    if root is None or root.argv[-1:] != (line,):
+        return f"no exec of the line's bash in the trace (exit {result['rc']})"
+    return None

@@ -2,7 +2,8 @@
 line as `bash -c LINE` under strace, as an unprivileged user, in a fresh canary directory.
 
 Input on stdin: {"lines": [...], "workers": N, "timeout": SECONDS}. Output on stdout: one JSON
-object per line, {"i", "trace", "rc", "timed_out", "truncated"}, in the order lines finish.
+object per line, {"i", "trace", "rc", "timed_out", "truncated"} (or with "error" if the driver
+itself failed on that line), in the order lines finish.
 Each worker has its own user (difftest0..3), so a line that kills or deletes everything its user
 may touch (`kill -9 -1`, `rm -rf /`) cannot reach another worker's line, the traces (root's) or
 the image (the root file system is read-only; only tmpfs mounts are writable).
@@ -116,12 +117,15 @@ def run_line(k: int, user: pwd.struct_passwd, line: str, timeout: float) -> dict
     place = f"{ROOT}/w{k}"
     work, home, trace = place + "/work", place + "/home", f"{TRACES}/w{k}"
     fresh_place(place, user)
+    if os.path.exists(trace):  # else the previous line's exit could be read as this one's
+        os.unlink(trace)
     env = {"PATH": "/home/massgen/.local/bin:/usr/local/bin:/usr/bin:/bin", "HOME": home,
            "USER": user.pw_name, "LOGNAME": user.pw_name, "LANG": "C.UTF-8", "TERM": "dumb",
            "PAGER": "cat", "GIT_TERMINAL_PROMPT": "0", "DEBIAN_FRONTEND": "noninteractive",
            "PIP_NO_INDEX": "1", "NO_COLOR": "1"}
-    argv = ["strace", "-f", "--seccomp-bpf", "-q", "-s", "65536", "-e", SYSCALLS, "-e", "signal=none", "-o", trace,
-            "-u", user.pw_name, "/bin/bash", "-c", line]
+    # --seccomp-bpf stops the tracee only at the traced calls: a tree walk stays fast.
+    argv = ["strace", "-f", "--seccomp-bpf", "-q", "-s", "65536", "-e", SYSCALLS,
+            "-e", "signal=none", "-o", trace, "-u", user.pw_name, "/bin/bash", "-c", line]
     proc = subprocess.Popen(argv, cwd=work, env=env, stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     timed_out = not wait_for_line(proc, trace, timeout)
