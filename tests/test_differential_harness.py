@@ -82,8 +82,9 @@ def cmd(*words: str, via: tuple[str, ...] = ()) -> SimpleCommand:
 
 
 def started(argv: tuple[str, ...], path: str = ""):
+    quoted = ", ".join(f'"{arg}"' for arg in argv)
     text = (f'1 execve("/bin/bash", ["bash", "-c", "x"], 0x0) = 0\n'
-            f'1 execve("{path or "/usr/bin/" + argv[0]}", [{", ".join(chr(34) + a + chr(34) for a in argv)}], 0x0) = 0\n')
+            f'1 execve("{path or "/usr/bin/" + argv[0]}", [{quoted}], 0x0) = 0\n')
     return parse_trace(text).counted[0]
 
 
@@ -141,7 +142,8 @@ def test_a_real_strace_log_reads_as_expected(tmp_path) -> None:
         pytest.skip(f"strace cannot trace here: {done.stderr.decode(errors='replace')[:200]}")
     verdict = judge(line, log.read_text())
     assert sorted(e.argv for e in verdict.started) == sorted([  # a pipeline's order varies
-        ("ls",), ("cat",), ("xargs", "echo"), ("echo", "x"), ("bash", "-c", "true; id -u"), ("id", "-u")])
+        ("ls",), ("cat",), ("xargs", "echo"), ("echo", "x"), ("bash", "-c", "true; id -u"),
+        ("id", "-u")])
     assert verdict.ok
 
 

@@ -86,8 +86,9 @@ def _module_lines(module) -> list[tuple[str, str]]:
                                 "command lines or table rows holding the line")
             found.append((f"{name}.{REGISTRY_NAME}[{index}]", line))
         return found
-    return [(f"{name}.{table}[{index}]", line)
-            for table, rows in vars(module).items() if table.isupper() and isinstance(rows, (list, tuple))
+    tables = {table: rows for table, rows in vars(module).items()
+              if table.isupper() and isinstance(rows, (list, tuple))}
+    return [(f"{name}.{table}[{index}]", line) for table, rows in tables.items()
             for index, row in enumerate(rows) if (line := _line_of(row)) is not None]
 
 

@@ -35,7 +35,8 @@ PROJECT = {
     "requirements.txt": "requests\n",
     "setup.py": "from setuptools import setup\nsetup(name='demo')\n",
     "Makefile": "all:\n\t@echo built\ntest:\n\t@echo tested\nclean:\n\t@echo cleaned\n",
-    "package.json": '{"name": "demo", "version": "1.0.0", "scripts": {"test": "echo ok", "build": "echo built"}}\n',
+    "package.json": ('{"name": "demo", "version": "1.0.0",'
+                     ' "scripts": {"test": "echo ok", "build": "echo built"}}\n'),
     "src/demo/__init__.py": "",
     "src/demo/main.py": "def main():\n    return 1\n\n\nif __name__ == '__main__':\n    print(main())\n",
     "tests/test_main.py": "from demo.main import main\n\n\ndef test_main():\n    assert main() == 1\n",
@@ -91,7 +92,7 @@ def make_template() -> None:
                 handle.write(text)
     os.chmod(TEMPLATE + "/work/scripts/ci.sh", 0o755)
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@e.invalid"]
-    for argv in (["git", "init", "-q", "-b", "main"], ["git", "add", "-A"], git + ["commit", "-qm", "init"]):
+    for argv in (git + ["init", "-q", "-b", "main"], git + ["add", "-A"], git + ["commit", "-qm", "init"]):
         subprocess.run(argv, cwd=TEMPLATE + "/work", check=True, stdout=subprocess.DEVNULL)
 
 

@@ -83,7 +83,8 @@ def command_matches(cmd: SimpleCommand, started: Exec) -> bool:
     if cmd.via and cmd.via[-1].startswith(_APPENDING):
         parts.append(_ANY_ENTRIES)
     # Runs of wildcards collapse to one, so a failing match cannot backtrack exponentially.
-    pattern = "".join(p for i, p in enumerate(parts) if not (p == _ANY_ENTRIES and parts[i - 1:i] == [p]))
+    pattern = "".join(p for i, p in enumerate(parts)
+                      if not (p == _ANY_ENTRIES and parts[i - 1:i] == [p]))
     subject = "".join(arg + "\0" for arg in started.argv[0 if dynamic_name else 1:])
     return re.fullmatch(pattern, subject, re.DOTALL) is not None
 
@@ -98,7 +99,8 @@ def names_program(word: str, started: Exec) -> bool:
 
 
 def _implied_shell(started: Exec, commands: tuple[SimpleCommand, ...]) -> bool:
-    if started.name not in SHELLS and posixpath.basename(started.argv[0] if started.argv else "") not in SHELLS:
+    argv0 = posixpath.basename(started.argv[0]) if started.argv else ""
+    if started.name not in SHELLS and argv0 not in SHELLS:
         return False
     wrapper = posixpath.basename(started.parent_argv[0]) if started.parent_argv else ""
     if not wrapper or wrapper in SHELLS:

@@ -84,7 +84,8 @@ def _run_batch(image: str, lines: list[str]) -> list[dict]:
                               timeout=budget)
     except subprocess.TimeoutExpired:
         _docker("rm", "-f", name, check=False)
-        raise AssertionError(f"the differential batch in {image} took more than {budget:.0f} s") from None
+        raise AssertionError(f"the differential batch in {image} took more than {budget:.0f} s; "
+                             "its container was removed") from None
     results = [json.loads(row) for row in done.stdout.splitlines() if row.strip()]
     if done.returncode != 0 or len(results) != len(lines):
         raise AssertionError(f"the differential driver in {image} failed (exit {done.returncode}, "
