@@ -67,7 +67,7 @@ def test_a_shell_reading_a_pipe_the_line_made_counts() -> None:
     assert ("cc", "x.c") in counted(text)
 
 
-def test_a_wrapper_counts_only_when_its_argv_runs_a_command() -> None:
+def test_a_wrappers_password_helper_does_not_count() -> None:
     text = ('1 execve("/bin/bash", ["bash", "-c", "su; su -c id"], 0x0) = 0\n'
             '1 clone(child_stack=NULL, flags=SIGCHLD) = 2\n'
             '2 execve("/bin/su", ["su"], 0x0) = 0\n'
@@ -75,6 +75,14 @@ def test_a_wrapper_counts_only_when_its_argv_runs_a_command() -> None:
             '1 execve("/bin/su", ["su", "-c", "id"], 0x0) = 0\n'
             '1 execve("/bin/bash", ["bash", "-c", "id"], 0x0) = 0\n')
     assert counted(text) == [("su",), ("su", "-c", "id"), ("bash", "-c", "id")]
+
+
+def test_what_a_wrapper_runs_by_default_counts() -> None:
+    text = ('1 execve("/bin/bash", ["bash", "-c", "ls | xargs"], 0x0) = 0\n'
+            '1 execve("/usr/bin/xargs", ["xargs"], 0x0) = 0\n'
+            '1 clone(child_stack=NULL, flags=SIGCHLD) = 2\n'
+            '2 execve("/usr/bin/echo", ["echo", "a.txt"], 0x0) = 0\n')
+    assert counted(text) == [("xargs",), ("echo", "a.txt")]
 
 
 def cmd(*words: str, via: tuple[str, ...] = ()) -> SimpleCommand:

@@ -13,15 +13,15 @@ Which programs count (differential/trace.py):
 - successful execs only (bash, env and xargs try each PATH entry; ENOENT attempts start nothing);
 - the line's own `bash -c LINE` is the root; an exec counts when the process making it runs an
   image the line started (the root or a counted exec) that reads commands from the line: a shell
-  with `-c`, reading stdin, or reading `/dev/fd/N` or `/dev/stdin` (`bash <(...)`), or a wrapper
-  whose argv `mgexec.policy.wrappers` reads as running a command; a forked child runs its
-  parent's image until it execs;
+  with `-c`, reading stdin, or reading `/dev/fd/N` or `/dev/stdin` (`bash <(...)`), or a program
+  `mgexec.policy.wrappers` knows to run a command (`xargs` alone runs `echo`); a forked child runs
+  its parent's image until it execs;
 - also any exec whose argv ends the argv of the program that made it (`flock L rm -rf x`), or a
   shell whose `-c` script is one of that program's arguments (`script -qc S`): a wrapper mgexec
   may not know;
 - not what shells reading a script *file* start (`bash build.sh`), nor what other programs start
-  on their own (make recipes, git helpers, python subprocesses, the PAM helper of a bare `su`): no
-  parser sees those by design. The images' system startup files start nothing, for the same
+  on their own (make recipes, git helpers, python subprocesses, the password helper `su` and
+  `sudo` start): no parser sees those by design. The images' system startup files start nothing, for the same
   reason (`bash -lc` would otherwise run /etc/profile's `id -u`).
 
 How a counted exec matches a SimpleCommand of `parse_command_line(line)` (differential/match.py):

@@ -8,8 +8,9 @@ Which programs count (the rule the contract is written in):
   counted exec), and that image reads commands from the line: a shell run with `-c`, reading
   stdin, or reading a script from `/dev/fd/N`, `/proc/self/fd/N` or `/dev/stdin` (a pipe the
   line made: `bash <(...)`), or a program mgexec's wrapper tables know to run another command
-  (`mgexec.policy.wrappers.inner_commands` finds one in its argv). A child of fork/clone runs
-  its parent's image until it execs.
+  (`mgexec.policy.wrappers.inner_commands` finds one for it), except the password helpers such
+  a wrapper starts for itself (PAM's `unix_chkpwd`). A child of fork/clone runs its parent's
+  image until it execs.
 - Also counted, whatever the program: an exec whose argv is spelled out, word for word, at the
   end of the argv of the process that made it (`flock /tmp/l rm -rf x` starts `rm -rf x`), or a
   shell whose `-c` script is one of its arguments (`script -qc 'rm -rf x'` starts
@@ -40,6 +41,8 @@ _SIMPLE_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "v": "\v", "f": "\f", "a": "
                    "e": "\x1b"}
 _FORKS = frozenset({"clone", "clone3", "fork", "vfork"})
 _EXECS = frozenset({"execve", "execveat"})
+# What su, sudo and doas start to check a password (PAM's helpers): theirs, not the line's.
+AUTH_HELPERS = frozenset({"unix_chkpwd", "unix_update"})
 _PIPE_SCRIPTS = re.compile(r"/dev/fd/\d+|/proc/self/fd/\d+|/dev/stdin")
 # Argument shapes that make a wrapper show its inner command (`timeout 5 x`, `find . -exec x ;`).
 _WRAPPER_PROBES = (("true",), ("1", "true"), ("-c", "true"), (".", "-exec", "true", ";"))
@@ -103,11 +106,15 @@ def parse_trace(text: str) -> Trace:
                 trace.root = Exec(event.pid, path, argv, (), True)
                 images[event.pid] = _Image(path, argv, True)
                 continue
-            counted = before is not None and before.by_line and (
-                reads_line_commands(before.path, before.argv) or _forwards(before.argv, argv))
+            counted = (before is not None and before.by_line and name_of(path) not in AUTH_HELPERS
+                       and (reads_line_commands(before.path, before.argv) or _forwards(before.argv, argv)))
             trace.execs.append(Exec(event.pid, path, argv, before.argv if before else (), counted))
             images[event.pid] = _Image(path, argv, counted)
     return trace
+
+
+def name_of(path: str) -> str:
+    return posixpath.basename(path)
 
 
 def _events(text: str) -> list[_Event]:
@@ -189,12 +196,7 @@ def reads_line_commands(path: str, argv: tuple[str, ...]) -> bool:
     names = {posixpath.basename(path), posixpath.basename(argv[0]) if argv else ""}
     if names & wrappers.SHELLS:
         return _shell_reads_line(argv)
-    # A wrapper counts when mgexec's tables say this argv runs a command: what `su` alone starts
-    # (PAM helpers) is not the line's. When the tables misread an argv, the forwarding rule
-    # still counts the command the wrapper was given.
-    if any(is_known_wrapper(name) for name in names if name):
-        return bool(wrappers.inner_commands((posixpath.basename(argv[0]),) + tuple(argv[1:])))
-    return False
+    return any(is_known_wrapper(name) for name in names if name)
 
 
 def _shell_reads_line(argv: tuple[str, ...]) -> bool:
