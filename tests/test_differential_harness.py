@@ -77,6 +77,16 @@ def test_a_wrappers_password_helper_does_not_count() -> None:
     assert counted(text) == [("su",), ("su", "-c", "id"), ("bash", "-c", "id")]
 
 
+def test_an_env_shebang_is_the_script_going_on() -> None:
+    text = ('1 execve("/bin/bash", ["bash", "-c", "timeout 5 npx x"], 0x0) = 0\n'
+            '1 execve("/usr/bin/timeout", ["timeout", "5", "npx", "x"], 0x0) = 0\n'
+            '1 clone(child_stack=NULL, flags=SIGCHLD) = 2\n'
+            '2 execve("/usr/bin/npx", ["npx", "x"], 0x0) = 0\n'
+            '2 execve("/usr/bin/node", ["node", "/usr/bin/npx", "x"], 0x0) = 0\n'
+            '2 execve("/bin/sh", ["sh", "-c", "x"], 0x0) = 0\n')
+    assert counted(text) == [("timeout", "5", "npx", "x"), ("npx", "x")]
+
+
 def test_what_a_wrapper_runs_by_default_counts() -> None:
     text = ('1 execve("/bin/bash", ["bash", "-c", "ls | xargs"], 0x0) = 0\n'
             '1 execve("/usr/bin/xargs", ["xargs"], 0x0) = 0\n'

@@ -35,10 +35,11 @@ How a counted exec matches a SimpleCommand of `parse_command_line(line)` (differ
 - a command run by `xargs` or `find -exec` may have any entries after its words;
 - a shell started by a wrapper that runs a script through it (`watch`, `su -c`) is accounted for
   by the commands mgexec found in that script.
-Lines the parser refuses as unparseable run nothing under mgexec and are not run here. A refused
-line is checked all the same: its judgement must have seen every program. A line whose trace has
-no exec of its own bash fails (so the contract cannot pass on empty traces); a trace longer than
-4 MiB (`find / -exec rm {} +` passes thousands of paths) is judged on its first 4 MiB.
+Lines the parser itself refuses (unparseable, or refused while parsing) run nothing under mgexec
+and are not run here. A line the policy refuses after parsing is checked all the same: its
+judgement must have seen every program. A line whose trace has no exec of its own bash fails (so
+the contract cannot pass on empty traces); a trace longer than 4 MiB (`find / -exec rm {} +`
+passes thousands of paths) is judged on its first 4 MiB.
 
 Without an engine, as plain unit tests: every ordinary line passes `check_command` with no lists
 configured (no false blocks), and every hostile line is refused.
@@ -56,7 +57,7 @@ from differential.recorder import SH_TARGETS, ensure_images, record
 from differential.trace import parse_trace
 from dockerutil import require_engine, requires_engine
 from mgexec.errors import PolicyViolation
-from mgexec.policy import CommandPolicy, ShellSyntaxError, check_command, parse_command_line
+from mgexec.policy import CommandPolicy, check_command, parse_command_line
 
 ORDINARY = ordinary_lines()
 HOSTILE = hostile_lines()
@@ -111,7 +112,7 @@ def test_every_program_the_shell_started_was_judged(recordings, image: str, grou
     failures, untraced, started = [], [], 0
     for entry in entries:
         if not _parses(entry.line):
-            continue  # refused as unparseable: nothing of it runs under mgexec
+            continue  # refused by the parser itself: nothing of it runs under mgexec
         result = recordings[image][entry.line]
         why = _not_fully_traced(entry.line, result)
         if why:
@@ -128,9 +129,10 @@ def test_every_program_the_shell_started_was_judged(recordings, image: str, grou
 
 
 def _parses(line: str) -> bool:
+    """False for a line the parser refuses (unparseable, or refused while parsing)."""
     try:
         parse_command_line(line)
-    except ShellSyntaxError:
+    except PolicyViolation:
         return False
     return True
 

@@ -10,7 +10,7 @@ Every module `tests/test_policy_*.py` is imported and its tables are read:
 - a module without one registers the lines of all its module-level tables: UPPER_CASE lists or
   tuples whose entries are lines or rows holding one (the first string item of each row).
 The table test keeps asserting what the policy decides; the differential test runs the same lines
-under the real shells (except lines the parser refuses as unparseable: nothing of them runs).
+under the real shells (except lines the parser itself refuses: nothing of them runs).
 """
 
 from __future__ import annotations

@@ -27,7 +27,8 @@ import re
 from dataclasses import dataclass, field
 
 from differential.trace import Exec, Trace, parse_trace
-from mgexec.policy import ShellSyntaxError, SimpleCommand, parse_command_line
+from mgexec.errors import PolicyViolation
+from mgexec.policy import SimpleCommand, parse_command_line
 from mgexec.policy.wrappers import SHELLS
 
 _DYNAMIC = re.compile(r"[$`*?\[{~]|[<>]\(")
@@ -57,8 +58,8 @@ def judge(line: str, trace_text: str) -> Verdict:
     verdict = Verdict(line)
     try:
         verdict.commands = parse_command_line(line)
-    except ShellSyntaxError as err:
-        verdict.parse_error = err.detail  # refused before running: nothing runs under mgexec
+    except PolicyViolation as err:  # unparseable, or refused while parsing: nothing runs
+        verdict.parse_error = str(err)
         return verdict
     trace: Trace = parse_trace(trace_text)
     verdict.started = trace.counted

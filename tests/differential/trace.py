@@ -4,6 +4,8 @@ Which programs count (the rule the contract is written in):
 - Only successful execve/execveat count (`= 0`): bash, env and xargs try each PATH entry, and the
   ENOENT attempts start nothing.
 - The first exec is the line's own `bash -c LINE`: the root, not itself checked.
+- A script whose `#!` line names `/usr/bin/env INTERPRETER` makes env exec the interpreter with
+  the script's path and arguments: that is the script going on, not a new program.
 - An exec counts when the process making it runs an image the line started (the root, or a
   counted exec), and that image reads commands from the line: a shell run with `-c`, reading
   stdin, or reading a script from `/dev/fd/N`, `/proc/self/fd/N` or `/dev/stdin` (a pipe the
@@ -102,6 +104,8 @@ def parse_trace(text: str) -> Trace:
         elif event.call in _EXECS and event.result == "0":
             path, argv = _exec_args(event.call, event.text)
             before = images.get(event.pid)
+            if before is not None and _interprets(before, argv):
+                continue  # `#!/usr/bin/env node`: env starting the script's interpreter
             if before is None and trace.root is None:
                 trace.root = Exec(event.pid, path, argv, (), True)
                 images[event.pid] = _Image(path, argv, True)
@@ -213,6 +217,13 @@ def _shell_reads_line(argv: tuple[str, ...]) -> bool:
 def is_known_wrapper(name: str) -> bool:
     """True when mgexec's wrapper tables find a command run by `name` in one of the usual shapes."""
     return any(wrappers.inner_commands((name, *probe)) for probe in _WRAPPER_PROBES)
+
+
+def _interprets(before: _Image, argv: tuple[str, ...]) -> bool:
+    """This exec runs the script just exec'd through its interpreter (`node /usr/bin/npx ARGS`
+    after `npx ARGS`): the same program going on, not a new one."""
+    script = (before.path, *before.argv[1:])
+    return len(argv) > len(script) and argv[len(argv) - len(script):] == script
 
 
 def _forwards(parent: tuple[str, ...], argv: tuple[str, ...]) -> bool:
