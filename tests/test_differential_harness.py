@@ -130,6 +130,21 @@ def test_matching_rule(words, via, argv, path, seen) -> None:
     assert accounted_for(started(argv, path), (cmd(*words, via=via),)) is seen
 
 
+def test_an_unreadable_command_stands_for_what_a_nested_shell_starts() -> None:
+    """`base64 -d <<< X | bash`: mgexec cannot read the script, says so, and an allow list
+    refuses it; the line's own bash is still held to what mgexec read."""
+    text = ('1 execve("/bin/bash", ["bash", "-c", "L"], 0x0) = 0\n'
+            '1 clone(child_stack=NULL, flags=SIGCHLD) = 2\n'
+            '2 execve("/usr/bin/bash", ["bash"], 0x0) = 0\n'
+            '2 execve("/usr/bin/ls", ["ls"], 0x0) = 0\n'
+            '1 execve("/usr/bin/rm", ["rm", "x"], 0x0) = 0\n')
+    nested, own = parse_trace(text).counted[1:]
+    unreadable = types.SimpleNamespace(words=(), via=("bash reading a pipe",), unreadable="built at run time")
+    assert accounted_for(nested, (unreadable,))
+    assert not accounted_for(own, (unreadable,))
+    assert not accounted_for(nested, (cmd("base64", "-d"),))
+
+
 def test_report_names_line_image_unseen_program_and_what_mgexec_saw() -> None:
     text = ('7 execve("/bin/bash", ["/bin/bash", "-c", "{rm,-rf,~}"], 0x0) = 0\n'
             '7 execve("/usr/bin/rm", ["rm", "-rf", "/h"], 0x0) = 0\n')
@@ -173,7 +188,8 @@ def module_with(**tables) -> types.ModuleType:
 
 def test_table_modules_register_their_tables_or_what_they_declare() -> None:
     tables = module_with(BLOCKED=[("rm -rf /", "root"), ("rm -rf ~", "home")], ALLOWED=["ls"],
-                         ALLOW_CASES=[(["ls .*"], "ls -la", True)], LIMIT=3, helper=["not a table"])
+                         ALLOW_CASES=[(["ls .*"], "ls -la", True)], LIMIT=3, helper=["not a table"],
+                         _ATOMS=["xargs"])
     assert [line for _, line in _module_lines(tables)] == ["rm -rf /", "rm -rf ~", "ls", "ls -la"]
     assert _module_lines(tables)[0][0] == "test_policy_example.BLOCKED[0]"
     declared = module_with(BLOCKED=[("rm -rf /", "root")], DIFFERENTIAL=["echo a", ("ls", 1)])

@@ -34,7 +34,10 @@ How a counted exec matches a SimpleCommand of `parse_command_line(line)` (differ
   `~`, `<(` or `>(` stands for any number of entries, none included;
 - a command run by `xargs` or `find -exec` may have any entries after its words;
 - a shell started by a wrapper that runs a script through it (`watch`, `su -c`) is accounted for
-  by the commands mgexec found in that script.
+  by the commands mgexec found in that script;
+- a command mgexec marks `unreadable` (text known only at run time: `base64 -d <<< X | bash`, which
+  an allow list refuses) stands for any program a nested shell or wrapper starts, but not for what
+  the line's own bash starts.
 Lines the parser itself refuses (unparseable, or refused while parsing) run nothing under mgexec
 and are not run here. A line the policy refuses after parsing is checked all the same: its
 judgement must have seen every program. A line whose trace has no exec of its own bash fails (so

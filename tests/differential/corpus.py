@@ -7,8 +7,9 @@ Every module `tests/test_policy_*.py` is imported and its tables are read:
 - a module that declares a module-level `DIFFERENTIAL` list registers exactly its entries: each a
   command line, or a table row whose first string item is the line (`DIFFERENTIAL = BLOCKED`
   works as it is; `DIFFERENTIAL = []` registers nothing);
-- a module without one registers the lines of all its module-level tables: UPPER_CASE lists or
-  tuples whose entries are lines or rows holding one (the first string item of each row).
+- a module without one registers the lines of all its public module-level tables: UPPER_CASE
+  lists or tuples (not `_PRIVATE` ones) whose entries are lines or rows holding one (the first
+  string item of each row).
 The table test keeps asserting what the policy decides; the differential test runs the same lines
 under the real shells (except lines the parser itself refuses: nothing of them runs).
 """
@@ -86,7 +87,7 @@ def _module_lines(module) -> list[tuple[str, str]]:
             found.append((f"{name}.{REGISTRY_NAME}[{index}]", line))
         return found
     tables = {table: rows for table, rows in vars(module).items()
-              if table.isupper() and isinstance(rows, (list, tuple))}
+              if table.isupper() and not table.startswith("_") and isinstance(rows, (list, tuple))}
     return [(f"{name}.{table}[{index}]", line) for table, rows in tables.items()
             for index, row in enumerate(rows) if (line := _line_of(row)) is not None]
 

@@ -2,8 +2,8 @@
 line as `bash -c LINE` under strace, as an unprivileged user, in a fresh canary directory.
 
 Input on stdin: {"lines": [...], "workers": N, "timeout": SECONDS}. Output on stdout: one JSON
-object per line, {"i", "trace", "rc", "timed_out", "truncated"} (or with "error" if the driver
-itself failed on that line), in the order lines finish.
+object per line, {"i", "trace", "rc", "timed_out", "truncated", "seconds"} (with "error" if the
+driver itself failed on that line), in the order lines finish.
 Each worker has its own user (difftest0..3), so a line that kills or deletes everything its user
 may touch (`kill -9 -1`, `rm -rf /`) cannot reach another worker's line, the traces (root's) or
 the image (the root file system is read-only; only tmpfs mounts are writable).
@@ -103,12 +103,13 @@ def worker(k: int, jobs: queue.Queue, lock: threading.Lock, timeout: float) -> N
             i, line = jobs.get_nowait()
         except queue.Empty:
             return
+        started = time.monotonic()
         try:
             result = run_line(k, user, line, timeout)
         except Exception as err:  # reported for this line; the other lines still run
             result = {"trace": "", "rc": None, "timed_out": False, "truncated": False,
                       "error": f"{type(err).__name__}: {err}"}
-        result["i"] = i
+        result["i"], result["seconds"] = i, round(time.monotonic() - started, 3)
         with lock:
             sys.stdout.write(json.dumps(result) + "\n")
             sys.stdout.flush()

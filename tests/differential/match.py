@@ -16,7 +16,10 @@ The matching rule: a counted exec (see trace.py) is accounted for when some Simp
 - when the command runs through `xargs` or `find -exec`, any entries after its words (the
   wrapper appends them).
 A shell started by a wrapper that runs a script through the shell itself (`watch CMD`,
-`su -c CMD`) is accounted for by the commands mgexec found in that script.
+`su -c CMD`) is accounted for by the commands mgexec found in that script. A command mgexec marks
+`unreadable` (text known only when the line runs, such as `base64 -d <<< X | bash`; an allow list
+refuses it) stands for any program a nested shell or wrapper starts, not for what the line's own
+bash starts.
 """
 
 from __future__ import annotations
@@ -70,6 +73,8 @@ def judge(line: str, trace_text: str) -> Verdict:
 def accounted_for(started: Exec, commands: tuple[SimpleCommand, ...]) -> bool:
     if any(command_matches(cmd, started) for cmd in commands if cmd.words):
         return True
+    if not started.by_root and any(getattr(cmd, "unreadable", "") for cmd in commands):
+        return True  # mgexec said it cannot read what a nested shell or wrapper runs here
     return _implied_shell(started, commands)
 
 

@@ -60,6 +60,7 @@ class Exec:
     argv: tuple[str, ...]
     parent_argv: tuple[str, ...]
     by_line: bool
+    by_root: bool = False  # made by the line's own bash (or a subshell of it), not a nested one
 
     @property
     def name(self) -> str:
@@ -71,6 +72,7 @@ class _Image:
     path: str
     argv: tuple[str, ...]
     by_line: bool
+    root: bool = False
 
 
 @dataclass
@@ -108,11 +110,12 @@ def parse_trace(text: str) -> Trace:
                 continue  # `#!/usr/bin/env node`: env starting the script's interpreter
             if before is None and trace.root is None:
                 trace.root = Exec(event.pid, path, argv, (), True)
-                images[event.pid] = _Image(path, argv, True)
+                images[event.pid] = _Image(path, argv, True, root=True)
                 continue
             counted = (before is not None and before.by_line and name_of(path) not in AUTH_HELPERS
                        and (reads_line_commands(before.path, before.argv) or _forwards(before.argv, argv)))
-            trace.execs.append(Exec(event.pid, path, argv, before.argv if before else (), counted))
+            trace.execs.append(Exec(event.pid, path, argv, before.argv if before else (), counted,
+                                    by_root=before is not None and before.root))
             images[event.pid] = _Image(path, argv, counted)
     return trace
 
