@@ -118,6 +118,8 @@ def worker(k: int, jobs: queue.Queue, lock: threading.Lock, timeout: float) -> N
 def run_line(k: int, user: pwd.struct_passwd, line: str, timeout: float) -> dict:
     place = f"{ROOT}/w{k}"
     work, home, trace = place + "/work", place + "/home", f"{TRACES}/w{k}"
+    if not kill_user(user.pw_uid):  # its process limit would starve this line's forks
+        raise RuntimeError("the previous line's processes outlived 3 s of SIGKILL")
     fresh_place(place, user)
     if os.path.exists(trace):  # else the previous line's exit could be read as this one's
         os.unlink(trace)
@@ -197,30 +199,33 @@ def fresh_place(place: str, user: pwd.struct_passwd) -> None:
                 os.lchown(entry, user.pw_uid, user.pw_gid)
 
 
-def kill_user(uid: int) -> None:
+def kill_user(uid: int) -> bool:
     """Kills every process the worker's user still has (background jobs, daemons, fork bombs),
-    by pid: root may signal them all, and needs no fork to do it (the pids limit may be reached)."""
-    for _ in range(200):
-        pids = [pid for pid, owner in process_owners() if owner == uid]
-        if not pids:
-            return
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
+    by pid: root may signal them all, and needs no fork to do it (the pids limit may be reached).
+    Returns once even their zombies are reaped (by tini): zombies count against the user's
+    process limit, and the next line must be able to fork."""
+    for _ in range(300):
+        left = [(pid, zombie) for pid, owner, zombie in processes() if owner == uid]
+        if not left:
+            return True
+        for pid, zombie in left:
+            if not zombie:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
         time.sleep(0.01)
+    return False
 
 
-def process_owners():
-    """(pid, uid) of every live process; zombies are left for their parents (or tini) to reap."""
+def processes():
+    """(pid, uid, is a zombie) of every process."""
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 with open(f"/proc/{entry}/stat") as handle:
-                    if handle.read().rsplit(")", 1)[1].split()[0] == "Z":
-                        continue
-                yield int(entry), os.stat(f"/proc/{entry}").st_uid
+                    state = handle.read().rsplit(")", 1)[1].split()[0]
+                yield int(entry), os.stat(f"/proc/{entry}").st_uid, state == "Z"
             except (OSError, IndexError):
                 pass
 
