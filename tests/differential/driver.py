@@ -25,7 +25,7 @@ ROOT = "/difftest"
 TEMPLATE = ROOT + "/template"
 TRACES = ROOT + "/traces"
 TRACE_CAP = 4 * 1024 * 1024
-NPROC_PER_WORKER = 32  # times 3 workers stays under the container's pids limit
+NPROC_PER_WORKER = 28  # times 4 workers stays under the container's pids limit (128)
 BACKGROUND_GRACE = 1.0
 SYSCALLS = "trace=execve,execveat,clone,clone3,fork,vfork"
 

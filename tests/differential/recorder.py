@@ -23,7 +23,7 @@ SH_TARGETS = {"dash": "dash", "bashsh": "bash"}
 IMAGE = "mgexec-test/differential-{key}:latest"
 RECIPE_LABEL = "io.mgexec.test.recipe"
 BATCH_SIZE = 250
-WORKERS = 3
+WORKERS = 4
 LINE_TIMEOUT = 5.0
 BUILD_TIMEOUT = 900
 
