@@ -111,11 +111,11 @@ def recordings() -> dict[str, dict[str, dict]]:
 @pytest.mark.parametrize("group", GROUPS)
 @pytest.mark.parametrize("image", sorted(SH_TARGETS))
 def test_every_program_the_shell_started_was_judged(recordings, image: str, group: str) -> None:
-    entries = [entry for entry in all_lines() if entry.group == group]
+    entries = [entry for entry in all_lines() if entry.group == group and _parses(entry.line)]
+    if not entries:
+        pytest.skip(f"no {group} lines to run")
     failures, untraced, started = [], [], 0
-    for entry in entries:
-        if not _parses(entry.line):
-            continue  # refused by the parser itself: nothing of it runs under mgexec
+    for entry in entries:  # lines the parser itself refuses are left out: nothing of them runs
         result = recordings[image][entry.line]
         why = _not_fully_traced(entry.line, result)
         if why:
