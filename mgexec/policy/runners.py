@@ -20,6 +20,8 @@ def package_runner(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
     """`npx CMD`, `npx -c 'STRING'`, `npm exec -- CMD`, `pnpm dlx CMD`, `bunx CMD`."""
     forms = canonical_forms(words)
     words = forms[-1] if forms else words  # `npm --prefix d exec` is `npm exec`
+    if name == "bun" and words[1:2] == ("exec",):  # `bun exec 'CMD'`: bun's shell runs it
+        return (Inner("bun exec", script=" ".join(words[2:])),) if len(words) > 2 else ()
     if name in _RUN_VERBS:
         if len(words) < 2 or words[1] not in _RUN_VERBS[name]:
             return ()

@@ -8,10 +8,10 @@ import posixpath
 import re
 import shlex
 
-from mgexec.policy import programs, runners
+from mgexec.policy import launchers, programs, runners
 from mgexec.policy.shelllex import decode_escapes
 from mgexec.policy.wrapper_specs import (SHELLS, SPECS, SUBCOMMAND_SPECS, Inner, Spec, command_start,
-                                        short_cluster)
+                                        abbreviates, command_starts, short_cluster)
 
 _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 
@@ -24,20 +24,20 @@ def inner_commands(words: tuple[str, ...],
     if not words:
         return found
     name = command_name(words[0])
-    special = _SPECIAL.get(name) or programs.PROGRAMS.get(name)
+    key = launchers.alias(name)  # `ld-linux-x86-64.so.2` reads as `ld.so`
+    special = _SPECIAL.get(key) or programs.PROGRAMS.get(key) or launchers.LAUNCHERS.get(key)
     if special is not None:
         return found + special(name, words)
     if name in SHELLS:
         return found + _shell_c(name, words)
-    spec = SPECS.get(name)
+    spec = SPECS.get(key)
     if spec is None and len(words) > 1:
         spec = SUBCOMMAND_SPECS.get((name, words[1]))
         if spec is not None:
             name, words = f"{name} {words[1]}", words[1:]
     if spec is None:
         return found
-    start = command_start(words, spec)
-    return found + ((Inner(name, words=words[start:]),) if start is not None else ())
+    return found + tuple(Inner(name, words=words[start:]) for start in command_starts(words, spec))
 
 
 def command_name(word: str) -> str:
@@ -49,6 +49,9 @@ def command_name(word: str) -> str:
 # Commands that, given no command of their own, start an interactive shell that reads stdin.
 _SHELL_STARTERS = frozenset({"chroot", "unshare", "nsenter", "newgrp", "script", "su", "runuser",
                              "run0", "sudo", "doas"})
+
+
+_STDIN_FILES = frozenset({"/dev/stdin", "/dev/fd/0", "/proc/self/fd/0"})
 
 
 def reads_script_from_stdin(words: tuple[str, ...]) -> bool:
@@ -69,8 +72,8 @@ def reads_script_from_stdin(words: tuple[str, ...]) -> bool:
     i, from_stdin = 1, False
     while i < len(words):
         word = words[i]
-        if word in ("-", "--"):
-            return i + 1 >= len(words) or from_stdin
+        if word in ("-", "--") or word in _STDIN_FILES:
+            return i + 1 >= len(words) or from_stdin or word in _STDIN_FILES
         if word in ("--rcfile", "--init-file"):
             i += 2
             continue
@@ -104,14 +107,21 @@ def echoed_text(words: tuple[str, ...]) -> str | None:
 
 
 def _shell_c(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
-    """`sh -c 'STRING'` (also `-ec`, `-lc`, `-o pipefail -c`): the string is a script."""
-    i, has_c = 1, False
+    """`sh -c 'STRING'` (also `-ec`, `-lc`, `-o pipefail -c`, fish's `--command=STRING` and
+    `-C`/`--init-command`): the string is a script."""
+    i, has_c, found = 1, False, []
     while i < len(words):
         word = words[i]
+        option, eq, value = word.partition("=")
         if word in ("-", "--"):
             i += 1
             break
-        if word in ("--rcfile", "--init-file"):
+        if option in ("--command", "--init-command", "-C") and name == "fish" or (
+                option == "--command" and name != "fish"):
+            script = value if eq else (words[i + 1] if i + 1 < len(words) else "")
+            found.append(Inner(f"{name} -c", script=script))
+            i += 1 if eq else 2
+        elif word in ("--rcfile", "--init-file"):
             i += 2
         elif word.startswith("--"):
             i += 1
@@ -121,7 +131,24 @@ def _shell_c(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
         else:
             break
     if has_c and i < len(words):
-        return (Inner(f"{name} -c", script=words[i]),)
+        found.append(Inner(f"{name} -c", script=words[i]))
+    return tuple(found)
+
+
+_PWSH_SCRIPT = re.compile(r"-(c|co|com|comm|comma|comman|command|commandwithargs|cwa)", re.I)
+_PWSH_ENCODED = re.compile(r"-(e|ec|en|enc|enco|encod|encode|encoded|encodedc\w*)", re.I)
+
+
+def _pwsh(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
+    """PowerShell's `-Command STRING` (any case, any prefix); `-EncodedCommand` is base64."""
+    for i, word in enumerate(words[1:], start=1):
+        if _PWSH_SCRIPT.fullmatch(word) and i + 1 < len(words):
+            return (Inner(f"{name} -Command", script=" ".join(words[i + 1:])),)
+        if _PWSH_ENCODED.fullmatch(word):
+            return (Inner(f"{name} -EncodedCommand", unreadable=(
+                "`-EncodedCommand` runs base64-encoded text the line does not show")),)
+        if not word.startswith("-"):
+            return ()
     return ()
 
 
@@ -132,7 +159,7 @@ def _env(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
         word = words[i]
         split = _env_split_string(words, i)
         if split is not None:
-            return programs.assigned_commands(tuple(assigned)) + (Inner("env -S", script=split),)
+            return programs.assigned_commands(tuple(assigned)) + _env("env -S", ("env",) + split)
         if word == "-" or (word.startswith("-") and word != "--" and not _ASSIGNMENT.match(word)):
             i += _option_words(word, SPECS["env"])
         elif word == "--" or _ASSIGNMENT.match(word):
@@ -141,28 +168,74 @@ def _env(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
         else:
             break
     found = programs.assigned_commands(tuple(assigned))
-    return found + ((Inner(name, words=words[i:]),) if i < len(words) else ())
+    label = "env -S" if name == "env -S" else "env"
+    return found + ((Inner(label, words=words[i:]),) if i < len(words) else ())
 
 
-def _env_split_string(words: tuple[str, ...], i: int) -> str | None:
-    """The script of `-S STRING`, `-S'STRING'`, `-iS STRING`, `--split-string[=]STRING` at `i`,
-    followed by the words after it (env appends them to the split string)."""
+_ENV_ESCAPES = {"t": "\t", "n": "\n", "v": "\v", "f": "\f", "r": "\r"}
+
+
+def env_split(text: str) -> tuple[str, ...]:
+    """The words `env -S TEXT` runs, split as GNU env does: quotes, `\\_` (a separator, or a
+    space inside double quotes), `\\t`, `\\c` (ends the string), `#` comments; `${NAME}`
+    stays as written (its value is known only when the line runs)."""
+    words: list[str] = []
+    current: list[str] | None = None
+    quote, k = "", 0
+    while k < len(text):
+        char = text[k]
+        if quote == "'" and char == "'" or quote == '"' and char == '"':
+            quote = ""
+        elif not quote and char in "'\"":
+            quote, current = char, current if current is not None else []
+        elif char == "\\" and k + 1 < len(text) and quote != "'" or (
+                quote == "'" and char == "\\" and text[k + 1:k + 2] in ("\\", "'")):
+            escaped = text[k + 1]
+            k += 1
+            if escaped == "c" and not quote:
+                break
+            if escaped == "_" and not quote:
+                words, current = _env_word_end(words, current), None
+            else:
+                current = (current or []) + [" " if escaped == "_" else
+                                             _ENV_ESCAPES.get(escaped, escaped)]
+        elif not quote and char.isspace():
+            words, current = _env_word_end(words, current), None
+        elif not quote and char == "#" and current is None:
+            break
+        else:
+            current = (current or []) + [char]
+        k += 1
+    return tuple(_env_word_end(words, current))
+
+
+def _env_word_end(words: list[str], current: list[str] | None) -> list[str]:
+    return words + ["".join(current)] if current is not None else words
+
+
+def _env_split_string(words: tuple[str, ...], i: int) -> tuple[str, ...] | None:
+    """The words of `-S STRING`, `-S'STRING'`, `-iS STRING`, `--split-string[=]STRING` at `i`,
+    followed by the words after it (env appends them to the split string's words)."""
     word = words[i]
     option, eq, value = word.partition("=")
     if word.startswith("--") and len(option) >= 4 and "--split-string".startswith(option):
-        parts = (value,) + words[i + 1:] if eq else words[i + 1:]
-        return " ".join(parts) if parts else None
+        return _split_then(words, i, value if eq else None)
     cluster = re.fullmatch(r"-[iv0]*S(.*)", word, re.DOTALL)
     if cluster is None:
         return None
-    parts = ((cluster[1],) if cluster[1] else ()) + words[i + 1:]
-    return " ".join(parts) if parts else None
+    return _split_then(words, i, cluster[1] or None)
+
+
+def _split_then(words: tuple[str, ...], i: int, attached: str | None) -> tuple[str, ...]:
+    if attached is not None:
+        return env_split(attached) + words[i + 1:]
+    return env_split(words[i + 1]) + words[i + 2:] if i + 1 < len(words) else ()
 
 
 def _option_words(word: str, spec: Spec) -> int:
     """How many words one option takes (`-u NAME` 2, `-uNAME` 1, `--unset=NAME` 1)."""
     if word.startswith("--"):
-        return 2 if word in spec.long_args else 1
+        return 2 if word in spec.long_args or abbreviates(word, spec.long_args) else 1
     return short_cluster(word[1:], spec) or 1
 
 
@@ -251,8 +324,13 @@ def _flock(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
                                                       "--conflict-exit-code"})))
     if file is None or file + 1 >= len(words):
         return ()
-    if words[file + 1] in ("-c", "--command"):
-        return (Inner(f"{name} -c", script=words[file + 2]),) if file + 2 < len(words) else ()
+    option, eq, value = words[file + 1].partition("=")
+    if option in ("-c", "--command") or (option.startswith("--") and abbreviates(
+            option, frozenset({"--command"}))):
+        script = value if eq else (words[file + 2] if file + 2 < len(words) else None)
+        return (Inner(f"{name} -c", script=script),) if script is not None else ()
+    if re.fullmatch(r"-[a-zA-Z]*c.+", words[file + 1], re.DOTALL):  # `-c'CMD'`, `-oc'CMD'`
+        return (Inner(f"{name} -c", script=words[file + 1].split("c", 1)[1]),)
     return (Inner(name, words=words[file + 1:]),)
 
 
@@ -303,4 +381,5 @@ _SPECIAL = {"env": _env, "eval": _eval, "su": _su, "runuser": _su, "sg": _sg, "f
             "parallel": _parallel, "sem": _parallel,
             **dict.fromkeys(("npx", "bunx", "npm", "pnpm", "yarn", "bun"), runners.package_runner),
             "fd": runners.fd, "fdfind": runners.fd, "rg": runners.ripgrep, "man": runners.man,
-            "tmux": runners.tmux, "screen": runners.screen}
+            "tmux": runners.tmux, "screen": runners.screen, "pwsh": _pwsh, "powershell": _pwsh,
+            "pwsh-preview": _pwsh}
