@@ -275,6 +275,13 @@ WRAPPED = [
     ("rbash -c 'rm -rf /'", "(run by `rbash -c`)"),
     ("pwsh -Command 'rm -rf /'", "(run by `pwsh -Command`)"),
     ("bash /dev/stdin <<< 'rm -rf /'", "(run by `bash <<<`)"),
+    # cargo's runners and compiler wrappers, from --config or the environment
+    ("cargo --config 'target.x86_64-unknown-linux-gnu.runner=\"rm -rf /\"' run",
+     "(run by `cargo --config target.x86_64-unknown-linux-gnu.runner`)"),
+    ("cargo --config 'build.rustc-wrapper=[\"rm\", \"-rf\", \"/\"]' build",
+     "(run by `cargo --config build.rustc-wrapper`)"),
+    ("RUSTC_WRAPPER='rm -rf /' cargo build", "(run by `RUSTC_WRAPPER=`)"),
+    ("CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER='rm -rf ~' cargo run", "_RUNNER=`"),
 ]
 
 
@@ -353,6 +360,7 @@ PASSING = [
     "ccache -s", "bwrap --ro-bind / / --dev /dev --tmpfs /tmp ls", "tini -- python app.py",
     "mise x node@20 -- node -v", "env --chdir=sub make", "strace --summary ls",
     "bash /dev/stdin <<< 'ls -la'", "ld.so --list /bin/ls", "env -S 'python3 -u' x.py",
+    "cargo --config net.git-fetch-with-cli=true build", "RUSTC_WRAPPER=sccache cargo build",
 ]
 
 
@@ -397,6 +405,7 @@ UNJUDGED = [
     ("awk 'BEGIN{c=\"ls\"; c=$1; system(c)}'", "awk builds this command"),
     ("pwsh -EncodedCommand ZQBjAGgAbwA=", "runs base64-encoded text"),
     ("ncat -l --lua-exec x.lua", "runs a Lua script the line does not show"),
+    ("cargo --config x.toml build", "from a file the line does not show"),
 ]
 
 

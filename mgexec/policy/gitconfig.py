@@ -27,6 +27,27 @@ _CONFIG_KEYS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
          r"|remote\..+\.(uploadpack|receivepack)|uploadpack\.packobjectshook"
          r"|interactive\.difffilter|man\..+\.(cmd|path)|instaweb\.httpd", "shell"),
         (r"core\.hookspath|include\.path|includeif\..+\.path|init\.templatedir", "files")))
+# git's own commands: an alias with one of these names is ignored (git runs the command).
+GIT_COMMANDS = frozenset((
+    "add am annotate apply archive backfill bisect blame branch bugreport bundle cat-file "
+    "check-attr check-ignore check-mailmap check-ref-format checkout checkout-index cherry "
+    "cherry-pick citool clean clone column commit commit-graph commit-tree config count-objects "
+    "credential credential-cache credential-store cvsimport daemon describe diagnose diff "
+    "diff-files diff-index diff-tree difftool fast-export fast-import fetch fetch-pack "
+    "filter-branch fmt-merge-msg for-each-ref for-each-repo format-patch fsck fsck-objects gc "
+    "get-tar-commit-id gitk grep gui hash-object help hook http-backend http-fetch http-push "
+    "imap-send index-pack init init-db instaweb interpret-trailers last-modified lfs log ls-files "
+    "ls-remote ls-tree mailinfo mailsplit maintenance merge merge-base merge-file merge-index "
+    "merge-octopus merge-one-file merge-ours merge-recursive merge-recursive-ours "
+    "merge-recursive-theirs merge-resolve merge-subtree merge-tree mergetool mktag mktree "
+    "multi-pack-index mv name-rev notes p4 pack-objects pack-redundant pack-refs patch-id pickaxe "
+    "prune prune-packed pull push quiltimport range-diff read-tree rebase receive-pack reflog "
+    "refs remote remote-ext remote-fd remote-ftp remote-ftps remote-http remote-https repack "
+    "replace replay request-pull rerere reset restore rev-list rev-parse revert rm scalar "
+    "send-email send-pack shell shortlog show show-branch show-index show-ref sparse-checkout "
+    "stage stash status stripspace submodule subtree survey svn switch symbolic-ref tag "
+    "unpack-file unpack-objects update-index update-ref update-server-info upload-archive "
+    "upload-pack var verify-commit verify-pack verify-tag version whatchanged worktree write-tree").split())
 # Global options that take a value in the next word (`git -C dir`, `git --git-dir d`).
 GLOBAL_VALUE_OPTIONS = frozenset({"-C", "-c", "--git-dir", "--work-tree", "--namespace",
                                   "--super-prefix", "--config-env", "--list-cmds", "--attr-source"})

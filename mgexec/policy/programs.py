@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from mgexec.policy import programs_text
 from mgexec.policy.gitconfig import config_commands, git_commands
+from mgexec.policy.globalopts import cargo_config
 from mgexec.policy.wrapper_specs import Inner
 
 # Variables whose value is a command line some program runs through a shell (git, ssh, less,
@@ -17,9 +18,12 @@ _SHELL_VARIABLES = frozenset({
     "GIT_SSH_COMMAND", "GIT_EXTERNAL_DIFF", "GIT_PAGER", "PAGER", "MANPAGER", "GIT_EDITOR",
     "EDITOR", "VISUAL", "GIT_SEQUENCE_EDITOR", "GIT_PROXY_COMMAND", "RSYNC_RSH", "BROWSER",
     "FCEDIT", "SYSTEMD_PAGER", "PROMPT_COMMAND", "LESSOPEN", "LESSCLOSE"})
-# Variables whose value is a program run directly.
+# Variables whose value is a program run directly (cargo's runners split it into words).
 _PROGRAM_VARIABLES = frozenset({"GIT_SSH", "GIT_ASKPASS", "SSH_ASKPASS", "SUDO_ASKPASS",
                                 "CVS_RSH", "SVN_SSH"})
+_CARGO_VARIABLES = re.compile(r"RUSTC(_WRAPPER|_WORKSPACE_WRAPPER)?|RUSTDOC|CARGO_BUILD_RUSTC"
+                              r"(_WRAPPER|_WORKSPACE_WRAPPER)?|CARGO_BUILD_RUSTDOC|"
+                              r"CARGO_TARGET_\w+_(RUNNER|LINKER)|CARGO_HOST_LINKER")
 # Variables that make a program read commands from files the line does not show.
 _FILE_VARIABLES = frozenset({"GIT_EXEC_PATH", "GIT_TEMPLATE_DIR", "GIT_CONFIG_GLOBAL",
                              "GIT_CONFIG_SYSTEM", "GIT_CONFIG"})
@@ -38,6 +42,8 @@ def assigned_commands(assignments: tuple[str, ...]) -> tuple[Inner, ...]:
             found.append(Inner(f"{name}=", script=value.lstrip("|")))
         elif name in _PROGRAM_VARIABLES and value:
             found.append(Inner(f"{name}=", words=(value,)))
+        elif _CARGO_VARIABLES.fullmatch(name) and value:
+            found.append(Inner(f"{name}=", script=value))
         elif name in _FILE_VARIABLES:
             found.append(Inner(f"{name}=", unreadable=(
                 f"`{name}` makes git run commands from files the line does not show")))
@@ -189,10 +195,30 @@ def _make(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
     return tuple(found)
 
 
+# ---- cargo ------------------------------------------------------------------------------------
+_CARGO_KEYS = re.compile(r"target\..+\.(runner|linker|rustc-wrapper)|host\.linker|"
+                         r"build\.(rustc|rustc-wrapper|rustc-workspace-wrapper|rustdoc)")
+
+
+def _cargo(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
+    """`cargo --config 'target.X.runner="CMD"'` (also linker, rustc-wrapper) runs CMD; a config
+    file given as `--config PATH` may hold such keys."""
+    found: list[Inner] = []
+    for key, value in cargo_config(words):
+        if value is None and not key.startswith(("alias.", "net.", "http.", "term.")):
+            found.append(Inner("cargo --config", unreadable=(
+                f"`cargo --config {key}` reads settings (runners, wrappers) from a file the "
+                "line does not show")))
+        elif _CARGO_KEYS.fullmatch(key):
+            command = value if isinstance(value, list) else str(value).split()
+            found.append(Inner(f"cargo --config {key}", words=tuple(str(v) for v in command)))
+    return tuple(found)
+
+
 PROGRAMS: dict[str, Callable[[str, tuple[str, ...]], tuple[Inner, ...]]] = {
     "git": _git, "tar": _tar, "gtar": _tar, "bsdtar": _tar, "rsync": _rsync,
     "ssh": _ssh, "scp": _ssh, "sftp": _ssh, "autossh": _ssh,
-    "make": _make, "gmake": _make,
+    "make": _make, "gmake": _make, "cargo": _cargo,
     **{declarer: _declared for declarer in _DECLARERS},
     **dict.fromkeys(programs_text.AWKS, programs_text.awk),
     **dict.fromkeys(programs_text.SEDS, programs_text.sed),
