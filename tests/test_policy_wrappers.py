@@ -48,7 +48,7 @@ WRAPPED = [
     ("prlimit -n100 --as=1000000 rm -rf /", "(run by `prlimit`)"),
     ("unshare -m --propagation private rm -rf /", "(run by `unshare`)"),
     ("unshare --wd /tmp rm -rf /", "(run by `unshare`)"),
-    ("chroot --userspec=1000 / rm -rf /", "(run by `chroot`)"),
+    ("chroot --skip-chdir / rm -rf /", "(run by `chroot`)"),
     ("taskset -c 0,1 rm -rf /", "(run by `taskset`)"),
     ("chrt -o 0 rm -rf /", "(run by `chrt`)"),
     ("chrt -T 10 -P 20 -d 0 rm -rf /", "(run by `chrt`)"),
@@ -116,7 +116,7 @@ WRAPPED = [
      "(run by `GIT_CONFIG_*= core.pager`)"),
     ("GIT_CONFIG_PARAMETERS=\"'core.pager'='rm -rf /'\" git log", "GIT_CONFIG_*= core.pager"),
     ("GIT_CONFIG_PARAMETERS=\"'core.pager=rm -rf /'\" git log", "GIT_CONFIG_*= core.pager"),
-    ("chpst -u nobody rm -rf /", "(run by `chpst`)"),
+    ("chpst -m 1000000 rm -rf /", "(run by `chpst`)"),
     ("RSYNC_RSH='rm -rf /' rsync a host:b", "(run by `RSYNC_RSH=`)"),
     # tar runs these through `sh -c`
     ("tar -cf x.tar --checkpoint=1 --checkpoint-action=exec='rm -rf /' d",
@@ -302,6 +302,13 @@ def test_commands_run_by_wrappers_and_programs_are_judged(line: str, via: str) -
     ("run0 -u root rm -rf /", "(run by `run0`)"),
     ("sudo -s <<< 'rm -rf /'", "(run by `sudo <<<`)"),
     ("su <<< 'rm -rf /'", "(run by `su <<<`)"),
+    ("chroot --userspec 1000 / rm -rf /", "(run by `chroot`)"),
+    ("su-exec nobody rm -rf /", "(run by `su-exec`)"),
+    ("gosu nobody rm -rf /", "(run by `gosu`)"),
+    ("chpst -u nobody rm -rf /", "(run by `chpst`)"),
+    ("su --session-command='rm -rf /' bob", "(run by `su -c`)"),
+    ("su -c'rm -rf /' bob", "(run by `su -c`)"),
+    ("sudo --us root rm -rf /", "(run by `sudo`)"),
 ])
 def test_identity_wrappers_run_judged_commands_when_sudo_is_enabled(line: str, via: str) -> None:
     message = refusal(line, SUDO)

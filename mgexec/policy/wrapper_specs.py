@@ -202,6 +202,8 @@ SPECS: dict[str, Spec] = {
     "flatpak-spawn": _spec(long="--env --directory --forward-fd --unset-env --app-path --usr-path "
                            "--sandbox-expose --sandbox-expose-ro --sandbox-flag"),
     "ccache": _spec(stop="CcszpVhxXoMFkd"),
+    **dict.fromkeys(("su-exec", "gosu", "setuidgid", "s6-setuidgid", "envuidgid"),
+                    _spec(operands=1)),
     "distcc": _spec(stop="jvh"),
 }
 

@@ -245,10 +245,16 @@ def _eval(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
 
 def _su(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
     """`su [user] -c STRING` (also `runuser`): the string is run by the user's shell."""
+    commands = frozenset({"--command", "--session-command"})
     for i, word in enumerate(words[1:], start=1):
-        if word.startswith("--command="):
-            return (Inner(f"{name} -c", script=word.split("=", 1)[1]),)
-        is_c = word == "--command" or (re.fullmatch(r"-[a-zA-Z]*c", word) is not None)
+        option, eq, value = word.partition("=")
+        is_long = option in commands or (option.startswith("--") and abbreviates(option, commands))
+        if is_long and eq:
+            return (Inner(f"{name} -c", script=value),)
+        attached = re.fullmatch(r"-[lmpf]*c(.+)", word, re.DOTALL)  # `-c'CMD'`
+        if attached:
+            return (Inner(f"{name} -c", script=attached[1]),)
+        is_c = is_long or (re.fullmatch(r"-[a-zA-Z]*c", word) is not None)
         if is_c and i + 1 < len(words):
             return (Inner(f"{name} -c", script=words[i + 1]),)
     if name == "runuser":  # `runuser -u USER -- CMD ARGS` runs words, not a string
