@@ -105,6 +105,12 @@ DENIED = [
     ("pip install", "python -Im pip install x"),
     ("pip install", "python -W ignore -m pip install x"),
     ("pip install", "pip3.12 install x"),
+    # what bash expands before it runs the command
+    ("git push", "{git,push}"),
+    ("git push", "git${IFS}push"),
+    ("git push", "/usr/bin/g?t push"),
+    ("git push", "$(echo git) push"),
+    ("rm .*", "/bin/r? x"),
 ]
 
 
@@ -200,6 +206,10 @@ ALLOW_CASES = [
     (["npm (install|test)( .*)?"], "npm i x", True),
     (["pip install .*"], "python -mpip install x", True),
     (["pip install .*"], "python -mpip uninstall x", False),
+    (["git (status|log|diff)( .*)?"], "{git,status}", True),
+    (["git (status|log|diff)( .*)?"], "{git,push}", False),
+    (["git (status|log|diff)( .*)?", "echo .*"], "echo {git,push}", True),
+    (["git (status|log|diff)( .*)?"], "/usr/bin/g?t status", False),
 ]
 
 

@@ -138,6 +138,12 @@ PRIVILEGED = [
     ("timeout --sig KILL 5 chmod u+s x", "permission change (chmod)"),
     ("env -S 'chmod\\_u+s\\_x'", "permission change (chmod)"),
     ("gdb -ex 'shell chown root x'", "ownership change (chown)"),
+    # what bash expands before it runs the command: globs, braces, $IFS, $(echo …)
+    ("/bin/ch?od u+s x", "permission change (chmod)"),
+    ("/???/ch[mn]od u+s x", "permission change (chmod)"),
+    ("{chmod,u+s,x}", "permission change (chmod)"),
+    ("chmod${IFS}u+s${IFS}x", "permission change (chmod)"),
+    ("$(echo chown root) x", "ownership change (chown)"),
 ]
 
 
@@ -172,7 +178,8 @@ PASSING = [
     "install -m u+x,g-s a b", "install -m o+s a b", "install -m 1777 a b", "mkdir -m 1777 d",
     "cp --preserve=links a b", "cp --parents a b", "unzip x.zip", "unzip -o x.zip -d out",
     "scp -p a host:b", "losetup -a", "losetup -l", "chpst -m 1000000 ls", "chroot /srv/jail ls",
-    "rsync -rlt --delete a/ b/",
+    "rsync -rlt --delete a/ b/", "echo {a,b}", "ls /bin/ch?wn", "./build-{linux,mac}.sh",
+    "mkdir -p src/{a,b}/{c,d}", "[ -f x ] && echo y",
 ]
 
 

@@ -413,6 +413,7 @@ UNJUDGED = [
     ("pwsh -EncodedCommand ZQBjAGgAbwA=", "runs base64-encoded text"),
     ("ncat -l --lua-exec x.lua", "runs a Lua script the line does not show"),
     ("cargo --config x.toml build", "from a file the line does not show"),
+    ("/usr/bin/py?hon x", "is a pattern bash matches against file names"),
 ]
 
 

@@ -9,6 +9,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from mgexec.policy.expansions import glob_names, is_glob, run_forms
 from mgexec.policy.privilege import PRIVILEGE_PROGRAMS, privilege_reason
 from mgexec.policy.shellparse import SimpleCommand
 from mgexec.policy.targets import catastrophic_target, is_block_device, normalize
@@ -58,23 +59,39 @@ def line_facts(commands: tuple[SimpleCommand, ...]) -> LineFacts:
 def dangerous_reason(cmd: SimpleCommand, *, enable_sudo: bool,
                      facts: LineFacts = LineFacts()) -> str | None:
     """Why `cmd` is refused by the baseline, or None if it may run."""
-    for candidate in _as_run(cmd):
+    for candidate, note in _as_run(cmd):
         reason = _reason(candidate, enable_sudo, facts)
         if reason:
-            if candidate is not cmd:
-                reason += f" (`{cmd.words[0]}` is a command name computed when the line runs)"
-            return reason
+            return reason + note
     return None
 
 
-def _as_run(cmd: SimpleCommand) -> list[SimpleCommand]:
-    """The command, plus, if its name is computed (`$(which sudo)`, `$RM`), each dangerous
-    command that name may stand for: the ones it mentions, and rm."""
-    if not cmd.words or not re.search(r"[$`]", cmd.words[0]):
-        return [cmd]
-    mentioned = {t.lower() for t in re.findall(r"[A-Za-z0-9_.+-]+", cmd.words[0])
-                 if t.lower() in _KNOWN or t.lower().startswith("mkfs")}
-    return [cmd] + [replace(cmd, words=(name,) + cmd.words[1:]) for name in sorted(mentioned | {"rm"})]
+def _as_run(cmd: SimpleCommand) -> list[tuple[SimpleCommand, str]]:
+    """The command, then the words bash runs once it expands braces, `$IFS` and `$(echo …)`
+    (`{rm,-rf,/}`), and, if its name is computed (`$(which sudo)`, `$RM`) or a glob
+    (`/bin/r?`), each dangerous command that name may stand for; each with a note that says
+    so."""
+    forms = [(cmd, "")] + [(replace(cmd, words=form), f" (`{_clip(cmd.text)}` runs as "
+                            f"`{_clip(' '.join(form))}` once bash expands it)")
+                           for form in run_forms(cmd.words)]
+    found = list(forms)
+    for form, note in forms:
+        word = form.words[0] if form.words else ""
+        if is_glob(word):
+            names = set(glob_names(word, _KNOWN))
+            note = f" (`{word}` is a pattern bash matches against file names when the line runs)"
+        elif re.search(r"[$`]", word):
+            names = {t.lower() for t in re.findall(r"[A-Za-z0-9_.+-]+", word)
+                     if t.lower() in _KNOWN or t.lower().startswith("mkfs")} | {"rm"}
+            note = f" (`{word}` is a command name computed when the line runs)"
+        else:
+            continue
+        found += [(replace(form, words=(name,) + form.words[1:]), note) for name in sorted(names)]
+    return found
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= 80 else text[:80] + "..."
 
 
 def _reason(cmd: SimpleCommand, enable_sudo: bool, facts: LineFacts) -> str | None:

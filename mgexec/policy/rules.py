@@ -49,6 +49,7 @@ from functools import lru_cache
 from mgexec.errors import ConfigError, PolicyViolation
 from mgexec.policy.baseline import dangerous_reason, line_facts
 from mgexec.policy import wrappers
+from mgexec.policy.expansions import glob_names, is_glob, run_forms
 from mgexec.policy.globalopts import canonical_forms
 from mgexec.policy.shellparse import SimpleCommand, parse_command_line
 
@@ -124,14 +125,24 @@ def _with_piped_script(cmd: SimpleCommand, read_pipes: set[str]) -> SimpleComman
 
 
 def _forms(cmd: SimpleCommand, *, settings: bool = True) -> list[tuple[str, ...]]:
-    """The command as written, then in its canonical forms (global options removed)."""
-    return [cmd.words] + canonical_forms(cmd.words, settings=settings)
+    """The command as written (or as bash expands it: `{git,push}`), then in its canonical
+    forms (global options removed)."""
+    written = run_forms(cmd.words) or [cmd.words]
+    forms = [cmd.words] if settings and written[0] != cmd.words else []
+    for words in written:
+        forms += [words] + canonical_forms(words, settings=settings)
+    return forms
 
 
-def _deny_texts(words: tuple[str, ...]) -> set[str]:
+def _deny_texts(words: tuple[str, ...], patterns: tuple[re.Pattern[str], ...]) -> set[str]:
     # The command word is also tried as its base name, lower-cased (`/bin/RM` runs rm on a
-    # case-insensitive file system), and a computed name as each program it mentions.
+    # case-insensitive file system), a computed name as each program it mentions, and a glob
+    # (`/bin/r?`) as each program a deny pattern names that it matches.
     names = {words[0], posixpath.basename(words[0]), posixpath.basename(words[0]).lower()}
+    if is_glob(words[0]):
+        named = {m.group().lower() for p in patterns
+                 for m in [re.match(r"[A-Za-z0-9_.+-]+", p.pattern)] if m}
+        names |= set(glob_names(words[0], named))
     if re.search(r"[$`]", words[0]):
         mentioned = set(re.findall(r"[A-Za-z0-9_.+-]+", words[0]))
         names |= mentioned | {t.lower() for t in mentioned}
@@ -144,7 +155,7 @@ def _deny_texts(words: tuple[str, ...]) -> set[str]:
 def _check_deny(cmd: SimpleCommand, deny: tuple[re.Pattern[str], ...], line: str) -> None:
     if not deny:
         return
-    forms = [(words, _deny_texts(words)) for words in _forms(cmd)]
+    forms = [(words, _deny_texts(words, deny)) for words in _forms(cmd)]
     for pattern in deny:
         for k, (words, texts) in enumerate(forms):
             if not any(pattern.match(text) for text in texts):
@@ -182,9 +193,13 @@ def _unjudged(cmd: SimpleCommand) -> str:
     """Why what `cmd` runs is known only when the line runs ("" if the line shows it)."""
     if cmd.unreadable:
         return cmd.unreadable
-    if cmd.words and re.search(r"[$`]", cmd.words[0]):
-        return (f"its command name `{cmd.words[0]}` is computed when the line runs, so no "
+    word = (run_forms(cmd.words) or [cmd.words])[0][:1]
+    if word and re.search(r"[$`]", word[0]):
+        return (f"its command name `{word[0]}` is computed when the line runs, so no "
                 "pattern can vouch for the program it starts")
+    if word and is_glob(word[0]):
+        return (f"its command name `{word[0]}` is a pattern bash matches against file names "
+                "when the line runs, so no pattern can vouch for the program it starts")
     return ""
 
 
