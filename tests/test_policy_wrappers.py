@@ -282,6 +282,39 @@ WRAPPED = [
      "(run by `cargo --config build.rustc-wrapper`)"),
     ("RUSTC_WRAPPER='rm -rf /' cargo build", "(run by `RUSTC_WRAPPER=`)"),
     ("CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER='rm -rf ~' cargo run", "_RUNNER=`"),
+    # more of git's command keys, and ext:: URLs with their own escapes, wherever they are set
+    ("git -c trailer.x.command='rm -rf /' interpret-trailers", "`git -c trailer.x.command`"),
+    ("git -c tar.tgz.command='rm -rf /' archive --format=tgz HEAD", "`git -c tar.tgz.command`"),
+    ("git -c imap.tunnel='rm -rf /' imap-send", "(run by `git -c imap.tunnel`)"),
+    ("git clone 'ext::sh -c rm% -rf% /' x", "(run by `git ext::` -> `sh -c`)"),
+    ("git -c remote.origin.url='ext::sh -c rm% -rf% ~' fetch origin",
+     "(run by `git -c remote.origin.url` -> `sh -c`)"),
+    ("git -c 'url.ext::sh -c rm% -rf% /.insteadOf=https://x' clone https://x", "-> `sh -c`)"),
+    # bash evaluates array subscripts (command substitutions included) in builtins' names
+    ("let 'x[$(rm -rf /)]=1'", "(run by `let a[…]`)"),
+    ("unset 'a[$(rm -rf /)]'", "(run by `unset a[…]`)"),
+    ("printf -v 'a[$(rm -rf /)]' x", "(run by `printf a[…]`)"),
+    ("test -v 'a[`rm -rf /`]'", "(run by `test a[…]`)"),
+    ("declare 'a[$(rm -rf /)]=1'", "(run by `declare a[…]`)"),
+    ("PS4='$(rm -rf /)' bash -xc :", "(run by `PS4=`)"),
+    # sed, vim and man spellings that run commands
+    ("sed 's/^/rm -rf \\//;e' f", "(run by `sed e`)"),
+    ("vim -c 'call job_start(\"rm -rf /\")'", "(run by `vim -c system()`)"),
+    ("vim -c 'g/^/!rm -rf /' f", "(run by `vim -c !`)"),
+    ("vim -c 'set makeprg=rm\\ -rf\\ / | make'", "(run by `vim -c set makeprg`)"),
+    ("man -H'rm -rf /' ls", "(run by `man -H`)"),
+    ("mvn exec:exec -Dexec.executable=rm -Dexec.args='-rf /'", "(run by `mvn exec:exec`)"),
+    ("cmake -DCMAKE_C_COMPILER_LAUNCHER='rm;-rf;/' -S . -B b", "`cmake -DCMAKE_C_COMPILER_LAUNCHER`"),
+    ("npm --script-shell=/bin/sudo run build", "(run by `npm --script-shell`)"),
+    # scripts read from stdin by cron, ed and ex
+    ("echo '0 * * * * rm -rf /' | crontab -", "(run by `crontab reading a pipe`)"),
+    ("crontab - <<< '@reboot rm -rf ~'", "(run by `crontab <<<`)"),
+    ("ed -s f <<< '!rm -rf /'", "(run by `ed <<<`)"),
+    ("ex -s f <<< '!rm -rf /'", "(run by `ex <<<`)"),
+    ("vim -es f <<< 'r !rm -rf /'", "(run by `vim <<<`)"),
+    # a command word find or xargs fills in, or the output of echo
+    ("find / -name rm -exec {} -rf / \\;", "is a command name computed"),
+    ("eval \"$(echo 'rm -rf /')\"", "runs as `rm -rf /` once bash expands it"),
 ]
 
 
@@ -368,6 +401,12 @@ PASSING = [
     "mise x node@20 -- node -v", "env --chdir=sub make", "strace --summary ls",
     "bash /dev/stdin <<< 'ls -la'", "ld.so --list /bin/ls", "env -S 'python3 -u' x.py",
     "cargo --config net.git-fetch-with-cli=true build", "RUSTC_WRAPPER=sccache cargo build",
+    "let x=1+2", "unset a[1]", "printf -v x '%s' y", "test -v HOME", "read -r line < f",
+    "PS4='+ ' bash -xc 'echo hi'", "git interpret-trailers --trailer 'Signed-off-by: x'",
+    "vim -c 'set makeprg=make\\ -j4' f", "sed 's/a/b/;p' f", "crontab -l",
+    "echo '0 * * * * make -C /src' | crontab -", "printf '%s\\n' 'g/x/d' w | ed -s f",
+    "vim -es -c 'wq' f", "cmake -DCMAKE_BUILD_TYPE=Release -S . -B build", "mvn -q package",
+    "find . -name '*.sh' -exec shellcheck {} +", "man -k printf",
 ]
 
 
@@ -414,6 +453,10 @@ UNJUDGED = [
     ("ncat -l --lua-exec x.lua", "runs a Lua script the line does not show"),
     ("cargo --config x.toml build", "from a file the line does not show"),
     ("/usr/bin/py?hon x", "is a pattern bash matches against file names"),
+    ("BASH_ENV=/tmp/x bash -c ls", "`BASH_ENV` makes bash run commands from files"),
+    ("LD_PRELOAD=/tmp/x.so ls", "`LD_PRELOAD` makes every program run commands from files"),
+    ("curl -s x | crontab -", "`crontab` runs the script it reads from a pipe"),
+    ("find . -name x -exec {} y \\;", "its command name `{}` is computed"),
 ]
 
 

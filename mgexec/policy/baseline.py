@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from mgexec.policy.expansions import glob_names, is_glob, run_forms
+from mgexec.policy.expansions import glob_names, is_computed, is_glob, run_forms
 from mgexec.policy.privilege import PRIVILEGE_PROGRAMS, privilege_reason
 from mgexec.policy.shellparse import SimpleCommand
 from mgexec.policy.targets import catastrophic_target, is_block_device, normalize
@@ -80,7 +80,7 @@ def _as_run(cmd: SimpleCommand) -> list[tuple[SimpleCommand, str]]:
         if is_glob(word):
             names = set(glob_names(word, _KNOWN))
             note = f" (`{word}` is a pattern bash matches against file names when the line runs)"
-        elif re.search(r"[$`]", word):
+        elif is_computed(word):
             names = {t.lower() for t in re.findall(r"[A-Za-z0-9_.+-]+", word)
                      if t.lower() in _KNOWN or t.lower().startswith("mkfs")} | {"rm"}
             note = f" (`{word}` is a command name computed when the line runs)"

@@ -10,7 +10,8 @@ import re
 
 _MAX_WORDS = 64
 _IFS = re.compile(r"\$IFS\b|\$\{IFS(?:[:%#/][^}]*)?\}")
-_ECHO = re.compile(r"(?:\$\(|`)\s*(?:echo|printf(?:\s+%s)?)\s+(?P<text>[^$`()\"';&|<>\\]*?)\s*(?:\)|`)")
+_ECHO = re.compile(r"(?:\$\(|`)\s*(?:echo|printf(?:\s+%s)?)\s+(?:(?P<text>[^$`()\"';&|<>\\]*?)"
+                   r"|'(?P<quoted>[^']*)'|\"(?P<dquoted>[^$`\"\\]*)\")\s*(?:\)|`)")
 _GLOB = re.compile(r"[*?]|\[[^\]]+\]")
 
 
@@ -22,7 +23,7 @@ def run_forms(words: tuple[str, ...]) -> list[tuple[str, ...]]:
     for k, word in enumerate(words):
         echoed = _ECHO.fullmatch(word) if k == 0 else None
         if echoed:  # `$(echo rm -rf x)` as the command word: its output, split into words
-            expanded += echoed["text"].split()
+            expanded += (echoed["text"] or echoed["quoted"] or echoed["dquoted"] or "").split()
             continue
         for piece in braces(word):
             expanded += _IFS.sub(" ", piece).split() if _IFS.search(piece) else [piece]
@@ -90,3 +91,9 @@ def glob_names(word: str, names: set[str] | frozenset[str]) -> list[str]:
     """The program names among `names` a glob command word may resolve to (`/bin/r?` -> rm)."""
     pattern = posixpath.basename(word).lower()
     return sorted(name for name in names if fnmatch.fnmatchcase(name, pattern))
+
+
+def is_computed(word: str) -> bool:
+    """True if a command word is known only when the line runs: an expansion (`$X`,
+    `$(which rm)`), or `{}`, which find, xargs -I{} and parallel replace with what they read."""
+    return bool(re.search(r"[$`]", word)) or "{}" in word

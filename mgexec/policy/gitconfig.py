@@ -25,7 +25,9 @@ _CONFIG_KEYS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
          r"|browser\..+\.(cmd|path)|(diff|merge)tool\..+\.(cmd|path)"
          r"|sendemail\.(sendmailcmd|smtpserver|tocmd|cccmd|headercmd)"
          r"|remote\..+\.(uploadpack|receivepack)|uploadpack\.packobjectshook"
-         r"|interactive\.difffilter|man\..+\.(cmd|path)|instaweb\.httpd", "shell"),
+         r"|interactive\.difffilter|man\..+\.(cmd|path)|instaweb\.httpd"
+         r"|trailer\..+\.(command|cmd)|tar\..+\.command|imap\.tunnel|guitool\..+\.cmd"
+         r"|lfs\.customtransfer\..+\.path", "shell"),
         (r"core\.hookspath|include\.path|includeif\..+\.path|init\.templatedir", "files")))
 # git's own commands: an alias with one of these names is ignored (git runs the command).
 GIT_COMMANDS = frozenset((
@@ -96,8 +98,27 @@ def git_commands(words: tuple[str, ...]) -> tuple[Inner, ...]:
     found += [Inner(f"git {option.split('=', 1)[0]}", unreadable=why) for option, why in line.hidden]
     if line.subcommand is not None:
         found += _subcommand_commands(words[line.subcommand:])
-    found += [Inner("git ext::", script=w[5:]) for w in words[1:] if w.startswith("ext::")]
+    found += [Inner("git ext::", words=ext_words(w)) for w in words[1:] if w.startswith("ext::")]
     return tuple(found)
+
+
+def ext_words(url: str) -> tuple[str, ...]:
+    """The command an `ext::` URL runs: split at spaces, `% ` is a space inside a word, `%%` a
+    percent sign, `%s`/`%S` the service name (git-remote-ext)."""
+    words, current, k, text = [], "", 0, url[5:]
+    while k < len(text):
+        char = text[k]
+        if char == "%" and k + 1 < len(text):
+            current += {" ": " ", "%": "%", "s": "upload-pack", "S": "git-upload-pack"}.get(
+                text[k + 1], "")
+            k += 2
+            continue
+        if char == " ":
+            words, current = words + [current] if current else words, ""
+        else:
+            current += char
+        k += 1
+    return tuple(words + [current] if current else words)
 
 
 def config_commands(label: str, pairs: list[tuple[str, str]] | tuple[tuple[str, str], ...]
@@ -105,6 +126,10 @@ def config_commands(label: str, pairs: list[tuple[str, str]] | tuple[tuple[str, 
     """The commands that config `key=value` pairs make git run."""
     found: list[Inner] = []
     for key, value in pairs:
+        for url in (value, key[4:] if key.lower().startswith("url.") else ""):
+            if url.startswith("ext::"):  # `remote.x.url=ext::CMD`, `url.ext::CMD.insteadOf`
+                found.append(Inner(f"{label} {key}", words=ext_words(
+                    re.sub(r"\.(insteadof|pushinsteadof)$", "", url, flags=re.I))))
         kind = next((k for pattern, k in _CONFIG_KEYS if pattern.fullmatch(key.lower())), None)
         command = _config_command(kind, key, value)
         where = f"{label} {key}"

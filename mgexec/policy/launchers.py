@@ -175,8 +175,24 @@ def _mapfile(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
     return tuple(Inner(f"{name} -C", script=v) for _, v in _values(words, ("-C",)))
 
 
+_CMAKE_PROGRAMS = re.compile(r"CMAKE_\w+_(COMPILER_LAUNCHER|LINKER_LAUNCHER|COMPILER)|"
+                            r"CMAKE_MAKE_PROGRAM|CMAKE_\w+_CLANG_TIDY|CMAKE_\w+_CPPCHECK")
+
+
 def _cmake(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
-    """`cmake -E env [--unset=X] [NAME=V] CMD`, `cmake -E chdir DIR CMD`, `cmake -E time CMD`."""
+    """`cmake -E env [--unset=X] [NAME=V] CMD`, `cmake -E chdir DIR CMD`, `cmake -E time CMD`;
+    `-DCMAKE_C_COMPILER_LAUNCHER=PROG;ARGS` (and compilers, linters) run when the build does."""
+    found = []
+    for i, word in enumerate(words[1:], start=1):
+        setting = word[2:] if word.startswith("-D") and len(word) > 2 else (
+            words[i + 1] if word == "-D" and i + 1 < len(words) else "")
+        key, _, value = setting.partition("=")
+        if _CMAKE_PROGRAMS.fullmatch(key.split(":", 1)[0]) and value:
+            found.append(Inner(f"cmake -D{key.split(':', 1)[0]}", words=tuple(value.split(";"))))
+    return tuple(found) + _cmake_tool(words)
+
+
+def _cmake_tool(words: tuple[str, ...]) -> tuple[Inner, ...]:
     if len(words) < 4 or words[1] != "-E":
         return ()
     tool, specs = words[2], {"env": Spec(assignments=True), "time": Spec(),
@@ -186,6 +202,15 @@ def _cmake(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
         return ()
     start = command_start(words[2:], spec)
     return (Inner(f"cmake -E {tool}", words=words[2 + start:]),) if start is not None else ()
+
+
+def _maven(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
+    """`mvn exec:exec -Dexec.executable=PROG -Dexec.args='ARGS'` runs PROG ARGS."""
+    settings = dict(w[2:].partition("=")[::2] for w in words if w.startswith("-D"))
+    program = settings.get("exec.executable")
+    if not program or not any(w.startswith("exec:") for w in words):
+        return ()
+    return (Inner("mvn exec:exec", words=(program, *settings.get("exec.args", "").split())),)
 
 
 def _scripts(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
@@ -340,5 +365,5 @@ LAUNCHERS: dict[str, Callable[[str, tuple[str, ...]], tuple[Inner, ...]]] = {
                      "xfce4-terminal", "urxvt", "rxvt", "lxterminal", "alacritty", "tilix",
                      "terminator", "mate-terminal", "qterminal", "st"), _terminal),
     "qemu-user": _qemu, "bwrap": _bwrap, "start-stop-daemon": _start_stop_daemon,
-    "runcon": _runcon, "sops": _sops,
+    "runcon": _runcon, "sops": _sops, "mvn": _maven, "mvnw": _maven,
 }

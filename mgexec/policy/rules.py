@@ -49,7 +49,8 @@ from functools import lru_cache
 from mgexec.errors import ConfigError, PolicyViolation
 from mgexec.policy.baseline import dangerous_reason, line_facts
 from mgexec.policy import wrappers
-from mgexec.policy.expansions import glob_names, is_glob, run_forms
+from mgexec.policy.stdin_scripts import stdin_script
+from mgexec.policy.expansions import glob_names, is_computed, is_glob, run_forms
 from mgexec.policy.globalopts import canonical_forms
 from mgexec.policy.shellparse import SimpleCommand, parse_command_line
 
@@ -113,7 +114,7 @@ def check_command(command: str, policy: CommandPolicy) -> None:
 def _with_piped_script(cmd: SimpleCommand, read_pipes: set[str]) -> SimpleCommand:
     """A shell fed through a pipe by something other than echo/printf/cat of literal text
     (`curl … | sh`, `base64 -d … | bash`) runs a script known only when the line runs."""
-    if not (cmd.in_pipeline and wrappers.reads_script_from_stdin(cmd.words)):
+    if not (cmd.in_pipeline and stdin_script(cmd.words, "") is not None):
         return cmd
     if any(r.op in ("<", "<<", "<<-", "<<<", "<>") and r.fd in ("", "0") for r in cmd.redirects):
         return cmd
@@ -143,7 +144,7 @@ def _deny_texts(words: tuple[str, ...], patterns: tuple[re.Pattern[str], ...]) -
         named = {m.group().lower() for p in patterns
                  for m in [re.match(r"[A-Za-z0-9_.+-]+", p.pattern)] if m}
         names |= set(glob_names(words[0], named))
-    if re.search(r"[$`]", words[0]):
+    if is_computed(words[0]):
         mentioned = set(re.findall(r"[A-Za-z0-9_.+-]+", words[0]))
         names |= mentioned | {t.lower() for t in mentioned}
     texts = {" ".join((name,) + words[1:]) for name in names}
@@ -194,7 +195,7 @@ def _unjudged(cmd: SimpleCommand) -> str:
     if cmd.unreadable:
         return cmd.unreadable
     word = (run_forms(cmd.words) or [cmd.words])[0][:1]
-    if word and re.search(r"[$`]", word[0]):
+    if word and is_computed(word[0]):
         return (f"its command name `{word[0]}` is computed when the line runs, so no "
                 "pattern can vouch for the program it starts")
     if word and is_glob(word[0]):

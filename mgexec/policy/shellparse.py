@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 from mgexec.policy import wrappers
+from mgexec.policy.stdin_scripts import stdin_script
 from mgexec.policy.shelltokens import MAX_NESTING, ShellSyntaxError, Word
 from mgexec.policy.shelltree import Command, Compound, FuncDef, RedirNode, Script, Simple, parse_tree
 
@@ -165,12 +166,13 @@ def _wrapped(command: SimpleCommand, ctx: _Ctx) -> Iterator[SimpleCommand]:
                             unreadable=inner.unreadable or command.unreadable)
         yield unwrapped
         yield from _wrapped(unwrapped, replace(ctx, depth=ctx.depth + 1))
-    if wrappers.reads_script_from_stdin(command.words):
-        for redirect in command.redirects:
-            if redirect.op in _STDIN_BODY_OPS and redirect.body is not None:
+    for redirect in command.redirects:
+        if redirect.op in _STDIN_BODY_OPS and redirect.body is not None:
+            script = stdin_script(command.words, redirect.body)
+            if script is not None:
                 label = f"{command.name} {redirect.op}"
-                yield from _script_commands(redirect.body, _Ctx(via=command.via + (label,),
-                                                                depth=ctx.depth + 1), label)
+                yield from _script_commands(script, _Ctx(via=command.via + (label,),
+                                                         depth=ctx.depth + 1), label)
 
 
 def _inner_script(inner: wrappers.Inner, command: SimpleCommand,
@@ -196,9 +198,11 @@ def _piped_scripts(commands: list[Command], ctx: _Ctx) -> Iterator[SimpleCommand
             continue
         shell = _innermost(tuple(w.value for w in right.words))
         text = _written_text(_simple_command(left, ctx))
-        if text is not None and wrappers.reads_script_from_stdin(shell):
+        script = stdin_script(shell, text) if text is not None else None
+        if script is not None:
             label = f"{posixpath.basename(shell[0])} reading a pipe"
-            yield from _script_commands(text, _Ctx(via=ctx.via + (label,), depth=ctx.depth + 1), label)
+            yield from _script_commands(script, _Ctx(via=ctx.via + (label,), depth=ctx.depth + 1),
+                                        label)
 
 
 def _written_text(command: SimpleCommand) -> str | None:
