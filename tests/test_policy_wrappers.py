@@ -221,7 +221,6 @@ WRAPPED = [
     ("env -S'rm\\_-rf\\_/'", "(run by `env -S`)"),
     ("env -S 'A=1 rm -rf /'", "(run by `env -S`)"),
     ("xargs --max-a 1 rm -rf /", "(run by `xargs`)"),
-    ("flock /tmp/l -c'rm -rf /'", "(run by `flock -c`)"),
     ("setarch x86_64 -R rm -rf /", "(run by `setarch`)"),
     ("linux64 rm -rf /", "(run by `linux64`)"),
     ("runcon -t unconfined_t rm -rf /", "(run by `runcon`)"),

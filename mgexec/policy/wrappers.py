@@ -330,13 +330,8 @@ def _flock(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
                                                       "--conflict-exit-code"})))
     if file is None or file + 1 >= len(words):
         return ()
-    option, eq, value = words[file + 1].partition("=")
-    if option in ("-c", "--command") or (option.startswith("--") and abbreviates(
-            option, frozenset({"--command"}))):
-        script = value if eq else (words[file + 2] if file + 2 < len(words) else None)
-        return (Inner(f"{name} -c", script=script),) if script is not None else ()
-    if re.fullmatch(r"-[a-zA-Z]*c.+", words[file + 1], re.DOTALL):  # `-c'CMD'`, `-oc'CMD'`
-        return (Inner(f"{name} -c", script=words[file + 1].split("c", 1)[1]),)
+    if words[file + 1] in ("-c", "--command"):  # flock compares this word exactly
+        return (Inner(f"{name} -c", script=words[file + 2]),) if file + 2 < len(words) else ()
     return (Inner(name, words=words[file + 1:]),)
 
 
