@@ -13,8 +13,10 @@ programs_text: git `-c alias.x='!...'`, `tar --to-command`, `ssh -o ProxyCommand
 `system()`, `GIT_SSH_COMMAND=...`). A wrapper counts both as itself and as the command it runs.
 Each simple command's *text* is its words after quote removal joined by single spaces: leading
 `NAME=value` assignments and redirections are not part of it, expansions stay as written
-(`echo $HOME`). Each command is matched as written and in its canonical forms, the program's
-global options removed (globalopts: `git -C d push` -> `git push`). Commands with no words
+(`echo $HOME`). Each command is matched as written (or as bash expands its command word:
+`{git,push}`, `git${IFS}push`, `$(echo git) push`; see expansions) and in its canonical forms,
+the program's global options removed and its subcommand named as the program resolves it
+(globalopts, subcommands: `git -C d push` -> `git push`, `npm i` -> `npm install`). Commands with no words
 (`> file`, `A=1`) are not matched against the lists. The checks run in this order, and the first
 refusal wins:
 
