@@ -143,7 +143,8 @@ PRIVILEGED = [
     ("/???/ch[mn]od u+s x", "permission change (chmod)"),
     ("{chmod,u+s,x}", "permission change (chmod)"),
     ("chmod${IFS}u+s${IFS}x", "permission change (chmod)"),
-    ("$(echo chown root) x", "ownership change (chown)"),
+    ("$(echo chown root) x", "ownership change (chown)"),    ("gchmod u+s x", "permission change (chmod)"),
+    ("ginstall -m 4755 a b", "`install -m 4755`"),
 ]
 
 

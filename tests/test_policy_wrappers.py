@@ -313,7 +313,15 @@ WRAPPED = [
     ("vim -es f <<< 'r !rm -rf /'", "(run by `vim <<<`)"),
     # a command word find or xargs fills in, or the output of echo
     ("find / -name rm -exec {} -rf / \\;", "is a command name computed"),
-    ("eval \"$(echo 'rm -rf /')\"", "runs as `rm -rf /` once bash expands it"),
+    ("eval \"$(echo 'rm -rf /')\"", "runs as `rm -rf /` once bash expands it"),    # every combination of parallel's input sources; GNU tools with Homebrew's `g` prefix;
+    # editors, Tcl and sandboxes that run a command
+    ("parallel rm ::: -rf ::: /", "(run by `parallel`)"),
+    ("gtimeout 5 rm -rf /", "(run by `gtimeout`)"),
+    ("emacs --batch --eval '(shell-command \"rm -rf /\")'", "(run by `emacs shell-command`)"),
+    ("expect -c 'spawn rm -rf /'", "(run by `expect spawn`)"),
+    ("dtach -n /tmp/s rm -rf /", "(run by `dtach`)"),
+    ("nsjail -Mo --chroot / -- /bin/rm -rf /", "(run by `nsjail`)"),
+    ("apptainer exec img.sif rm -rf /", "(run by `apptainer exec`)"),
 ]
 
 
@@ -405,7 +413,8 @@ PASSING = [
     "vim -c 'set makeprg=make\\ -j4' f", "sed 's/a/b/;p' f", "crontab -l",
     "echo '0 * * * * make -C /src' | crontab -", "printf '%s\\n' 'g/x/d' w | ed -s f",
     "vim -es -c 'wq' f", "cmake -DCMAKE_BUILD_TYPE=Release -S . -B build", "mvn -q package",
-    "find . -name '*.sh' -exec shellcheck {} +", "man -k printf",
+    "find . -name '*.sh' -exec shellcheck {} +", "man -k printf",    "parallel gzip ::: a b ::: c", "gtimeout 5 make", "emacs --batch --eval '(message \"hi\")'",
+    "apptainer exec img.sif python x.py", "dtach -a /tmp/s",
 ]
 
 

@@ -13,9 +13,16 @@ from mgexec.policy.wrapper_specs import Inner, Spec, command_start, command_star
 _LOADER = re.compile(r"ld(-linux(-[a-z0-9_-]+)?|-musl-[a-z0-9_]+|64)?\.so(\.\d+)*")
 
 
+# GNU tools installed with a `g` prefix (Homebrew's coreutils and findutils on macOS).
+_GNU_PREFIXED = frozenset({"genv", "gnice", "gnohup", "gtimeout", "gstdbuf", "gxargs", "gfind",
+                           "gchroot", "gtime"})
+
+
 def alias(name: str) -> str:
     """The table entry a program name uses: every dynamic loader is `ld.so`, every user-mode
-    emulator `qemu-user`."""
+    emulator `qemu-user`, `gtimeout` is `timeout`."""
+    if name in _GNU_PREFIXED:
+        return name[1:]
     if _LOADER.fullmatch(name):
         return "ld.so"
     if name.startswith("qemu-") and not name.startswith(("qemu-system", "qemu-img", "qemu-nbd",
@@ -213,6 +220,25 @@ def _maven(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
     return (Inner("mvn exec:exec", words=(program, *settings.get("exec.args", "").split())),)
 
 
+def _emacs(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
+    """`emacs --batch --eval '(shell-command "CMD")'` (also `async-shell-command`)."""
+    found = []
+    for _, value in _values(words, ("--eval", "-eval")):
+        for match in re.finditer(r'\((?:async-)?shell-command(?:-to-string)?\s+"((?:[^"\\]|\\.)*)"',
+                                 value):
+            found.append(Inner(f"{name} shell-command", script=re.sub(r"\\(.)", r"\1", match[1])))
+    return tuple(found)
+
+
+def _expect(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
+    """`expect -c 'spawn CMD ARGS'` (also `exec CMD`): Tcl words, read as shell words."""
+    found = []
+    for _, value in _values(words, ("-c",)):
+        for match in re.finditer(r"(?:^|[;\n\[])\s*(?:spawn|exec)\s+([^;\n\]]*)", value):
+            found.append(Inner(f"{name} spawn", script=match[1]))
+    return tuple(found)
+
+
 def _scripts(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
     """Each operand is a command line run by a shell (`pee`, `mispipe`, `concurrently`)."""
     takes = {"-n", "--names", "-c", "--prefix-colors", "-p", "--prefix", "-s", "--success",
@@ -366,4 +392,5 @@ LAUNCHERS: dict[str, Callable[[str, tuple[str, ...]], tuple[Inner, ...]]] = {
                      "terminator", "mate-terminal", "qterminal", "st"), _terminal),
     "qemu-user": _qemu, "bwrap": _bwrap, "start-stop-daemon": _start_stop_daemon,
     "runcon": _runcon, "sops": _sops, "mvn": _maven, "mvnw": _maven,
+    "emacs": _emacs, "emacsclient": _emacs, "expect": _expect,
 }

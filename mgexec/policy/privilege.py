@@ -43,12 +43,16 @@ PRIVILEGED = {
         "chsh", "chfn", "chage")},
 }
 _SET_ID_BITS = 0o6000
+_GNU_PREFIXED = frozenset({"gchmod", "gchown", "gchgrp", "ginstall", "gcp", "gmkdir", "gmknod",
+                           "gmkfifo"})
 
 
 def privilege_reason(cmd: SimpleCommand, name: str) -> str | None:
     """Why `cmd` (whose lower-cased program name is `name`) is refused with sudo disabled."""
     if re.fullmatch(r"u?mount\.[a-z0-9_.+-]+", name):  # `mount.nfs`, `mount.cifs`, `umount.udisks2`
         name = name.split(".", 1)[0]
+    if name in _GNU_PREFIXED:  # Homebrew's `gchmod`, `gchown`, `ginstall`, ...
+        name = name[1:]
     what = PRIVILEGED.get(name)
     rule = _RULES.get(name)
     if what is None and rule is not None:

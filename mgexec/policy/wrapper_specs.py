@@ -204,6 +204,17 @@ SPECS: dict[str, Spec] = {
     "ccache": _spec(stop="CcszpVhxXoMFkd"),
     **dict.fromkeys(("su-exec", "gosu", "setuidgid", "s6-setuidgid", "envuidgid"),
                     _spec(operands=1)),
+    "dtach": _spec("AcnNerp", stop="a"),
+    "abduco": _spec("cnAe", stop="al"),
+    "nsjail": _spec("CcHDTtUuGgEM", "--config --chroot --hostname --cwd --time_limit --user "
+                    "--group --env --bindmount --bindmount_ro --tmpfsmount --mount --rlimit_as "
+                    "--log --mode", dashdash=True),
+    "minijail0": _spec("abcCkmMPSTuvgf", dashdash=True),
+    "systemd-nspawn": _spec("DiMuSEbpPZLnJ", "--directory --image --machine --user --setenv "
+                            "--bind --bind-ro --tmpfs --overlay --property --network-veth-extra "
+                            "--hostname --chdir --slice --uuid --capability --drop-capability "
+                            "--kill-signal --link-journal --private-users --register "
+                            "--resolv-conf --timezone --console", dashdash=True),
     "distcc": _spec(stop="jvh"),
 }
 
@@ -222,6 +233,10 @@ SUBCOMMAND_SPECS: dict[tuple[str, str], Spec] = {
     ("bundle", "exec"): _spec(),
     ("opam", "exec"): _spec(long="--switch --root"),
     ("direnv", "exec"): _spec(operands=1),
+    ("apptainer", "exec"): _spec("BBeHW", "--bind --home --env --env-file --workdir --pwd "
+                                 "--overlay --security --network --mount", operands=1),
+    ("singularity", "exec"): _spec("BeHW", "--bind --home --env --env-file --workdir --pwd "
+                                   "--overlay --security --network --mount", operands=1),
     ("micromamba", "run"): _spec("np", "--name --prefix --cwd"),
     **{(manager, "exec"): _spec() for manager in ("asdf", "rbenv", "pyenv", "nodenv", "goenv",
                                                   "jenv", "plenv", "phpenv")},

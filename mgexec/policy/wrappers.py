@@ -4,6 +4,7 @@ where the inner command starts, so the policy checks it like any other command.
 
 from __future__ import annotations
 
+import itertools
 import posixpath
 import re
 import shlex
@@ -365,13 +366,23 @@ def _parallel(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
         return ()
     rest = words[start:]
     sep = next((k for k, w in enumerate(rest) if w in (":::", "::::", ":::+", "::::+")), len(rest))
-    command, args = " ".join(rest[:sep]), [w for w in rest[sep + 1:] if not w.startswith(":::")]
+    command = " ".join(rest[:sep])
+    # Each `::: A B` group is one input source; parallel runs every combination of them.
+    groups: list[list[str]] = []
+    for word in rest[sep:]:
+        if word in (":::", ":::+", "::::", "::::+"):
+            groups.append([])
+        elif groups:
+            groups[-1].append(word)
+    combos = [" ".join(c) for c in itertools.islice(itertools.product(*groups),
+                                                    _MAX_PARALLEL_ARGS)] if groups else []
     if not command:
-        return tuple(Inner(name, script=arg) for arg in args[:_MAX_PARALLEL_ARGS])
-    if not args:
+        return tuple(Inner(name, script=combo) for combo in combos)
+    if not combos:
         return (Inner(name, script=command),)
     # parallel quotes each argument it puts into the command, so an argument stays one word.
-    quoted = [shlex.quote(arg) for arg in args[:_MAX_PARALLEL_ARGS]]
+    quoted = [" ".join(shlex.quote(a) for a in c) for c in itertools.islice(
+        itertools.product(*groups), _MAX_PARALLEL_ARGS)]
     return tuple(Inner(name, script=command.replace("{}", arg) if "{}" in command
                        else f"{command} {arg}") for arg in quoted)
 
