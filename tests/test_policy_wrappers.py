@@ -321,7 +321,10 @@ WRAPPED = [
     ("expect -c 'spawn rm -rf /'", "(run by `expect spawn`)"),
     ("dtach -n /tmp/s rm -rf /", "(run by `dtach`)"),
     ("nsjail -Mo --chroot / -- /bin/rm -rf /", "(run by `nsjail`)"),
-    ("apptainer exec img.sif rm -rf /", "(run by `apptainer exec`)"),
+    ("apptainer exec img.sif rm -rf /", "(run by `apptainer exec`)"),    # a script file that is a process substitution writing literal text
+    ("bash <(echo 'rm -rf /')", "(run by `bash <(…)`)"),
+    ("source <(printf 'rm -rf ~')", "(run by `source <(…)`)"),
+    (". <(cat <<< 'rm -rf /')", "(run by `. <(…)`)"),
 ]
 
 
@@ -414,7 +417,8 @@ PASSING = [
     "echo '0 * * * * make -C /src' | crontab -", "printf '%s\\n' 'g/x/d' w | ed -s f",
     "vim -es -c 'wq' f", "cmake -DCMAKE_BUILD_TYPE=Release -S . -B build", "mvn -q package",
     "find . -name '*.sh' -exec shellcheck {} +", "man -k printf",    "parallel gzip ::: a b ::: c", "gtimeout 5 make", "emacs --batch --eval '(message \"hi\")'",
-    "apptainer exec img.sif python x.py", "dtach -a /tmp/s",
+    "apptainer exec img.sif python x.py", "dtach -a /tmp/s",    "bash <(curl -fsSL https://x/install.sh)", "source <(kubectl completion bash)",
+    "diff <(ls a) <(ls b)", "bash <(echo 'ls -la')",
 ]
 
 

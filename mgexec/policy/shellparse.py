@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 
 from mgexec.policy import wrappers
 from mgexec.policy.stdin_scripts import stdin_script
+from mgexec.policy.wrapper_specs import SHELLS
 from mgexec.policy.shelltokens import MAX_NESTING, ShellSyntaxError, Word
 from mgexec.policy.shelltree import Command, Compound, FuncDef, RedirNode, Script, Simple, parse_tree
 
@@ -128,6 +129,39 @@ def _walk_simple(command: Simple, ctx: _Ctx) -> Iterator[SimpleCommand]:
     found = _simple_command(command, ctx)
     yield found
     yield from _wrapped(found, ctx)
+    yield from _substituted_script(command, found, ctx)
+
+
+def _substituted_script(command: Simple, found: SimpleCommand, ctx: _Ctx) -> Iterator[SimpleCommand]:
+    """`bash <(echo 'CMDS')`, `source <(printf 'CMDS')`: a script file that is a process
+    substitution writing literal text is that text."""
+    index = _script_file_index(found.words)
+    word = command.words[index] if index is not None and index < len(command.words) else None
+    if word is None or not word.value.startswith("<(") or len(word.subs) != 1:
+        return
+    items = word.subs[0].items
+    if len(items) != 1 or len(items[0].pipelines) != 1 or len(items[0].pipelines[0].commands) != 1:
+        return
+    writer = items[0].pipelines[0].commands[0]
+    text = _written_text(_simple_command(writer, ctx)) if isinstance(writer, Simple) else None
+    if text is not None:
+        label = f"{found.name} <(…)"
+        yield from _script_commands(text, _Ctx(via=ctx.via + (label,), depth=ctx.depth + 1), label)
+
+
+def _script_file_index(words: tuple[str, ...]) -> int | None:
+    """Where the script file is in `bash [-opts] FILE`, `source FILE`, `. FILE`."""
+    name = wrappers.command_name(words[0]) if words else ""
+    if name in ("source", "."):
+        return 1
+    if name not in SHELLS:
+        return None
+    i = 1
+    while i < len(words) and words[i][:1] in "-+" and words[i] not in ("-", "--"):
+        if words[i][0] == "-" and "c" in words[i][1:] and not words[i].startswith("--"):
+            return None
+        i += 2 if words[i] in ("--rcfile", "--init-file") or words[i][-1] in "oO" else 1
+    return i + 1 if i < len(words) and words[i] == "--" else i
 
 
 def _simple_command(command: Simple, ctx: _Ctx) -> SimpleCommand:
