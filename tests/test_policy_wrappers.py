@@ -324,7 +324,7 @@ WRAPPED = [
     ("apptainer exec img.sif rm -rf /", "(run by `apptainer exec`)"),    # a script file that is a process substitution writing literal text
     ("bash <(echo 'rm -rf /')", "(run by `bash <(…)`)"),
     ("source <(printf 'rm -rf ~')", "(run by `source <(…)`)"),
-    (". <(cat <<< 'rm -rf /')", "(run by `. <(…)`)"),
+    (". <(cat <<< 'rm -rf /')", "(run by `. <(…)`)"),    ("crontab -u root - <<< '@reboot rm -rf /'", "(run by `crontab <<<`)"),
 ]
 
 
@@ -418,7 +418,7 @@ PASSING = [
     "vim -es -c 'wq' f", "cmake -DCMAKE_BUILD_TYPE=Release -S . -B build", "mvn -q package",
     "find . -name '*.sh' -exec shellcheck {} +", "man -k printf",    "parallel gzip ::: a b ::: c", "gtimeout 5 make", "emacs --batch --eval '(message \"hi\")'",
     "apptainer exec img.sif python x.py", "dtach -a /tmp/s",    "bash <(curl -fsSL https://x/install.sh)", "source <(kubectl completion bash)",
-    "diff <(ls a) <(ls b)", "bash <(echo 'ls -la')",
+    "diff <(ls a) <(ls b)", "bash <(echo 'ls -la')",    "fish -c 'for f in *.txt; echo $f; end'", "pwsh -c 'Get-ChildItem | Where-Object {$_.Length -gt 1}'",
 ]
 
 
@@ -468,7 +468,8 @@ UNJUDGED = [
     ("BASH_ENV=/tmp/x bash -c ls", "`BASH_ENV` makes bash run commands from files"),
     ("LD_PRELOAD=/tmp/x.so ls", "`LD_PRELOAD` makes every program run commands from files"),
     ("curl -s x | crontab -", "`crontab` runs the script it reads from a pipe"),
-    ("find . -name x -exec {} y \\;", "its command name `{}` is computed"),
+    ("find . -name x -exec {} y \\;", "its command name `{}` is computed"),    ("fish -c 'ls'", "`fish` reads the script in its own dialect"),
+    ("pwsh -c 'ls'", "`pwsh` reads the script in its own dialect"),
 ]
 
 

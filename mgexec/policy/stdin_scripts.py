@@ -15,7 +15,8 @@ def stdin_script(words: tuple[str, ...], text: str) -> str | None:
     if reads_script_from_stdin(words):
         return text
     name = command_name(words[0]) if words else ""
-    operands = [w for w in words[1:] if not w.startswith("-") or w == "-"]
+    operands = [w for k, w in enumerate(words[1:], start=1) if (not w.startswith("-") or w == "-")
+                and words[k - 1] != "-u"]  # `crontab -u USER -`
     options = [w for w in words[1:] if w.startswith("-") and w != "-"]
     if name == "crontab" and operands in ([], ["-"]) and not any(
             re.match(r"-[a-zA-Z]*[lre]", o) for o in options):

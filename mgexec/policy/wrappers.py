@@ -133,7 +133,13 @@ def _shell_c(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
             break
     if has_c and i < len(words):
         found.append(Inner(f"{name} -c", script=words[i]))
+    if name in _OWN_DIALECT:  # judged on what a bash reading finds; an allow list cannot vouch
+        why = f"`{name}` reads the script in its own dialect, which the policy reads as bash's"
+        found = [Inner(f.label, script=f.script, unreadable=why) for f in found]
     return tuple(found)
+
+
+_OWN_DIALECT = frozenset({"fish", "nu", "elvish", "xonsh", "csh", "tcsh"})
 
 
 _PWSH_SCRIPT = re.compile(r"-(c|co|com|comm|comma|comman|command|commandwithargs|cwa)", re.I)
@@ -144,7 +150,9 @@ def _pwsh(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
     """PowerShell's `-Command STRING` (any case, any prefix); `-EncodedCommand` is base64."""
     for i, word in enumerate(words[1:], start=1):
         if _PWSH_SCRIPT.fullmatch(word) and i + 1 < len(words):
-            return (Inner(f"{name} -Command", script=" ".join(words[i + 1:])),)
+            return (Inner(f"{name} -Command", script=" ".join(words[i + 1:]), unreadable=(
+                f"`{name}` reads the script in its own dialect, which the policy reads as "
+                "bash's")),)
         if _PWSH_ENCODED.fullmatch(word):
             return (Inner(f"{name} -EncodedCommand", unreadable=(
                 "`-EncodedCommand` runs base64-encoded text the line does not show")),)
