@@ -7,6 +7,7 @@ from __future__ import annotations
 import fnmatch
 import posixpath
 import re
+from functools import lru_cache
 
 _MAX_WORDS = 64
 _IFS = re.compile(r"\$IFS\b|\$\{IFS(?:[:%#/][^}]*)?\}")
@@ -17,8 +18,13 @@ _GLOB = re.compile(r"[*?]|\[[^\]]+\]")
 
 def run_forms(words: tuple[str, ...]) -> list[tuple[str, ...]]:
     """The words the command runs as, when expansions change them (none if they do not)."""
+    return list(_run_forms(words))
+
+
+@lru_cache(maxsize=1024)
+def _run_forms(words: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
     if not words:
-        return []
+        return ()
     expanded: list[str] = []
     for k, word in enumerate(words):
         echoed = _ECHO.fullmatch(word) if k == 0 else None
@@ -28,7 +34,7 @@ def run_forms(words: tuple[str, ...]) -> list[tuple[str, ...]]:
         for piece in braces(word):
             expanded += _IFS.sub(" ", piece).split() if _IFS.search(piece) else [piece]
     form = tuple(expanded[:_MAX_WORDS])
-    return [form] if form and form != words else []
+    return (form,) if form and form != words else ()
 
 
 def braces(word: str) -> list[str]:

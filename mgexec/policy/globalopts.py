@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import shlex
 import tomllib
+from functools import lru_cache
 from dataclasses import dataclass
 
 from mgexec.policy import subcommands
@@ -120,9 +121,15 @@ _PYTHON_VALUES = frozenset({"-W", "-X", "--check-hash-based-pycs"})
 
 def canonical_forms(words: tuple[str, ...], *, settings: bool = True) -> list[tuple[str, ...]]:
     """The command's canonical forms (none if it has no global options to remove). The first
-    word stays as written, except that `python -m pip` becomes `pip`. With `settings=False`,
-    `NAME=value` settings stay: for the allow list, since `make test CC='...'` puts CC's value
-    into every recipe that `make test` alone would not run."""
+    word stays as written, except that `python -m pip` and `pip3.12` become `pip`. With
+    `settings=False` (the allow list), `NAME=value` settings stay, since `make test CC='...'`
+    puts CC's value into every recipe that `make test` alone would not run, and an unknown npm
+    option leaves no form."""
+    return list(_canonical_forms(words, settings))
+
+
+@lru_cache(maxsize=1024)
+def _canonical_forms(words: tuple[str, ...], settings: bool) -> tuple[tuple[str, ...], ...]:
     forms: list[tuple[str, ...]] = []
     current = words
     for _ in range(3):  # `python -m pip --isolated install`, `docker --context x compose -f y up`
@@ -131,7 +138,7 @@ def canonical_forms(words: tuple[str, ...], *, settings: bool = True) -> list[tu
             break
         forms.append(following)
         current = following
-    return forms
+    return tuple(forms)
 
 
 def _one_step(words: tuple[str, ...], settings: bool) -> tuple[str, ...] | None:
