@@ -324,7 +324,8 @@ WRAPPED = [
     ("apptainer exec img.sif rm -rf /", "(run by `apptainer exec`)"),    # a script file that is a process substitution writing literal text
     ("bash <(echo 'rm -rf /')", "(run by `bash <(…)`)"),
     ("source <(printf 'rm -rf ~')", "(run by `source <(…)`)"),
-    (". <(cat <<< 'rm -rf /')", "(run by `. <(…)`)"),    ("crontab -u root - <<< '@reboot rm -rf /'", "(run by `crontab <<<`)"),
+    (". <(cat <<< 'rm -rf /')", "(run by `. <(…)`)"),    ("crontab -u root - <<< '@reboot rm -rf /'", "(run by `crontab <<<`)"),    ("faketime '-1 day' rm -rf /", "(run by `faketime`)"),
+    ("faketime -f '+2d' rm -rf /", "(run by `faketime`)"),
 ]
 
 

@@ -337,6 +337,15 @@ def _runcon(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
     return (Inner(name, words=words[start:]),) if start is not None else ()
 
 
+def _faketime(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
+    """`faketime [-m] [-f] [-p PID] TIMESTAMP CMD`: anything else starting with `-` is the
+    timestamp (`faketime '-1 day' CMD`)."""
+    i = 1
+    while i < len(words) and words[i] in ("-m", "-f", "-p", "--exclude-monotonic", "--date-prog"):
+        i += 2 if words[i] in ("-p", "--date-prog") else 1
+    return (Inner(name, words=words[i + 1:]),) if i + 1 < len(words) else ()
+
+
 def _sops(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
     """`sops exec-env FILE 'CMD'`, `sops exec-file FILE 'CMD {}'`: run by a shell."""
     if len(words) < 2 or words[1] not in ("exec-env", "exec-file"):
@@ -391,6 +400,6 @@ LAUNCHERS: dict[str, Callable[[str, tuple[str, ...]], tuple[Inner, ...]]] = {
                      "xfce4-terminal", "urxvt", "rxvt", "lxterminal", "alacritty", "tilix",
                      "terminator", "mate-terminal", "qterminal", "st"), _terminal),
     "qemu-user": _qemu, "bwrap": _bwrap, "start-stop-daemon": _start_stop_daemon,
-    "runcon": _runcon, "sops": _sops, "mvn": _maven, "mvnw": _maven,
+    "runcon": _runcon, "sops": _sops, "faketime": _faketime, "mvn": _maven, "mvnw": _maven,
     "emacs": _emacs, "emacsclient": _emacs, "expect": _expect,
 }
