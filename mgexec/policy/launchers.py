@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from mgexec.policy import debuggers
+from mgexec.policy.launchers_util import values
 from mgexec.policy.wrapper_specs import Inner, Spec, command_start, command_starts
 
 _LOADER = re.compile(r"ld(-linux(-[a-z0-9_-]+)?|-musl-[a-z0-9_]+|64)?\.so(\.\d+)*")
@@ -30,20 +32,6 @@ def alias(name: str) -> str:
                                                          "qemu-ga", "qemu-edid", "qemu-keymap")):
         return "qemu-user"
     return name
-
-
-def _values(words: tuple[str, ...], options: tuple[str, ...]) -> list[tuple[str, str]]:
-    """(option, value) for each of `options` in `words`: `-o V`, `-oV` (one letter), `--opt=V`."""
-    found: list[tuple[str, str]] = []
-    for i, word in enumerate(words[1:], start=1):
-        if word == "--":
-            break
-        option, eq, value = word.partition("=")
-        if option in options and (eq or i + 1 < len(words)):
-            found.append((option, value if eq else words[i + 1]))
-        elif len(option) > 2 and option[:2] in options and len(option[:2]) == 2 and word[1] != "-":
-            found.append((option[:2], word[2:]))
-    return found
 
 
 def _single_dash(words: tuple[str, ...], takes_value: frozenset[str]) -> int | None:
@@ -113,32 +101,8 @@ def _watchexec(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
 def _option_scripts(options: tuple[str, ...]) -> Callable[[str, tuple[str, ...]], tuple[Inner, ...]]:
     """A program whose `options` hold a command line a shell runs (`nodemon --exec 'cmd'`)."""
     def judge(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
-        return tuple(Inner(f"{name} {o}", script=v) for o, v in _values(words, options))
+        return tuple(Inner(f"{name} {o}", script=v) for o, v in values(words, options))
     return judge
-
-
-def _debugger(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
-    """gdb's `-ex 'shell CMD'`/`'!CMD'`/`'pipe …| CMD'`, lldb's `-o 'platform shell CMD'`; the
-    program a debugger is given (`--args PROG ARGS`, `-- PROG ARGS`) runs too."""
-    options = ("-ex", "--ex", "-eval-command", "--eval-command", "-iex", "--iex",
-               "-init-eval-command", "--init-eval-command", "-o", "--one-line", "-O",
-               "--one-line-before-file", "-k", "--one-line-on-crash", "-K")
-    found = [Inner(f"{name} {option}", script=shell)
-             for option, value in _values(words, options)
-             for shell in [_debugger_shell(value)] if shell is not None]
-    for marker in ("--args", "-args", "--"):
-        if marker in words[1:]:  # after `lldb PROG --` come PROG's arguments: judged as words
-            start = words.index(marker, 1) + 1
-            if start < len(words):
-                found.append(Inner(f"{name} {marker}", words=words[start:]))
-            break
-    return tuple(found)
-
-
-def _debugger_shell(command: str) -> str | None:
-    match = re.match(r"\s*(?:(?:platform\s+)?shell\s+|!\s*|(?:pipe|\|)\s.*?\|\s*)(?P<cmd>.*)",
-                     command, re.DOTALL)
-    return match["cmd"] if match else None
 
 
 def _socat(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
@@ -156,7 +120,7 @@ def _socat(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
 def _netcat(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
     """`ncat -e PROG`/`--exec`, `-c CMD`/`--sh-exec`; traditional nc's `-e PROG` and `-c CMD`."""
     found = []
-    for option, value in _values(words, ("-e", "--exec", "-c", "--sh-exec", "--lua-exec")):
+    for option, value in values(words, ("-e", "--exec", "-c", "--sh-exec", "--lua-exec")):
         if option == "--lua-exec":
             found.append(Inner(f"{name} {option}", unreadable=(
                 f"`{name} --lua-exec` runs a Lua script the line does not show")))
@@ -179,7 +143,7 @@ def _go(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
 
 def _mapfile(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
     """`mapfile -C CALLBACK`: bash evaluates the callback as it reads lines."""
-    return tuple(Inner(f"{name} -C", script=v) for _, v in _values(words, ("-C",)))
+    return tuple(Inner(f"{name} -C", script=v) for _, v in values(words, ("-C",)))
 
 
 _CMAKE_PROGRAMS = re.compile(r"CMAKE_\w+_(COMPILER_LAUNCHER|LINKER_LAUNCHER|COMPILER)|"
@@ -220,25 +184,6 @@ def _maven(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
     return (Inner("mvn exec:exec", words=(program, *settings.get("exec.args", "").split())),)
 
 
-def _emacs(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
-    """`emacs --batch --eval '(shell-command "CMD")'` (also `async-shell-command`)."""
-    found = []
-    for _, value in _values(words, ("--eval", "-eval")):
-        for match in re.finditer(r'\((?:async-)?shell-command(?:-to-string)?\s+"((?:[^"\\]|\\.)*)"',
-                                 value):
-            found.append(Inner(f"{name} shell-command", script=re.sub(r"\\(.)", r"\1", match[1])))
-    return tuple(found)
-
-
-def _expect(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
-    """`expect -c 'spawn CMD ARGS'` (also `exec CMD`): Tcl words, read as shell words."""
-    found = []
-    for _, value in _values(words, ("-c",)):
-        for match in re.finditer(r"(?:^|[;\n\[])\s*(?:spawn|exec)\s+([^;\n\]]*)", value):
-            found.append(Inner(f"{name} spawn", script=match[1]))
-    return tuple(found)
-
-
 def _scripts(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
     """Each operand is a command line run by a shell (`pee`, `mispipe`, `concurrently`)."""
     takes = {"-n", "--names", "-c", "--prefix-colors", "-p", "--prefix", "-s", "--success",
@@ -271,7 +216,7 @@ def _nix(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
     `guix shell … -- CMD`, `distrobox enter -- CMD`, `mise x … -- CMD`, `mise x -c CMD`."""
     if name == "nix-shell":
         return tuple(Inner(f"nix-shell {o}", script=v)
-                     for o, v in _values(words, ("--run", "--command")))
+                     for o, v in values(words, ("--run", "--command")))
     for i, word in enumerate(words[1:], start=1):
         if name == "nix" and word in ("-c", "--command") and i + 1 < len(words):
             return (Inner(f"nix {word}", words=words[i + 1:]),)
@@ -322,7 +267,7 @@ def _bwrap(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
 
 def _start_stop_daemon(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
     """`start-stop-daemon --start --exec PROG [--startas PROG] -- ARGS`."""
-    programs = [v for o, v in _values(words, ("--exec", "-x", "--startas", "-a"))]
+    programs = [v for o, v in values(words, ("--exec", "-x", "--startas", "-a"))]
     if not programs or not any(w in ("--start", "-S") for w in words):
         return ()
     args = words[words.index("--") + 1:] if "--" in words else ()
@@ -385,7 +330,7 @@ LAUNCHERS: dict[str, Callable[[str, tuple[str, ...]], tuple[Inner, ...]]] = {
     "nodemon": _option_scripts(("--exec", "-x")),
     "doppler": _by_subcommand({"run": _secrets_run}),
     "infisical": _by_subcommand({"run": _secrets_run}),
-    "gdb": _debugger, "lldb": _debugger, "cgdb": _debugger, "gdb-multiarch": _debugger,
+    **dict.fromkeys(("gdb", "lldb", "cgdb", "gdb-multiarch"), debuggers.debugger),
     "socat": _socat, **dict.fromkeys(("nc", "ncat", "netcat", "nc.traditional"), _netcat),
     "go": _go, "mapfile": _mapfile, "readarray": _mapfile, "cmake": _cmake,
     "pee": _scripts, "mispipe": _scripts, "concurrently": _scripts, "cross-env-shell": _scripts,
@@ -401,5 +346,5 @@ LAUNCHERS: dict[str, Callable[[str, tuple[str, ...]], tuple[Inner, ...]]] = {
                      "terminator", "mate-terminal", "qterminal", "st"), _terminal),
     "qemu-user": _qemu, "bwrap": _bwrap, "start-stop-daemon": _start_stop_daemon,
     "runcon": _runcon, "sops": _sops, "faketime": _faketime, "mvn": _maven, "mvnw": _maven,
-    "emacs": _emacs, "emacsclient": _emacs, "expect": _expect,
+    "emacs": debuggers.emacs, "emacsclient": debuggers.emacs, "expect": debuggers.expect,
 }
