@@ -325,7 +325,7 @@ WRAPPED = [
     ("bash <(echo 'rm -rf /')", "(run by `bash <(…)`)"),
     ("source <(printf 'rm -rf ~')", "(run by `source <(…)`)"),
     (". <(cat <<< 'rm -rf /')", "(run by `. <(…)`)"),    ("crontab -u root - <<< '@reboot rm -rf /'", "(run by `crontab <<<`)"),    ("faketime '-1 day' rm -rf /", "(run by `faketime`)"),
-    ("faketime -f '+2d' rm -rf /", "(run by `faketime`)"),
+    ("faketime -f '+2d' rm -rf /", "(run by `faketime`)"),    ("P='rm -rf /' git --config-env=core.pager=P log", "(run by `git --config-env core.pager`)"),
 ]
 
 

@@ -70,11 +70,13 @@ class GitLine:
     config: tuple[tuple[str, str], ...]
     hidden: tuple[tuple[str, str], ...]  # (option, why the policy cannot see what it runs)
     subcommand: int | None
+    from_env: tuple[tuple[str, str], ...] = ()  # `--config-env=KEY=VAR`: (KEY, VAR)
 
 
 def split_git(words: tuple[str, ...]) -> GitLine:
     config: list[tuple[str, str]] = []
     hidden: list[tuple[str, str]] = []
+    from_env: list[tuple[str, str]] = []
     i = 1
     while i < len(words) and words[i].startswith("-"):
         word = words[i]
@@ -85,16 +87,26 @@ def split_git(words: tuple[str, ...]) -> GitLine:
             key, _, val = value.partition("=")
             config.append((key, val))
         elif option == "--config-env":
-            hidden.append((word, f"`{word}` takes a config value from the environment"))
+            key, _, variable = value.partition("=")
+            from_env.append((key, variable))
         elif option == "--exec-path" and eq:
             hidden.append((word, "`--exec-path` makes git run its subcommands from a directory"))
         i += 1
-    return GitLine(tuple(config), tuple(hidden), i if i < len(words) else None)
+    return GitLine(tuple(config), tuple(hidden), i if i < len(words) else None, tuple(from_env))
 
 
-def git_commands(words: tuple[str, ...]) -> tuple[Inner, ...]:
+def git_commands(words: tuple[str, ...], variables: dict[str, str] | None = None
+                 ) -> tuple[Inner, ...]:
+    """What a git command line runs; `variables` are those set on the same command, which
+    `--config-env=KEY=VAR` reads."""
     line = split_git(words)
     found = list(config_commands("git -c", line.config))
+    for key, variable in line.from_env:
+        if variables is not None and variable in variables:
+            found += config_commands("git --config-env", [(key, variables[variable])])
+        else:
+            found.append(Inner("git --config-env", unreadable=(
+                f"`--config-env={key}={variable}` takes a config value from the environment")))
     found += [Inner(f"git {option.split('=', 1)[0]}", unreadable=why) for option, why in line.hidden]
     if line.subcommand is not None:
         found += _subcommand_commands(words[line.subcommand:])

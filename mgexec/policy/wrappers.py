@@ -9,7 +9,7 @@ import posixpath
 import re
 import shlex
 
-from mgexec.policy import launchers, programs, runners, shells
+from mgexec.policy import gitconfig, launchers, programs, runners, shells
 from mgexec.policy.shelllex import decode_escapes
 from mgexec.policy.wrapper_specs import (SHELLS, SPECS, SUBCOMMAND_SPECS, Inner, Spec, command_start,
                                         abbreviates, command_starts, short_cluster)
@@ -26,6 +26,9 @@ def inner_commands(words: tuple[str, ...],
         return found
     name = command_name(words[0])
     key = launchers.alias(name)  # `ld-linux-x86-64.so.2` reads as `ld.so`
+    if key == "git":  # `X='…' git --config-env=core.pager=X log` reads X from this line
+        return found + gitconfig.git_commands(words, dict(
+            a.split("=", 1) for a in assignments if "=" in a))
     special = _SPECIAL.get(key) or programs.PROGRAMS.get(key) or launchers.LAUNCHERS.get(key)
     if special is not None:
         return found + special(name, words)
