@@ -110,7 +110,8 @@ DENIED = [
     ("git push", "git${IFS}push"),
     ("git push", "/usr/bin/g?t push"),
     ("git push", "$(echo git) push"),
-    ("rm .*", "/bin/r? x"),
+    ("rm .*", "/bin/r? x"),    ("docker-compose down", "docker-compose --verbose -f x.yml down"),
+    ("nerdctl compose down", "nerdctl compose -p x down"),
 ]
 
 

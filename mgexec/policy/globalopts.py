@@ -53,7 +53,9 @@ _PODMAN = (_DOCKER + " --connection --url --root --runroot --storage-driver --st
 _KLOG_FLAGS = (" --add-dir-header --alsologtostderr --logtostderr --one-output --skip-headers "
                "--skip-log-headers")
 _COMPOSE = _g("-f --file -p --project-name --project-directory --env-file --profile --ansi "
-              "--progress --parallel", "--dry-run --compatibility --all-resources")
+              "--progress --parallel -H --host --log-level -c --context --tlscacert --tlscert "
+              "--tlskey", "--dry-run --compatibility --all-resources --verbose --no-ansi "
+              "--skip-hostname-check --tls --tlsverify", clusters=True)
 _PIP = _g("--python --proxy --cert --client-cert --log --cache-dir --timeout --retries "
           "--exists-action --trusted-host --use-feature --use-deprecated --keyring-provider",
           "-v -vv -vvv -q -qq --verbose --quiet --isolated --no-cache-dir --no-color --no-input "
@@ -70,6 +72,7 @@ GLOBALS: dict[str, Globals] = {
     "docker-compose": _COMPOSE,
     "docker compose": _COMPOSE,
     "podman compose": _COMPOSE,
+    "nerdctl compose": _COMPOSE,
     "kubectl": _g(_KUBE, "--insecure-skip-tls-verify --match-server-version "
                   "--warnings-as-errors --disable-compression" + _KLOG_FLAGS, anywhere=True,
                   attached="-n -s -v", clusters=True),
@@ -150,7 +153,7 @@ def _one_step(words: tuple[str, ...], settings: bool) -> tuple[str, ...] | None:
         return ("pip",) + module if module is not None else None
     if _PIP.fullmatch(name) and name != "pip":
         return ("pip",) + words[1:]  # `pip3.12 install x` is `pip install x`
-    if name in ("docker", "podman") and len(words) > 1 and words[1] == "compose":
+    if name in ("docker", "podman", "nerdctl") and len(words) > 1 and words[1] == "compose":
         rest = _strip(GLOBALS[f"{name} compose"], words[2:], settings)
         return None if rest is None else (words[0], "compose") + rest
     globals_ = GLOBALS.get(name)
