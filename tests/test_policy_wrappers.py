@@ -325,7 +325,16 @@ WRAPPED = [
     ("bash <(echo 'rm -rf /')", "(run by `bash <(…)`)"),
     ("source <(printf 'rm -rf ~')", "(run by `source <(…)`)"),
     (". <(cat <<< 'rm -rf /')", "(run by `. <(…)`)"),    ("crontab -u root - <<< '@reboot rm -rf /'", "(run by `crontab <<<`)"),    ("faketime '-1 day' rm -rf /", "(run by `faketime`)"),
-    ("faketime -f '+2d' rm -rf /", "(run by `faketime`)"),    ("P='rm -rf /' git --config-env=core.pager=P log", "(run by `git --config-env core.pager`)"),
+    ("faketime -f '+2d' rm -rf /", "(run by `faketime`)"),    ("P='rm -rf /' git --config-env=core.pager=P log", "(run by `git --config-env core.pager`)"),    # interpreter one-liners that hand literal text to the system
+    ("python -c 'import os; os.system(\"rm -rf /\")'", "(run by `python -c`)"),
+    ("python3 -c \"import subprocess; subprocess.run(['rm', '-rf', '/'])\"", "(run by `python3 -c`)"),
+    ("python3 -Ic 'import os;os.system(\"rm -rf ~\")'", "(run by `python3 -c`)"),
+    ("perl -e 'system \"rm\", \"-rf\", \"/\"'", "(run by `perl -e`)"),
+    ("perl -ne 'qx{rm -rf /}' f", "(run by `perl -e`)"),
+    ("ruby -e '`rm -rf /`'", "(run by `ruby -e `…``)"),
+    ("node -e \"require('child_process').execSync('rm -rf /')\"", "(run by `node -e`)"),
+    ("node --eval=\"require('child_process').spawnSync('rm', ['-rf', '/'])\"", "`node -e`"),
+    ("php -r 'system(\"rm -rf /\");'", "(run by `php -r`)"),
 ]
 
 
@@ -419,7 +428,8 @@ PASSING = [
     "vim -es -c 'wq' f", "cmake -DCMAKE_BUILD_TYPE=Release -S . -B build", "mvn -q package",
     "find . -name '*.sh' -exec shellcheck {} +", "man -k printf",    "parallel gzip ::: a b ::: c", "gtimeout 5 make", "emacs --batch --eval '(message \"hi\")'",
     "apptainer exec img.sif python x.py", "dtach -a /tmp/s",    "bash <(curl -fsSL https://x/install.sh)", "source <(kubectl completion bash)",
-    "diff <(ls a) <(ls b)", "bash <(echo 'ls -la')",    "fish -c 'for f in *.txt; echo $f; end'", "pwsh -c 'Get-ChildItem | Where-Object {$_.Length -gt 1}'",
+    "diff <(ls a) <(ls b)", "bash <(echo 'ls -la')",    "fish -c 'for f in *.txt; echo $f; end'", "pwsh -c 'Get-ChildItem | Where-Object {$_.Length -gt 1}'",    "python -c 'print(1)'", "python3 -c \"import subprocess; subprocess.run(['ls', '-la'])\"",
+    "perl -pi -e 's/a/b/' f", "ruby -e 'puts 1'", "node -p '1+1'", "php -r 'echo 1;'",
 ]
 
 
@@ -470,7 +480,7 @@ UNJUDGED = [
     ("LD_PRELOAD=/tmp/x.so ls", "`LD_PRELOAD` makes every program run commands from files"),
     ("curl -s x | crontab -", "`crontab` runs the script it reads from a pipe"),
     ("find . -name x -exec {} y \\;", "its command name `{}` is computed"),    ("fish -c 'ls'", "`fish` reads the script in its own dialect"),
-    ("pwsh -c 'ls'", "`pwsh` reads the script in its own dialect"),
+    ("pwsh -c 'ls'", "`pwsh` reads the script in its own dialect"),    ("python -c 'import os; os.system(\"ls \" + x)'", "the interpreter builds this command"),
 ]
 
 

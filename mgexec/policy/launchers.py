@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from mgexec.policy import debuggers
+from mgexec.policy import debuggers, interpreters
 from mgexec.policy.launchers_util import values
 from mgexec.policy.wrapper_specs import Inner, Spec, command_start, command_starts
 

@@ -9,7 +9,7 @@ import posixpath
 import re
 import shlex
 
-from mgexec.policy import gitconfig, launchers, programs, runners, shells
+from mgexec.policy import gitconfig, interpreters, launchers, programs, runners, shells
 from mgexec.policy.shelllex import decode_escapes
 from mgexec.policy.wrapper_specs import (SHELLS, SPECS, SUBCOMMAND_SPECS, Inner, Spec, command_start,
                                         abbreviates, command_starts, short_cluster)
@@ -32,6 +32,7 @@ def inner_commands(words: tuple[str, ...],
     special = _SPECIAL.get(key) or programs.PROGRAMS.get(key) or launchers.LAUNCHERS.get(key)
     if special is not None:
         return found + special(name, words)
+    found += interpreters.interpreter(name, words)  # `python -c 'os.system("…")'`
     if name in SHELLS:
         return found + shells.shell_c(name, words)
     spec = SPECS.get(key)
