@@ -263,7 +263,8 @@ NEAR_MISSES = [
     "sh < setup.sh",
     "d=build; rm -rf $d",
     "d=build; cd \"$d\" && rm -rf *",
-    "\"$(echo rm -rf /)\"",
+    # `"$(echo rm -rf /)"` (one word, a command not found) is refused: the word readings of bash's
+    # expansions do not keep the quotes, and refusing is the safe side of that.
     "D=$(pwd); rm -rf \"$D/build\"",
     "read -r d; rm -rf \"$d/build\"",
     "rm -rf $(echo build)",
@@ -394,11 +395,12 @@ def fake_path(tmp_path: Path) -> str:
 def test_wildcard_names_are_matched_on_the_path(fake_path: str) -> None:
     deny = CommandPolicy(deny_patterns=("mytrash",))
     message = refusal("my?r* x", deny, path=fake_path) or ""
-    assert "the command `mytrash x`" in message and "deny list" in message
+    assert "the command `my?r* x`" in message and "`mytrash`" in message and "deny list" in message
     assert refusal("my?ool x", deny, path=fake_path) is None
+    # Under an allow list a wildcard name is refused even when every match is allowed: the line
+    # itself may add matches before it runs.
     allow = CommandPolicy(allow_patterns=("mytool( .*)?", r"my\?ool x"))
-    assert refusal("my?ool x", allow, path=fake_path) is None
-    assert refusal("my*l x", allow, path=fake_path) is not None  # `my*l` is not allowed as written
+    assert "is a pattern bash matches" in (refusal("my?ool x", allow, path=fake_path) or "")
 
 
 def test_unlistable_wildcard_names_fail_closed_under_an_allow_list(fake_path: str) -> None:
@@ -406,7 +408,6 @@ def test_unlistable_wildcard_names_fail_closed_under_an_allow_list(fake_path: st
     allow = CommandPolicy(allow_patterns=(".*",))
     message = refusal("my?ool x", allow, path=unlistable) or ""
     assert "cannot be judged" in message and "cannot all be listed" in message
-    assert refusal("my?ool x", allow, path=fake_path) is None
     assert refusal("my?ool x", CommandPolicy(), path=unlistable) is None  # no lists: reported as seen
 
 

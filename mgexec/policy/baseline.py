@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 from mgexec.policy import findexpr, forkbomb, globnames
+from mgexec.policy.wordforms import is_computed, run_forms
 from mgexec.policy.privilege import PRIVILEGE_PROGRAMS, privilege_reason
 from mgexec.policy.shellparse import SimpleCommand
 from mgexec.policy.targets import brace_expand, catastrophic_target, is_block_device, normalize
@@ -85,12 +86,16 @@ def dangerous_reason(cmd: SimpleCommand, *, enable_sudo: bool,
                      facts: LineFacts = LineFacts()) -> str | None:
     """Why `cmd` is refused by the baseline, or None if it may run."""
     places = facts.places_of(cmd)
+    expanded = _expanded_forms(cmd)
     for candidate in as_run(cmd, facts):
         reason = _reason(candidate, enable_sudo, facts, places)
         if reason:
             if candidate.words[:1] != cmd.words[:1] and cmd.words and globnames.is_glob_name(
                     cmd.words[0]):
                 reason += f" (`{cmd.words[0]}` may name `{candidate.words[0]}`)"
+            elif candidate.words in expanded and candidate.words not in cmd.readings:
+                reason += (f" (`{_clip(cmd.text)}` runs as `{_clip(' '.join(candidate.words))}` once "
+                           "bash expands it)")
             elif candidate.words in cmd.readings and candidate.words != cmd.words:
                 reason += f" (run as `{' '.join(candidate.words)}`)"
             elif candidate.words[:1] != cmd.words[:1]:
@@ -99,12 +104,17 @@ def dangerous_reason(cmd: SimpleCommand, *, enable_sudo: bool,
     return None
 
 
+def _expanded_forms(cmd: SimpleCommand) -> tuple[tuple[str, ...], ...]:
+    """The words bash runs once it expands braces, `$IFS` and `$(echo …)` (`{rm,-rf,/}`)."""
+    return tuple(run_forms(cmd.words))
+
+
 def as_run(cmd: SimpleCommand, facts: LineFacts) -> list[SimpleCommand]:
-    """The command and each reading the line decides (`d=/; rm -rf $d`), plus each command a name
-    may stand for when it is computed (`$(which sudo)`, `$RM`: the dangerous commands it
-    mentions, and rm) or a wildcard (`/???/?m`: every match)."""
+    """The command and each reading the line decides (`d=/; rm -rf $d`) or bash's expansions make
+    (`{rm,-rf,/}`), plus each command a name may stand for when it is computed (`$(which sudo)`,
+    `$RM`: the dangerous commands it mentions, and rm) or a wildcard (`/???/?m`: every match)."""
     found: dict[tuple[str, ...], SimpleCommand] = {}
-    for words in dict.fromkeys((cmd.words,) + cmd.readings):
+    for words in dict.fromkeys((cmd.words,) + cmd.readings + _expanded_forms(cmd)):
         base = cmd if words == cmd.words else replace(cmd, words=words, readings=())
         for form in _name_forms(base, facts):
             found.setdefault(form.words, form)
@@ -116,11 +126,15 @@ def _name_forms(cmd: SimpleCommand, facts: LineFacts) -> list[SimpleCommand]:
         return [cmd]
     if globnames.is_glob_name(cmd.words[0]):
         return [cmd] + [replace(cmd, words=words) for words in glob_forms(cmd, facts)[0]]
-    if not re.search(r"[$`]", cmd.words[0]):
+    if not is_computed(cmd.words[0]):
         return [cmd]
     mentioned = {t.lower() for t in re.findall(r"[A-Za-z0-9_.+-]+", cmd.words[0])
                  if t.lower() in _KNOWN or t.lower().startswith("mkfs")}
     return [cmd] + [replace(cmd, words=(name,) + cmd.words[1:]) for name in sorted(mentioned | {"rm"})]
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= 80 else text[:80] + "..."
 
 
 def glob_forms(cmd: SimpleCommand, facts: LineFacts) -> tuple[list[tuple[str, ...]], bool]:

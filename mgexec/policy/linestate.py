@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mgexec.policy import expansions, feeds, wrappers
+from mgexec.policy.stdin_scripts import stdin_script
 
 _STDIN_BODY_OPS = frozenset({"<<", "<<-", "<<<"})
 
@@ -63,15 +64,16 @@ def scripts_read(words: tuple[str, ...], redirects, line: LineState,
     the line shows it; every here-document given to a shell reading stdin counts, whatever its fd."""
     name = posixpath.basename(words[0]) if words else ""
     found: list[tuple[str, str]] = []
-    if wrappers.reads_script_from_stdin(words):
+    # A shell or `at` runs its stdin as is; `crontab -`, `ed`, `ex` run the commands it names.
+    if stdin_script(words, "") is not None:
         for redirect in redirects:
             if redirect.op in _STDIN_BODY_OPS and redirect.body is not None:
-                found.append((f"{name} {redirect.op}", redirect.body))
+                found.append((f"{name} {redirect.op}", stdin_script(words, redirect.body) or ""))
         feed = descriptor(redirects, line, stdin)
         if feed is not None and not any(text in feed.texts for _, text in found):
             how = "reading a pipe" if feed is stdin else f"reading {feed.how or 'stdin'}"
-            found.extend((f"{name} {how}", text) for text in feed.texts)
-        return found
+            found.extend((f"{name} {how}", stdin_script(words, text) or "") for text in feed.texts)
+        return [(label, script) for label, script in found if script]
     feed, how = script_file(words, redirects, line, stdin)
     label = f"{how} (written by the line)" if words[:1] == (how,) else f"{name} reading {how}"
     return [(label, text) for text in (feed.texts if feed else ())]

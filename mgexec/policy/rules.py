@@ -13,8 +13,10 @@ programs_text: git `-c alias.x='!...'`, `tar --to-command`, `ssh -o ProxyCommand
 `system()`, `GIT_SSH_COMMAND=...`). A wrapper counts both as itself and as the command it runs.
 Each simple command's *text* is its words after quote removal joined by single spaces: leading
 `NAME=value` assignments and redirections are not part of it, expansions stay as written
-(`echo $HOME`). Each command is matched as written and in its canonical forms, the program's
-global options removed (globalopts: `git -C d push` -> `git push`). Commands with no words
+(`echo $HOME`). Each command is matched as written (or as bash expands its command word:
+`{git,push}`, `git${IFS}push`, `$(echo git) push`; see expansions) and in its canonical forms,
+the program's global options removed and its subcommand named as the program resolves it
+(globalopts, subcommands: `git -C d push` -> `git push`, `npm i` -> `npm install`). Commands with no words
 (`> file`, `A=1`) are not matched against the lists. The checks run in this order, and the first
 refusal wins:
 
@@ -47,8 +49,9 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from mgexec.errors import ConfigError, PolicyViolation
-from mgexec.policy import wrappers
 from mgexec.policy.baseline import LineFacts, dangerous_reason, glob_forms, line_facts
+from mgexec.policy.stdin_scripts import stdin_script
+from mgexec.policy.wordforms import glob_names, is_computed, is_glob, run_forms
 from mgexec.policy.globalopts import canonical_forms
 from mgexec.policy.globnames import is_glob_name
 from mgexec.policy.shellparse import SimpleCommand, parse_command_line
@@ -128,7 +131,7 @@ def _as_run(cmd: SimpleCommand, facts: LineFacts) -> list[SimpleCommand]:
 def _with_piped_script(cmd: SimpleCommand, read_pipes: set[str]) -> SimpleCommand:
     """A shell fed through a pipe by something other than echo/printf/cat of literal text
     (`curl … | sh`, `base64 -d … | bash`) runs a script known only when the line runs."""
-    if not (cmd.in_pipeline and wrappers.reads_script_from_stdin(cmd.words)):
+    if not (cmd.in_pipeline and stdin_script(cmd.words, "") is not None):
         return cmd
     if any(r.op in ("<", "<<", "<<-", "<<<", "<>") and r.fd in ("", "0") for r in cmd.redirects):
         return cmd
@@ -140,15 +143,25 @@ def _with_piped_script(cmd: SimpleCommand, read_pipes: set[str]) -> SimpleComman
 
 
 def _forms(cmd: SimpleCommand, *, settings: bool = True) -> list[tuple[str, ...]]:
-    """The command as written, then in its canonical forms (global options removed)."""
-    return [cmd.words] + canonical_forms(cmd.words, settings=settings)
+    """The command as written (or as bash expands it: `{git,push}`), then in its canonical
+    forms (global options removed)."""
+    written = run_forms(cmd.words) or [cmd.words]
+    forms = [cmd.words] if settings and written[0] != cmd.words else []
+    for words in written:
+        forms += [words] + canonical_forms(words, settings=settings)
+    return forms
 
 
-def _deny_texts(words: tuple[str, ...]) -> set[str]:
+def _deny_texts(words: tuple[str, ...], patterns: tuple[re.Pattern[str], ...]) -> set[str]:
     # The command word is also tried as its base name, lower-cased (`/bin/RM` runs rm on a
-    # case-insensitive file system), and a computed name as each program it mentions.
+    # case-insensitive file system), a computed name as each program it mentions, and a glob
+    # (`/bin/r?`) as each program a deny pattern names that it matches.
     names = {words[0], posixpath.basename(words[0]), posixpath.basename(words[0]).lower()}
-    if re.search(r"[$`]", words[0]):
+    if is_glob(words[0]):
+        named = {m.group().lower() for p in patterns
+                 for m in [re.match(r"[A-Za-z0-9_.+-]+", p.pattern)] if m}
+        names |= set(glob_names(words[0], named))
+    if is_computed(words[0]):
         mentioned = set(re.findall(r"[A-Za-z0-9_.+-]+", words[0]))
         names |= mentioned | {t.lower() for t in mentioned}
     texts = {" ".join((name,) + words[1:]) for name in names}
@@ -160,7 +173,7 @@ def _deny_texts(words: tuple[str, ...]) -> set[str]:
 def _check_deny(cmd: SimpleCommand, deny: tuple[re.Pattern[str], ...], line: str) -> None:
     if not deny:
         return
-    forms = [(words, _deny_texts(words)) for words in _forms(cmd)]
+    forms = [(words, _deny_texts(words, deny)) for words in _forms(cmd)]
     for pattern in deny:
         for k, (words, texts) in enumerate(forms):
             if not any(pattern.match(text) for text in texts):
@@ -204,11 +217,21 @@ def _unjudged(cmd: SimpleCommand, facts: LineFacts) -> str:
     if cmd.unreadable:
         return cmd.unreadable
     names = [words[0] for words in cmd.readings or (cmd.words,) if words]
-    if any(re.search(r"[$`]", name) for name in names):
+    if any(is_computed(name) for name in names):
         return (f"its command name `{cmd.words[0]}` is computed when the line runs, so no "
                 "pattern can vouch for the program it starts")
     if cmd.words and is_glob_name(cmd.words[0]) and not glob_forms(cmd, facts)[1]:
         return f"the programs `{cmd.words[0]}` may name cannot all be listed"
+    # A wildcard name runs whatever matches when the line runs, and the line itself may add
+    # matches: an allow list vouches only for names written out.
+    expanded = run_forms(cmd.words)  # what bash's own expansions make of it (`{r,}m`)
+    for words in [cmd.words, *expanded]:
+        if words and words is not cmd.words and is_computed(words[0]):
+            return (f"its command name `{words[0]}` is computed when the line runs, so no "
+                    "pattern can vouch for the program it starts")
+        if words and is_glob(words[0]):
+            return (f"its command name `{words[0]}` is a pattern bash matches against file names "
+                    "when the line runs, so no pattern can vouch for the program it starts")
     return ""
 
 
