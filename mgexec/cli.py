@@ -8,6 +8,7 @@ import os
 import shlex
 import sys
 import traceback
+from pathlib import Path
 from typing import Any
 
 import click
@@ -65,6 +66,27 @@ config_option = click.option("--config", "-c", "config", metavar="FILE",
 agent_option = click.option("--agent", "-a", "agent", metavar="ID", help="Which agent of a multi-agent config.")
 
 
+def workspace_options(command):
+    """--workspace, --allow and --allow-broad-workspace: a generic client's whole config is these arguments."""
+    command = click.option("--allow-broad-workspace", "allow_broad", is_flag=True,
+                           help="Accept /, a system directory or the home directory as the workspace or an allowed path.")(command)
+    command = click.option("--allow", "allow", metavar="DIR[:ro|rw]", multiple=True,
+                           help="Another directory commands may use (read-only unless :rw); repeatable.")(command)
+    return click.option("--workspace", metavar="DIR", help="The workspace (overrides the config's cwd).")(command)
+
+
+def _agent_config(config: str | None, agent: str | None, workspace: str | None = None, allow: tuple[str, ...] = (),
+                  allow_broad: bool = False, *, check: bool = True):
+    """The agent's config with the workspace flags applied, its workspace checked (unless check=False)."""
+    from mgexec.config import load_config
+    from mgexec.config.workspace import apply_flags, check_workspace
+
+    cfg = apply_flags(load_config(config, agent), workspace=workspace, allow=allow, allow_broad=allow_broad)
+    if check:
+        check_workspace(cfg, "--workspace" if workspace is not None else "the config's cwd")
+    return cfg
+
+
 @click.group(cls=MgexecGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", "-V", prog_name="mgexec")
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
@@ -81,21 +103,26 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @cli.command("exec", epilog="Exit status: the command's own; 124 on timeout; 126 when refused by policy or unable to run.")
 @config_option
 @agent_option
-@click.option("--timeout", "-t", type=float, help="Seconds before the whole process tree is killed (default from config, 60).")
+@click.option("--timeout", "-t", type=float, help="Seconds before the whole process tree is killed, above 0 and at most 86400 (default from config, 60).")
 @click.option("--workdir", "-w", metavar="DIR", help="Directory to run in (inside the workspace or a context path).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result object as JSON instead of the output.")
+@workspace_options
 @click.argument("command", nargs=-1, required=True)
 def exec_command(config: str | None, agent: str | None, timeout: float | None, workdir: str | None,
-                 as_json: bool, command: tuple[str, ...]) -> None:
+                 as_json: bool, workspace: str | None, allow: tuple[str, ...], allow_broad: bool,
+                 command: tuple[str, ...]) -> None:
     """Run COMMAND once through the same executor and policy as the server.
 
     Put `--` before the command. One argument is run as a shell line as is; several are quoted and joined.
     """
-    from mgexec.config import load_config
+    from mgexec.config.limits import check_timeout
     from mgexec.session import run_once
 
+    if timeout is not None:
+        timeout = check_timeout(timeout, name="--timeout")
     line = command[0] if len(command) == 1 else shlex.join(command)
-    result = asyncio.run(run_once(load_config(config, agent), line, timeout=timeout, work_dir=workdir,
+    cfg = _agent_config(config, agent, workspace, allow, allow_broad)
+    result = asyncio.run(run_once(cfg, line, timeout=timeout, work_dir=workdir,
                                   on_setup=_say_progress))
     if as_json:
         from mgexec.result import encodable_tree
@@ -126,12 +153,37 @@ def _exit_status(result) -> int:
 @click.option("--transport", type=click.Choice(["stdio", "streamable-http"]), default="stdio", show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address for streamable-http.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port for streamable-http.")
-def serve(config: str | None, agent: str | None, transport: str, host: str, port: int) -> None:
-    """Serve the execution tools over MCP (stdio by default)."""
-    from mgexec.config import load_config
+@click.option("--token-file", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="streamable-http: file holding the bearer token (else $MGEXEC_HTTP_TOKEN, else one is generated).")
+@click.option("--allow-remote", is_flag=True, help="streamable-http: allow a --host beyond loopback (needs a token you chose).")
+@workspace_options
+@click.pass_context
+def serve(ctx: click.Context, config: str | None, agent: str | None, transport: str, host: str, port: int,
+          token_file: Path | None, allow_remote: bool, workspace: str | None, allow: tuple[str, ...],
+          allow_broad: bool) -> None:
+    """Serve the execution tools over MCP (stdio by default).
+
+    Over streamable-http every request must carry 'Authorization: Bearer TOKEN'.
+    """
+    from mgexec.config.workspace import check_workspace, workspace_problem
+    from mgexec.errors import ConfigError
+    from mgexec.http_transport import HttpOptions
+
+    http_only = [f"--{p.replace('_', '-')}" for p in ("host", "port", "token_file", "allow_remote")
+                 if ctx.get_parameter_source(p) is not click.core.ParameterSource.DEFAULT]
+    if transport == "stdio" and http_only:
+        raise ConfigError(f"{', '.join(http_only)}: only for --transport streamable-http; stdio has no address "
+                          "or token (the client that starts the server is its only peer).")
     from mgexec.server import serve as run_server
 
-    run_server(load_config(config, agent), transport=transport, host=host, port=port)
+    cfg = _agent_config(config, agent, workspace, allow, allow_broad, check=False)
+    # With no workspace named, a stdio client in local mode may still supply one as MCP roots: the server
+    # starts and refuses each call with the paragraph until it does. Elsewhere the refusal comes now.
+    pending = workspace_problem(cfg)
+    roots_may_fix = cfg.workspace_implicit and transport == "stdio" and cfg.mode == "local"
+    check_workspace(cfg, "--workspace" if workspace is not None else "the config's cwd", workspace=not roots_may_fix)
+    run_server(cfg, transport=transport, pending=pending,
+               http=HttpOptions(host=host, port=port, token_file=token_file, allow_remote=allow_remote))
 
 
 @cli.group()
@@ -148,9 +200,16 @@ def config_check(file: str, agent: str | None, as_json: bool) -> None:
     from mgexec.config import load_configs
     from mgexec.config.show import describe
 
+    from mgexec.config.workspace import check_workspace
+    from mgexec.docker.credentials import check_credentials
+
     configs = load_configs(file, create=False)
     if agent is not None:
         configs = [c for c in configs if c.agent_id == agent] or _no_agent(file, agent, configs)
+    for cfg in configs:
+        check_workspace(cfg)
+        if cfg.mode == "docker":  # what a container start would refuse
+            check_credentials(cfg.credentials)
     if as_json:
         click.echo(json.dumps([c.model_dump(mode="json") for c in configs], indent=2))
         return
@@ -178,12 +237,12 @@ def config_examples() -> None:
 @cli.command()
 @config_option
 @agent_option
-def doctor(config: str | None, agent: str | None) -> None:
-    """Check what mgexec can use here (docker CLI, daemon, images, podman) and how to fix each gap."""
-    from mgexec.config import load_config
+@workspace_options
+def doctor(config: str | None, agent: str | None, workspace: str | None, allow: tuple[str, ...], allow_broad: bool) -> None:
+    """Check what mgexec can use here (workspace, docker CLI, daemon, images, podman) and how to fix each gap."""
     from mgexec.doctor import run_doctor
 
-    ok = asyncio.run(run_doctor(load_config(config, agent), click.echo))
+    ok = asyncio.run(run_doctor(_agent_config(config, agent, workspace, allow, allow_broad, check=False), click.echo))
     raise SystemExit(0 if ok else 1)
 
 
@@ -255,10 +314,9 @@ def build(sudo: bool, bootstrap: bool, build_args: tuple[str, ...]) -> None:
 
 
 def _docker_config(config: str | None, agent: str | None):
-    from mgexec.config import load_config
     from mgexec.errors import ConfigError
 
-    cfg = load_config(config, agent)
+    cfg = _agent_config(config, agent)
     if cfg.mode != "docker":
         raise ConfigError(f"Agent {cfg.agent_id} runs in {cfg.mode} mode, which has no container; "
                           "set command_line_execution_mode: docker in the config.")

@@ -8,6 +8,7 @@ import sys
 from typing import Callable
 
 from mgexec.config import DEFAULT_IMAGE, DEFAULT_SUDO_IMAGE, ExecConfig
+from mgexec.config.workspace import broad_reason, broad_refusal, workspace_problem
 from mgexec.docker.argv import build_image_inspect_argv
 from mgexec.docker.cli import DockerCLI, resolve_binary
 from mgexec.docker.container import IMAGE_UID
@@ -28,6 +29,12 @@ async def run_doctor(config: ExecConfig, echo: Echo) -> bool:
 
     report(sys.version_info >= (3, 10), f"Python {sys.version.split()[0]}", "install Python 3.10 or newer")
     ws = config.workspace
+    broad = workspace_problem(config)
+    report(broad is None, f"workspace {ws} " + ("is a project directory" if broad is None else "is refused"), broad or "")
+    for context in config.context_paths if not config.allow_broad_workspace else ():
+        if (reason := broad_reason(context.path)) is not None:
+            report(False, f"allowed path {context.path} is refused",
+                   broad_refusal(context.path, reason, "--allow or the config's context paths", what="allowed path"))
     report(os.access(ws, os.W_OK), f"workspace {ws} is writable", f"fix the permissions of {ws} or choose another cwd")
     docker_needed = config.mode == "docker"
     binary = resolve_binary(config.docker_binary, os.environ)

@@ -195,9 +195,6 @@ async def run_process(
     proc = child.proc
     out, err = CappedBuffer(output_cap), CappedBuffer(output_cap)
     readers = asyncio.gather(_pump(proc.stdout, out), _pump(proc.stderr, err), _feed(proc, stdin_data))
-    # When the readers are cancelled (a process that left the group holds the pipes), nobody awaits
-    # them: mark their outcome seen, or asyncio prints "exception was never retrieved" at exit.
-    readers.add_done_callback(_mark_retrieved)
     timed_out = False
     try:
         try:
@@ -214,11 +211,11 @@ async def run_process(
             await kill_group(child, kill_grace)
             if not await _finished_within(readers, kill_grace):
                 # A process that left the group (setsid) still holds them: stop reading.
-                readers.cancel()
+                _cancel_quietly(readers)
                 proc._transport.close()  # type: ignore[attr-defined]
     except BaseException:
         await asyncio.shield(kill_group(child, kill_grace))
-        readers.cancel()
+        _cancel_quietly(readers)
         raise
     # The group may still hold children that closed their pipes: they must not survive either.
     _signal_group(proc.pid, signal.SIGKILL)
@@ -235,9 +232,11 @@ async def run_process(
     )
 
 
-def _mark_retrieved(future: asyncio.Future) -> None:
-    if not future.cancelled():
-        future.exception()
+def _cancel_quietly(readers: asyncio.Future) -> None:
+    # A cancelled gather ends with a CancelledError nobody awaits; without this, asyncio logs it
+    # with a traceback ("exception was never retrieved") when the future is collected.
+    readers.cancel()
+    readers.add_done_callback(lambda f: f.cancelled() or f.exception())
 
 
 async def _finished_within(task: asyncio.Future, seconds: float) -> bool:

@@ -23,6 +23,7 @@ from mgexec import __version__
 from mgexec.config import ExecConfig
 from mgexec.errors import MgexecError
 from mgexec.executors import Executor, make_executor
+from mgexec.http_transport import HttpAccess, HttpOptions, HttpServer
 from mgexec.result import ExecResult, encodable, encodable_tree, rejected
 from mgexec.transport import checked_stdio_server
 
@@ -50,9 +51,10 @@ class _Server(MCPServer):
                                             self._lowlevel_server.create_initialization_options())
 
 
-def build_server(executor: Executor) -> MCPServer:
+def build_server(executor: Executor, **server_options: Any) -> MCPServer:
+    """The tools on an MCPServer; `server_options` go to MCPServer (auth hooks for HTTP)."""
     config = executor.config
-    server = _Server("mgexec", version=__version__, instructions=INSTRUCTIONS)
+    server = _Server("mgexec", version=__version__, instructions=INSTRUCTIONS, **server_options)
     where = "inside this agent's Docker container" if config.mode == "docker" else "on the host"
 
     @server.tool(
@@ -153,7 +155,11 @@ def _register_shell_tools(server: MCPServer, executor: Executor, where: str) -> 
                                                                     control=control))
 
 
-async def serve_async(config: ExecConfig, transport: str = "stdio", host: str = "127.0.0.1", port: int = 8000) -> None:
+async def serve_async(config: ExecConfig, transport: str = "stdio", http: HttpOptions | None = None,
+                      pending: str | None = None) -> None:
+    """Serve until stdin closes or a signal; `pending` is why the implicit workspace cannot serve (roots may fix it)."""
+    # Checked before the executor opens, so a refused bind or token creates no container.
+    access = HttpAccess.prepare(http or HttpOptions()) if transport != "stdio" else None
     executor = make_executor(config)
     await executor.open()
 
@@ -164,15 +170,17 @@ async def serve_async(config: ExecConfig, transport: str = "stdio", host: str = 
     # commands wait for it and report its progress.
     executor.prepare_in_background(log_progress)
     executor.guard.checker.warm()  # the first call then finds a policy worker ready
-    server = build_server(executor)
+    server = build_server(executor, **(access.server_options() if access else {}))
+    if access is None and config.mode == "local" and config.workspace_implicit:
+        from mgexec.roots import RootsBinder
+
+        server.middleware.append(RootsBinder(executor, pending))
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    if transport == "stdio":
-        serving = asyncio.create_task(server.run_stdio_async())
-    else:
-        serving = asyncio.create_task(server.run_streamable_http_async(host=host, port=port))
+    http_server = access.http_server(server) if access else None
+    serving = asyncio.create_task(http_server.serve() if http_server else server.run_stdio_async())
     stopping = asyncio.create_task(stop.wait())
     try:
         await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -184,8 +192,16 @@ async def serve_async(config: ExecConfig, transport: str = "stdio", host: str = 
         serving.result()  # re-raise a transport failure
         return
     log.info("stopping on signal")
-    serving.cancel()
-    await asyncio.wait({serving}, timeout=1.0)
+    await _stop_transport(serving, http_server)
+
+
+async def _stop_transport(serving: asyncio.Task, http_server: HttpServer | None) -> None:
+    if http_server is not None:
+        http_server.request_stop()  # uvicorn's own graceful shutdown: cancelling it mid-flight prints tracebacks
+        await asyncio.wait({serving}, timeout=5.0)
+    else:
+        serving.cancel()
+        await asyncio.wait({serving}, timeout=1.0)
     if not serving.done():
         # The stdio reader thread blocks in read(2) until the client writes or closes; nothing is
         # left to clean up, so leave without waiting for it.
@@ -199,7 +215,8 @@ def _exit_now(code: int) -> None:
     os._exit(code)
 
 
-def serve(config: ExecConfig, transport: str = "stdio", host: str = "127.0.0.1", port: int = 8000) -> None:
+def serve(config: ExecConfig, transport: str = "stdio", http: HttpOptions | None = None,
+          pending: str | None = None) -> None:
     """Blocking entry point for the CLI."""
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve_async(config, transport, host, port))
+        asyncio.run(serve_async(config, transport, http, pending))

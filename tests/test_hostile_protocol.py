@@ -118,8 +118,8 @@ async def test_a_malformed_notification_gets_no_reply_and_breaks_nothing(raw):
     assert after["result"]["structuredContent"]["stdout"] == "fine\n"
 
 
-@pytest.mark.parametrize("timeout_json, fragment", [("NaN", "positive"), ("1e999", "at most"),
-                                                     ("-Infinity", "positive"), ("Infinity", "at most")])
+@pytest.mark.parametrize("timeout_json, fragment", [("NaN", "above 0"), ("1e999", "at most 86400"),
+                                                     ("-Infinity", "above 0"), ("Infinity", "at most 86400")])
 async def test_non_finite_timeouts_get_a_result(raw, timeout_json, fragment):
     raw.send(call_line(5, "execute_command", '{"command": "echo hi", "timeout": %s}' % timeout_json))
     data = (await raw.reply(5))["result"]["structuredContent"]

@@ -91,9 +91,9 @@ async def test_bad_commands_get_a_result_naming_the_problem(workspace, command, 
     ({"work_dir": "bad\0dir"}, "NUL character"),
     ({"work_dir": "../../../../etc"}, "outside"),
     ({"work_dir": "missing"}, "does not exist"),
-    ({"timeout": -1}, "positive"),
-    ({"timeout": 0}, "positive"),
-    ({"timeout": 1e308}, "at most"),
+    ({"timeout": -1}, "above 0"),
+    ({"timeout": 0}, "above 0"),
+    ({"timeout": 1e308}, "at most 86400"),
 ])
 async def test_bad_arguments_of_execute_command_get_a_result(workspace, arguments, fragment):
     async with hostile_session(workspace) as (session, pid, errlog):

@@ -67,6 +67,51 @@ DENIED = [
     ("cargo publish", "cargo --locked -Z unstable-options publish"),
     ("aws s3 rm", "aws --profile p --region eu-west-1 s3 rm s3://b"),
     ("gcloud projects delete", "gcloud --project p projects delete x"),
+    # clustered and attached short options, `--flag=value`, long-option abbreviations
+    ("make deploy", "make -kj4 deploy"),
+    ("make deploy", "make -sC d deploy"),
+    ("make deploy", "make --dir=d deploy"),
+    ("make deploy", "make --direc d deploy"),
+    ("make deploy", "make -n deploy"),
+    ("make deploy", "make --output-sync=target deploy"),
+    ("docker rm( |$)", "docker -Htcp://x rm c"),
+    ("docker rm( |$)", "docker -cX rm c"),
+    ("docker rm( |$)", "docker -Dc X rm c"),
+    ("docker rm( |$)", "docker --debug=true rm c"),
+    ("kubectl delete", "kubectl --insecure-skip-tls-verify=true delete pod x"),
+    ("kubectl delete", "kubectl --log-file=x delete pod x"),
+    ("helm uninstall", "helm -nx uninstall y"),
+    ("cargo publish", "cargo -Zunstable-options publish"),
+    ("pip install", "pip -qv install x"),
+    ("git push", "git --exec-path=/usr/lib/git-core push"),
+    # npm reads any `--name[=value]` as config
+    ("npm publish", "npm --tag=beta publish"),
+    ("npm publish", "npm --otp 123 publish"),
+    ("npm publish", "npm --foo publish"),
+    # aliases that name the same subcommand
+    ("git push", "git -c alias.a=b -c alias.b=push a"),
+    ("git push", "git -c alias.p='--no-pager push' p"),
+    ("git push", "git -c alias.push=status push"),  # git ignores aliases of its own commands
+    ("cargo publish", "cargo --config 'alias.x=\"publish\"' x"),
+    ("npm publish", "npm pub"),
+    ("npm uninstall", "npm rm x"),
+    ("npm install", "npm i x"),
+    ("helm uninstall", "helm delete y"),
+    ("docker volume rm", "docker volume remove v"),
+    ("docker ps", "docker container ls"),
+    ("docker cp", "docker container cp a c:/b"),
+    ("gcloud projects delete", "gcloud beta projects delete x"),
+    ("pip install", "python -mpip install x"),
+    ("pip install", "python -Im pip install x"),
+    ("pip install", "python -W ignore -m pip install x"),
+    ("pip install", "pip3.12 install x"),
+    # what bash expands before it runs the command
+    ("git push", "{git,push}"),
+    ("git push", "git${IFS}push"),
+    ("git push", "/usr/bin/g?t push"),
+    ("git push", "$(echo git) push"),
+    ("rm .*", "/bin/r? x"),    ("docker-compose down", "docker-compose --verbose -f x.yml down"),
+    ("nerdctl compose down", "nerdctl compose -p x down"),
 ]
 
 
@@ -108,6 +153,11 @@ DENY_PASSES = [
     ("pip install", "python -m pipx install x"),
     ("helm uninstall", "helm -n uninstall list"),
     ("aws s3 rm", "aws --profile rm s3 ls"),
+    ("make deploy", "make -kC deploy test"),
+    ("docker rm( |$)", "docker -Hrm ps"),
+    ("npm publish", "npm --tag publish install"),
+    ("npm publish", "npm pack"),
+    ("pip install", "python -c 'import pip' install"),
 ]
 
 
@@ -146,6 +196,21 @@ ALLOW_CASES = [
     (["npm (install|test)( .*)?"], "npm --prefix web publish", False),
     (["terraform plan( .*)?"], "terraform -chdir=infra plan", True),
     (["terraform plan( .*)?"], "terraform -chdir=infra apply", False),
+    (["make( test)?"], "make -kj4 test", True),
+    (["make( test)?"], "make -kj4 deploy", False),
+    (["docker (ps|logs)( .*)?"], "docker -Htcp://x ps", True),
+    (["docker (ps|logs)( .*)?"], "docker -Htcp://x rm c", False),
+    (["git (status|log|diff)( .*)?"], "git -c alias.a=b -c alias.b=push a", False),
+    (["git (status|log|diff)( .*)?"], "git -c alias.log=push push", False),
+    # an option the table does not know may take a value: the allow list reads no subcommand
+    (["npm (install|test)( .*)?"], "npm --foo test publish", False),
+    (["npm (install|test)( .*)?"], "npm i x", True),
+    (["pip install .*"], "python -mpip install x", True),
+    (["pip install .*"], "python -mpip uninstall x", False),
+    (["git (status|log|diff)( .*)?"], "{git,status}", True),
+    (["git (status|log|diff)( .*)?"], "{git,push}", False),
+    (["git (status|log|diff)( .*)?", "echo .*"], "echo {git,push}", True),
+    (["git (status|log|diff)( .*)?"], "/usr/bin/g?t status", False),
 ]
 
 

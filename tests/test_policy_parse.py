@@ -226,7 +226,7 @@ def test_simple_commands(line: str, expected: list[tuple[str, ...]]) -> None:
     ("cat <<EOF | bash\nrm x\nEOF", ("rm", "x"), ("bash reading a pipe",)),
     ("printf '\\x72m x' | sh", ("rm", "x"), ("sh reading a pipe",)),
     ("echo -e 'r\\x6d x' | sh", ("rm", "x"), ("sh reading a pipe",)),
-    ("echo 'rm x' | sudo bash", ("rm", "x"), ("bash reading a pipe",)),
+    ("echo 'rm x' | sudo bash", ("rm", "x"), ("sudo", "bash reading a pipe")),
     # wrappers of wrappers
     ("nice -n 5 env -i sudo rm x", ("rm", "x"), ("nice", "env", "sudo")),
     ("timeout 5 bash -c 'env rm x'", ("rm", "x"), ("timeout", "bash -c", "env")),

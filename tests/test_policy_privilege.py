@@ -105,6 +105,46 @@ PRIVILEGED = [
     ("Busybox chmod 4755 x", "permission change (chmod)"),
     ("INSTALL -m 4755 a b", "`install -m 4755`"),
     ("SetCap cap_setuid+ep x", "(setcap)"),
+    # chmod's full mode grammar, GNU abbreviations down to the shortest unambiguous one
+    ("install -m u-w+s a b", "`install -m u-w+s`"),
+    ("install -m u+s-x a b", "`install -m u+s-x`"),
+    ("install --m=4755 a b", "`install -m 4755`"),
+    ("install --o=root a b", "ownership change with `install --owner root`"),
+    ("mkdir --m=4755 d", "`mkdir -m 4755`"),
+    ("cp --pr=mode a b", "preserved"),
+    ("cp --pre a b", "preserved"),
+    ("setfattr --na=security.capability -v 0x01 f", "`security.capability` attribute"),
+    ("setfattr --res=attrs.txt", "restoring extended attributes"),
+    # more routes to owners, devices, attributes, mounts and other users
+    ("rsync -rltD a b", "device files recreated"),
+    ("scp -p a b", "preserved"),
+    ("unzip -K x.zip", "`unzip -K`"),
+    ("unzip -oX x.zip", "`unzip -K`/`-X`"),
+    ("mknod -m 666 d c 1 3", "creating a device node"),
+    ("attr -S -s capability -V x f", "(attr)"),
+    ("nfs4_setfacl -a A::x:rwx f", "(nfs4_setfacl)"),
+    ("su-exec root id", "(su-exec)"),
+    ("gosu root id", "(gosu)"),
+    ("setuidgid root id", "(setuidgid)"),
+    ("newuidmap 1 0 0 1", "(newuidmap)"),
+    ("chpst -u root id", "(chpst)"),
+    ("chroot --userspec=0:0 / id", "(chroot)"),
+    ("start-stop-daemon --start --chuid root --exec /bin/id", "(start-stop-daemon)"),
+    ("mount.nfs h:/x /mnt", "mounting a file system (mount)"),
+    ("fusermount3 /mnt", "(fusermount3)"),
+    ("swapon /swapfile", "(swapon)"),
+    ("losetup /dev/loop0 f", "loop device"),
+    # wrappers read the way their own option parsers do
+    ("timeout --sig KILL 5 chmod u+s x", "permission change (chmod)"),
+    ("env -S 'chmod\\_u+s\\_x'", "permission change (chmod)"),
+    ("gdb -ex 'shell chown root x'", "ownership change (chown)"),
+    # what bash expands before it runs the command: globs, braces, $IFS, $(echo …)
+    ("/bin/ch?od u+s x", "permission change (chmod)"),
+    ("/???/ch[mn]od u+s x", "permission change (chmod)"),
+    ("{chmod,u+s,x}", "permission change (chmod)"),
+    ("chmod${IFS}u+s${IFS}x", "permission change (chmod)"),
+    ("$(echo chown root) x", "ownership change (chown)"),    ("gchmod u+s x", "permission change (chmod)"),
+    ("ginstall -m 4755 a b", "`install -m 4755`"),
 ]
 
 
@@ -127,7 +167,7 @@ PASSING = [
     "install -s x y", "install -m u-s x y", "cp a b", "cp -r a b", "cp -R a b", "cp -P link dst",
     "cp --preserve=timestamps a b", "cp -a --no-preserve=mode,ownership a b", "cp -u a b",
     "cp -S .bak -b a b", "rsync -rlt a b", "rsync -av a host:b", "rsync -avz src/ user@host:/dst/",
-    "rsync -a --no-perms --no-owner --no-group a b", "tar -xzf x.tgz", "tar -xf x.tar --no-same-owner",
+    "rsync -a --no-perms --no-owner --no-group --no-devices a b", "tar -xzf x.tgz", "tar -xf x.tar --no-same-owner",
     "tar -czpf out.tgz d", "tar -tf x.tar", "tar -xzf x.tgz -C out", "setfattr -n user.comment -v hi f",
     "getfacl f", "getcap /usr/bin/ping", "lsattr f", "mount", "mount -l", "mount -t ext4",
     "findmnt", "mkdir -m 755 d", "mkdir -p a/b", "mknod pipe p", "mkfifo -m 600 p",
@@ -136,6 +176,11 @@ PASSING = [
     "find . -perm -4000", "stat -c %a f", "ls -l /usr/bin/sudo", "grep -r chmod .", "echo SUDO",
     "man setcap", "which SUDO", "pip install setcap", "echo chown root x",
     "git commit -m 'chmod u+s fix'", "python -c 'print(1)'",
+    "install -m u+x,g-s a b", "install -m o+s a b", "install -m 1777 a b", "mkdir -m 1777 d",
+    "cp --preserve=links a b", "cp --parents a b", "unzip x.zip", "unzip -o x.zip -d out",
+    "scp -p a host:b", "losetup -a", "losetup -l", "chpst -m 1000000 ls", "chroot /srv/jail ls",
+    "rsync -rlt --delete a/ b/", "echo {a,b}", "ls /bin/ch?wn", "./build-{linux,mac}.sh",
+    "mkdir -p src/{a,b}/{c,d}", "[ -f x ] && echo y",
 ]
 
 

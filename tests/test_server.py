@@ -139,30 +139,4 @@ print(f"exit={code}", flush=True)
 '''
 
 
-async def test_streamable_http_transport_on_loopback(workspace):
-    import socket
-
-    from mcp.client.streamable_http import streamable_http_client
-
-    with socket.socket() as probe:  # a free loopback port
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    proc = await asyncio.create_subprocess_exec(
-        MGEXEC, "serve", "--transport", "streamable-http", "--host", "127.0.0.1", "--port", str(port),
-        cwd=str(workspace), stdin=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-    try:
-        for _ in range(100):
-            try:
-                _, writer = await asyncio.open_connection("127.0.0.1", port)
-                writer.close()
-                break
-            except OSError:
-                await asyncio.sleep(0.1)
-        async with streamable_http_client(f"http://127.0.0.1:{port}/mcp") as (read, write):
-            async with ClientSession(read, write) as session:
-                await session.initialize()
-                data = await call(session, "execute_command", command="echo over-http")
-        assert data["stdout"] == "over-http\n"
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        assert await asyncio.wait_for(proc.wait(), 10) == 0
+# The streamable-HTTP transport (tokens, binds, rebinding checks, signals): tests/test_http_transport.py.

@@ -34,6 +34,7 @@ BACKEND_KEYS: dict[str, str] = {
     "command_line_background_shell_retention": "background_retention",
     "command_line_progress_interval": "progress_interval",
     "command_line_docker_warm_channel": "docker_warm_channel",
+    "command_line_allow_broad_workspace": "allow_broad_workspace",
 }
 
 FIELD_TO_KEYS: dict[str, list[str]] = {}

@@ -11,14 +11,17 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
 from pydantic import ValidationError
 
 from mgexec.config.keys import FIELD_TO_KEYS, did_you_mean, translate_backend
+from mgexec.config.limits import MAX_LIST, check_path_text, short_repr
 from mgexec.config.models import ExecConfig
+from mgexec.config.workspace import resolve_path
+from mgexec.config.yamlload import read_config_yaml
 from mgexec.errors import ConfigError
 
 EXAMPLE_PREFIX = "@examples/"
+MAX_EXPLAINED = 5  # problems named in one error; a list of 1,000 bad entries needs only a few
 
 
 def examples_dir() -> Path:
@@ -49,24 +52,7 @@ def resolve_source(source: str) -> Path:
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"Config file {path} does not exist. Check the path, or use "
-                          f"'{EXAMPLE_PREFIX}NAME' for a shipped example (mgexec config examples lists them).") from None
-    except IsADirectoryError:
-        raise ConfigError(f"Config path {path} is a directory; give the YAML file inside it.") from None
-    except (PermissionError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"Config file {path} cannot be read: {exc}.") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"Config file {path} is not valid YAML{where}: {exc.problem or exc}. "
-                          "Fix the syntax there (indentation and ':' are the usual suspects).") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"Config file {path} is not valid YAML: {exc}.") from None
+    data = read_config_yaml(path)
     if not isinstance(data, dict):
         raise ConfigError(f"Config file {path} must hold a mapping with 'agent:' or 'agents:' at the top, "
                           f"but it holds {type(data).__name__ if data is not None else 'nothing'}.")
@@ -80,7 +66,7 @@ def load_configs(source: str | None, *, cwd: Path | None = None, create: bool = 
     """
     base = (cwd or Path.cwd()).resolve()
     if source is None:
-        return [_build({"workspace": base}, {}, "the embedded default", base, create=create)]
+        return [_build({"workspace": base, "workspace_implicit": True}, {}, "the embedded default", base, create=create)]
     path = resolve_source(source)
     data = read_yaml(path)
     shared = _context_paths(data, path)
@@ -100,7 +86,7 @@ def load_config(source: str | None, agent_id: str | None = None, *, cwd: Path | 
         if config.agent_id == agent_id:
             return config
     ids = [c.agent_id for c in configs]
-    raise ConfigError(f"{source or 'The embedded default'} has no agent {agent_id!r}.{did_you_mean(agent_id, ids)} "
+    raise ConfigError(f"{source or 'The embedded default'} has no agent {short_repr(agent_id)}.{did_you_mean(agent_id, ids)} "
                       f"Agents: {', '.join(ids)}.")
 
 
@@ -157,62 +143,99 @@ def _build(fields: dict[str, Any], origin: dict[str, str], where: str, base: Pat
     except ValidationError as exc:
         raise ConfigError(_explain(exc, where, origin)) from None
     except ValueError as exc:
-        raise ConfigError(f"{where}: {exc}") from None
-    if not create:
-        return config
-    # Created only once the whole config is known to be good, so a bad file leaves no trace.
-    config.workspace.mkdir(parents=True, exist_ok=True)
-    if config.temp_workspace is not None:
-        config.temp_workspace.mkdir(parents=True, exist_ok=True)
+        raise ConfigError(f"{where}: {exc}.") from None
+    if create:
+        # Created only once the whole config is known to be good, so a bad file leaves no trace.
+        for key, directory in (("cwd", config.workspace), ("command_line_temp_workspace", config.temp_workspace)):
+            if directory is not None:
+                _make_dir(directory, key, where)
     return config
 
 
-def _resolve_paths(fields: dict[str, Any], base: Path) -> dict[str, Any]:
-    def absolute(value: Any, key: str) -> Path:
-        if not isinstance(value, (str, os.PathLike)) or not str(value).strip():
-            raise ValueError(f"{key} must be a path, got {value!r}")
-        return (base / Path(str(value)).expanduser()).resolve()
+def _make_dir(directory: Path, key: str, where: str) -> None:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"{where}: {key} {directory} cannot be created: {exc.strerror or exc}. Create it "
+                          "yourself or choose another directory.") from None
 
-    fields["workspace"] = absolute(fields.get("workspace", base), "cwd")
-    if fields.get("workspace").exists() and not fields["workspace"].is_dir():
-        raise ValueError(f"cwd {fields['workspace']} exists but is not a directory; the workspace must be one")
+
+def _creatable_dir(path: Path, key: str) -> None:
+    """The check `exec` would fail on when it creates the directory, made without creating it."""
+    if path.exists():
+        if not path.is_dir():
+            raise ValueError(f"{key} {path} exists but is not a directory; it must be one")
+        return
+    parent = next(p for p in path.parents if p.exists())
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        what = "is not a directory" if not parent.is_dir() else "is not writable"
+        raise ValueError(f"{key} {path} does not exist and cannot be created, since {parent} {what}; create "
+                         "it yourself or choose another directory")
+
+
+def _resolve_paths(fields: dict[str, Any], base: Path) -> dict[str, Any]:
+    fields.setdefault("workspace_implicit", "workspace" not in fields)
+    fields["workspace"] = resolve_path(fields.get("workspace", base), "cwd", base)
+    _creatable_dir(fields["workspace"], "cwd")
     if fields.get("temp_workspace") is not None:
-        fields["temp_workspace"] = absolute(fields["temp_workspace"], "command_line_temp_workspace")
+        fields["temp_workspace"] = resolve_path(fields["temp_workspace"], "command_line_temp_workspace", base)
+        _creatable_dir(fields["temp_workspace"], "command_line_temp_workspace")
     if fields.get("ca_bundle") is None and os.environ.get("MGEXEC_CA_BUNDLE"):
         fields["ca_bundle"] = os.environ["MGEXEC_CA_BUNDLE"]
     if fields.get("ca_bundle") not in (None, "auto", "none"):
-        bundle = absolute(fields["ca_bundle"], "command_line_docker_ca_bundle")
+        bundle = resolve_path(fields["ca_bundle"], "command_line_docker_ca_bundle", base)
         if not bundle.is_file():
             raise ValueError(f"command_line_docker_ca_bundle {bundle} is not a file; give a PEM bundle such as /etc/ssl/certs/ca-certificates.crt")
         fields["ca_bundle"] = bundle
+    if fields.get("context_paths"):
+        fields["context_paths"] = _resolve_contexts(fields["context_paths"], base)
+    _check_mount_sources(fields.get("credentials"), base)
+    return fields
+
+
+def _resolve_contexts(entries: Any, base: Path) -> list[Any]:
+    if not isinstance(entries, list):
+        return entries  # the model names the wrong type
     contexts = []
-    for i, entry in enumerate(fields.get("context_paths") or []):
+    for i, entry in enumerate(entries[:MAX_LIST + 1]):
         if isinstance(entry, str):
             entry = {"path": entry}
         if not isinstance(entry, dict) or "path" not in entry:
-            raise ValueError(f"context path #{i + 1} must be a mapping with 'path' (and optionally 'permission: read|write'), got {entry!r}")
-        resolved = absolute(entry["path"], f"context path #{i + 1}")
+            raise ValueError(f"context path #{i + 1} must be a mapping with 'path' (and optionally 'permission: read|write'), got {short_repr(entry)}")
+        resolved = resolve_path(entry["path"], f"context path #{i + 1}", base)
         if not resolved.exists():
             raise ValueError(f"context path {resolved} does not exist; create it or remove it from the config")
         contexts.append({**entry, "path": resolved})
-    if contexts:
-        fields["context_paths"] = contexts
-    return fields
+    return contexts
+
+
+def _check_mount_sources(credentials: Any, base: Path) -> None:
+    """Host paths a container would mount: the same path rules as the workspace (existence is checked at start)."""
+    if not isinstance(credentials, dict):
+        return
+    mounts = credentials.get("additional_mounts")
+    for host in list(mounts)[:MAX_LIST + 1] if isinstance(mounts, dict) else ():
+        resolve_path(host, "command_line_docker_credentials.additional_mounts", base)
+    if isinstance(credentials.get("env_file"), str):
+        check_path_text(credentials["env_file"], "command_line_docker_credentials.env_file")
 
 
 def _explain(exc: ValidationError, where: str, origin: Mapping[str, str]) -> str:
     """One paragraph per problem, naming MassGen's key rather than mgexec's field."""
     lines = [f"{where}:"]
-    for error in exc.errors():
-        loc = [str(p) for p in error["loc"]]
+    errors = exc.errors()
+    for error in errors[:MAX_EXPLAINED]:
+        loc = [str(p) if len(str(p)) <= 80 else str(p)[:77] + "..." for p in error["loc"]]
         if not loc:
             lines.append(f"{error['msg'].removeprefix('Value error, ')}.")
             continue
         key = origin.get(loc[0]) or FIELD_TO_KEYS.get(loc[0], [loc[0]])[0]
         path = ".".join([key, *loc[1:]])
         value = error.get("input")
-        msg = error["msg"].removeprefix("Value error, ")
+        msg = error["msg"].removeprefix("Value error, ").rstrip(".")
         if error["type"] == "extra_forbidden":
             msg = "is not a known setting here"
-        lines.append(f"{path} = {value!r}: {msg}.")
+        lines.append(f"{path} = {short_repr(value)}: {msg}.")
+    if len(errors) > MAX_EXPLAINED:
+        lines.append(f"({len(errors) - MAX_EXPLAINED} more problems of the same kind.)")
     return " ".join(lines)

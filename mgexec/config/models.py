@@ -9,7 +9,11 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from typing_extensions import Annotated
+
+from mgexec.config import limits
+from mgexec.config.limits import MAX_LIST, check_timeout, short_repr
 
 from mgexec.policy.rules import vet_pattern
 
@@ -39,10 +43,17 @@ def memory_bytes(value: str) -> int:
     match = _MEMORY.match(value.strip())
     if not match:
         raise ValueError(f"{value!r} is not a memory size; use a number with an optional unit b, k, m or g, like '512m' or '2g'")
-    size = int(float(match.group(1)) * _UNIT[match.group(2).lower()])
+    size = float(match.group(1)) * _UNIT[match.group(2).lower()]
     if size < MIN_MEMORY_BYTES:
         raise ValueError(f"{value!r} is below docker's minimum memory limit of 6m")
-    return size
+    if size > limits.MAX_MEMORY_BYTES:
+        raise ValueError(f"{short_repr(value)} is above mgexec's maximum memory limit of 1024g (1 TiB)")
+    return int(size)
+
+
+Name = Annotated[str, StringConstraints(max_length=limits.MAX_NAME)]
+PathText = Annotated[str, StringConstraints(max_length=limits.MAX_PATH)]
+Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 
 
 class _Frozen(BaseModel):
@@ -50,18 +61,18 @@ class _Frozen(BaseModel):
 
 
 class AdditionalMount(_Frozen):
-    bind: str
+    bind: PathText
     # MassGen made a mount without `mode` read-write; mgexec defaults to read-only.
     mode: Literal["ro", "rw"] = "ro"
 
 
 class Credentials(_Frozen):
     mount: tuple[Literal[tuple(CREDENTIAL_MOUNTS)], ...] = ()  # type: ignore[valid-type]
-    env_file: str | None = None
-    env_vars_from_file: tuple[str, ...] | None = None
-    env_vars: tuple[str, ...] = ()
+    env_file: PathText | None = None
+    env_vars_from_file: tuple[Name, ...] | None = Field(default=None, max_length=MAX_LIST)
+    env_vars: tuple[Name, ...] = Field(default=(), max_length=MAX_LIST)
     pass_all_env: bool = False
-    additional_mounts: dict[str, AdditionalMount] = Field(default_factory=dict)
+    additional_mounts: dict[PathText, AdditionalMount] = Field(default_factory=dict, max_length=100)
 
     @field_validator("env_vars", "env_vars_from_file", mode="before")
     @classmethod
@@ -72,14 +83,14 @@ class Credentials(_Frozen):
             value = [value]
         for name in value:
             if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-                raise ValueError(f"{name!r} is not an environment variable name")
+                raise ValueError(f"{short_repr(name)} is not an environment variable name")
         return value
 
 
 class Preinstall(_Frozen):
-    system: tuple[str, ...] = ()
-    python: tuple[str, ...] = ()
-    npm: tuple[str, ...] = ()
+    system: tuple[Name, ...] = Field(default=(), max_length=MAX_LIST)
+    python: tuple[Name, ...] = Field(default=(), max_length=MAX_LIST)
+    npm: tuple[Name, ...] = Field(default=(), max_length=MAX_LIST)
 
     @field_validator("system", "python", "npm", mode="before")
     @classmethod
@@ -87,10 +98,10 @@ class Preinstall(_Frozen):
         if value is None:
             return ()
         if isinstance(value, str):
-            raise ValueError(f"expected a list of package names, got the string {value!r}")
+            raise ValueError(f"expected a list of package names, got the string {short_repr(value)}")
         for name in value:
             if not isinstance(name, str) or not name.strip() or name.strip().startswith("-"):
-                raise ValueError(f"{name!r} is not a package name (options are not allowed here)")
+                raise ValueError(f"{short_repr(name)} is not a package name (options are not allowed here)")
         return tuple(name.strip() for name in value)
 
     @property
@@ -110,32 +121,38 @@ class ContextPath(_Frozen):
 class ExecConfig(_Frozen):
     """Everything one agent's execution needs, after defaults and validation."""
 
-    agent_id: str = "default"
+    agent_id: Annotated[str, StringConstraints(max_length=limits.MAX_AGENT_ID)] = "default"
     workspace: Path
     enabled: bool = True
     mode: Literal["local", "docker"] = "local"
-    docker_image: str = DEFAULT_IMAGE
-    docker_memory_limit: str | None = None
-    docker_cpu_limit: float | None = Field(default=None, gt=0)
+    docker_image: Name = DEFAULT_IMAGE
+    docker_memory_limit: Name | None = None
+    docker_cpu_limit: float | None = Field(default=None, gt=0, le=limits.MAX_CPU_LIMIT, allow_inf_nan=False)
     network_mode: Literal["none", "bridge", "host"] = "none"
     enable_sudo: bool = False
-    allow_patterns: tuple[str, ...] = ()
-    deny_patterns: tuple[str, ...] = ()
+    allow_patterns: tuple[str, ...] = Field(default=(), max_length=MAX_LIST)
+    deny_patterns: tuple[str, ...] = Field(default=(), max_length=MAX_LIST)
     credentials: Credentials = Credentials()
     packages: Packages = Packages()
-    timeout: float = Field(default=60.0, gt=0)
-    max_output_bytes: int = Field(default=1_000_000, ge=1024)
-    context_paths: tuple[ContextPath, ...] = ()
+    timeout: float = 60.0
+    max_output_bytes: int = Field(default=1_000_000, ge=limits.MIN_OUTPUT_BYTES, le=limits.MAX_OUTPUT_BYTES)
+    context_paths: tuple[ContextPath, ...] = Field(default=(), max_length=100)
     temp_workspace: Path | None = None
-    docker_binary: str | None = None
-    docker_context: str | None = None
+    docker_binary: PathText | None = None
+    docker_context: Name | None = None
     # "auto": the host's CA bundle when it exists and the container has a network (so pip and npm
     # work behind TLS-intercepting proxies, as build.sh does); "none": the image's own trust store.
     ca_bundle: Path | Literal["auto", "none"] = "auto"
     max_background_shells: int = Field(default=10, ge=1, le=1000)
-    background_retention: float = Field(default=3600.0, gt=0)
-    progress_interval: float = Field(default=5.0, gt=0)
+    background_retention: Seconds = Field(default=3600.0, le=limits.MAX_RETENTION)
+    progress_interval: float = Field(default=5.0, ge=limits.MIN_PROGRESS_INTERVAL, le=limits.MAX_PROGRESS_INTERVAL,
+                                     allow_inf_nan=False)
     docker_warm_channel: bool = True
+    # `/`, a system directory or the home directory as the workspace (or an allowed path) needs this.
+    allow_broad_workspace: bool = False
+    # True when no config cwd and no --workspace named the workspace: it is the current directory,
+    # and a client's MCP roots may replace it.
+    workspace_implicit: bool = False
 
     @field_validator("docker_memory_limit")
     @classmethod
@@ -143,6 +160,11 @@ class ExecConfig(_Frozen):
         if value is not None:
             memory_bytes(value)
         return value
+
+    @field_validator("timeout", mode="before")
+    @classmethod
+    def _timeout(cls, value):
+        return check_timeout(value, name="the default timeout")
 
     @field_validator("allow_patterns", "deny_patterns", mode="before")
     @classmethod
@@ -153,7 +175,9 @@ class ExecConfig(_Frozen):
             value = [value]
         for pattern in value:
             if not isinstance(pattern, str):
-                raise ValueError(f"patterns must be strings (regular expressions), got {pattern!r}")
+                raise ValueError(f"patterns must be strings (regular expressions), got {short_repr(pattern)}")
+            if len(pattern) > limits.MAX_PATTERN:
+                raise ValueError(f"a pattern is {len(pattern)} characters long; patterns may have at most {limits.MAX_PATTERN}")
             # Probed here so `config check`, `exec` and `serve` refuse the same patterns.
             if (problem := vet_pattern(pattern, "deny" if info.field_name == "deny_patterns" else "allow")):
                 raise ValueError(problem)
@@ -164,7 +188,7 @@ class ExecConfig(_Frozen):
     def _agent_id(cls, value: str) -> str:
         # The id becomes part of the container name `massgen-{id}`.
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", value):
-            raise ValueError(f"{value!r} cannot name a container; use letters, digits, '_', '.' and '-', starting with a letter or digit")
+            raise ValueError(f"{short_repr(value)} cannot name a container; use letters, digits, '_', '.' and '-', starting with a letter or digit")
         return value
 
     @model_validator(mode="after")

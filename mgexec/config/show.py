@@ -36,6 +36,8 @@ def describe(config: ExecConfig) -> str:
             ("CA bundle", config.effective_ca_bundle() or "(the image's own)"),
             ("docker binary", config.docker_binary or "docker (or $MGEXEC_DOCKER)"),
         ]
+    if config.allow_broad_workspace:
+        rows.append(("broad workspace", "allowed (/, system directories and the home directory are accepted)"))
     if not config.enabled:
         rows.append(("note", "enable_mcp_command_line is false in this file; mgexec runs it anyway when asked"))
     width = max(len(k) for k, _ in rows)

@@ -58,6 +58,16 @@ def resolve_env(creds: Credentials, environ: Mapping[str, str] | None = None, *,
     return SecretEnv(values)
 
 
+def check_credentials(creds: Credentials, *, base: Path | None = None, home: Path | None = None) -> None:
+    """The host-file checks a container start makes (env_file and its names, mount sources), without using the values.
+
+    `mgexec config check` runs them so that it refuses exactly what `exec` and `serve` would.
+    """
+    if creds.env_file:
+        _from_file(creds, base or Path.cwd())
+    credential_mounts(creds, home, base=base)
+
+
 def _from_file(creds: Credentials, base: Path) -> dict[str, str]:
     path = (base / Path(creds.env_file).expanduser()).resolve()
     if not path.is_file():

@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import Awaitable, Callable, TypeVar
 
 from mgexec.config import ExecConfig
-from mgexec.errors import MgexecError, PolicyViolation
+from mgexec.config.limits import check_timeout
+from mgexec.errors import ConfigError, MgexecError, PolicyViolation
 from mgexec.policy import CommandPolicy, resolve_work_dir
 from mgexec.policy.paths import open_work_dir
 from mgexec.policy.checker import PolicyChecker
-from mgexec.policy.inputs import check_command_text, checked_timeout
+from mgexec.policy.inputs import check_command_text
 from mgexec.result import ExecResult, rejected
 
 ProgressCallback = Callable[[float, str], Awaitable[None]]
@@ -43,9 +44,10 @@ class Guard:
         if not isinstance(command, str) or not command.strip():
             raise PolicyViolation("The command is empty; give a shell command to run.")
         check_command_text(command)
-        await self.checker.check(command)
-        return resolve_work_dir(work_dir, workspace=self.config.workspace,
-                                allowed_roots=self.config.allowed_roots())
+        resolved = resolve_work_dir(work_dir, workspace=self.config.workspace,
+                                    allowed_roots=self.config.allowed_roots())
+        await self.checker.check(command, work_dir=str(resolved))  # relative paths resolve there
+        return resolved
 
     def open_work_dir(self, resolved: Path) -> int:
         """A descriptor of an approved work_dir, reached without following symlinks (see policy.paths)."""
@@ -177,9 +179,9 @@ class Executor(ABC):
         """Every outcome is a result: refusals, bad arguments and failures to start carry their reason."""
         shown_dir = work_dir or str(self.config.workspace)
         try:
-            limit = checked_timeout(timeout, self.config.timeout)
+            limit = self.config.timeout if timeout is None else check_timeout(timeout)
             resolved = await self.guard.approve(command, work_dir)
-        except PolicyViolation as exc:
+        except (ConfigError, PolicyViolation) as exc:  # ConfigError: a timeout out of range, NaN included
             return rejected(command, shown_dir, str(exc))
         if (not_ready := await self._wait_prepared(on_progress)) is not None:
             return rejected(command, shown_dir, not_ready)

@@ -62,7 +62,8 @@ class PolicyChecker:
         """Start the spare workers now, in the background, so the first check does not wait for them."""
         self._top_up()
 
-    async def check(self, command: str) -> None:
+    async def check(self, command: str, *, work_dir: str | None = None) -> None:
+        """Refuse (PolicyViolation) or allow `command`, judged as starting in `work_dir`."""
         deadline = time.monotonic() + self.budget
         self._start_error = None  # each check may try to start a worker once more
         try:
@@ -75,7 +76,7 @@ class PolicyChecker:
         except EOFError:
             raise PolicyViolation("mgexec is shutting down and no longer judges or runs commands.") from None
         try:
-            reply = await _within(self._ask(worker, command), max(0.0, deadline - time.monotonic()))
+            reply = await _within(self._ask(worker, command, work_dir), max(0.0, deadline - time.monotonic()))
         except asyncio.TimeoutError:
             self._discard(worker)
             raise PolicyViolation(self._over_budget("judging it did not finish")) from None
@@ -132,9 +133,9 @@ class PolicyChecker:
         self._top_up()
         return worker
 
-    async def _ask(self, worker: _Worker, command: str) -> dict:
+    async def _ask(self, worker: _Worker, command: str, work_dir: str | None) -> dict:
         proc = worker.child.proc
-        proc.stdin.write(json.dumps({"command": command}).encode() + b"\n")
+        proc.stdin.write(json.dumps({"command": command, "work_dir": work_dir}).encode() + b"\n")
         await proc.stdin.drain()
         line = await proc.stdout.readline()
         if not line:

@@ -25,8 +25,31 @@ _CONFIG_KEYS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
          r"|browser\..+\.(cmd|path)|(diff|merge)tool\..+\.(cmd|path)"
          r"|sendemail\.(sendmailcmd|smtpserver|tocmd|cccmd|headercmd)"
          r"|remote\..+\.(uploadpack|receivepack)|uploadpack\.packobjectshook"
-         r"|interactive\.difffilter|man\..+\.(cmd|path)|instaweb\.httpd", "shell"),
+         r"|interactive\.difffilter|man\..+\.(cmd|path)|instaweb\.httpd"
+         r"|trailer\..+\.(command|cmd)|tar\..+\.command|imap\.tunnel|guitool\..+\.cmd"
+         r"|lfs\.customtransfer\..+\.path", "shell"),
         (r"core\.hookspath|include\.path|includeif\..+\.path|init\.templatedir", "files")))
+# git's own commands: an alias with one of these names is ignored (git runs the command).
+GIT_COMMANDS = frozenset((
+    "add am annotate apply archive backfill bisect blame branch bugreport bundle cat-file "
+    "check-attr check-ignore check-mailmap check-ref-format checkout checkout-index cherry "
+    "cherry-pick citool clean clone column commit commit-graph commit-tree config count-objects "
+    "credential credential-cache credential-store cvsimport daemon describe diagnose diff "
+    "diff-files diff-index diff-tree difftool fast-export fast-import fetch fetch-pack "
+    "filter-branch fmt-merge-msg for-each-ref for-each-repo format-patch fsck fsck-objects gc "
+    "get-tar-commit-id gitk grep gui hash-object help hook http-backend http-fetch http-push "
+    "imap-send index-pack init init-db instaweb interpret-trailers last-modified lfs log ls-files "
+    "ls-remote ls-tree mailinfo mailsplit maintenance merge merge-base merge-file merge-index "
+    "merge-octopus merge-one-file merge-ours merge-recursive merge-recursive-ours "
+    "merge-recursive-theirs merge-resolve merge-subtree merge-tree mergetool mktag mktree "
+    "multi-pack-index mv name-rev notes p4 pack-objects pack-redundant pack-refs patch-id pickaxe "
+    "prune prune-packed pull push quiltimport range-diff read-tree rebase receive-pack reflog "
+    "refs remote remote-ext remote-fd remote-ftp remote-ftps remote-http remote-https repack "
+    "replace replay request-pull rerere reset restore rev-list rev-parse revert rm scalar "
+    "send-email send-pack shell shortlog show show-branch show-index show-ref sparse-checkout "
+    "stage stash status stripspace submodule subtree survey svn switch symbolic-ref tag "
+    "unpack-file unpack-objects update-index update-ref update-server-info upload-archive "
+    "upload-pack var verify-commit verify-pack verify-tag version whatchanged worktree write-tree").split())
 # Global options that take a value in the next word (`git -C dir`, `git --git-dir d`).
 GLOBAL_VALUE_OPTIONS = frozenset({"-C", "-c", "--git-dir", "--work-tree", "--namespace",
                                   "--super-prefix", "--config-env", "--list-cmds", "--attr-source"})
@@ -47,11 +70,13 @@ class GitLine:
     config: tuple[tuple[str, str], ...]
     hidden: tuple[tuple[str, str], ...]  # (option, why the policy cannot see what it runs)
     subcommand: int | None
+    from_env: tuple[tuple[str, str], ...] = ()  # `--config-env=KEY=VAR`: (KEY, VAR)
 
 
 def split_git(words: tuple[str, ...]) -> GitLine:
     config: list[tuple[str, str]] = []
     hidden: list[tuple[str, str]] = []
+    from_env: list[tuple[str, str]] = []
     i = 1
     while i < len(words) and words[i].startswith("-"):
         word = words[i]
@@ -62,21 +87,50 @@ def split_git(words: tuple[str, ...]) -> GitLine:
             key, _, val = value.partition("=")
             config.append((key, val))
         elif option == "--config-env":
-            hidden.append((word, f"`{word}` takes a config value from the environment"))
+            key, _, variable = value.partition("=")
+            from_env.append((key, variable))
         elif option == "--exec-path" and eq:
             hidden.append((word, "`--exec-path` makes git run its subcommands from a directory"))
         i += 1
-    return GitLine(tuple(config), tuple(hidden), i if i < len(words) else None)
+    return GitLine(tuple(config), tuple(hidden), i if i < len(words) else None, tuple(from_env))
 
 
-def git_commands(words: tuple[str, ...]) -> tuple[Inner, ...]:
+def git_commands(words: tuple[str, ...], variables: dict[str, str] | None = None
+                 ) -> tuple[Inner, ...]:
+    """What a git command line runs; `variables` are those set on the same command, which
+    `--config-env=KEY=VAR` reads."""
     line = split_git(words)
     found = list(config_commands("git -c", line.config))
+    for key, variable in line.from_env:
+        if variables is not None and variable in variables:
+            found += config_commands("git --config-env", [(key, variables[variable])])
+        else:
+            found.append(Inner("git --config-env", unreadable=(
+                f"`--config-env={key}={variable}` takes a config value from the environment")))
     found += [Inner(f"git {option.split('=', 1)[0]}", unreadable=why) for option, why in line.hidden]
     if line.subcommand is not None:
         found += _subcommand_commands(words[line.subcommand:])
-    found += [Inner("git ext::", script=w[5:]) for w in words[1:] if w.startswith("ext::")]
+    found += [Inner("git ext::", words=ext_words(w)) for w in words[1:] if w.startswith("ext::")]
     return tuple(found)
+
+
+def ext_words(url: str) -> tuple[str, ...]:
+    """The command an `ext::` URL runs: split at spaces, `% ` is a space inside a word, `%%` a
+    percent sign, `%s`/`%S` the service name (git-remote-ext)."""
+    words, current, k, text = [], "", 0, url[5:]
+    while k < len(text):
+        char = text[k]
+        if char == "%" and k + 1 < len(text):
+            current += {" ": " ", "%": "%", "s": "upload-pack", "S": "git-upload-pack"}.get(
+                text[k + 1], "")
+            k += 2
+            continue
+        if char == " ":
+            words, current = words + [current] if current else words, ""
+        else:
+            current += char
+        k += 1
+    return tuple(words + [current] if current else words)
 
 
 def config_commands(label: str, pairs: list[tuple[str, str]] | tuple[tuple[str, str], ...]
@@ -84,6 +138,10 @@ def config_commands(label: str, pairs: list[tuple[str, str]] | tuple[tuple[str, 
     """The commands that config `key=value` pairs make git run."""
     found: list[Inner] = []
     for key, value in pairs:
+        for url in (value, key[4:] if key.lower().startswith("url.") else ""):
+            if url.startswith("ext::"):  # `remote.x.url=ext::CMD`, `url.ext::CMD.insteadOf`
+                found.append(Inner(f"{label} {key}", words=ext_words(
+                    re.sub(r"\.(insteadof|pushinsteadof)$", "", url, flags=re.I))))
         kind = next((k for pattern, k in _CONFIG_KEYS if pattern.fullmatch(key.lower())), None)
         command = _config_command(kind, key, value)
         where = f"{label} {key}"

@@ -4,8 +4,6 @@ take (NUL, unpaired surrogates) and sizes over the kernel's limits, each refused
 
 from __future__ import annotations
 
-import math
-
 from mgexec.errors import PolicyViolation
 
 # Linux: one argument or environment string passed to execve may hold at most 32 pages
@@ -13,7 +11,6 @@ from mgexec.errors import PolicyViolation
 MAX_ARG_BYTES = 131072 - 1
 PATH_MAX = 4096 - 1  # bytes of a path the kernel accepts, without the terminating NUL
 NAME_MAX = 255  # bytes of one path component
-MAX_TIMEOUT = 7 * 24 * 3600.0  # seconds: a week; beyond it, timers of the event loop overflow sooner or later
 
 
 def unpaired_surrogate(text: str) -> int | None:
@@ -63,17 +60,3 @@ def check_path_text(path: str, what: str) -> None:
     if len(longest.encode("utf-8")) > NAME_MAX:
         raise PolicyViolation(f"{what} has a component of {len(longest.encode('utf-8'))} bytes; one file name "
                               f"holds at most {NAME_MAX} bytes (NAME_MAX). Pass an existing directory.")
-
-
-def checked_timeout(timeout: float | None, default: float) -> float:
-    """The timeout to use: a positive, finite number of seconds up to MAX_TIMEOUT."""
-    limit = default if timeout is None else timeout
-    if isinstance(limit, bool) or not isinstance(limit, (int, float)):
-        raise PolicyViolation(f"timeout must be a number of seconds, got {timeout!r}.")
-    limit = float(limit)
-    if math.isnan(limit) or limit <= 0:
-        raise PolicyViolation(f"timeout must be a positive number of seconds, got {timeout!r}.")
-    if limit > MAX_TIMEOUT:
-        raise PolicyViolation(f"timeout must be at most {MAX_TIMEOUT:g} seconds (one week), got {timeout!r}; "
-                              "use a background shell for jobs that run longer.")
-    return limit

@@ -28,6 +28,13 @@ PRIVILEGED = {
     "chattr": "file attribute change (chattr)",
     "umount": "unmounting a file system (umount)",
     "nsenter": "entering another process's namespaces (nsenter)",
+    "nfs4_setfacl": "permission change through access control lists (nfs4_setfacl)",
+    "nfs4_editfacl": "permission change through access control lists (nfs4_editfacl)",
+    **{tool: f"running a command as another user ({tool})" for tool in (
+        "su-exec", "gosu", "setuidgid", "s6-setuidgid", "ksu", "envuidgid", "newuidmap",
+        "newgidmap")},
+    **{tool: f"mounting or unmounting a file system ({tool})" for tool in (
+        "fusermount", "fusermount3", "pivot_root", "switch_root", "swapon", "swapoff")},
     "sudoedit": "privilege escalation (sudoedit)",
     "sudo-rs": "privilege escalation (sudo-rs)",
     **{tool: f"user or group account change ({tool})" for tool in (
@@ -36,10 +43,16 @@ PRIVILEGED = {
         "chsh", "chfn", "chage")},
 }
 _SET_ID_BITS = 0o6000
+_GNU_PREFIXED = frozenset({"gchmod", "gchown", "gchgrp", "ginstall", "gcp", "gmkdir", "gmknod",
+                           "gmkfifo"})
 
 
 def privilege_reason(cmd: SimpleCommand, name: str) -> str | None:
     """Why `cmd` (whose lower-cased program name is `name`) is refused with sudo disabled."""
+    if re.fullmatch(r"u?mount\.[a-z0-9_.+-]+", name):  # `mount.nfs`, `mount.cifs`, `umount.udisks2`
+        name = name.split(".", 1)[0]
+    if name in _GNU_PREFIXED:  # Homebrew's `gchmod`, `gchown`, `ginstall`, ...
+        name = name[1:]
     what = PRIVILEGED.get(name)
     rule = _RULES.get(name)
     if what is None and rule is not None:
@@ -52,11 +65,18 @@ def privilege_reason(cmd: SimpleCommand, name: str) -> str | None:
 
 
 def sets_id_bits(mode: str) -> bool:
-    """True for a mode that sets the setuid or setgid bit: `4755`, `02775`, `u+s`, `g=rwxs`."""
+    """True for a mode that sets the setuid or setgid bit: `4755`, `02775`, `u+s`, `g=rwxs`,
+    `u-w+s` (chmod's grammar: each clause is `[ugoa]*` then one or more `[-+=]PERMS`)."""
     if re.fullmatch(r"[0-7]{1,5}", mode):
         return bool(int(mode, 8) & _SET_ID_BITS)
-    return any(re.fullmatch(r"[ugoa]*[+=][rwxXtugo]*s[rwxXstugo]*", clause)
-               for clause in mode.split(","))
+    for clause in mode.split(","):
+        who = re.match(r"[ugoa]*", clause)
+        if who is not None and who.group() == "o" * len(who.group()) and who.group():
+            continue  # `o+s` sets nothing
+        for op, perms in re.findall(r"([-+=])([^-+=]*)", clause[who.end() if who else 0:]):
+            if op in "+=" and "s" in perms:
+                return True
+    return False
 
 
 def _short_values(args: tuple[str, ...], takes_value: str) -> list[tuple[str, str]]:
@@ -81,8 +101,10 @@ def _short_values(args: tuple[str, ...], takes_value: str) -> list[tuple[str, st
 
 
 # Shortest prefix each long option accepts (GNU getopt takes any unambiguous abbreviation).
-_ABBREVIATIONS = {"--archive": "--ar", "--preserve": "--pres", "--no-preserve": "--no-pr",
-                  "--mode": "--mo", "--owner": "--ow", "--group": "--gr",
+_ABBREVIATIONS = {"--archive": "--ar", "--preserve": "--pr", "--no-preserve": "--no-pr",
+                  "--mode": "--m", "--owner": "--o", "--group": "--g", "--name": "--na",
+                  "--restore": "--res", "--value": "--va", "--devices": "--dev",
+                  "--userspec": "--u", "--chuid": "--chu",
                   "--same-owner": "--same-o", "--same-permissions": "--same-p",
                   "--preserve-permissions": "--preserve-", "--extract": "--ext"}
 
@@ -126,7 +148,8 @@ def _mode_option(name: str, args: tuple[str, ...]) -> str | None:
     for option, value in options:
         if option in ("m", "--mode") and sets_id_bits(value):
             return f"setting the setuid/setgid bit with `{name} -m {value}` (like chmod u+s)"
-    operands = [a for a in args if not a.startswith("-")]
+    values = {v for _, v in options}
+    operands = [a for a in args if not a.startswith("-") and a not in values]
     if name == "mknod" and len(operands) >= 2 and operands[1] in ("b", "c", "u"):
         return "creating a device node (mknod)"
     return None
@@ -170,10 +193,13 @@ def _rsync(name: str, args: tuple[str, ...]) -> str | None:
     archive = "a" in letters or "--archive" in longs
     kept = [what for what, (letter, on, off, short_off) in _RSYNC_KEPT.items()
             if (archive or letter in letters or on in longs) and not {off, short_off} & longs]
+    if ("D" in letters or "--devices" in longs or archive) and not longs & {"--no-devices",
+                                                                          "--no-D"}:
+        kept.append("devices")
     if kept or longs & {"--chmod", "--chown", "--usermap", "--groupmap", "--super"}:
-        return ("copying with permissions or ownership preserved or set (`rsync -a`/`-p`/`-o`/"
-                "`-g`/`--chmod`/`--chown`); to copy without them add `--no-perms --no-owner "
-                "--no-group` or use `rsync -rlt`")
+        return ("copying with permissions or ownership preserved or set, or device files "
+                "recreated (`rsync -a`/`-p`/`-o`/`-g`/`-D`/`--chmod`/`--chown`); to copy without "
+                "them add `--no-perms --no-owner --no-group --no-devices` or use `rsync -rlt`")
     return None
 
 
@@ -246,11 +272,63 @@ def _systemd_run(name: str, args: tuple[str, ...]) -> str | None:
     return None
 
 
+def _identity_option(options: tuple[str, ...], short: str = ""
+                     ) -> Callable[[str, tuple[str, ...]], str | None]:
+    """A wrapper that switches user or group when given one of `options` (`chroot --userspec`,
+    `chpst -u`, `start-stop-daemon --chuid`, `daemonize -u`)."""
+    def rule(name: str, args: tuple[str, ...]) -> str | None:
+        longs = {o for o, _ in _long_values(args, frozenset(options))}
+        letters = {letter for letter, _ in _short_values(args, "")} if short else set()
+        if longs & set(options) or letters & set(short):
+            return f"running a command as another user or group ({name})"
+        return None
+    return rule
+
+
+def _unzip(name: str, args: tuple[str, ...]) -> str | None:
+    """`unzip -K` keeps setuid/setgid bits, `unzip -X` restores owners."""
+    letters = {letter for letter, _ in _short_values(args, "dPx")}
+    if letters & {"K", "X"}:
+        return ("extracting with setuid bits or owners kept (`unzip -K`/`-X`); to extract "
+                "without them drop `-K`/`-X`")
+    return None
+
+
+def _scp(name: str, args: tuple[str, ...]) -> str | None:
+    """`scp -p` between two local paths runs `cp -p`."""
+    letters = {letter for letter, _ in _short_values(args, "cDFiJlLoPSX")}
+    operands = [a for a in args if not a.startswith("-")]
+    if "p" in letters and operands and not any(re.match(r"[^/]*:", o) for o in operands):
+        return _cp("cp", ("-p",))
+    return None
+
+
+def _losetup(name: str, args: tuple[str, ...]) -> str | None:
+    """Listing loop devices passes; attaching or detaching one does not."""
+    operands = [a for a in args if not a.startswith("-")]
+    if operands or any(a in ("-D", "--detach-all") for a in args):
+        return "attaching or detaching a loop device (losetup)"
+    return None
+
+
+def _attr(name: str, args: tuple[str, ...]) -> str | None:
+    """`attr -S -s NAME` (security namespace) or `attr -R -s NAME` (trusted namespace)."""
+    letters = {letter for letter, _ in _short_values(args, "sgrVl")}
+    if letters & {"S", "R"} and letters & {"s", "r"}:
+        return "setting a security or trusted attribute (attr), which carries capabilities"
+    return None
+
+
 _RULES: dict[str, Callable[[str, tuple[str, ...]], str | None]] = {
     "install": _install, "ginstall": _install, "mkdir": _mode_option, "mkfifo": _mode_option,
     "mknod": _mode_option, "cp": _cp, "gcp": _cp, "rsync": _rsync, "tar": _tar, "gtar": _tar,
     "bsdtar": _tar, "setpriv": _setpriv, "capsh": _capsh, "setfattr": _setfattr,
-    "systemd-run": _systemd_run, "mount": _mount,
+    "systemd-run": _systemd_run, "mount": _mount, "unzip": _unzip, "scp": _scp,
+    "losetup": _losetup, "attr": _attr,
+    "chroot": _identity_option(("--userspec", "--groups")),
+    "chpst": _identity_option((), "uU"),
+    "start-stop-daemon": _identity_option(("--chuid", "--group"), "cg"),
+    "daemonize": _identity_option((), "u"),
 }
 
 PRIVILEGE_PROGRAMS = frozenset(PRIVILEGED) | frozenset(_RULES)

@@ -5,10 +5,12 @@ table says where that command is and how it is run, so the policy judges it like
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Callable
 
-from mgexec.policy import programs_text
+from mgexec.policy import launchers, programs_text
 from mgexec.policy.gitconfig import config_commands, git_commands
+from mgexec.policy.globalopts import cargo_config
 from mgexec.policy.wrapper_specs import Inner
 
 # Variables whose value is a command line some program runs through a shell (git, ssh, less,
@@ -17,12 +19,23 @@ _SHELL_VARIABLES = frozenset({
     "GIT_SSH_COMMAND", "GIT_EXTERNAL_DIFF", "GIT_PAGER", "PAGER", "MANPAGER", "GIT_EDITOR",
     "EDITOR", "VISUAL", "GIT_SEQUENCE_EDITOR", "GIT_PROXY_COMMAND", "RSYNC_RSH", "BROWSER",
     "FCEDIT", "SYSTEMD_PAGER", "PROMPT_COMMAND", "LESSOPEN", "LESSCLOSE"})
-# Variables whose value is a program run directly.
+# Variables whose value is a program run directly (cargo's runners split it into words).
 _PROGRAM_VARIABLES = frozenset({"GIT_SSH", "GIT_ASKPASS", "SSH_ASKPASS", "SUDO_ASKPASS",
-                                "CVS_RSH", "SVN_SSH"})
+                                "CVS_RSH", "SVN_SSH", "npm_config_script_shell",
+                                "NPM_CONFIG_SCRIPT_SHELL", "npm_config_shell"})
+_CARGO_VARIABLES = re.compile(r"RUSTC(_WRAPPER|_WORKSPACE_WRAPPER)?|RUSTDOC|CARGO_BUILD_RUSTC"
+                              r"(_WRAPPER|_WORKSPACE_WRAPPER)?|CARGO_BUILD_RUSTDOC|"
+                              r"CARGO_TARGET_\w+_(RUNNER|LINKER)|CARGO_HOST_LINKER")
 # Variables that make a program read commands from files the line does not show.
-_FILE_VARIABLES = frozenset({"GIT_EXEC_PATH", "GIT_TEMPLATE_DIR", "GIT_CONFIG_GLOBAL",
-                             "GIT_CONFIG_SYSTEM", "GIT_CONFIG"})
+_FILE_VARIABLES = {**dict.fromkeys(("GIT_EXEC_PATH", "GIT_TEMPLATE_DIR", "GIT_CONFIG_GLOBAL",
+                                     "GIT_CONFIG_SYSTEM", "GIT_CONFIG"), "git"),
+                   "BASH_ENV": "bash", "ENV": "the shell", "LD_PRELOAD": "every program",
+                   "LD_AUDIT": "every program"}
+# Variables holding a program's options (`TAR_OPTIONS='--to-command=…'`, `GOFLAGS=-toolexec=…`).
+_OPTION_VARIABLES = {"TAR_OPTIONS": "tar", "GOFLAGS": "go"}
+# Prompt strings bash expands (command substitution included) when it prints them: PS4 for
+# every command `set -x` traces.
+_PROMPT_VARIABLES = frozenset({"PS0", "PS1", "PS2", "PS3", "PS4"})
 _ASSIGNMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\+?=(.*)", re.DOTALL)
 _DECLARERS = frozenset({"export", "declare", "typeset", "local", "readonly"})
 
@@ -38,11 +51,26 @@ def assigned_commands(assignments: tuple[str, ...]) -> tuple[Inner, ...]:
             found.append(Inner(f"{name}=", script=value.lstrip("|")))
         elif name in _PROGRAM_VARIABLES and value:
             found.append(Inner(f"{name}=", words=(value,)))
+        elif name in _PROMPT_VARIABLES and ("$(" in value or "`" in value):
+            found.append(Inner(f"{name}=", script=": " + value))
+        elif _CARGO_VARIABLES.fullmatch(name) and value:
+            found.append(Inner(f"{name}=", script=value))
         elif name in _FILE_VARIABLES:
             found.append(Inner(f"{name}=", unreadable=(
-                f"`{name}` makes git run commands from files the line does not show")))
+                f"`{name}` makes {_FILE_VARIABLES[name]} run commands from files the line does "
+                "not show")))
+        elif name in _OPTION_VARIABLES:
+            found.extend(_options_variable(_OPTION_VARIABLES[name], value))
     found.extend(config_commands("GIT_CONFIG_*=", _git_config_pairs(dict(pairs))))
     return tuple(found)
+
+
+def _options_variable(program: str, value: str) -> tuple[Inner, ...]:
+    try:
+        words = tuple(shlex.split(value))
+    except ValueError:
+        words = tuple(value.split())
+    return PROGRAMS[program](program, (program, *words)) if words else ()
 
 
 def _git_config_pairs(variables: dict[str, str]) -> list[tuple[str, str]]:
@@ -58,7 +86,19 @@ def _git_config_pairs(variables: dict[str, str]) -> list[tuple[str, str]]:
 
 def _declared(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
     """`export PAGER='...'`, `declare -x EDITOR=...`: the same variables, set for later commands."""
-    return assigned_commands(tuple(w for w in words[1:] if not w.startswith("-")))
+    return (assigned_commands(tuple(w for w in words[1:] if not w.startswith("-")))
+            + _subscripts(name, words))
+
+
+_SUBSCRIPT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\[.*(\$\(|`).*\]", re.DOTALL)
+
+
+def _subscripts(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
+    """bash evaluates array subscripts in the names builtins are given (`unset 'a[$(cmd)]'`,
+    `printf -v`, `read`, `test -v`, `declare`) and in `let`'s expressions, running any command
+    substitution inside them, even from single-quoted text."""
+    return tuple(Inner(f"{name} a[…]", script=": " + word) for word in words[1:]
+                 if ("$(" in word or "`" in word) and (name == "let" or _SUBSCRIPT.match(word)))
 
 
 def _git(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
@@ -189,11 +229,32 @@ def _make(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
     return tuple(found)
 
 
+# ---- cargo ------------------------------------------------------------------------------------
+_CARGO_KEYS = re.compile(r"target\..+\.(runner|linker|rustc-wrapper)|host\.linker|"
+                         r"build\.(rustc|rustc-wrapper|rustc-workspace-wrapper|rustdoc)")
+
+
+def _cargo(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
+    """`cargo --config 'target.X.runner="CMD"'` (also linker, rustc-wrapper) runs CMD; a config
+    file given as `--config PATH` may hold such keys."""
+    found: list[Inner] = []
+    for key, value in cargo_config(words):
+        if value is None and not key.startswith(("alias.", "net.", "http.", "term.")):
+            found.append(Inner("cargo --config", unreadable=(
+                f"`cargo --config {key}` reads settings (runners, wrappers) from a file the "
+                "line does not show")))
+        elif _CARGO_KEYS.fullmatch(key):
+            command = value if isinstance(value, list) else str(value).split()
+            found.append(Inner(f"cargo --config {key}", words=tuple(str(v) for v in command)))
+    return tuple(found)
+
+
 PROGRAMS: dict[str, Callable[[str, tuple[str, ...]], tuple[Inner, ...]]] = {
     "git": _git, "tar": _tar, "gtar": _tar, "bsdtar": _tar, "rsync": _rsync,
     "ssh": _ssh, "scp": _ssh, "sftp": _ssh, "autossh": _ssh,
-    "make": _make, "gmake": _make,
+    "make": _make, "gmake": _make, "cargo": _cargo, "go": launchers.LAUNCHERS["go"],
     **{declarer: _declared for declarer in _DECLARERS},
+    **dict.fromkeys(("let", "unset", "printf", "test", "[", "read", "wait"), _subscripts),
     **dict.fromkeys(programs_text.AWKS, programs_text.awk),
     **dict.fromkeys(programs_text.SEDS, programs_text.sed),
     **dict.fromkeys(programs_text.VIMS, programs_text.vim),

@@ -222,11 +222,13 @@ def sed(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
 
 def sed_commands(name: str, script: str) -> list[Inner]:
     found: list[Inner] = []
+    replacements: list[str] = []
     for line in script.split("\n"):
         rest = line
         for match in re.finditer(r"(?:^|[;{}\s0-9$/!])s(?P<d>[^\w\s\\])", line):
             replacement, flags, end = _sed_substitution(line, match.end(), match["d"])
             rest = rest[:match.start() + 1] + " " * (end - match.start() - 1) + rest[end:]
+            replacements.append(replacement)
             if "e" in flags:
                 found.append(Inner(f"{name} s///e", script=replacement,
                                    unreadable=_SED_PATTERN_SPACE))
@@ -235,6 +237,9 @@ def sed_commands(name: str, script: str) -> list[Inner]:
             command = (match["cmd"] or "").strip()
             found.append(Inner(f"{name} e", script=command) if command else
                          Inner(f"{name} e", unreadable=_SED_PATTERN_SPACE))
+    if any(inner.script is None for inner in found):  # `s/.*/CMD/;e` runs what `s` wrote
+        found += [Inner(f"{name} e", script=r, unreadable=_SED_PATTERN_SPACE)
+                  for r in replacements if r.strip()]
     return found
 
 
@@ -282,6 +287,12 @@ def ex_commands(name: str, text: str) -> list[Inner]:
         command = re.sub(r"^[\s:]*[%.$,;0-9'<>+\-]*\s*((sil(ent)?!?|keepalt|noa(utocmd)?|"
                          r"uns(ilent)?)\s+)*", "", rest)
         # `:r!cmd` and `:r !cmd` read a command's output; `:w !cmd` pipes to one (`:w!` forces).
+        command = re.sub(r"^(?:g(?:lobal)?!?|v(?:global)?)\s*(?P<d>[^\w\s|\"])(?:\\.|(?!(?P=d)).)*"
+                         r"(?P=d)\s*", "", command)  # `:g/PAT/CMD` runs CMD on each line
+        option = re.match(r"set?\s+(make|grep|equal|format|keyword)prg=(?P<v>(?:\\.|\S)*)", command)
+        if option:  # `:set makeprg=CMD` then `:make` runs CMD through the shell
+            found.append(Inner(f"{name} -c set {option[1]}prg",
+                               script=re.sub(r"\\(.)", r"\1", option["v"])))
         shell = re.match(r"(?:r(?:ead)?\s*!|w(?:rite)?\s+!|!)(?P<cmd>.*)", command, re.DOTALL)
         if shell:  # a `!` command takes the rest of the text, `|` included
             found.append(Inner(f"{name} -c !", script=shell["cmd"].lstrip("!")))
@@ -304,8 +315,8 @@ def _vim_expressions(name: str, command: str) -> list[Inner]:
         if literal is None:
             return [Inner(f"{name} -c execute", unreadable=_VIM_BUILT)]
         return ex_commands(name, literal[1] if literal[1] is not None else literal[2])
-    for match in re.finditer(r"\bsystem(?:list)?\(\s*(?P<arg>'[^']*'|\"(?:[^\"\\]|\\.)*\"|[^)]*)",
-                             head):
+    for match in re.finditer(r"\b(?:system(?:list)?|job_?start|term_?start|termopen)\(\s*"
+                             r"(?P<arg>'[^']*'|\"(?:[^\"\\]|\\.)*\"|[^)]*)", head):
         arg = match["arg"]
         if arg[:1] in "'\"" and arg[-1:] == arg[:1] and len(arg) > 1:
             found.append(Inner(f"{name} -c system()", script=arg[1:-1]))

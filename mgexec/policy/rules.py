@@ -13,8 +13,10 @@ programs_text: git `-c alias.x='!...'`, `tar --to-command`, `ssh -o ProxyCommand
 `system()`, `GIT_SSH_COMMAND=...`). A wrapper counts both as itself and as the command it runs.
 Each simple command's *text* is its words after quote removal joined by single spaces: leading
 `NAME=value` assignments and redirections are not part of it, expansions stay as written
-(`echo $HOME`). Each command is matched as written and in its canonical forms, the program's
-global options removed (globalopts: `git -C d push` -> `git push`). Commands with no words
+(`echo $HOME`). Each command is matched as written (or as bash expands its command word:
+`{git,push}`, `git${IFS}push`, `$(echo git) push`; see expansions) and in its canonical forms,
+the program's global options removed and its subcommand named as the program resolves it
+(globalopts, subcommands: `git -C d push` -> `git push`, `npm i` -> `npm install`). Commands with no words
 (`> file`, `A=1`) are not matched against the lists. The checks run in this order, and the first
 refusal wins:
 
@@ -50,9 +52,11 @@ import regex
 
 from mgexec import saferegex
 from mgexec.errors import ConfigError, PolicyViolation
-from mgexec.policy.baseline import dangerous_reason, line_facts
-from mgexec.policy import wrappers
+from mgexec.policy.baseline import LineFacts, dangerous_reason, glob_forms, line_facts
+from mgexec.policy.stdin_scripts import stdin_script
+from mgexec.policy.wordforms import glob_names, is_computed, is_glob, run_forms
 from mgexec.policy.globalopts import canonical_forms
+from mgexec.policy.globnames import is_glob_name
 from mgexec.policy.shellparse import SimpleCommand, parse_command_line
 
 _SHOW_MAX = 200
@@ -107,10 +111,15 @@ def vet_pattern(pattern: str, kind: str) -> str | None:
             "nested or overlapping repetition (for example `(a+)+` -> `a+`, `(a|aa)+` -> `a+`)")
 
 
-def check_command(command: str, policy: CommandPolicy) -> None:
-    """Raises PolicyViolation if `command` may not run under `policy`; returns None if it may."""
+def check_command(command: str, policy: CommandPolicy, *, work_dir: str | None = None,
+                  home: str | None = None, path: str | None = None) -> None:
+    """Raises PolicyViolation if `command` may not run under `policy`; returns None if it may.
+
+    `work_dir`, `home` and `path` are the directory the line starts in, its HOME and its PATH
+    (defaults: this process's), against which relative paths and wildcard command names resolve.
+    """
     commands = parse_command_line(command)
-    facts = line_facts(commands)
+    facts = line_facts(commands, work_dir=work_dir, home=home, path=path)
     for cmd in commands:
         reason = dangerous_reason(cmd, enable_sudo=policy.enable_sudo, facts=facts)
         if reason:
@@ -121,17 +130,27 @@ def check_command(command: str, policy: CommandPolicy) -> None:
     allow = compile_patterns(policy.allow_patterns, kind="allow")
     worded = [cmd for cmd in commands if cmd.words]
     for cmd in worded:
-        _check_deny(cmd, deny, command)
+        for run in _as_run(cmd, facts):
+            _check_deny(run, deny, command)
     if allow:
         read_pipes = {v for cmd in commands for v in cmd.via if v.endswith(" reading a pipe")}
         for cmd in commands:
-            _check_allow(_with_piped_script(cmd, read_pipes), allow, command)
+            _check_allow(_with_piped_script(cmd, read_pipes), allow, command, facts)
+
+
+def _as_run(cmd: SimpleCommand, facts: LineFacts) -> list[SimpleCommand]:
+    """The command as the line's own expansions make it run (`d=x; rm $d`: each reading, else the
+    words as written), and, for a wildcard name, as each program it may name."""
+    run = [replace(cmd, words=words, readings=()) for words in cmd.readings or (cmd.words,)
+           if words]
+    return run + [replace(r, words=words) for r in run if is_glob_name(r.words[0])
+                  for words in glob_forms(r, facts)[0]]
 
 
 def _with_piped_script(cmd: SimpleCommand, read_pipes: set[str]) -> SimpleCommand:
     """A shell fed through a pipe by something other than echo/printf/cat of literal text
     (`curl … | sh`, `base64 -d … | bash`) runs a script known only when the line runs."""
-    if not (cmd.in_pipeline and wrappers.reads_script_from_stdin(cmd.words)):
+    if not (cmd.in_pipeline and stdin_script(cmd.words, "") is not None):
         return cmd
     if any(r.op in ("<", "<<", "<<-", "<<<", "<>") and r.fd in ("", "0") for r in cmd.redirects):
         return cmd
@@ -143,15 +162,25 @@ def _with_piped_script(cmd: SimpleCommand, read_pipes: set[str]) -> SimpleComman
 
 
 def _forms(cmd: SimpleCommand, *, settings: bool = True) -> list[tuple[str, ...]]:
-    """The command as written, then in its canonical forms (global options removed)."""
-    return [cmd.words] + canonical_forms(cmd.words, settings=settings)
+    """The command as written (or as bash expands it: `{git,push}`), then in its canonical
+    forms (global options removed)."""
+    written = run_forms(cmd.words) or [cmd.words]
+    forms = [cmd.words] if settings and written[0] != cmd.words else []
+    for words in written:
+        forms += [words] + canonical_forms(words, settings=settings)
+    return forms
 
 
-def _deny_texts(words: tuple[str, ...]) -> set[str]:
+def _deny_texts(words: tuple[str, ...], patterns: tuple[saferegex.Pattern, ...]) -> set[str]:
     # The command word is also tried as its base name, lower-cased (`/bin/RM` runs rm on a
-    # case-insensitive file system), and a computed name as each program it mentions.
+    # case-insensitive file system), a computed name as each program it mentions, and a glob
+    # (`/bin/r?`) as each program a deny pattern names that it matches.
     names = {words[0], posixpath.basename(words[0]), posixpath.basename(words[0]).lower()}
-    if re.search(r"[$`]", words[0]):
+    if is_glob(words[0]):
+        named = {m.group().lower() for p in patterns
+                 for m in [re.match(r"[A-Za-z0-9_.+-]+", p.pattern)] if m}
+        names |= set(glob_names(words[0], named))
+    if is_computed(words[0]):
         mentioned = set(re.findall(r"[A-Za-z0-9_.+-]+", words[0]))
         names |= mentioned | {t.lower() for t in mentioned}
     texts = {" ".join((name,) + words[1:]) for name in names}
@@ -163,7 +192,7 @@ def _deny_texts(words: tuple[str, ...]) -> set[str]:
 def _check_deny(cmd: SimpleCommand, deny: tuple[saferegex.Pattern, ...], line: str) -> None:
     if not deny:
         return
-    forms = [(words, _deny_texts(words)) for words in _forms(cmd)]
+    forms = [(words, _deny_texts(words, deny)) for words in _forms(cmd)]
     for pattern in deny:
         for k, (words, texts) in enumerate(forms):
             if not any(_matches(pattern, "match", text, cmd, line) for text in texts):
@@ -175,19 +204,22 @@ def _check_deny(cmd: SimpleCommand, deny: tuple[saferegex.Pattern, ...], line: s
                 "line). mgexec did not run the command line.")
 
 
-def _check_allow(cmd: SimpleCommand, allow: tuple[saferegex.Pattern, ...], line: str) -> None:
-    unjudged = _unjudged(cmd)
+def _check_allow(cmd: SimpleCommand, allow: tuple[saferegex.Pattern, ...], line: str,
+                 facts: LineFacts) -> None:
+    unjudged = _unjudged(cmd, facts)
     if unjudged:
         raise PolicyViolation(
             f"Command not in the allow list: {_show(replace(cmd, unreadable=''), line)} cannot be "
-            f"judged: {unjudged}. "
+            f"judged: {_clip(unjudged)}. "
             "Under an allow list mgexec refuses what it cannot read; write the command out "
             "literally. mgexec did not run the command line.")
-    if not cmd.words:
-        return
-    texts = [" ".join(words) for words in _forms(cmd, settings=False)]
-    if any(_matches(pattern, "fullmatch", text, cmd, line) for pattern in allow for text in texts):
-        return
+    for run in _as_run(cmd, facts) if cmd.words else ():
+        texts = [" ".join(words) for words in _forms(run, settings=False)]
+        if not any(_matches(pattern, "fullmatch", text, run, line) for pattern in allow for text in texts):
+            _refuse_unlisted(run, allow, line)
+
+
+def _refuse_unlisted(cmd: SimpleCommand, allow: tuple[saferegex.Pattern, ...], line: str) -> None:
     listed = ", ".join(f"`{p.pattern}`" for p in allow)
     raise PolicyViolation(
         f"Command not in the allow list: {_show(cmd, line)} matches none of the allowed patterns "
@@ -197,13 +229,28 @@ def _check_allow(cmd: SimpleCommand, allow: tuple[saferegex.Pattern, ...], line:
         "line.")
 
 
-def _unjudged(cmd: SimpleCommand) -> str:
-    """Why what `cmd` runs is known only when the line runs ("" if the line shows it)."""
+def _unjudged(cmd: SimpleCommand, facts: LineFacts) -> str:
+    """Why what `cmd` runs is known only when the line runs ("" if the line shows it): part of it
+    is built at run time, its name is computed (in every reading the line decides), or it is a
+    wildcard whose directories cannot all be listed."""
     if cmd.unreadable:
         return cmd.unreadable
-    if cmd.words and re.search(r"[$`]", cmd.words[0]):
+    names = [words[0] for words in cmd.readings or (cmd.words,) if words]
+    if any(is_computed(name) for name in names):
         return (f"its command name `{cmd.words[0]}` is computed when the line runs, so no "
                 "pattern can vouch for the program it starts")
+    if cmd.words and is_glob_name(cmd.words[0]) and not glob_forms(cmd, facts)[1]:
+        return f"the programs `{cmd.words[0]}` may name cannot all be listed"
+    # A wildcard name runs whatever matches when the line runs, and the line itself may add
+    # matches: an allow list vouches only for names written out.
+    expanded = run_forms(cmd.words)  # what bash's own expansions make of it (`{r,}m`)
+    for words in [cmd.words, *expanded]:
+        if words and words is not cmd.words and is_computed(words[0]):
+            return (f"its command name `{words[0]}` is computed when the line runs, so no "
+                    "pattern can vouch for the program it starts")
+        if words and is_glob(words[0]):
+            return (f"its command name `{words[0]}` is a pattern bash matches against file names "
+                    "when the line runs, so no pattern can vouch for the program it starts")
     return ""
 
 

@@ -17,9 +17,28 @@ _RUN_VERBS = {"npm": ("exec", "x"), "pnpm": ("exec", "dlx"), "yarn": ("exec", "d
 
 
 def package_runner(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
-    """`npx CMD`, `npx -c 'STRING'`, `npm exec -- CMD`, `pnpm dlx CMD`, `bunx CMD`."""
+    """`npx CMD`, `npx -c 'STRING'`, `npm exec -- CMD`, `pnpm dlx CMD`, `bunx CMD`; and
+    `--script-shell PROG`, the program that runs package scripts."""
+    shells = tuple(Inner(f"{name} --script-shell", words=(value,))
+                   for option, value in _option_values(words, ("--script-shell", "--shell"))
+                   if value)
+    return shells + _package_command(name, words)
+
+
+def _option_values(words: tuple[str, ...], options: tuple[str, ...]) -> list[tuple[str, str]]:
+    found = []
+    for i, word in enumerate(words):
+        option, eq, value = word.partition("=")
+        if option in options:
+            found.append((option, value if eq else (words[i + 1] if i + 1 < len(words) else "")))
+    return found
+
+
+def _package_command(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
     forms = canonical_forms(words)
     words = forms[-1] if forms else words  # `npm --prefix d exec` is `npm exec`
+    if name == "bun" and words[1:2] == ("exec",):  # `bun exec 'CMD'`: bun's shell runs it
+        return (Inner("bun exec", script=" ".join(words[2:])),) if len(words) > 2 else ()
     if name in _RUN_VERBS:
         if len(words) < 2 or words[1] not in _RUN_VERBS[name]:
             return ()
@@ -60,6 +79,9 @@ def ripgrep(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
 def man(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
     """`man -P PAGER` / `--pager=PAGER` runs the pager, split into words as a shell would (man-db
     does not hand it to a shell, so `;` is just a character there)."""
+    for word in words[1:]:  # `man -HBROWSER`/`--html=BROWSER` runs the browser through a shell
+        if re.fullmatch(r"-H.+|--html=.+", word, re.DOTALL):
+            return (Inner("man -H", script=word[2:] if word.startswith("-H") else word[7:]),)
     for i, word in enumerate(words):
         pager = None
         if word in ("-P", "--pager") and i + 1 < len(words):

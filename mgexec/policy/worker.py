@@ -1,7 +1,7 @@
 """The policy check's own process: judges command lines sent by checker.PolicyChecker, one at a time.
 
 Protocol (JSON lines over stdin/stdout): the first line is the policy
-`{"allow": [...], "deny": [...], "enable_sudo": bool}`; then each request `{"command": "..."}`
+`{"allow": [...], "deny": [...], "enable_sudo": bool}`; then each request `{"command", "work_dir"}`
 gets one reply: `{"ok": true}`, or `{"refused": "<reason>"}`, after which a reply with
 `"retire": true` means the process ends (it ran out of memory and should not be trusted further).
 The process is killed when a check outlives its budget, so a check never needs to stop itself.
@@ -24,9 +24,9 @@ def judge(line: bytes, policy) -> dict:
     from mgexec.errors import PolicyViolation
     from mgexec.policy.rules import check_command
 
-    command = json.loads(line)["command"]
+    request = json.loads(line)
     try:
-        check_command(command, policy)
+        check_command(request["command"], policy, work_dir=request.get("work_dir"))
         return {"ok": True}
     except PolicyViolation as exc:
         return {"refused": str(exc)}

@@ -4,14 +4,15 @@ where the inner command starts, so the policy checks it like any other command.
 
 from __future__ import annotations
 
+import itertools
 import posixpath
 import re
 import shlex
 
-from mgexec.policy import programs, runners
+from mgexec.policy import gitconfig, interpreters, launchers, programs, runners, shells
 from mgexec.policy.shelllex import decode_escapes
 from mgexec.policy.wrapper_specs import (SHELLS, SPECS, SUBCOMMAND_SPECS, Inner, Spec, command_start,
-                                        short_cluster)
+                                        abbreviates, command_starts, short_cluster)
 
 _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 
@@ -24,20 +25,24 @@ def inner_commands(words: tuple[str, ...],
     if not words:
         return found
     name = command_name(words[0])
-    special = _SPECIAL.get(name) or programs.PROGRAMS.get(name)
+    key = launchers.alias(name)  # `ld-linux-x86-64.so.2` reads as `ld.so`
+    if key == "git":  # `X='…' git --config-env=core.pager=X log` reads X from this line
+        return found + gitconfig.git_commands(words, dict(
+            a.split("=", 1) for a in assignments if "=" in a))
+    special = _SPECIAL.get(key) or programs.PROGRAMS.get(key) or launchers.LAUNCHERS.get(key)
     if special is not None:
         return found + special(name, words)
+    found += interpreters.interpreter(name, words)  # `python -c 'os.system("…")'`
     if name in SHELLS:
-        return found + _shell_c(name, words)
-    spec = SPECS.get(name)
+        return found + shells.shell_c(name, words)
+    spec = SPECS.get(key)
     if spec is None and len(words) > 1:
         spec = SUBCOMMAND_SPECS.get((name, words[1]))
         if spec is not None:
             name, words = f"{name} {words[1]}", words[1:]
     if spec is None:
         return found
-    start = command_start(words, spec)
-    return found + ((Inner(name, words=words[start:]),) if start is not None else ())
+    return found + tuple(Inner(name, words=words[start:]) for start in command_starts(words, spec))
 
 
 def command_name(word: str) -> str:
@@ -49,6 +54,9 @@ def command_name(word: str) -> str:
 # Commands that, given no command of their own, start an interactive shell that reads stdin.
 _SHELL_STARTERS = frozenset({"chroot", "unshare", "nsenter", "newgrp", "script", "su", "runuser",
                              "run0", "sudo", "doas"})
+
+
+_STDIN_FILES = frozenset({"/dev/stdin", "/dev/fd/0", "/proc/self/fd/0"})
 
 
 def reads_script_from_stdin(words: tuple[str, ...]) -> bool:
@@ -69,8 +77,8 @@ def reads_script_from_stdin(words: tuple[str, ...]) -> bool:
     i, from_stdin = 1, False
     while i < len(words):
         word = words[i]
-        if word in ("-", "--"):
-            return i + 1 >= len(words) or from_stdin
+        if word in ("-", "--") or word in _STDIN_FILES:
+            return i + 1 >= len(words) or from_stdin or word in _STDIN_FILES
         if word in ("--rcfile", "--init-file"):
             i += 2
             continue
@@ -103,28 +111,6 @@ def echoed_text(words: tuple[str, ...]) -> str | None:
     return None
 
 
-def _shell_c(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
-    """`sh -c 'STRING'` (also `-ec`, `-lc`, `-o pipefail -c`): the string is a script."""
-    i, has_c = 1, False
-    while i < len(words):
-        word = words[i]
-        if word in ("-", "--"):
-            i += 1
-            break
-        if word in ("--rcfile", "--init-file"):
-            i += 2
-        elif word.startswith("--"):
-            i += 1
-        elif word[:1] in "-+" and len(word) > 1:
-            has_c = has_c or (word[0] == "-" and "c" in word[1:])
-            i += 2 if word[-1] in "oO" else 1
-        else:
-            break
-    if has_c and i < len(words):
-        return (Inner(f"{name} -c", script=words[i]),)
-    return ()
-
-
 def _env(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
     """`env [-i] [-u NAME] [-C DIR] [A=1] CMD`; `-S STRING` splits the string into a command."""
     i, assigned = 1, []
@@ -132,7 +118,7 @@ def _env(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
         word = words[i]
         split = _env_split_string(words, i)
         if split is not None:
-            return programs.assigned_commands(tuple(assigned)) + (Inner("env -S", script=split),)
+            return programs.assigned_commands(tuple(assigned)) + _env("env -S", ("env",) + split)
         if word == "-" or (word.startswith("-") and word != "--" and not _ASSIGNMENT.match(word)):
             i += _option_words(word, SPECS["env"])
         elif word == "--" or _ASSIGNMENT.match(word):
@@ -141,28 +127,74 @@ def _env(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
         else:
             break
     found = programs.assigned_commands(tuple(assigned))
-    return found + ((Inner(name, words=words[i:]),) if i < len(words) else ())
+    label = "env -S" if name == "env -S" else "env"
+    return found + ((Inner(label, words=words[i:]),) if i < len(words) else ())
 
 
-def _env_split_string(words: tuple[str, ...], i: int) -> str | None:
-    """The script of `-S STRING`, `-S'STRING'`, `-iS STRING`, `--split-string[=]STRING` at `i`,
-    followed by the words after it (env appends them to the split string)."""
+_ENV_ESCAPES = {"t": "\t", "n": "\n", "v": "\v", "f": "\f", "r": "\r"}
+
+
+def env_split(text: str) -> tuple[str, ...]:
+    """The words `env -S TEXT` runs, split as GNU env does: quotes, `\\_` (a separator, or a
+    space inside double quotes), `\\t`, `\\c` (ends the string), `#` comments; `${NAME}`
+    stays as written (its value is known only when the line runs)."""
+    words: list[str] = []
+    current: list[str] | None = None
+    quote, k = "", 0
+    while k < len(text):
+        char = text[k]
+        if quote == "'" and char == "'" or quote == '"' and char == '"':
+            quote = ""
+        elif not quote and char in "'\"":
+            quote, current = char, current if current is not None else []
+        elif char == "\\" and k + 1 < len(text) and quote != "'" or (
+                quote == "'" and char == "\\" and text[k + 1:k + 2] in ("\\", "'")):
+            escaped = text[k + 1]
+            k += 1
+            if escaped == "c" and not quote:
+                break
+            if escaped == "_" and not quote:
+                words, current = _env_word_end(words, current), None
+            else:
+                current = (current or []) + [" " if escaped == "_" else
+                                             _ENV_ESCAPES.get(escaped, escaped)]
+        elif not quote and char.isspace():
+            words, current = _env_word_end(words, current), None
+        elif not quote and char == "#" and current is None:
+            break
+        else:
+            current = (current or []) + [char]
+        k += 1
+    return tuple(_env_word_end(words, current))
+
+
+def _env_word_end(words: list[str], current: list[str] | None) -> list[str]:
+    return words + ["".join(current)] if current is not None else words
+
+
+def _env_split_string(words: tuple[str, ...], i: int) -> tuple[str, ...] | None:
+    """The words of `-S STRING`, `-S'STRING'`, `-iS STRING`, `--split-string[=]STRING` at `i`,
+    followed by the words after it (env appends them to the split string's words)."""
     word = words[i]
     option, eq, value = word.partition("=")
     if word.startswith("--") and len(option) >= 4 and "--split-string".startswith(option):
-        parts = (value,) + words[i + 1:] if eq else words[i + 1:]
-        return " ".join(parts) if parts else None
+        return _split_then(words, i, value if eq else None)
     cluster = re.fullmatch(r"-[iv0]*S(.*)", word, re.DOTALL)
     if cluster is None:
         return None
-    parts = ((cluster[1],) if cluster[1] else ()) + words[i + 1:]
-    return " ".join(parts) if parts else None
+    return _split_then(words, i, cluster[1] or None)
+
+
+def _split_then(words: tuple[str, ...], i: int, attached: str | None) -> tuple[str, ...]:
+    if attached is not None:
+        return env_split(attached) + words[i + 1:]
+    return env_split(words[i + 1]) + words[i + 2:] if i + 1 < len(words) else ()
 
 
 def _option_words(word: str, spec: Spec) -> int:
     """How many words one option takes (`-u NAME` 2, `-uNAME` 1, `--unset=NAME` 1)."""
     if word.startswith("--"):
-        return 2 if word in spec.long_args else 1
+        return 2 if word in spec.long_args or abbreviates(word, spec.long_args) else 1
     return short_cluster(word[1:], spec) or 1
 
 
@@ -172,10 +204,16 @@ def _eval(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
 
 def _su(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
     """`su [user] -c STRING` (also `runuser`): the string is run by the user's shell."""
+    commands = frozenset({"--command", "--session-command"})
     for i, word in enumerate(words[1:], start=1):
-        if word.startswith("--command="):
-            return (Inner(f"{name} -c", script=word.split("=", 1)[1]),)
-        is_c = word == "--command" or (re.fullmatch(r"-[a-zA-Z]*c", word) is not None)
+        option, eq, value = word.partition("=")
+        is_long = option in commands or (option.startswith("--") and abbreviates(option, commands))
+        if is_long and eq:
+            return (Inner(f"{name} -c", script=value),)
+        attached = re.fullmatch(r"-[lmpf]*c(.+)", word, re.DOTALL)  # `-c'CMD'`
+        if attached:
+            return (Inner(f"{name} -c", script=attached[1]),)
+        is_c = is_long or (re.fullmatch(r"-[a-zA-Z]*c", word) is not None)
         if is_c and i + 1 < len(words):
             return (Inner(f"{name} -c", script=words[i + 1]),)
     if name == "runuser":  # `runuser -u USER -- CMD ARGS` runs words, not a string
@@ -251,7 +289,7 @@ def _flock(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
                                                       "--conflict-exit-code"})))
     if file is None or file + 1 >= len(words):
         return ()
-    if words[file + 1] in ("-c", "--command"):
+    if words[file + 1] in ("-c", "--command"):  # flock compares this word exactly
         return (Inner(f"{name} -c", script=words[file + 2]),) if file + 2 < len(words) else ()
     return (Inner(name, words=words[file + 1:]),)
 
@@ -286,13 +324,23 @@ def _parallel(name: str, words: tuple[str, ...]) -> tuple[Inner, ...]:
         return ()
     rest = words[start:]
     sep = next((k for k, w in enumerate(rest) if w in (":::", "::::", ":::+", "::::+")), len(rest))
-    command, args = " ".join(rest[:sep]), [w for w in rest[sep + 1:] if not w.startswith(":::")]
+    command = " ".join(rest[:sep])
+    # Each `::: A B` group is one input source; parallel runs every combination of them.
+    groups: list[list[str]] = []
+    for word in rest[sep:]:
+        if word in (":::", ":::+", "::::", "::::+"):
+            groups.append([])
+        elif groups:
+            groups[-1].append(word)
+    combos = [" ".join(c) for c in itertools.islice(itertools.product(*groups),
+                                                    _MAX_PARALLEL_ARGS)] if groups else []
     if not command:
-        return tuple(Inner(name, script=arg) for arg in args[:_MAX_PARALLEL_ARGS])
-    if not args:
+        return tuple(Inner(name, script=combo) for combo in combos)
+    if not combos:
         return (Inner(name, script=command),)
     # parallel quotes each argument it puts into the command, so an argument stays one word.
-    quoted = [shlex.quote(arg) for arg in args[:_MAX_PARALLEL_ARGS]]
+    quoted = [" ".join(shlex.quote(a) for a in c) for c in itertools.islice(
+        itertools.product(*groups), _MAX_PARALLEL_ARGS)]
     return tuple(Inner(name, script=command.replace("{}", arg) if "{}" in command
                        else f"{command} {arg}") for arg in quoted)
 
@@ -303,4 +351,5 @@ _SPECIAL = {"env": _env, "eval": _eval, "su": _su, "runuser": _su, "sg": _sg, "f
             "parallel": _parallel, "sem": _parallel,
             **dict.fromkeys(("npx", "bunx", "npm", "pnpm", "yarn", "bun"), runners.package_runner),
             "fd": runners.fd, "fdfind": runners.fd, "rg": runners.ripgrep, "man": runners.man,
-            "tmux": runners.tmux, "screen": runners.screen}
+            "tmux": runners.tmux, "screen": runners.screen, "pwsh": shells.pwsh,
+            "powershell": shells.pwsh, "pwsh-preview": shells.pwsh}
