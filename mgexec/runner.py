@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
+from mgexec import processes
+
 DEFAULT_KILL_GRACE = 2.0
 # How long to wait for pipes to close once the main process has exited; after that, whatever
 # the command left in its process group is killed so nothing it spawned outlives it.
@@ -126,16 +128,21 @@ async def spawn(
 ) -> Child:
     """Start argv in a new session with piped stdout/stderr and stdin from /dev/null (or a pipe)."""
     loop = asyncio.get_running_loop()
-    transport, protocol = await loop.subprocess_exec(
-        lambda: _ExitAwareProtocol(loop),
-        *argv,
-        cwd=cwd,
-        env=dict(env) if env is not None else None,
-        stdin=asyncio.subprocess.PIPE if stdin_pipe else asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        start_new_session=True,
-    )
+    processes.become_subreaper()
+    with processes.spawning() as own:  # a concurrent sweep must not take the new child for an orphan
+        transport, protocol = await loop.subprocess_exec(
+            lambda: _ExitAwareProtocol(loop),
+            *argv,
+            cwd=cwd,
+            env=dict(env) if env is not None else None,
+            stdin=asyncio.subprocess.PIPE if stdin_pipe else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
+        )
+        pid = transport.get_pid()
+        own(pid)
+    protocol.exited.add_done_callback(lambda _: processes.release(pid))
     return Child(asyncio.subprocess.Process(transport, protocol, loop), protocol.exited)
 
 
@@ -170,20 +177,21 @@ async def run_process(
                 maybe = on_timeout()
                 if asyncio.iscoroutine(maybe) or isinstance(maybe, asyncio.Future):
                     await maybe
-            await kill_group(child, kill_grace)
+            await kill_command(child, kill_grace)
         if not await _finished_within(readers, LEFTOVER_WAIT):
-            # The main process is gone but something it spawned still holds the pipes.
-            await kill_group(child, kill_grace)
+            # The main process is gone but something it started still holds the pipes.
+            await sweep_command(child.pid)
             if not await _finished_within(readers, kill_grace):
-                # A process that left the group (setsid) still holds them: stop reading.
+                # Nothing should hold them now; never wait on them forever.
                 readers.cancel()
                 proc._transport.close()  # type: ignore[attr-defined]
     except BaseException:
-        await asyncio.shield(kill_group(child, kill_grace))
+        await asyncio.shield(kill_command(child, kill_grace))
         readers.cancel()
         raise
-    # The group may still hold children that closed their pipes: they must not survive either.
-    _signal_group(proc.pid, signal.SIGKILL)
+    # What the command started may have closed its pipes and still run: it must not survive either.
+    if processes.anything_left(child.pid):
+        await sweep_command(child.pid)
     code = proc.returncode
     return ProcessOutput(
         exit_code=code,
@@ -234,6 +242,29 @@ def _signal_group(pgid: int, sig: int) -> bool:
         return True
     except (ProcessLookupError, PermissionError):
         return False
+
+
+def _scope(pid: int) -> processes.Scope:
+    # The leader is its session's and group's id; members that moved elsewhere are its descendants,
+    # or orphans re-parented to mgexec once their parent ended.
+    return processes.Scope(roots=frozenset({pid}), sessions=frozenset({pid}))
+
+
+async def sweep_command(pid: int) -> None:
+    """Freeze and SIGKILL everything the command led by pid started, wherever it moved (off the loop)."""
+    await asyncio.to_thread(processes.terminate, _scope(pid), signal.SIGKILL)
+
+
+async def kill_command(child: Child, grace: float = DEFAULT_KILL_GRACE) -> None:
+    """SIGTERM the command's whole tree, wait up to `grace` for its leader, then sweep it with SIGKILL."""
+    if not child.exited.done():
+        await asyncio.to_thread(processes.terminate, _scope(child.pid), signal.SIGTERM)
+        try:
+            await asyncio.wait_for(asyncio.shield(child.exited), grace)
+        except asyncio.TimeoutError:
+            pass
+    await sweep_command(child.pid)
+    await child.exited
 
 
 async def kill_group(child: Child, grace: float = DEFAULT_KILL_GRACE) -> int | None:

@@ -1,0 +1,199 @@
+"""Processes that try to escape the kill (new session, new group, double fork, daemon, fork loop, TERM
+ignored) die with their command or shell, in every mode; checked by PID, inside the container for docker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from mgexec.config import ExecConfig
+from mgexec.executors.local import LocalExecutor
+from mgexec.shells import BackgroundShellManager, LocalLauncher
+from procutil import pid_alive
+
+REPO = Path(__file__).resolve().parents[1]
+
+# Each shape starts at least one process whose command line holds the token T, by a different way
+# out of the command's process group, session or tree.
+DAEMON = ("import os, sys\n"
+          "if os.fork(): os._exit(0)\n"
+          "os.setsid()\n"
+          "if os.fork(): os._exit(0)\n"
+          "os.closerange(0, 1024)\n"
+          "os.execvp('sleep', [sys.argv[1], '300'])\n")
+SHAPES = {
+    "setsid": "setsid bash -c 'exec -a T sleep 300' &",
+    "double-fork-setsid": "( setsid bash -c 'exec -a T sleep 300' & ) &",
+    "python-setpgid": "python3 -c 'import os, sys; os.setpgid(0, 0); os.execvp(\"sleep\", [sys.argv[1], \"300\"])' T &",
+    "perl-setpgrp": "perl -e 'setpgrp; exec {\"sleep\"} $ARGV[0], \"300\"' T &",
+    "daemon-env-i": f"env -i python3 -c \"{DAEMON}\" T",
+    "nohup-disown": "nohup bash -c 'exec -a T sleep 300' >/dev/null 2>&1 & disown",
+    "fork-loop": "(exec -a T bash -c 'while :; do setsid bash -c \"exec -a T sleep 0.5\" & sleep 0.005; done') &",
+    "ignores-term": "bash -c 'trap \"\" TERM; exec -a T sleep 300' &",
+}
+
+
+def shape(name: str, token: str) -> str:
+    return SHAPES[name].replace("T", token) if name != "daemon-env-i" else SHAPES[name][:-1] + token
+
+
+def new_token() -> str:
+    return f"mgx-esc-{uuid.uuid4().hex[:10]}"
+
+
+def with_token(token: str) -> list[int]:
+    """Live host processes whose command line holds token (zombies count as gone)."""
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) == os.getpid():
+            continue
+        try:
+            cmdline = Path(f"/proc/{name}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if token.encode() in cmdline and pid_alive(int(name)):
+            found.append(int(name))
+    return found
+
+
+async def appear(find, token: str, seconds: float = 15.0) -> list[int]:
+    deadline = time.monotonic() + seconds
+    while not (pids := await asyncio.to_thread(find, token)):
+        assert time.monotonic() < deadline, f"no process with {token} ever appeared"
+        await asyncio.sleep(0.05)
+    return pids
+
+
+async def gone(find, token: str, seconds: float = 3.0) -> list[int]:
+    """What still runs with the token after up to `seconds` (the kill itself is done before the result)."""
+    deadline = time.monotonic() + seconds
+    while (pids := await asyncio.to_thread(find, token)) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    return pids
+
+
+async def run_and_check(executor, find, name: str, *, timeout: float | None) -> None:
+    """Run a shape, see its escaped process appear, and check nothing of it is left once the result is in."""
+    token = new_token()
+    tail = "sleep 300" if timeout else "sleep 1"
+    task = asyncio.create_task(executor.execute(f"{shape(name, token)}\n{tail}", timeout=timeout or 60))
+    seen = await appear(find, token)
+    result = await task
+    assert result.timed_out == bool(timeout), result
+    assert await gone(find, token) == [], f"{name}: {seen} started, still running after the command ended"
+
+
+# --- local mode ------------------------------------------------------------------------------------
+
+@pytest.fixture
+async def local(tmp_path):
+    async with LocalExecutor(ExecConfig(workspace=tmp_path)) as executor:
+        yield executor
+
+
+@pytest.mark.parametrize("name", SHAPES)
+async def test_local_command_end_kills_escapes(local, name):
+    await run_and_check(local, with_token, name, timeout=None)
+
+
+@pytest.mark.parametrize("name", SHAPES)
+async def test_local_timeout_kills_escapes(local, name):
+    await run_and_check(local, with_token, name, timeout=2)
+
+
+async def test_concurrent_command_keeps_its_own_processes(local):
+    # A sweep at the end of one command takes only what that command left, never another
+    # command's processes that are still in its tree.
+    token = new_token()
+    other = asyncio.create_task(local.execute(f"bash -c 'exec -a {token} sleep 300' & wait", timeout=30))
+    seen = await appear(with_token, token)
+    assert (await local.execute("setsid sleep 0.2 & true")).exit_code == 0
+    assert all(pid_alive(pid) for pid in seen)
+    other.cancel()
+    await asyncio.gather(other, return_exceptions=True)
+    assert await gone(with_token, token) == []
+
+
+async def shell_check(manager, find, name: str, work_dir: str) -> None:
+    token = new_token()
+    shell = await manager.start(f"{shape(name, token)}\nsleep 300", work_dir)
+    seen = await appear(find, token)
+    killed = await manager.kill(shell["shell_id"])
+    assert killed["status"] == "killed"
+    assert await gone(find, token) == [], f"{name}: {seen} started, still running after the shell was killed"
+
+
+@pytest.mark.parametrize("name", SHAPES)
+async def test_local_shell_kill_kills_escapes(tmp_path, name):
+    manager = BackgroundShellManager(LocalLauncher(), kill_grace=1.0)
+    try:
+        await shell_check(manager, with_token, name, str(tmp_path))
+    finally:
+        await manager.close()
+
+
+async def test_local_shell_that_ends_leaves_nothing(tmp_path):
+    token = new_token()
+    manager = BackgroundShellManager(LocalLauncher(), kill_grace=1.0)
+    try:
+        shell = await manager.start(f"{shape('double-fork-setsid', token)}\nsleep 1", str(tmp_path))
+        await appear(with_token, token)
+        deadline = time.monotonic() + 20
+        while (await manager.status(shell["shell_id"]))["status"] == "running":
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.05)
+        assert await gone(with_token, token) == []
+    finally:
+        await manager.close()
+
+
+LOCAL_OWNER = """
+import asyncio, sys
+sys.path.insert(0, {repo!r})
+from mgexec.shells import BackgroundShellManager, LocalLauncher
+
+async def main():
+    shells = BackgroundShellManager(LocalLauncher())
+    for command in {commands!r}:
+        await shells.start(command, {work_dir!r})
+    print("started", flush=True)
+    await asyncio.sleep(300)
+
+asyncio.run(main())
+"""
+
+
+def sigkill_owner(script: str, tmp_path: Path, find, token: str) -> list[int]:
+    """Run an owner script, wait for its escapes, SIGKILL it; the pids with the token still running after."""
+    path = tmp_path / "owner.py"
+    path.write_text(script)
+    owner = subprocess.Popen([sys.executable, str(path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert owner.stdout.readline().strip() == "started"
+        seen = asyncio.run(appear(find, token))
+        time.sleep(0.5)  # let every shape reach its escape
+        owner.kill()
+        owner.wait()
+        left = asyncio.run(gone(find, token, seconds=15))
+        assert seen and left == [], f"still running after the owner's SIGKILL: {left}"
+    finally:
+        if owner.poll() is None:
+            owner.kill()
+            owner.wait()
+
+
+@pytest.mark.slow
+def test_local_shells_escapes_die_with_a_sigkilled_server(tmp_path):
+    token = new_token()
+    commands = [f"{shape(name, token)}\nsleep 300" for name in SHAPES]
+    sigkill_owner(LOCAL_OWNER.format(repo=str(REPO), commands=commands, work_dir=str(tmp_path)), tmp_path,
+                  with_token, token)
