@@ -220,11 +220,13 @@ class Scope:
     roots: frozenset[int] = frozenset()
     sessions: frozenset[int] = frozenset()
     orphans: bool = True
+    spare: frozenset[int] = frozenset()  # left alone although in scope (a shell's keeper)
 
     def members(self) -> set[int]:
         extra = (adopted_orphans() or set()) if self.orphans else set()
         table = process_table()
-        return tree_of(table, self.roots | extra, self.sessions) - {os.getpid()} - _own_alive(table, self)
+        found = tree_of(table, self.roots | extra, self.sessions)
+        return found - {os.getpid()} - self.spare - _own_alive(table, self)
 
 
 def _own_alive(table, scope: Scope) -> set[int]:

@@ -19,10 +19,9 @@ from mgexec.docker.cli import DockerCLI
 from mgexec.errors import MgexecError
 from mgexec.environment import REQUIRE_BASH_SH, UNSET_STARTUP_SH, VENV_FIRST_SH
 from mgexec.shells import guard
-from mgexec.shells.launcher import NONINTERACTIVE_ENV, Handshake, ShellProcess, SpawnOptions, _die_with
+from mgexec.shells.launcher import (NONINTERACTIVE_ENV, HANDSHAKE, Handshake, ShellProcess, SpawnOptions, _die_with,
+                                    find_handshake)
 
-# Record separators around the pid: a program's output never produces this line by accident.
-HANDSHAKE = re.compile(rb"\x1emgexec-pid (\d+)\x1e(\r?\n)?")
 # $0: mgexec-shell, $1: the command. Runs as the session leader of the exec's terminal, then
 # becomes the user's shell with exec: the pid it announces is the session id of the whole tree.
 WRAPPER = rf"""if [ -e "{guard.CLOSED_MARKER}" ]; then
@@ -84,14 +83,11 @@ class DockerLauncher:
         return SpawnOptions(cwd=None, preexec_fn=_die_with(os.getpid()))
 
     def read_handshake(self, data: bytes) -> Handshake | None:
-        found = HANDSHAKE.search(data)
-        # Wait for the line end too; the terminal turns "\n" into "\r\n", which may come later.
-        if found is None or (found.group(2) is None and data[found.end():] in (b"", b"\r")):
-            return None
-        pid = int(found.group(1))
-        self._sessions.add(pid)
-        self._tell(f"+{pid}\n".encode())
-        return Handshake(pid=pid, rest=data[:found.start()] + data[found.end():])
+        handshake = find_handshake(data)
+        if handshake is not None:
+            self._sessions.add(handshake.pid)
+            self._tell(f"+{handshake.pid}\n".encode())
+        return handshake
 
     async def kill_tree(self, shell: ShellProcess, sig: int) -> None:
         if shell.pid not in self._sessions:  # no pid announced, so nothing to signal inside

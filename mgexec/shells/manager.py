@@ -15,6 +15,7 @@ from typing import Callable
 
 import pexpect
 
+from mgexec import processes
 from mgexec.errors import (
     InvalidShellRequest,
     ShellLimitReached,
@@ -162,9 +163,11 @@ class BackgroundShellManager:
         try:
             # Forked on the loop's own thread: PR_SET_PDEATHSIG follows the forking thread,
             # so a short-lived worker thread would take the shell down when it ends.
-            child = PtySpawn(argv[0], argv[1:], env=self.launcher.env_for(work_dir), echo=True,
-                              dimensions=TERMINAL_SIZE, pass_fds=options.pass_fds,
-                              preexec_fn=_preexec(options.cwd, options.preexec_fn))
+            with processes.spawning() as own:  # never taken for an orphan by a command's sweep
+                child = PtySpawn(argv[0], argv[1:], env=self.launcher.env_for(work_dir), echo=True,
+                                  dimensions=TERMINAL_SIZE, pass_fds=options.pass_fds,
+                                  preexec_fn=_preexec(options.cwd, options.preexec_fn))
+                own(child.pid)
         except (OSError, pexpect.ExceptionPexpect) as exc:
             raise ShellStartFailed(f"Cannot start a background shell in {work_dir}: {exc}. Check that the "
                                    "directory is accessible and the program exists.") from exc
