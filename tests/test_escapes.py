@@ -197,3 +197,58 @@ def test_local_shells_escapes_die_with_a_sigkilled_server(tmp_path):
     commands = [f"{shape(name, token)}\nsleep 300" for name in SHAPES]
     sigkill_owner(LOCAL_OWNER.format(repo=str(REPO), commands=commands, work_dir=str(tmp_path)), tmp_path,
                   with_token, token)
+
+
+# --- docker mode -----------------------------------------------------------------------------------
+
+def in_container(container: str):
+    """A finder of live processes inside the container whose command line holds a token (read as root)."""
+    # The token is passed in two pieces, so this script's own command line never matches it.
+    script = ('want="$1$2"; for p in /proc/[0-9]*; do '
+              'c=$(tr "\\0" " " < "$p/cmdline" 2>/dev/null) || continue; case "$c" in *"$want"*) '
+              'read -r st < "$p/stat" 2>/dev/null || continue; st=${st##*") "}; '
+              '[ "${st%% *}" != Z ] && echo "${p#/proc/}";; esac; done; true')
+
+    def find(token: str) -> list[int]:
+        head, tail = token[:8], token[8:]
+        out = subprocess.run(["docker", "exec", "--user", "0", container, "sh", "-c", script, "x", head, tail],
+                             capture_output=True, text=True, check=True)
+        return [int(pid) for pid in out.stdout.split()]
+
+    return find
+
+
+@pytest.fixture(scope="module")
+def workspace_1000():
+    from dockermode import require_image
+
+    require_image()
+    path = Path("/tmp/mgexec-tests") / f"escapes-{uuid.uuid4().hex[:8]}"
+    path.mkdir(parents=True, mode=0o755)
+    os.chmod(path.parent, 0o755)
+    os.chown(path, 1000, 1000)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(params=["warm", "exec"])
+async def docker_executor(request, workspace_1000):
+    from dockermode import docker_config
+    from mgexec.executors.docker import DockerExecutor
+
+    executor = DockerExecutor(docker_config(workspace_1000), warm_channel=request.param == "warm")
+    async with executor:
+        assert (executor.channel is not None) == (request.param == "warm")
+        yield executor
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("name", SHAPES)
+async def test_docker_command_end_kills_escapes(docker_executor, name):
+    await run_and_check(docker_executor, in_container(docker_executor.container), name, timeout=None)
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("name", SHAPES)
+async def test_docker_timeout_kills_escapes(docker_executor, name):
+    await run_and_check(docker_executor, in_container(docker_executor.container), name, timeout=3)
