@@ -252,3 +252,57 @@ async def test_docker_command_end_kills_escapes(docker_executor, name):
 @pytest.mark.parametrize("name", SHAPES)
 async def test_docker_timeout_kills_escapes(docker_executor, name):
     await run_and_check(docker_executor, in_container(docker_executor.container), name, timeout=3)
+
+
+@pytest.fixture(scope="module")
+def docker_agent(workspace_1000):
+    from dockermode import docker_config
+    from mgexec.executors.docker import DockerExecutor
+
+    executor = DockerExecutor(docker_config(workspace_1000), warm_channel=False)
+    asyncio.run(executor.open())
+    yield executor
+    asyncio.run(executor.close())
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("name", SHAPES)
+async def test_docker_shell_kill_kills_escapes(docker_agent, workspace_1000, name):
+    from mgexec.shells.docker_launcher import DockerLauncher
+
+    launcher = DockerLauncher(cli=docker_agent.cli, container=docker_agent.container)
+    manager = BackgroundShellManager(launcher, kill_grace=1.0)
+    try:
+        await shell_check(manager, in_container(docker_agent.container), name, str(workspace_1000))
+    finally:
+        await manager.close()
+
+
+DOCKER_OWNER = """
+import asyncio, sys
+sys.path.insert(0, {repo!r})
+from mgexec.docker.cli import DockerCLI
+from mgexec.shells import BackgroundShellManager
+from mgexec.shells.docker_launcher import DockerLauncher
+
+async def main():
+    shells = BackgroundShellManager(DockerLauncher(cli=DockerCLI(), container={container!r}))
+    for command in {commands!r}:
+        await shells.start(command, {work_dir!r})
+    print("started", flush=True)
+    await asyncio.sleep(300)
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_docker_shells_escapes_die_with_a_sigkilled_server_in_a_kept_container(docker_agent, workspace_1000,
+                                                                                 tmp_path):
+    # The container is not the owner's, so the guard cannot remove it: it must sweep every tree.
+    token = new_token()
+    commands = [f"{shape(name, token)}\nsleep 300" for name in SHAPES]
+    script = DOCKER_OWNER.format(repo=str(REPO), container=docker_agent.container, commands=commands,
+                                 work_dir=str(workspace_1000))
+    sigkill_owner(script, tmp_path, in_container(docker_agent.container), token)

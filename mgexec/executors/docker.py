@@ -1,8 +1,8 @@
 """Docker mode: one persistent container per agent, each command a fresh `docker exec` whose tree dies on timeout.
 
-Killing the host-side `docker exec` client does not stop the process inside, so every command is
-started by a small wrapper that puts it in its own process group and records the group id; a
-timeout then kills that group inside the container.
+Killing the host-side `docker exec` client does not stop the process inside, so without the warm
+channel every command is started by a small wrapper that puts it in its own session and records its
+pid and start time; its end or a timeout then sweeps its tree inside the container (docker.sweep).
 """
 
 from __future__ import annotations
@@ -18,29 +18,34 @@ from mgexec.docker.cli import DockerCLI, resolve_binary
 from mgexec.docker.container import ContainerManager, Owner, build_spec
 from mgexec.docker.credentials import resolve_env
 from mgexec.docker.preinstall import preinstall
+from mgexec.docker.sweep import START_TIME_SH, sweep_sh
 from mgexec.errors import ChannelLost, ChannelUnavailable, DockerError
 from mgexec.executors.base import Executor, ProgressCallback
 from mgexec.environment import NON_INTERACTIVE_ENV, REQUIRE_BASH_SH, UNSET_STARTUP_SH, VENV_FIRST_SH
 from mgexec.result import ExecResult, from_process, rejected
 from mgexec.runner import run_process
 
-# $1: pid file, $2: the command. setsid makes the command a group leader so the group can be
-# killed as a whole; whatever the command leaves behind in its group is killed when it ends.
+# $1: pid file, $2: the command. setsid makes the command lead its own session and group; the pid file
+# holds its pid and the wrapper's start time, so a kill (and the wrapper once the command ends) sweeps
+# its tree and whatever it orphaned to PID 1 since (see mgexec.docker.sweep).
 WRAPPER = r"""pidfile=$1
-""" + "\n".join((VENV_FIRST_SH, UNSET_STARTUP_SH, REQUIRE_BASH_SH)) + r"""
+""" + "\n".join((VENV_FIRST_SH, UNSET_STARTUP_SH, REQUIRE_BASH_SH, START_TIME_SH)) + r"""
+since=$(start_of $$)
 if command -v setsid >/dev/null 2>&1; then setsid bash -c "$2" </dev/null & else bash -c "$2" </dev/null & fi
 pid=$!
-echo "$pid" > "$pidfile"
+echo "$pid $since" > "$pidfile"
 wait "$pid" 2>/dev/null; code=$?
-kill -KILL -"$pid" 2>/dev/null
+""" + sweep_sh("KILL", "-", '"$since"', '"$pid"') + r"""
 rm -f "$pidfile"
 exit $code"""
 
-KILL_SCRIPT = r"""pid=$(cat "$1" 2>/dev/null) || exit 0
-kill -TERM -"$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || exit 0
+# $1: pid file, $2: grace in tenths of a second.
+KILL_SCRIPT = r"""read -r pid since < "$1" 2>/dev/null || exit 0
+""" + sweep_sh("TERM", "-", '"$since"', '"$pid"') + r"""
 i=0
-while kill -0 -"$pid" 2>/dev/null && [ $i -lt "$2" ]; do sleep 0.1; i=$((i+1)); done
-kill -KILL -"$pid" 2>/dev/null; kill -KILL "$pid" 2>/dev/null; rm -f "$1"; exit 0"""
+while kill -0 "$pid" 2>/dev/null && [ $i -lt "$2" ]; do sleep 0.1; i=$((i+1)); done
+""" + sweep_sh("KILL", "-", '"$since"', '"$pid"') + r"""
+rm -f "$1"; exit 0"""
 
 
 log = logging.getLogger("mgexec.docker")

@@ -42,19 +42,21 @@ class Handshake:
 
     pid: int | None  # a pid the wrapper announced, or None to keep the spawned process's own
     rest: bytes  # output after the handshake, which belongs to the command
+    since: int | None = None  # the wrapper's start time (clock ticks since boot), if it announced one
 
 
 # Record separators around the pid: a program's output never produces this line by accident.
-HANDSHAKE = re.compile(rb"\x1emgexec-pid (\d+)\x1e(\r?\n)?")
+HANDSHAKE = re.compile(rb"\x1emgexec-pid (\d+)(?: (\d+))?\x1e(\r?\n)?")
 
 
 def find_handshake(data: bytes) -> Handshake | None:
     """The `\\x1emgexec-pid N\\x1e` line a wrapper prints once its shell runs, cut out of the output."""
     found = HANDSHAKE.search(data)
     # Wait for the line end too; the terminal turns "\n" into "\r\n", which may come later.
-    if found is None or (found.group(2) is None and data[found.end():] in (b"", b"\r")):
+    if found is None or (found.group(3) is None and data[found.end():] in (b"", b"\r")):
         return None
-    return Handshake(pid=int(found.group(1)), rest=data[:found.start()] + data[found.end():])
+    since = int(found.group(2)) if found.group(2) else None
+    return Handshake(pid=int(found.group(1)), rest=data[:found.start()] + data[found.end():], since=since)
 
 
 @dataclass(frozen=True)
