@@ -225,8 +225,12 @@ class Scope:
     def members(self) -> set[int]:
         extra = (adopted_orphans() or set()) if self.orphans else set()
         table = process_table()
+        # An orphan still in another live command's session or group is that command's, left to it;
+        # one that also left both (double fork and setsid) cannot be told apart, and goes.
+        others = _own_alive(table, self)
+        extra = {pid for pid in extra if pid in table and not others & set(table[pid][2:4])}
         found = tree_of(table, self.roots | extra, self.sessions)
-        return found - {os.getpid()} - self.spare - _own_alive(table, self)
+        return found - {os.getpid()} - self.spare - others
 
 
 def _own_alive(table, scope: Scope) -> set[int]:

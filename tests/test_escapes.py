@@ -110,17 +110,27 @@ async def test_local_timeout_kills_escapes(local, name):
     await run_and_check(local, with_token, name, timeout=2)
 
 
-async def test_concurrent_command_keeps_its_own_processes(local):
-    # A sweep at the end of one command takes only what that command left, never another
-    # command's processes that are still in its tree.
+async def concurrent_check(executor, find) -> None:
+    # A sweep at the end of one command takes what that command left, never what a command still
+    # running started: its children that left the group (setsid) and its orphans that kept its session.
     token = new_token()
-    other = asyncio.create_task(local.execute(f"bash -c 'exec -a {token} sleep 300' & wait", timeout=30))
-    seen = await appear(with_token, token)
-    assert (await local.execute("setsid sleep 0.2 & true")).exit_code == 0
-    assert all(pid_alive(pid) for pid in seen)
+    keep = (f"setsid bash -c 'exec -a {token} sleep 300' & ( bash -c 'exec -a {token} sleep 300' & ) & "
+            "sleep 300")
+    other = asyncio.create_task(executor.execute(keep, timeout=60))
+    deadline = time.monotonic() + 15
+    while len(seen := await asyncio.to_thread(find, token)) < 2:
+        assert time.monotonic() < deadline, f"only {seen} started"
+        await asyncio.sleep(0.05)
+    for _ in range(3):
+        assert (await executor.execute(shape("double-fork-setsid", new_token()) + "\nsleep 0.3")).exit_code == 0
+    assert sorted(await asyncio.to_thread(find, token)) == sorted(seen)
     other.cancel()
     await asyncio.gather(other, return_exceptions=True)
-    assert await gone(with_token, token) == []
+    assert await gone(find, token) == []
+
+
+async def test_local_concurrent_command_keeps_its_own_processes(local):
+    await concurrent_check(local, with_token)
 
 
 async def shell_check(manager, find, name: str, work_dir: str) -> None:
@@ -252,6 +262,15 @@ async def test_docker_command_end_kills_escapes(docker_executor, name):
 @pytest.mark.parametrize("name", SHAPES)
 async def test_docker_timeout_kills_escapes(docker_executor, name):
     await run_and_check(docker_executor, in_container(docker_executor.container), name, timeout=3)
+
+
+@pytest.mark.docker
+async def test_docker_warm_concurrent_command_keeps_its_own_processes(workspace_1000):
+    from dockermode import docker_config
+    from mgexec.executors.docker import DockerExecutor
+
+    async with DockerExecutor(docker_config(workspace_1000), warm_channel=True) as executor:
+        await concurrent_check(executor, in_container(executor.container))
 
 
 @pytest.fixture(scope="module")

@@ -15,10 +15,12 @@ timeout. Exits are peeked with waitid(WNOWAIT) and reaped only once the group ha
 group id can never be reused by another process before it is signalled. When stdin closes, every group
 it started is killed and it exits; SIGTERM, SIGINT and SIGHUP are ignored.
 
-Containment: the helper is a child subreaper and so is each command's shell (set between fork and
-exec), so a command's processes stay in its shell's tree while the shell lives, whatever group or
-session they move to, and once it ends they are re-parented to the helper, which then knows them as
-leftovers of ended commands. A kill freezes (SIGSTOP) and SIGKILLs that whole set until none is left.
+Containment: the helper is a child subreaper, so a process whose parent dies (double fork) is
+re-parented to it rather than to PID 1. A command's kill takes its session and group, every
+descendant of its shell, and the orphans the helper adopted (except those still in another running
+command's session or group), freezes them (SIGSTOP, so a fork loop cannot race it) and SIGKILLs
+them until none is left. Making each shell a subreaper too would keep the sets apart exactly, but
+costs a fork instead of a vfork per command (about 2 ms here), so it is not done.
 The /proc readers (read_stat, process_table, tree_of, freeze_and_kill) are mgexec.processes', appended
 by the channel when it sends this file.
 """
@@ -180,8 +182,7 @@ class Helper:
         try:
             proc = subprocess.Popen(
                 [LINE_SHELL, "-c", request["cmd"]], cwd=cwd, env=command_env(self.base_env, cwd, request.get("env")),
-                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
-                preexec_fn=self.subreaper_preexec())
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
         except (OSError, ValueError, TypeError, KeyError) as exc:
             write_frame({"op": "exit", "id": rid, "code": START_FAILED, "signal": None, "timed_out": False,
                          "dropped": [0, 0], "error": start_error(cwd, exc)})
@@ -259,27 +260,18 @@ class Helper:
                 self.finish(job)
 
     def finish(self, job):
-        # Nothing the command started may outlive it, even what closed its pipes early.
+        code = job.proc.wait()
+        # Nothing the command started may outlive it, even what closed its pipes early. Reaped, the
+        # shell's session and group ids stay reserved while any member lives; its other processes are
+        # in them or adopted by the helper, so a cheap check says whether a sweep is needed at all.
         if self.anything_left(job):
             self.sweep(job)
-        code = job.proc.wait()
         del self.jobs[job.id]
         sig = -code if code < 0 else None
         write_frame({"op": "exit", "id": job.id, "code": 128 + sig if sig else code, "signal": sig,
                      "timed_out": job.timed_out, "dropped": [job.dropped[1], job.dropped[2]], "error": None})
 
     # --- containment --------------------------------------------------------------------------
-    def subreaper_preexec(self):
-        """Between fork and exec: make the command's shell a subreaper, so its orphans stay in its tree."""
-        if not self.subreaper:
-            return None
-        prctl = self.libc.prctl
-
-        def preexec():
-            prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-
-        return preexec
-
     def adopted(self):
         """Children of the helper that are no command's shell: what ended commands left behind."""
         me, tops = os.getpid(), set(job.proc.pid for job in self.jobs.values())
@@ -299,9 +291,17 @@ class Helper:
         return orphans
 
     def tree(self, job):
-        """The command's processes: its group, its shell's tree, and leftovers of ended commands."""
-        found = tree_of(process_table(), [job.proc.pid] + sorted(self.adopted()), [job.pgid])
-        return found - {os.getpid()} - set(other.proc.pid for other in self.jobs.values() if other is not job)
+        """The command's processes: its group and session, its tree, and orphans the helper adopted.
+
+        An orphan still in another running command's session or group is that command's, and is
+        left to it; one that also left its session and group cannot be told apart, and goes.
+        """
+        table = process_table()
+        others = set(other.pgid for other in self.jobs.values() if other is not job)
+        orphans = [pid for pid in self.adopted() if pid in table and not others & set(table[pid][2:4])]
+        roots = orphans if job.proc.returncode is not None else [job.proc.pid] + orphans  # reaped: pid is free
+        found = tree_of(table, roots, [job.pgid])
+        return found - {os.getpid()} - others
 
     def anything_left(self, job):
         try:
