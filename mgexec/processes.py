@@ -267,9 +267,17 @@ def anything_left(pgid: int) -> bool:
     return adopted_orphans(wait=0) != set()  # None (a spawn under way) counts as maybe
 
 
-def containment() -> str:
-    """How this host contains commands, as `mgexec doctor` reports it."""
-    if _LIBC is None:
-        return "process groups only (no Linux subreaper here): a command that calls setsid can outlive its kill"
-    return ("process tree: mgexec is a child subreaper, so orphans of a command come back to it; a kill "
-            "freezes and kills the command's session, group, descendants and those orphans")
+def containment() -> tuple[bool, str]:
+    """Whether this host can follow a command's escapes, and how, as `mgexec doctor` reports it."""
+    if _LIBC is None or not os.path.isdir("/proc/self/task"):
+        return False, ("local commands: process groups only (no Linux /proc and subreaper here), so a process "
+                       "that calls setsid or setpgid can outlive its command")
+    try:
+        can = _LIBC.prctl(37, ctypes.byref(ctypes.c_int()), 0, 0, 0) == 0  # PR_GET_CHILD_SUBREAPER
+    except (AttributeError, OSError):
+        can = False
+    if not can:
+        return False, "local commands: process groups only (prctl refused), so a setsid child can outlive its command"
+    return True, ("local commands and shells: process trees (mgexec is a child subreaper, each background shell "
+                  "runs under a subreaper keeper); a kill freezes and SIGKILLs the session, group, descendants "
+                  "and adopted orphans; no cgroup is used")
