@@ -156,14 +156,18 @@ async def run_process(
     stdin_data: bytes | None = None,
     kill_grace: float = DEFAULT_KILL_GRACE,
     on_timeout: Callable[[], object] | None = None,
+    on_spawn: Callable[[int], None] | None = None,
 ) -> ProcessOutput:
-    """Run argv to completion; on timeout or cancellation kill its whole process group.
+    """Run argv to completion; on timeout or cancellation kill everything it started.
 
     `on_timeout` lets a caller stop work the group kill cannot reach (a process inside a
     container behind `docker exec`); it may return an awaitable, which is awaited.
+    `on_spawn` gets the pid as soon as the process runs (a guard that outlives the server).
     """
     start = time.monotonic()
     child = await spawn(argv, cwd=cwd, env=env, stdin_pipe=stdin_data is not None)
+    if on_spawn is not None:
+        on_spawn(child.pid)
     proc = child.proc
     out, err = CappedBuffer(output_cap), CappedBuffer(output_cap)
     readers = asyncio.gather(_pump(proc.stdout, out), _pump(proc.stderr, err), _feed(proc, stdin_data))
@@ -252,12 +256,15 @@ def _scope(pid: int) -> processes.Scope:
 
 async def sweep_command(pid: int) -> None:
     """Freeze and SIGKILL everything the command led by pid started, wherever it moved (off the loop)."""
+    _signal_group(pid, signal.SIGKILL)
     await asyncio.to_thread(processes.terminate, _scope(pid), signal.SIGKILL)
 
 
 async def kill_command(child: Child, grace: float = DEFAULT_KILL_GRACE) -> None:
     """SIGTERM the command's whole tree, wait up to `grace` for its leader, then sweep it with SIGKILL."""
     if not child.exited.done():
+        # The group at once, before any await: a shutdown may end the loop during the sweep below.
+        _signal_group(child.pid, signal.SIGTERM)
         await asyncio.to_thread(processes.terminate, _scope(child.pid), signal.SIGTERM)
         try:
             await asyncio.wait_for(asyncio.shield(child.exited), grace)

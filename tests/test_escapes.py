@@ -325,3 +325,43 @@ def test_docker_shells_escapes_die_with_a_sigkilled_server_in_a_kept_container(d
     script = DOCKER_OWNER.format(repo=str(REPO), container=docker_agent.container, commands=commands,
                                  work_dir=str(workspace_1000))
     sigkill_owner(script, tmp_path, in_container(docker_agent.container), token)
+
+
+LOCAL_COMMAND_OWNER = """
+import asyncio, sys
+sys.path.insert(0, {repo!r})
+from pathlib import Path
+from mgexec.config import ExecConfig
+from mgexec.executors.local import LocalExecutor
+
+async def main():
+    executor = LocalExecutor(ExecConfig(workspace=Path({work_dir!r})))
+    await executor.start()
+    assert (executor.command_guard.cgroup is not None) == {cgroup!r}, executor.command_guard.mechanism()
+    running = [asyncio.create_task(executor.execute(command, timeout=300)) for command in {commands!r}]
+    print("started", flush=True)
+    await asyncio.sleep(300)
+
+asyncio.run(main())
+"""
+# Without a cgroup, an orphan the server had adopted goes to init when the server dies: only what
+# stayed in a command's tree, session or group is found then.
+TREE_SHAPES = [name for name in SHAPES if name not in ("double-fork-setsid", "daemon-env-i")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cgroup", [True, False], ids=["cgroup", "trees"])
+def test_local_commands_die_with_a_sigkilled_server(tmp_path, monkeypatch, cgroup):
+    from mgexec.command_guard import make_cgroup
+
+    if cgroup:
+        probe = make_cgroup()
+        if probe is None:
+            pytest.skip("no writable cgroup v2 with cgroup.kill on this machine")
+        os.rmdir(probe)
+    else:
+        monkeypatch.setenv("MGEXEC_CGROUP", "off")
+    token = new_token()
+    commands = [f"{shape(name, token)}\nsleep 300" for name in (SHAPES if cgroup else TREE_SHAPES)]
+    script = LOCAL_COMMAND_OWNER.format(repo=str(REPO), work_dir=str(tmp_path), commands=commands, cgroup=cgroup)
+    sigkill_owner(script, tmp_path, with_token, token)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
+from mgexec.command_guard import CommandGuard
 from mgexec.environment import command_env, host_line_shell, line_shell_argv
 from mgexec.executors.base import Executor
 from mgexec.result import ExecResult, from_process
@@ -11,17 +13,45 @@ from mgexec.runner import run_process
 
 
 class LocalExecutor(Executor):
+    """Commands on this host; a guard process kills them if this process dies first (even by SIGKILL)."""
+
+    def __init__(self, config) -> None:
+        super().__init__(config)
+        self.command_guard: CommandGuard | None = None
+
+    async def open(self) -> None:
+        if self.command_guard is None:
+            self.command_guard = await asyncio.to_thread(CommandGuard)
+
+    async def close(self) -> None:
+        await super().close()
+        if self.command_guard is not None:
+            guard, self.command_guard = self.command_guard, None
+            guard.close()
+
     def make_launcher(self):
         from mgexec.shells import LocalLauncher
 
         return LocalLauncher()
 
     async def _run(self, command: str, work_dir: Path, timeout: float) -> ExecResult:
-        out = await run_process(
-            line_shell_argv(command, host_line_shell()),
-            cwd=str(work_dir),
-            env=command_env(work_dir),
-            timeout=timeout,
-            output_cap=self.config.max_output_bytes,
-        )
+        guard, pids = self.command_guard, []
+
+        def started(pid: int) -> None:
+            pids.append(pid)
+            if guard is not None:
+                guard.started(pid)
+
+        try:
+            out = await run_process(
+                line_shell_argv(command, host_line_shell()),
+                cwd=str(work_dir),
+                env=command_env(work_dir),
+                timeout=timeout,
+                output_cap=self.config.max_output_bytes,
+                on_spawn=started,
+            )
+        finally:
+            if guard is not None and pids:
+                guard.ended(pids[0])
         return from_process(out, command, str(work_dir), timeout)
