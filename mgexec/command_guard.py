@@ -198,3 +198,13 @@ class CommandGuard:
         self._process = guard
         return write_end
 
+
+def describe_server_death() -> str:
+    """What kills local commands when the server dies, as `mgexec doctor` reports it (probes a cgroup)."""
+    probe = make_cgroup()
+    if probe is None:
+        why = "MGEXEC_CGROUP=off" if os.environ.get(CGROUP_VARIABLE) == "off" else "no writable cgroup v2 with cgroup.kill"
+        return (f"if the server dies: a guard kills the trees of running local commands ({why}; a process that "
+                "double-forked and called setsid escapes that)")
+    os.rmdir(probe)
+    return f"if the server dies: a guard kills the server's own cgroup (under {os.path.dirname(probe)})"

@@ -8,6 +8,7 @@ import sys
 from typing import Callable
 
 from mgexec import processes
+from mgexec.command_guard import describe_server_death
 from mgexec.config import DEFAULT_IMAGE, DEFAULT_SUDO_IMAGE, ExecConfig
 from mgexec.docker.argv import build_image_inspect_argv
 from mgexec.docker.cli import DockerCLI, resolve_binary
@@ -30,6 +31,8 @@ async def run_doctor(config: ExecConfig, echo: Echo) -> bool:
     report(sys.version_info >= (3, 10), f"Python {sys.version.split()[0]}", "install Python 3.10 or newer")
     contained, how = processes.containment()
     report(contained, f"process containment: {how}", "run mgexec on Linux with /proc mounted", needed=False)
+    if contained:
+        echo(f"[note] {describe_server_death()}")
     ws = config.workspace
     report(os.access(ws, os.W_OK), f"workspace {ws} is writable", f"fix the permissions of {ws} or choose another cwd")
     docker_needed = config.mode == "docker"

@@ -280,4 +280,4 @@ def containment() -> tuple[bool, str]:
         return False, "local commands: process groups only (prctl refused), so a setsid child can outlive its command"
     return True, ("local commands and shells: process trees (mgexec is a child subreaper, each background shell "
                   "runs under a subreaper keeper); a kill freezes and SIGKILLs the session, group, descendants "
-                  "and adopted orphans; no cgroup is used")
+                  "and adopted orphans")
