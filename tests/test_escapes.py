@@ -365,3 +365,32 @@ def test_local_commands_die_with_a_sigkilled_server(tmp_path, monkeypatch, cgrou
     commands = [f"{shape(name, token)}\nsleep 300" for name in (SHAPES if cgroup else TREE_SHAPES)]
     script = LOCAL_COMMAND_OWNER.format(repo=str(REPO), work_dir=str(tmp_path), commands=commands, cgroup=cgroup)
     sigkill_owner(script, tmp_path, with_token, token)
+
+
+CHANNEL_OWNER = """
+import asyncio, sys
+sys.path.insert(0, {repo!r})
+from mgexec.docker.channel import ExecChannel
+from mgexec.docker.cli import DockerCLI
+
+async def main():
+    channel = await ExecChannel.open(DockerCLI(), {container!r})
+    running = [asyncio.create_task(channel.run(command, work_dir={work_dir!r}, timeout=300, output_cap=1000))
+               for command in {commands!r}]
+    print("started", flush=True)
+    await asyncio.sleep(300)
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_docker_warm_commands_die_with_a_sigkilled_server_in_a_kept_container(docker_agent, workspace_1000,
+                                                                               tmp_path):
+    # The server's death closes the channel's stdin; the helper then kills every command's tree.
+    token = new_token()
+    commands = [f"{shape(name, token)}\nsleep 300" for name in SHAPES]
+    script = CHANNEL_OWNER.format(repo=str(REPO), container=docker_agent.container, commands=commands,
+                                  work_dir=str(workspace_1000))
+    sigkill_owner(script, tmp_path, in_container(docker_agent.container), token)
