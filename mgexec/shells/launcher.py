@@ -99,7 +99,6 @@ def _keeper_main() -> None:
     """
     import ctypes
     import os
-    import select
     import signal
     import sys
 
@@ -127,33 +126,48 @@ def _keeper_main() -> None:
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
-    status = None
-    while status is None:
+    status = _keeper_wait(lifeline, wake_r, child)
+    me = os.getpid()
+    freeze_and_kill(lambda: tree_of(process_table(), [me]) - {me})
+    _exit_as(status)
+
+
+def _keeper_wait(lifeline, wake_r, child):
+    """Reap children (the shell, and orphans re-parented to the keeper) until the shell ends: its wait
+    status; None when the lifeline closed first."""
+    import os
+    import select
+
+    while True:
         ready = select.select([lifeline, wake_r], [], [])[0]
         if lifeline in ready and not os.read(lifeline, 4096):
-            break
+            return None
         if wake_r in ready:
             os.read(wake_r, 4096)
         while True:
             try:
-                pid, code = os.waitpid(-1, os.WNOHANG)
+                pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
                 break
             if pid == 0:
                 break
             if pid == child:
-                status = code
-    me = os.getpid()
-    freeze_and_kill(lambda: tree_of(process_table(), [me]) - {me})
-    if status is None or os.WIFSIGNALED(status):
-        # Die of the shell's signal, so the server reports it as the shell's own end.
-        sig = os.WTERMSIG(status) if status is not None else signal.SIGKILL
-        if sig not in (signal.SIGKILL, signal.SIGSTOP):
-            signal.signal(sig, signal.SIG_DFL)
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, [sig])
-        os.kill(me, sig)
-        os._exit(128 + sig)  # a signal whose default is to be ignored
-    os._exit(os.WEXITSTATUS(status))
+                return status
+
+
+def _exit_as(status):
+    """Exit with the shell's status; die of its signal, so the server reports that (SIGKILL without one)."""
+    import os
+    import signal
+
+    if status is not None and not os.WIFSIGNALED(status):
+        os._exit(os.WEXITSTATUS(status))
+    sig = os.WTERMSIG(status) if status is not None else signal.SIGKILL
+    if sig not in (signal.SIGKILL, signal.SIGSTOP):
+        signal.signal(sig, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, [sig])
+    os.kill(os.getpid(), sig)
+    os._exit(128 + sig)  # a signal whose default is to be ignored
 
 
 # The keeper is shipped as source to `python -I -S` (no site, no import of mgexec, a fast start),
@@ -164,7 +178,8 @@ WRAPPER_VARIABLE = "MGEXEC_SHELL_WRAPPER"
 BOOTSTRAP = f"import os; exec(os.environ.pop({WRAPPER_VARIABLE!r}))"
 WRAPPER_SOURCE = "from __future__ import annotations\n\n" + "\n\n".join(
     inspect.getsource(function) for function in (
-        processes.read_stat, processes.process_table, processes.tree_of, processes.freeze_and_kill, _keeper_main)
+        processes.read_stat, processes.process_table, processes.tree_of, processes.freeze_and_kill,
+        _keeper_wait, _exit_as, _keeper_main)
 ) + "\n\n_keeper_main()\n"
 
 
