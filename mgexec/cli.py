@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from mgexec import __version__
+from mgexec import __version__, processes
 from mgexec.errors import MgexecError
 
 EXIT_USAGE = 2
@@ -95,6 +95,7 @@ def exec_command(config: str | None, agent: str | None, timeout: float | None, w
     from mgexec.session import run_once
 
     line = command[0] if len(command) == 1 else shlex.join(command)
+    processes.become_subreaper()  # this process owns every child it has: orphans of the command come back
     result = asyncio.run(run_once(load_config(config, agent), line, timeout=timeout, work_dir=workdir,
                                   on_setup=_say_progress))
     if as_json:
@@ -129,6 +130,7 @@ def serve(config: str | None, agent: str | None, transport: str, host: str, port
     from mgexec.config import load_config
     from mgexec.server import serve as run_server
 
+    processes.become_subreaper()  # the server owns every child it has: orphans of commands come back to it
     run_server(load_config(config, agent), transport=transport, host=host, port=port)
 
 

@@ -119,11 +119,25 @@ def signal_all(pids: Iterable[int], sig: int) -> None:
 
 # --- the owner's side: subreaper, registry of its own children, adopted orphans ----------------------
 def become_subreaper() -> bool:
-    """Make this process the reaper of its descendants' orphans (Linux); False where that is unavailable."""
+    """Make this process the reaper of its descendants' orphans (Linux); False where that is unavailable.
+
+    Only for a process that owns its children, such as `mgexec serve` and `mgexec exec`: a sweep
+    takes any child mgexec did not start and that is not in this process's session for an orphan
+    of a command, so a program embedding mgexec that starts children of its own in new sessions
+    must not turn this on (it gets group, session and tree kills, and the guard's cgroup).
+    """
     global _subreaper
     if not _subreaper and _LIBC is not None:
         _subreaper = _LIBC.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
     return _subreaper
+
+
+def stop_being_subreaper() -> None:
+    """Undo become_subreaper (tests and benchmarks that embed mgexec)."""
+    global _subreaper
+    if _subreaper and _LIBC is not None:
+        _LIBC.prctl(_PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
+    _subreaper = False
 
 
 def is_subreaper() -> bool:
@@ -278,6 +292,6 @@ def containment() -> tuple[bool, str]:
         can = False
     if not can:
         return False, "local commands: process groups only (prctl refused), so a setsid child can outlive its command"
-    return True, ("local commands and shells: process trees (mgexec is a child subreaper, each background shell "
-                  "runs under a subreaper keeper); a kill freezes and SIGKILLs the session, group, descendants "
-                  "and adopted orphans")
+    return True, ("local commands and shells: process trees (`mgexec serve` and `mgexec exec` are child "
+                  "subreapers, each background shell runs under a subreaper keeper); a kill freezes and SIGKILLs "
+                  "the session, group, descendants and adopted orphans")

@@ -128,7 +128,6 @@ async def spawn(
 ) -> Child:
     """Start argv in a new session with piped stdout/stderr and stdin from /dev/null (or a pipe)."""
     loop = asyncio.get_running_loop()
-    processes.become_subreaper()
     with processes.spawning() as own:  # a concurrent sweep must not take the new child for an orphan
         transport, protocol = await loop.subprocess_exec(
             lambda: _ExitAwareProtocol(loop),

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from mgexec import processes
 from mgexec.config import ExecConfig
 from mgexec.executors.local import LocalExecutor
 from mgexec.shells import BackgroundShellManager, LocalLauncher
@@ -96,8 +97,13 @@ async def run_and_check(executor, find, name: str, *, timeout: float | None) -> 
 
 @pytest.fixture
 async def local(tmp_path):
-    async with LocalExecutor(ExecConfig(workspace=tmp_path)) as executor:
-        yield executor
+    # As `mgexec serve` and `mgexec exec` run: this process owns its children, orphans come back to it.
+    processes.become_subreaper()
+    try:
+        async with LocalExecutor(ExecConfig(workspace=tmp_path)) as executor:
+            yield executor
+    finally:
+        processes.stop_being_subreaper()
 
 
 @pytest.mark.parametrize("name", SHAPES)
@@ -331,10 +337,13 @@ LOCAL_COMMAND_OWNER = """
 import asyncio, sys
 sys.path.insert(0, {repo!r})
 from pathlib import Path
+from mgexec import processes
 from mgexec.config import ExecConfig
+from mgexec import processes
 from mgexec.executors.local import LocalExecutor
 
 async def main():
+    processes.become_subreaper()  # as `mgexec serve` does
     executor = LocalExecutor(ExecConfig(workspace=Path({work_dir!r})))
     await executor.start()
     assert (executor.command_guard.cgroup is not None) == {cgroup!r}, executor.command_guard.mechanism()
@@ -394,3 +403,25 @@ def test_docker_warm_commands_die_with_a_sigkilled_server_in_a_kept_container(do
     script = CHANNEL_OWNER.format(repo=str(REPO), container=docker_agent.container, commands=commands,
                                   work_dir=str(workspace_1000))
     sigkill_owner(script, tmp_path, in_container(docker_agent.container), token)
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("name", SHAPES)
+async def test_docker_cancel_kills_escapes(docker_executor, name):
+    # A cancelled call (the client gave up, the session ends) stops the command inside too.
+    find, token = in_container(docker_executor.container), new_token()
+    task = asyncio.create_task(docker_executor.execute(f"{shape(name, token)}\nsleep 300", timeout=60))
+    seen = await appear(find, token)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert await gone(find, token, seconds=5) == [], f"{name}: {seen} started, still running after the cancel"
+
+
+@pytest.mark.parametrize("name", SHAPES)
+async def test_local_cancel_kills_escapes(local, name):
+    token = new_token()
+    task = asyncio.create_task(local.execute(f"{shape(name, token)}\nsleep 300", timeout=60))
+    seen = await appear(with_token, token)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert await gone(with_token, token) == [], f"{name}: {seen} started, still running after the cancel"

@@ -7,6 +7,7 @@ pid and start time; its end or a timeout then sweeps its tree inside the contain
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import uuid
@@ -145,6 +146,10 @@ class DockerExecutor(Executor):
                                     on_timeout=lambda: self._kill_inside(pidfile))
         except OSError as exc:
             return rejected(command, str(work_dir), f"Could not start `{self.cli.binary} exec`: {exc}.")
+        except asyncio.CancelledError:
+            # The host-side client is gone, but that does not stop the command inside the container.
+            await asyncio.shield(self._kill_inside(pidfile))
+            raise
         if not out.timed_out and out.exit_code in (125, 126, 127) and _engine_failed(out.stderr):
             return rejected(command, str(work_dir), f"The container engine could not run the command: {out.stderr.strip()}")
         return from_process(out, command, str(work_dir), timeout)
