@@ -425,3 +425,70 @@ async def test_local_cancel_kills_escapes(local, name):
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
     assert await gone(with_token, token) == [], f"{name}: {seen} started, still running after the cancel"
+
+
+EXEC_OWNER = """
+import asyncio, sys
+sys.path.insert(0, {repo!r})
+from pathlib import Path
+from mgexec.config import ExecConfig
+from mgexec.executors.docker import DockerExecutor
+
+async def main():
+    executor = DockerExecutor(ExecConfig(workspace=Path({work_dir!r}), mode="docker", agent_id={agent!r}),
+                              warm_channel=False)
+    await executor.open()
+    assert not executor.owned and executor.command_guard is not None
+    running = [asyncio.create_task(executor.execute(command, timeout=300)) for command in {commands!r}]
+    print("started", flush=True)
+    await asyncio.sleep(300)
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_docker_exec_commands_die_with_a_sigkilled_server_in_a_kept_container(workspace_1000, tmp_path):
+    # Without the warm channel, the guard sweeps the commands' tagged processes and what they
+    # orphaned to PID 1 (the env -i daemon drops the tag) in a container kept by `mgexec up`.
+    from dockermode import docker_config, remove
+    from mgexec.executors.docker import DockerExecutor
+
+    kept = DockerExecutor(docker_config(workspace_1000), keep=True)
+    asyncio.run(kept.open())
+    asyncio.run(kept.close())  # a kept container stays
+    try:
+        token = new_token()
+        commands = [f"{shape(name, token)}\nsleep 300" for name in SHAPES]
+        script = EXEC_OWNER.format(repo=str(REPO), work_dir=str(workspace_1000), agent=kept.config.agent_id,
+                                   commands=commands)
+        sigkill_owner(script, tmp_path, in_container(kept.container), token)
+    finally:
+        remove(kept.container)
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_docker_exec_owner_sigkilled_without_shells_removes_its_container(workspace_1000, tmp_path):
+    from dockermode import exists, remove
+
+    agent = f"t{uuid.uuid4().hex[:10]}"
+    script = EXEC_OWNER.replace("assert not executor.owned and", "assert executor.owned and").format(
+        repo=str(REPO), work_dir=str(workspace_1000), agent=agent, commands=["sleep 300"])
+    path = tmp_path / "owner.py"
+    path.write_text(script)
+    owner = subprocess.Popen([sys.executable, str(path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert owner.stdout.readline().strip() == "started"
+        owner.kill()
+        owner.wait()
+        deadline = time.monotonic() + 30
+        while exists(f"massgen-{agent}"):
+            assert time.monotonic() < deadline, "the container outlived its SIGKILLed owner by 30 s"
+            time.sleep(0.2)
+    finally:
+        if owner.poll() is None:
+            owner.kill()
+            owner.wait()
+        remove(f"massgen-{agent}")

@@ -68,6 +68,7 @@ class DockerLauncher:
         self.guard_tag = secrets.token_hex(8)  # the value of MGEXEC_GUARD in its shells
         self._sessions: dict[int, int | None] = {}  # session id -> start time, of shells not yet over
         self._starters: list[subprocess.Popen] = []
+        self._floor: int | None = None  # see watch_since
         self._closed = False
         self._lifeline = self._start_guard()
 
@@ -104,6 +105,17 @@ class DockerLauncher:
             self._forget(shell.pid)
         else:
             _kill_client(shell.local_pid)  # its tree is dead; a client still waiting would wait forever
+
+    def watch_since(self, since: int) -> None:
+        """Also guard commands started in the container after `since` (clock ticks there) that carry
+        this launcher's tag: per-command `docker exec`s, which have no session the guard learns of."""
+        self._floor = since if self._floor is None else min(self._floor, since)
+        self._tell(b"~%d\n" % since)
+
+    def release_floor(self) -> None:
+        """Undo watch_since: an owner that ends on purpose has nothing left started since."""
+        self._floor = None
+        self._tell(b"~-\n")
 
     def close(self) -> None:
         """Release the guard, which kills whatever is left of this launcher's shells."""
@@ -146,7 +158,8 @@ class DockerLauncher:
                 self._lifeline = os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)  # keeps later writes harmless
                 log.warning("%s Until the server restarts, its background shells may outlive it.", exc)
                 return
-            os.write(self._lifeline, b"".join(guard.open_line(sid, since) for sid, since in self._sessions.items()))
+            os.write(self._lifeline, b"".join(guard.open_line(sid, since) for sid, since in self._sessions.items())
+                     + (b"~%d\n" % self._floor if self._floor is not None else b""))
 
     def _start_guard(self) -> int:
         read_end, write_end = os.pipe()  # both close-on-exec: only the guard gets the read end

@@ -34,10 +34,12 @@ def open_line(sid: int, since: int | None) -> bytes:
     return b"+%d %s\n" % (sid, b"-" if since is None else b"%d" % since)
 
 
-def follow(lifeline: int) -> tuple[dict, bool]:
-    """Read `+SID SINCE` / `-SID` / `close` lines until EOF: the sessions still open, and whether closed on purpose."""
+def follow(lifeline: int) -> tuple[dict, bool, int | None]:
+    """Read `+SID SINCE` / `-SID` / `~SINCE` / `~-` / `close` lines until EOF: the sessions still open,
+    whether closed on purpose, and the earliest `~SINCE` not withdrawn by `~-` (commands without a
+    session of their own started after it)."""
     sessions: dict = {}
-    closed, pending = False, b""
+    closed, floor, pending = False, None, b""
     while chunk := os.read(lifeline, 4096):
         pending += chunk
         *lines, pending = pending.split(b"\n")
@@ -50,14 +52,21 @@ def follow(lifeline: int) -> tuple[dict, bool]:
                 sessions[int(words[0][1:])] = int(since) if since else None
             elif line[:1] == b"-" and line[1:].isdigit():
                 sessions.pop(int(line[1:]), None)
-    return sessions, closed
+            elif line == b"~-":
+                floor = None
+            elif line[:1] == b"~" and line[1:].isdigit():
+                floor = int(line[1:]) if floor is None else min(floor, int(line[1:]))
+    return sessions, closed, floor
 
 
-def sweep_argv(docker: list[str], container: str, signame: str, tag: str, sessions: dict, script: str) -> list[str]:
-    """`docker exec CONTAINER bash -c SWEEP`: signal the sessions' trees, what they orphaned to PID 1 since
-    the earliest of them started, and, with a tag, every process carrying it."""
+def sweep_argv(docker: list[str], container: str, signame: str, tag: str, sessions: dict, script: str,
+               floor: int | None = None) -> list[str]:
+    """`docker exec CONTAINER bash -c SWEEP`: signal the sessions' trees, what was orphaned to PID 1 since
+    the earliest of them (or `floor`) started, and, with a tag, every process carrying it."""
     starts = [since for since in sessions.values() if since is not None]
-    since = str(min(starts)) if starts and len(starts) == len(sessions) else "-"
+    known = floor is not None or len(starts) == len(sessions)
+    starts += [floor] if floor is not None else []
+    since = str(min(starts)) if starts and known else "-"
     return [*docker, "exec", container, "bash", "-c", script, "mgexec-sweep", signame, tag, since,
             *(str(sid) for sid in sorted(sessions))]
 
@@ -80,12 +89,12 @@ def main(argv: list[str]) -> None:
     # It stays the server's child: a server that is a subreaper would take a detached guard for an orphan.
     for sig in (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_IGN)
-    sessions, closed = follow(lifeline)
+    sessions, closed, floor = follow(lifeline)
     os.close(lifeline)
     # A server that died cannot remove its container; removing it ends every process inside.
     if owns and not closed and run_quietly([*docker, "rm", "-f", container], RM_TIMEOUT):
         return
-    run_quietly(sweep_argv(docker, container, "KILL", tag, sessions, script), EXEC_TIMEOUT)
+    run_quietly(sweep_argv(docker, container, "KILL", tag, sessions, script, floor), EXEC_TIMEOUT)
 
 
 if __name__ == "__main__":
