@@ -9,6 +9,7 @@ a fork loop cannot race the listing), SIGKILLs them, and repeats until none is l
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
@@ -20,8 +21,6 @@ from typing import Iterable
 
 _PR_SET_CHILD_SUBREAPER = 36
 _LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
-SWEEP_ROUNDS = 50  # freeze-and-kill rounds before a sweep gives up (each round kills what it saw)
-FREEZE_ROUNDS = 200  # listings while freezing; a fork loop adds at most one generation per listing
 
 # A child mgexec has just started must never be taken for an orphan: spawns are counted from before
 # the fork until the child is registered, and orphans are only picked while no spawn is under way.
@@ -86,9 +85,9 @@ def freeze_and_kill(collect, spare=()):
     import signal
 
     killed = set()
-    for _ in range(50):
+    for _ in range(50):  # rounds; each kills everything it froze
         frozen = set()
-        for _ in range(200):
+        for _ in range(200):  # listings; a fork loop adds at most one generation per listing
             new = set(collect()) - frozen - set(spare)
             if not new:
                 break
@@ -140,21 +139,15 @@ def stop_being_subreaper() -> None:
     _subreaper = False
 
 
-def is_subreaper() -> bool:
-    return _subreaper
-
-
-class spawning:
-    """Context of starting a child: `with processes.spawning() as own: ...; own(pid)` registers it."""
-
-    def __enter__(self):
-        global _spawning
-        with _lock:
-            _spawning += 1
-        return register
-
-    def __exit__(self, *exc_info) -> None:
-        global _spawning
+@contextlib.contextmanager
+def spawning():
+    """Around the start of a child: `with processes.spawning() as own: ...; own(pid)` registers it."""
+    global _spawning
+    with _lock:
+        _spawning += 1
+    try:
+        yield register
+    finally:
         with _lock:
             _spawning -= 1
 
