@@ -227,9 +227,13 @@ def in_container(container: str):
 
     def find(token: str) -> list[int]:
         head, tail = token[:8], token[8:]
-        out = subprocess.run(["docker", "exec", "--user", "0", container, "sh", "-c", script, "x", head, tail],
-                             capture_output=True, text=True, check=True)
-        return [int(pid) for pid in out.stdout.split()]
+        for _ in range(3):  # a loaded engine now and then fails one exec; the listing itself cannot fail
+            out = subprocess.run(["docker", "exec", "--user", "0", container, "sh", "-c", script, "x", head, tail],
+                                 capture_output=True, text=True)
+            if out.returncode == 0:
+                return [int(pid) for pid in out.stdout.split()]
+            time.sleep(0.2)
+        raise AssertionError(f"cannot list processes in {container}: {out.stderr}")
 
     return find
 
