@@ -66,13 +66,13 @@ def _guard_main() -> None:
             pass
     me = os.getpid()
     freeze_and_kill(lambda: tree_of(process_table(), tops, tops) - {me})
-    if cgroup != "-":
-        for _ in range(100):  # the dead need a moment to leave the cgroup
-            try:
-                os.rmdir(cgroup)
-                break
-            except OSError:
-                time.sleep(0.05)
+    for _ in range(100 if cgroup != "-" else 0):  # the dead need a moment to leave the cgroup
+        try:
+            for path, dirs, _ in sorted(os.walk(cgroup), reverse=True):  # nested ones (emptied) first
+                os.rmdir(path)
+            break
+        except OSError:
+            time.sleep(0.05)
 
 
 GUARD_SOURCE = "from __future__ import annotations\n\n" + "\n\n".join(
@@ -100,6 +100,8 @@ def make_cgroup() -> str | None:
     """A new cgroup beside this process's own, with cgroup.kill (Linux 5.14+); None where none is writable."""
     if os.environ.get(CGROUP_VARIABLE) == "off":
         return None
+    # Nested when this process already runs in another mgexec's cgroup (a command that runs mgexec):
+    # that one's kill must take this one too.
     parent = own_cgroup_dir()
     if parent is None or not os.access(parent, os.W_OK):
         return None

@@ -496,3 +496,26 @@ def test_docker_exec_owner_sigkilled_without_shells_removes_its_container(worksp
             owner.kill()
             owner.wait()
         remove(f"massgen-{agent}")
+
+
+@pytest.mark.slow
+def test_local_command_running_mgexec_dies_with_a_sigkilled_server(tmp_path):
+    # A command that runs mgexec itself gets a cgroup nested in the server's: the server's kill takes it,
+    # and the emptied cgroups are removed.
+    from mgexec.command_guard import make_cgroup, own_cgroup_dir
+
+    probe = make_cgroup()
+    if probe is None:
+        pytest.skip("no writable cgroup v2 with cgroup.kill on this machine")
+    os.rmdir(probe)
+    base = own_cgroup_dir()
+    before = set(os.listdir(base))
+    token = new_token()
+    mgexec = Path(sys.executable).parent / "mgexec"
+    inner = f"{mgexec} exec -- \"setsid bash -c 'exec -a {token} sleep 300' & sleep 300\""
+    script = LOCAL_COMMAND_OWNER.format(repo=str(REPO), work_dir=str(tmp_path), commands=[inner], cgroup=True)
+    sigkill_owner(script, tmp_path, with_token, token)
+    deadline = time.monotonic() + 10
+    while (made := set(os.listdir(base)) - before) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert made == set()
