@@ -470,7 +470,7 @@ asyncio.run(main())
 @pytest.mark.slow
 def test_shells_die_when_their_owner_is_sigkilled(tmp_path):
     # The second shell ignores SIGHUP, so the terminal's hangup alone would leave its sleeps
-    # running: only the guard's session kill ends them. The third also moves its jobs out of
+    # running: only the keeper's tree kill ends them. The third also moves its jobs out of
     # its process group.
     script = tmp_path / "owner.py"
     script.write_text(OWNER.format(repo=str(REPO), work_dir=str(tmp_path)))
