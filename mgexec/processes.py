@@ -176,15 +176,14 @@ def _settled_children(wait: float) -> set[int] | None:
 
 
 def _children() -> set[int]:
-    """This process's direct children, from every thread's /proc children list (or a full scan)."""
-    me, kids = os.getpid(), set()
+    """Direct children of this process's main thread: where the kernel re-parents orphans to a subreaper
+    (its first live thread), so one small read finds them all; a full scan where /proc lacks the list."""
+    me = os.getpid()
     try:
-        for tid in os.listdir(f"/proc/{me}/task"):
-            with open(f"/proc/{me}/task/{tid}/children", "rb") as listing:
-                kids.update(int(pid) for pid in listing.read().split())
+        with open(f"/proc/{me}/task/{me}/children", "rb") as listing:
+            return {int(pid) for pid in listing.read().split()}
     except OSError:
-        kids = {pid for pid, stat in process_table().items() if stat[1] == me}
-    return kids
+        return {pid for pid, stat in process_table().items() if stat[1] == me}
 
 
 def adopted_orphans(wait: float = SPAWN_WAIT) -> set[int] | None:
