@@ -110,19 +110,25 @@ def _keeper_main() -> None:
     os.set_blocking(wake_w, False)
     signal.signal(signal.SIGCHLD, lambda *_: None)
     signal.set_wakeup_fd(wake_w)
+    # The shell keeps its terminal and default signals; the keeper holds neither, so a Ctrl-C, a
+    # hangup or a group SIGTERM reaches only the shell's processes. Blocked across the fork, so one
+    # that comes early is neither lost in Python's handler before exec nor fatal to the keeper.
+    tty_signals = (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGTSTP, signal.SIGTTIN,
+                   signal.SIGTTOU)
+    signal.pthread_sigmask(signal.SIG_BLOCK, tty_signals)
     child = os.fork()
     if child == 0:
         os.close(lifeline)
         signal.set_wakeup_fd(-1)
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        for sig in (signal.SIGCHLD,) + tty_signals:
+            signal.signal(sig, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, tty_signals)
         os.execv(shell, [os.path.basename(shell), "-c", command])
+    for sig in tty_signals:
+        signal.signal(sig, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, tty_signals)
     # The shell exists now: announce it, so a kill right after the start finds the shell to kill.
     os.write(1, b"\x1emgexec-pid %d\x1e\n" % os.getpid())
-    # The shell keeps its terminal and default signals; the keeper holds neither, so a Ctrl-C,
-    # a hangup or a group SIGTERM reaches only the shell's processes.
-    for sig in (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGTSTP, signal.SIGTTIN,
-                signal.SIGTTOU):
-        signal.signal(sig, signal.SIG_IGN)
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
