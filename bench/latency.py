@@ -7,6 +7,7 @@ import statistics
 from dataclasses import dataclass
 
 from bench.context import BenchContext, check_ok, start_docker
+from mgexec import processes
 from bench.timing import BenchError, Row, time_interleaved
 
 
@@ -28,7 +29,14 @@ def paired_overhead_ms(base: list[float], other: list[float]) -> float:
 async def bench_local(ctx: BenchContext) -> list[Row]:
     executor = await ctx.local()
     s = ctx.settings
+    processes.become_subreaper()  # as `mgexec serve` runs: the end-of-command orphan check is part of the cost
+    try:
+        return await _bench_local(executor, s)
+    finally:
+        processes.stop_being_subreaper()  # the MCP groups start servers of their own from this process
 
+
+async def _bench_local(executor, s) -> list[Row]:
     async def bare() -> None:
         await run_argv(["/bin/sh", "-c", "true"])
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from mgexec import __version__
+from mgexec import __version__, processes
 from mgexec.errors import MgexecError
 
 EXIT_USAGE = 2
@@ -122,6 +122,7 @@ def exec_command(config: str | None, agent: str | None, timeout: float | None, w
         timeout = check_timeout(timeout, name="--timeout")
     line = command[0] if len(command) == 1 else shlex.join(command)
     cfg = _agent_config(config, agent, workspace, allow, allow_broad)
+    processes.become_subreaper()  # this process owns every child it has: orphans of the command come back
     result = asyncio.run(run_once(cfg, line, timeout=timeout, work_dir=workdir,
                                   on_setup=_say_progress))
     if as_json:
@@ -182,6 +183,7 @@ def serve(ctx: click.Context, config: str | None, agent: str | None, transport: 
     pending = workspace_problem(cfg)
     roots_may_fix = cfg.workspace_implicit and transport == "stdio" and cfg.mode == "local"
     check_workspace(cfg, "--workspace" if workspace is not None else "the config's cwd", workspace=not roots_may_fix)
+    processes.become_subreaper()  # the server owns every child it has: orphans of commands come back to it
     run_server(cfg, transport=transport, pending=pending,
                http=HttpOptions(host=host, port=port, token_file=token_file, allow_remote=allow_remote))
 

@@ -7,6 +7,8 @@ import shutil
 import sys
 from typing import Callable
 
+from mgexec import processes
+from mgexec.command_guard import describe_server_death
 from mgexec.config import DEFAULT_IMAGE, DEFAULT_SUDO_IMAGE, ExecConfig
 from mgexec.config.workspace import broad_reason, broad_refusal, workspace_problem
 from mgexec.docker.argv import build_image_inspect_argv
@@ -28,6 +30,10 @@ async def run_doctor(config: ExecConfig, echo: Echo) -> bool:
         ok = ok and (good or not needed)
 
     report(sys.version_info >= (3, 10), f"Python {sys.version.split()[0]}", "install Python 3.10 or newer")
+    contained, how = processes.containment()
+    report(contained, f"process containment: {how}", "run mgexec on Linux with /proc mounted", needed=False)
+    if contained:
+        echo(f"[note] {describe_server_death()}")
     ws = config.workspace
     broad = workspace_problem(config)
     report(broad is None, f"workspace {ws} " + ("is a project directory" if broad is None else "is refused"), broad or "")

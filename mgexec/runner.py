@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
+from mgexec import processes
 from mgexec.errors import SpawnFailed
 
 DEFAULT_KILL_GRACE = 2.0
@@ -129,23 +130,27 @@ async def spawn(
 ) -> Child:
     """Start argv in a new session with piped stdout/stderr and stdin from /dev/null (or a pipe)."""
     loop = asyncio.get_running_loop()
-    try:
-        transport, protocol = await loop.subprocess_exec(
-            lambda: _ExitAwareProtocol(loop),
-            *argv,
-            cwd=cwd,
-            env=dict(env) if env is not None else None,
-            stdin=asyncio.subprocess.PIPE if stdin_pipe else asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            start_new_session=True,
-        )
-    except ValueError as exc:  # a NUL in an argument or the environment, or text that cannot be encoded
-        raise SpawnFailed(spawn_error(argv[0], exc, env)) from exc
-    except OSError as exc:
-        if exc.errno == errno.E2BIG:  # other OSErrors keep their type: callers tell them apart
-            raise SpawnFailed(spawn_error(argv[0], exc)) from exc
-        raise
+    with processes.spawning() as own:  # a concurrent sweep must not take the new child for an orphan
+        try:
+            transport, protocol = await loop.subprocess_exec(
+                lambda: _ExitAwareProtocol(loop),
+                *argv,
+                cwd=cwd,
+                env=dict(env) if env is not None else None,
+                stdin=asyncio.subprocess.PIPE if stdin_pipe else asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                start_new_session=True,
+            )
+        except ValueError as exc:  # a NUL in an argument or the environment, or text that cannot be encoded
+            raise SpawnFailed(spawn_error(argv[0], exc, env)) from exc
+        except OSError as exc:
+            if exc.errno == errno.E2BIG:  # other OSErrors keep their type: callers tell them apart
+                raise SpawnFailed(spawn_error(argv[0], exc)) from exc
+            raise
+        pid = transport.get_pid()
+        own(pid)
+    protocol.exited.add_done_callback(lambda _: processes.release(pid))
     return Child(asyncio.subprocess.Process(transport, protocol, loop), protocol.exited)
 
 
@@ -184,14 +189,18 @@ async def run_process(
     stdin_data: bytes | None = None,
     kill_grace: float = DEFAULT_KILL_GRACE,
     on_timeout: Callable[[], object] | None = None,
+    on_spawn: Callable[[int], None] | None = None,
 ) -> ProcessOutput:
-    """Run argv to completion; on timeout or cancellation kill its whole process group.
+    """Run argv to completion; on timeout or cancellation kill everything it started.
 
     `on_timeout` lets a caller stop work the group kill cannot reach (a process inside a
     container behind `docker exec`); it may return an awaitable, which is awaited.
+    `on_spawn` gets the pid as soon as the process runs (a guard that outlives the server).
     """
     start = time.monotonic()
     child = await spawn(argv, cwd=cwd, env=env, stdin_pipe=stdin_data is not None)
+    if on_spawn is not None:
+        on_spawn(child.pid)
     proc = child.proc
     out, err = CappedBuffer(output_cap), CappedBuffer(output_cap)
     readers = asyncio.gather(_pump(proc.stdout, out), _pump(proc.stderr, err), _feed(proc, stdin_data))
@@ -205,20 +214,21 @@ async def run_process(
                 maybe = on_timeout()
                 if asyncio.iscoroutine(maybe) or isinstance(maybe, asyncio.Future):
                     await maybe
-            await kill_group(child, kill_grace)
+            await kill_command(child, kill_grace)
         if not await _finished_within(readers, LEFTOVER_WAIT):
-            # The main process is gone but something it spawned still holds the pipes.
-            await kill_group(child, kill_grace)
+            # The main process is gone but something it started still holds the pipes.
+            await sweep_command(child.pid)
             if not await _finished_within(readers, kill_grace):
-                # A process that left the group (setsid) still holds them: stop reading.
+                # Nothing should hold them now; never wait on them forever.
                 _cancel_quietly(readers)
                 proc._transport.close()  # type: ignore[attr-defined]
     except BaseException:
-        await asyncio.shield(kill_group(child, kill_grace))
+        await asyncio.shield(kill_command(child, kill_grace))
         _cancel_quietly(readers)
         raise
-    # The group may still hold children that closed their pipes: they must not survive either.
-    _signal_group(proc.pid, signal.SIGKILL)
+    # What the command started may have closed its pipes and still run: it must not survive either.
+    if processes.anything_left(child.pid):
+        await sweep_command(child.pid)
     code = proc.returncode
     return ProcessOutput(
         exit_code=code,
@@ -276,6 +286,32 @@ def _signal_group(pgid: int, sig: int) -> bool:
         return True
     except (ProcessLookupError, PermissionError):
         return False
+
+
+def _scope(pid: int) -> processes.Scope:
+    # The leader is its session's and group's id; members that moved elsewhere are its descendants,
+    # or orphans re-parented to mgexec once their parent ended.
+    return processes.Scope(roots=frozenset({pid}), sessions=frozenset({pid}))
+
+
+async def sweep_command(pid: int) -> None:
+    """Freeze and SIGKILL everything the command led by pid started, wherever it moved (off the loop)."""
+    _signal_group(pid, signal.SIGKILL)
+    await asyncio.to_thread(processes.terminate, _scope(pid), signal.SIGKILL)
+
+
+async def kill_command(child: Child, grace: float = DEFAULT_KILL_GRACE) -> None:
+    """SIGTERM the command's whole tree, wait up to `grace` for its leader, then sweep it with SIGKILL."""
+    if not child.exited.done():
+        # The group at once, before any await: a shutdown may end the loop during the sweep below.
+        _signal_group(child.pid, signal.SIGTERM)
+        await asyncio.to_thread(processes.terminate, _scope(child.pid), signal.SIGTERM)
+        try:
+            await asyncio.wait_for(asyncio.shield(child.exited), grace)
+        except asyncio.TimeoutError:
+            pass
+    await sweep_command(child.pid)
+    await child.exited
 
 
 async def kill_group(child: Child, grace: float = DEFAULT_KILL_GRACE) -> int | None:

@@ -110,6 +110,8 @@ def test_config_examples_lists_shipped_files():
 def test_doctor_runs_and_reports(tmp_path):
     proc = run(["doctor"], tmp_path)
     assert "[ok  ] Python" in proc.stdout and "local mode" in proc.stdout
+    assert "[ok  ] process containment: local commands and shells: process trees" in proc.stdout
+    assert "[note] if the server dies: a guard kills" in proc.stdout
     assert proc.returncode == 0  # local mode needs nothing more than Python
 
 

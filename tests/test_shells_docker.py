@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from procutil import pid_alive
 from dockermode import alive_in_container, docker_config, exists, remove, require_image
 from dockerutil import ensure_test_image, require_engine
 from mgexec.docker.cli import DockerCLI
@@ -119,6 +120,7 @@ def test_argv_is_a_tty_exec_with_context_workdir_and_noninteractive_env():
     ([b"\x1emgexec-pid 7\x1e\r\nfirst output"], Handshake(7, b"first output")),
     ([b"\x1emgexec-pid 7\x1e\x1b[0m"], Handshake(7, b"\x1b[0m")),  # no line end at all: take what follows
     ([b"warning: x\r\n\x1emgexec-pid 9\x1e\r\n"], Handshake(9, b"warning: x\r\n")),
+    ([b"\x1emgexec-pid 42 1234", b"56\x1e\r\nhi"], Handshake(42, b"hi", since=123456)),  # with its start time
 ])
 def test_read_handshake(pieces, expected):
     require_engine()
@@ -342,15 +344,14 @@ async def test_guard_sweeps_tagged_processes_and_bars_late_starts(agent, contain
 
 
 def guard_pids(tag: str) -> list[int]:
-    """The guards of the launcher with this tag, once detached (no longer children of this process)."""
+    """The live guards of the launcher with this tag (children of this process, in their own session)."""
     pids = []
     for entry in Path("/proc").iterdir():
         try:
             argv = (entry / "cmdline").read_bytes().split(b"\0")
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError):
+        except OSError:
             continue
-        if argv[0] == sys.executable.encode() and tag.encode() in argv and ppid != os.getpid():
+        if argv[0] == sys.executable.encode() and tag.encode() in argv and pid_alive(int(entry.name)):
             pids.append(int(entry.name))
     return pids
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from mgexec import processes
 from mgexec.errors import (
     InvalidShellRequest,
     ShellLimitReached,
@@ -129,9 +130,10 @@ class AnnouncingLauncher(LocalLauncher):
         return super().argv_for(f"printf 'PID:'; sleep 0.2; printf '4242\\n'; {command}", work_dir)
 
     def read_handshake(self, data: bytes) -> Handshake | None:
-        if b"\n" not in data:
+        keeper = super().read_handshake(data)  # the keeper's own line comes first
+        if keeper is None or b"\n" not in keeper.rest:
             return None
-        line, rest = data.split(b"\n", 1)
+        line, rest = keeper.rest.split(b"\n", 1)
         return Handshake(pid=int(line.removeprefix(b"PID:").rstrip(b"\r")), rest=rest)
 
 
@@ -364,14 +366,16 @@ async def test_leftovers_end_with_the_shell(manager, tmp_path):
     assert wait_all_gone(read_pids(pids, 1)) == []
 
 
-async def test_guard_is_not_a_child_of_the_command(manager, tmp_path):
+async def test_keeper_is_no_child_of_the_command(manager, tmp_path):
+    # The keeper is the shell's parent and the reported pid, so a command that waits for all its
+    # children never waits for it.
     started = await manager.start("sleep 300", str(tmp_path))
     await asyncio.sleep(0.3)
-    members = session_members(started["pid"])
-    guards = [pid for pid in members if comms([pid]) == [Path(sys.executable).name[:15]]]
-    assert len(guards) == 1, f"one guard expected in {comms(members)}"
-    ppid = int(Path(f"/proc/{guards[0]}/stat").read_text().rsplit(")", 1)[1].split()[1])
-    assert ppid != started["pid"]  # so a command that waits for all its children never waits for it
+    stats = processes.process_table()
+    keeper = started["pid"]
+    assert stats[keeper][1] == os.getpid() and comms([keeper]) == [Path(sys.executable).name[:15]]
+    children = [pid for pid, stat in stats.items() if stat[1] == keeper]
+    assert comms(children) == ["sleep"]
 
 
 async def test_close_kills_every_running_shell(tmp_path):
@@ -466,7 +470,7 @@ asyncio.run(main())
 @pytest.mark.slow
 def test_shells_die_when_their_owner_is_sigkilled(tmp_path):
     # The second shell ignores SIGHUP, so the terminal's hangup alone would leave its sleeps
-    # running: only the guard's session kill ends them. The third also moves its jobs out of
+    # running: only the keeper's tree kill ends them. The third also moves its jobs out of
     # its process group.
     script = tmp_path / "owner.py"
     script.write_text(OWNER.format(repo=str(REPO), work_dir=str(tmp_path)))

@@ -10,6 +10,7 @@ import asyncio
 import base64
 import functools
 import importlib.resources
+import inspect
 import itertools
 import json
 import logging
@@ -17,6 +18,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
+from mgexec import processes
 from mgexec.docker.argv import ExecSpec, build_exec_argv
 from mgexec.docker.cli import DockerCLI, binary_error, docker_said, map_docker_error
 from mgexec.errors import ChannelLost, ChannelUnavailable, DockerError
@@ -57,7 +59,12 @@ KILL_GROUPS = "import os, sys\nfor g in sys.argv[1:]:\n    try: os.killpg(int(g)
 
 @functools.lru_cache(maxsize=1)
 def helper_source() -> bytes:
-    return importlib.resources.files(__package__).joinpath("inside.py").read_bytes()
+    """inside.py with mgexec.processes' /proc readers and sweep inserted before its entry point."""
+    text = importlib.resources.files(__package__).joinpath("inside.py").read_text()
+    entry = text.rindex('\nif __name__ == "__main__":')
+    shared = "\n\n".join(inspect.getsource(function) for function in (
+        processes.read_stat, processes.process_table, processes.tree_of, processes.freeze_and_kill))
+    return (text[:entry] + "\n\n# --- from mgexec.processes ---\n" + shared + "\n" + text[entry:]).encode()
 
 
 def helper_argv(cli: DockerCLI, container: str, user: str | None) -> list[str]:

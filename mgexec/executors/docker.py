@@ -1,12 +1,13 @@
 """Docker mode: one persistent container per agent, each command a fresh `docker exec` whose tree dies on timeout.
 
-Killing the host-side `docker exec` client does not stop the process inside, so every command is
-started by a small wrapper that puts it in its own process group and records the group id; a
-timeout then kills that group inside the container.
+Killing the host-side `docker exec` client does not stop the process inside, so without the warm
+channel every command is started by a small wrapper that puts it in its own session and records its
+pid and start time; its end or a timeout then sweeps its tree inside the container (docker.sweep).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import uuid
@@ -18,29 +19,35 @@ from mgexec.docker.cli import DockerCLI, resolve_binary
 from mgexec.docker.container import ContainerManager, Owner, build_spec
 from mgexec.docker.credentials import resolve_env
 from mgexec.docker.preinstall import preinstall
+from mgexec.docker.sweep import START_TIME_SH, sweep_sh
 from mgexec.errors import ChannelLost, ChannelUnavailable, DockerError
 from mgexec.executors.base import Executor, ProgressCallback
 from mgexec.environment import NON_INTERACTIVE_ENV, REQUIRE_BASH_SH, UNSET_STARTUP_SH, VENV_FIRST_SH
 from mgexec.result import ExecResult, from_process, rejected
+from mgexec.shells.guard import TAG_VARIABLE
 from mgexec.runner import run_process
 
-# $1: pid file, $2: the command. setsid makes the command a group leader so the group can be
-# killed as a whole; whatever the command leaves behind in its group is killed when it ends.
+# $1: pid file, $2: the command. setsid makes the command lead its own session and group; the pid file
+# holds its pid and the wrapper's start time, so a kill (and the wrapper once the command ends) sweeps
+# its tree and whatever it orphaned to PID 1 since (see mgexec.docker.sweep).
 WRAPPER = r"""pidfile=$1
-""" + "\n".join((VENV_FIRST_SH, UNSET_STARTUP_SH, REQUIRE_BASH_SH)) + r"""
+""" + "\n".join((VENV_FIRST_SH, UNSET_STARTUP_SH, REQUIRE_BASH_SH, START_TIME_SH)) + r"""
+since=$(start_of $$)
 if command -v setsid >/dev/null 2>&1; then setsid bash -c "$2" </dev/null & else bash -c "$2" </dev/null & fi
 pid=$!
-echo "$pid" > "$pidfile"
+echo "$pid $since" > "$pidfile"
 wait "$pid" 2>/dev/null; code=$?
-kill -KILL -"$pid" 2>/dev/null
+""" + sweep_sh("KILL", "-", '"$since"', '"$pid"') + r"""
 rm -f "$pidfile"
 exit $code"""
 
-KILL_SCRIPT = r"""pid=$(cat "$1" 2>/dev/null) || exit 0
-kill -TERM -"$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || exit 0
+# $1: pid file, $2: grace in tenths of a second.
+KILL_SCRIPT = r"""read -r pid since < "$1" 2>/dev/null || exit 0
+""" + sweep_sh("TERM", "-", '"$since"', '"$pid"') + r"""
 i=0
-while kill -0 -"$pid" 2>/dev/null && [ $i -lt "$2" ]; do sleep 0.1; i=$((i+1)); done
-kill -KILL -"$pid" 2>/dev/null; kill -KILL "$pid" 2>/dev/null; rm -f "$1"; exit 0"""
+while kill -0 "$pid" 2>/dev/null && [ $i -lt "$2" ]; do sleep 0.1; i=$((i+1)); done
+""" + sweep_sh("KILL", "-", '"$since"', '"$pid"') + r"""
+rm -f "$1"; exit 0"""
 
 
 log = logging.getLogger("mgexec.docker")
@@ -64,6 +71,7 @@ class DockerExecutor(Executor):
         self.owned = False
         self.started = False
         self.fresh = False  # created by this executor (so preinstall is ours to run)
+        self.command_guard = None  # a DockerLauncher whose guard outlives this process (see _guard_commands)
 
     @property
     def container(self) -> str:
@@ -84,6 +92,8 @@ class DockerExecutor(Executor):
             await self._or_remove(self.manager.check_image_layout())
         if self.warm_channel and not self.keep:
             await self._open_channel()
+        if self.channel is None and not self.keep:
+            await self._guard_commands()
 
     async def _open_channel(self) -> None:
         try:
@@ -117,11 +127,30 @@ class DockerExecutor(Executor):
 
         return DockerLauncher(cli=self.cli, container=self.container, owns_container=self.owned)
 
+    async def _guard_commands(self) -> None:
+        """Without the warm channel, a guard process ends this executor's commands if it dies first (even
+        by SIGKILL): it removes an owned container, or in a kept one sweeps the processes carrying its
+        tag and what was orphaned to PID 1 since now (the container's clock, read once here)."""
+        from mgexec.shells.docker_launcher import DockerLauncher
+
+        self.command_guard = DockerLauncher(cli=self.cli, container=self.container, owns_container=self.owned)
+        spec = ExecSpec(self.container, ("/bin/sh", "-c", START_TIME_SH + "\nstart_of $$"))
+        try:
+            out = await self.cli.run(build_exec_argv(spec, docker=None), timeout=30, check=False)
+        except DockerError:
+            return
+        if out.exit_code == 0 and out.stdout.strip().isdigit():
+            self.command_guard.watch_since(int(out.stdout))
+
     async def close(self) -> None:
         await super().close()
         if self.channel is not None:
             channel, self.channel = self.channel, None
             await channel.close()
+        if self.command_guard is not None:
+            guard, self.command_guard = self.command_guard, None
+            guard.release_floor()  # a deliberate end: nothing started since is left to sweep
+            guard.close()
         if self.owned:
             self.owned = self.started = False
             await self.manager.remove()
@@ -140,6 +169,10 @@ class DockerExecutor(Executor):
                                     on_timeout=lambda: self._kill_inside(pidfile))
         except OSError as exc:
             return rejected(command, str(work_dir), f"Could not start `{self.cli.binary} exec`: {exc}.")
+        except asyncio.CancelledError:
+            # The host-side client is gone, but that does not stop the command inside the container.
+            await asyncio.shield(self._kill_inside(pidfile))
+            raise
         if not out.timed_out and out.exit_code in (125, 126, 127) and _engine_failed(out.stderr):
             return rejected(command, str(work_dir), f"The container engine could not run the command: {out.stderr.strip()}")
         return from_process(out, command, str(work_dir), timeout)
@@ -157,7 +190,8 @@ class DockerExecutor(Executor):
         return from_process(out, command, str(work_dir), timeout)
 
     def _exec_spec(self, argv: tuple[str, ...], work_dir: Path) -> ExecSpec:
-        return ExecSpec(self.container, argv, workdir=str(work_dir), env=NON_INTERACTIVE_ENV)
+        tag = {TAG_VARIABLE: self.command_guard.guard_tag} if self.command_guard is not None else {}
+        return ExecSpec(self.container, argv, workdir=str(work_dir), env={**NON_INTERACTIVE_ENV, **tag})
 
     async def _kill_inside(self, pidfile: str) -> None:
         ticks = str(max(1, int(self.kill_grace * 10)))

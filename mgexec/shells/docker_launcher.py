@@ -8,27 +8,27 @@ import asyncio
 import inspect
 import logging
 import os
-import re
 import secrets
 import signal
 import subprocess
 import sys
 
+from mgexec import processes
 from mgexec.docker.argv import ExecSpec, build_exec_argv
 from mgexec.docker.cli import DockerCLI
 from mgexec.errors import MgexecError
 from mgexec.environment import REQUIRE_BASH_SH, UNSET_STARTUP_SH, VENV_FIRST_SH
 from mgexec.shells import guard
-from mgexec.shells.launcher import NONINTERACTIVE_ENV, Handshake, ShellProcess, SpawnOptions, _die_with
+from mgexec.docker.sweep import START_TIME_SH, SWEEP
+from mgexec.shells.launcher import NONINTERACTIVE_ENV, Handshake, ShellProcess, SpawnOptions, _die_with, find_handshake
 
-# Record separators around the pid: a program's output never produces this line by accident.
-HANDSHAKE = re.compile(rb"\x1emgexec-pid (\d+)\x1e(\r?\n)?")
 # $0: mgexec-shell, $1: the command. Runs as the session leader of the exec's terminal, then
 # becomes the user's shell with exec: the pid it announces is the session id of the whole tree.
 WRAPPER = rf"""if [ -e "{guard.CLOSED_MARKER}" ]; then
   echo "mgexec: the server that started this shell has ended; it does not run." >&2; exit 125
 fi
-printf '\036mgexec-pid %s\036\n' "$$"
+{START_TIME_SH}
+printf '\036mgexec-pid %s %s\036\n' "$$" "$(start_of $$)"
 {VENV_FIRST_SH}
 {UNSET_STARTUP_SH}
 {REQUIRE_BASH_SH}
@@ -55,7 +55,8 @@ class DockerLauncher:
     process inside, so one guard per launcher (see `mgexec.shells.guard`) holds a pipe whose only
     write end the server holds, and learns each session as it starts (`+SID`) and ends (`-SID`).
     When the pipe reaches EOF because the server died, the guard removes the container if the
-    server owned it, else kills the listed sessions, and every process tagged with this
+    server owned it, else sweeps (mgexec.docker.sweep) the listed sessions' trees, what they
+    orphaned to PID 1 since the first of them started, and every process tagged with this
     launcher's guard variable, in one `docker exec`. `close()` says `close` first: the guard then
     only sweeps, and the container is left to its owner, which removes it itself.
     """
@@ -65,8 +66,9 @@ class DockerLauncher:
         self.container = container
         self.owns_container = owns_container
         self.guard_tag = secrets.token_hex(8)  # the value of MGEXEC_GUARD in its shells
-        self._sessions: set[int] = set()  # announced session ids of shells not yet over
+        self._sessions: dict[int, int | None] = {}  # session id -> start time, of shells not yet over
         self._starters: list[subprocess.Popen] = []
+        self._floor: int | None = None  # see watch_since
         self._closed = False
         self._lifeline = self._start_guard()
 
@@ -84,20 +86,17 @@ class DockerLauncher:
         return SpawnOptions(cwd=None, preexec_fn=_die_with(os.getpid()))
 
     def read_handshake(self, data: bytes) -> Handshake | None:
-        found = HANDSHAKE.search(data)
-        # Wait for the line end too; the terminal turns "\n" into "\r\n", which may come later.
-        if found is None or (found.group(2) is None and data[found.end():] in (b"", b"\r")):
-            return None
-        pid = int(found.group(1))
-        self._sessions.add(pid)
-        self._tell(f"+{pid}\n".encode())
-        return Handshake(pid=pid, rest=data[:found.start()] + data[found.end():])
+        handshake = find_handshake(data)
+        if handshake is not None:
+            self._sessions[handshake.pid] = handshake.since
+            self._tell(guard.open_line(handshake.pid, handshake.since))
+        return handshake
 
     async def kill_tree(self, shell: ShellProcess, sig: int) -> None:
         if shell.pid not in self._sessions:  # no pid announced, so nothing to signal inside
             _kill_client(shell.local_pid)
             return
-        if not await self._signal_sessions(sig, [shell.pid]):
+        if not await self._signal_sessions(sig, shell.pid):
             _kill_client(shell.local_pid)  # unreachable inside: at least end the shell here
             return
         if sig != signal.SIGKILL:
@@ -106,6 +105,17 @@ class DockerLauncher:
             self._forget(shell.pid)
         else:
             _kill_client(shell.local_pid)  # its tree is dead; a client still waiting would wait forever
+
+    def watch_since(self, since: int) -> None:
+        """Also guard commands started in the container after `since` (clock ticks there) that carry
+        this launcher's tag: per-command `docker exec`s, which have no session the guard learns of."""
+        self._floor = since if self._floor is None else min(self._floor, since)
+        self._tell(b"~%d\n" % since)
+
+    def release_floor(self) -> None:
+        """Undo watch_since: an owner that ends on purpose has nothing left started since."""
+        self._floor = None
+        self._tell(b"~-\n")
 
     def close(self) -> None:
         """Release the guard, which kills whatever is left of this launcher's shells."""
@@ -119,8 +129,10 @@ class DockerLauncher:
         os.close(self._lifeline)
         self._starters = [starter for starter in self._starters if starter.poll() is None]
 
-    async def _signal_sessions(self, sig: int, sessions: list[int]) -> bool:
-        argv = guard.sweep_argv([], self.container, signal.Signals(sig).name.removeprefix("SIG"), "-", sessions)
+    async def _signal_sessions(self, sig: int, sid: int) -> bool:
+        """Signal the shell's tree inside, and what it orphaned to PID 1 since it started (see docker.sweep)."""
+        argv = guard.sweep_argv([], self.container, signal.Signals(sig).name.removeprefix("SIG"), "-",
+                                {sid: self._sessions.get(sid)}, SWEEP)
         try:
             out = await self.cli.run(argv, timeout=KILL_TIMEOUT, check=False)
         except MgexecError:  # the engine did not answer in time, or the CLI is gone
@@ -129,7 +141,7 @@ class DockerLauncher:
 
     def _forget(self, sid: int) -> None:
         if sid in self._sessions:
-            self._sessions.discard(sid)
+            del self._sessions[sid]
             self._tell(f"-{sid}\n".encode())
 
     def _tell(self, line: bytes) -> None:
@@ -146,17 +158,21 @@ class DockerLauncher:
                 self._lifeline = os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)  # keeps later writes harmless
                 log.warning("%s Until the server restarts, its background shells may outlive it.", exc)
                 return
-            os.write(self._lifeline, b"".join(f"+{sid}\n".encode() for sid in self._sessions))
+            os.write(self._lifeline, b"".join(guard.open_line(sid, since) for sid, since in self._sessions.items())
+                     + (b"~%d\n" % self._floor if self._floor is not None else b""))
 
     def _start_guard(self) -> int:
         read_end, write_end = os.pipe()  # both close-on-exec: only the guard gets the read end
         argv = [sys.executable, "-I", "-S", "-c", GUARD_BOOTSTRAP, str(read_end), self.guard_tag, self.container,
                 "owns" if self.owns_container else "keeps", *self.cli.argv([])]
         try:
-            self._starters.append(subprocess.Popen(
-                argv, env={**os.environ, GUARD_VARIABLE: GUARD_SOURCE}, pass_fds=(read_end,),
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                start_new_session=True))
+            with processes.spawning() as own:  # a child of the server, never taken for an orphan
+                guard_process = subprocess.Popen(
+                    argv, env={**os.environ, GUARD_VARIABLE: GUARD_SOURCE, guard.SWEEP_VARIABLE: SWEEP},
+                    pass_fds=(read_end,), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL, start_new_session=True)
+                own(guard_process.pid)
+            self._starters.append(guard_process)
         except OSError as exc:
             os.close(write_end)
             raise MgexecError(f"Cannot start the guard process that ends background shells with the server "

@@ -24,58 +24,50 @@ CLOSE_LINE = b"close"  # the server closed the launcher on purpose: leave the co
 EXEC_TIMEOUT = 30
 RM_TIMEOUT = 60
 
-# Runs inside the container as its default user (the shells' user: with --cap-drop ALL, root
-# could not signal another user's processes anyway). $1: signal name, $2: a tag to sweep for, or
-# "-"; then session ids. Each session is signalled as a process group and member by member (the
-# members a job-control shell moved to other groups); with KILL, sweeps repeat while any
-# remain, for a process forked between a listing and the kill. Without pkill, /proc is read instead.
-KILL_SCRIPT = r"""sig=$1 tag=$2; shift 2
-sid_of() { read -r st < "$1/stat" || return 1; st=${st##*") "}; set -- $st; [ "$1" != Z ] && echo "$4"; }
-if [ "$tag" != - ]; then
-  : > "/tmp/.mgexec-guard-$tag.closed" 2>/dev/null
-  for p in /proc/[0-9]*; do
-    case "$(cat "$p/environ" 2>/dev/null)" in
-      *"MGEXEC_GUARD=$tag"*) s=$(sid_of "$p" 2>/dev/null) && set -- "$@" "$s" ;;
-    esac
-  done
-fi
-[ $# -gt 0 ] || exit 0
-sweep() {
-  hit=1
-  for s; do kill -"$sig" -"$s" 2>/dev/null && hit=0; done
-  if command -v pkill >/dev/null 2>&1; then
-    pkill -"$sig" -s "$(IFS=,; echo "$*")" && hit=0
-  else
-    for p in /proc/[0-9]*; do
-      s=$(sid_of "$p" 2>/dev/null) || continue
-      for want; do [ "$s" = "$want" ] && kill -"$sig" "${p#/proc/}" 2>/dev/null && hit=0; done
-    done
-  fi
-  return $hit
-}
-n=0
-while sweep "$@" && [ "$sig" = KILL ] && [ $n -lt 10 ]; do n=$((n+1)); done
-exit 0"""
+# The in-container sweep (mgexec.docker.sweep.SWEEP) reaches the guard in this variable, which it
+# removes from its environment; the guard imports nothing of mgexec.
+SWEEP_VARIABLE = "MGEXEC_SWEEP"
 
 
-def follow(lifeline: int) -> tuple[set[int], bool]:
-    """Read `+SID` / `-SID` / `close` lines until EOF: the sessions still open, and whether closed on purpose."""
-    sessions: set[int] = set()
-    closed, pending = False, b""
+def open_line(sid: int, since: int | None) -> bytes:
+    """`+SID SINCE`: a shell's session opened, started at SINCE (clock ticks since boot inside)."""
+    return b"+%d %s\n" % (sid, b"-" if since is None else b"%d" % since)
+
+
+def follow(lifeline: int) -> tuple[dict, bool, int | None]:
+    """Read `+SID SINCE` / `-SID` / `~SINCE` / `~-` / `close` lines until EOF: the sessions still open,
+    whether closed on purpose, and the earliest `~SINCE` not withdrawn by `~-` (commands without a
+    session of their own started after it)."""
+    sessions: dict = {}
+    closed, floor, pending = False, None, b""
     while chunk := os.read(lifeline, 4096):
         pending += chunk
         *lines, pending = pending.split(b"\n")
         for line in lines:
+            words = line.split()
             if line == CLOSE_LINE:
                 closed = True
-            elif line[:1] in (b"+", b"-") and line[1:].isdigit():
-                (sessions.add if line[:1] == b"+" else sessions.discard)(int(line[1:]))
-    return sessions, closed
+            elif words and words[0][:1] == b"+" and words[0][1:].isdigit():
+                since = words[1] if len(words) > 1 and words[1].isdigit() else None
+                sessions[int(words[0][1:])] = int(since) if since else None
+            elif line[:1] == b"-" and line[1:].isdigit():
+                sessions.pop(int(line[1:]), None)
+            elif line == b"~-":
+                floor = None
+            elif line[:1] == b"~" and line[1:].isdigit():
+                floor = int(line[1:]) if floor is None else min(floor, int(line[1:]))
+    return sessions, closed, floor
 
 
-def sweep_argv(docker: list[str], container: str, signame: str, tag: str, sessions) -> list[str]:
-    """`docker exec CONTAINER sh -c KILL_SCRIPT`: signal the sessions (and, with a tag, its processes)."""
-    return [*docker, "exec", container, "/bin/sh", "-c", KILL_SCRIPT, "mgexec-kill", signame, tag,
+def sweep_argv(docker: list[str], container: str, signame: str, tag: str, sessions: dict, script: str,
+               floor: int | None = None) -> list[str]:
+    """`docker exec CONTAINER bash -c SWEEP`: signal the sessions' trees, what was orphaned to PID 1 since
+    the earliest of them (or `floor`) started, and, with a tag, every process carrying it."""
+    starts = [since for since in sessions.values() if since is not None]
+    known = floor is not None or len(starts) == len(sessions)
+    starts += [floor] if floor is not None else []
+    since = str(min(starts)) if starts and known else "-"
+    return [*docker, "exec", container, "bash", "-c", script, "mgexec-sweep", signame, tag, since,
             *(str(sid) for sid in sorted(sessions))]
 
 
@@ -90,18 +82,19 @@ def run_quietly(argv: list[str], timeout: float) -> bool:
 def main(argv: list[str]) -> None:
     """argv: LIFELINE_FD TAG CONTAINER owns|keeps DOCKER [GLOBAL ARGS...]."""
     lifeline, tag, container, owns, docker = int(argv[0]), argv[1], argv[2], argv[3] == "owns", argv[4:]
+    script = os.environ.pop(SWEEP_VARIABLE, None)
+    if script is None:  # run as `python -m mgexec.shells.guard`
+        from mgexec.docker.sweep import SWEEP as script
     # In its own session already; these keep a terminal hangup or a stray Ctrl-C from ending it early.
+    # It stays the server's child: a server that is a subreaper would take a detached guard for an orphan.
     for sig in (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_IGN)
-    # Detach from the server: it reaps the short-lived parent at once and never waits for the guard.
-    if os.fork() != 0:
-        os._exit(0)
-    sessions, closed = follow(lifeline)
+    sessions, closed, floor = follow(lifeline)
     os.close(lifeline)
     # A server that died cannot remove its container; removing it ends every process inside.
     if owns and not closed and run_quietly([*docker, "rm", "-f", container], RM_TIMEOUT):
         return
-    run_quietly(sweep_argv(docker, container, "KILL", tag, sessions), EXEC_TIMEOUT)
+    run_quietly(sweep_argv(docker, container, "KILL", tag, sessions, script, floor), EXEC_TIMEOUT)
 
 
 if __name__ == "__main__":

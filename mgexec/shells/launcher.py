@@ -6,14 +6,17 @@ command, with which environment, and how to signal the whole tree it becomes.
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import inspect
 import os
+import re
 import signal
 import sys
 from dataclasses import dataclass
 from typing import Callable, Mapping, Protocol
 
+from mgexec import processes
 from mgexec.environment import NON_INTERACTIVE_ENV, command_env, host_line_shell
 from mgexec.errors import MgexecError
 
@@ -39,6 +42,21 @@ class Handshake:
 
     pid: int | None  # a pid the wrapper announced, or None to keep the spawned process's own
     rest: bytes  # output after the handshake, which belongs to the command
+    since: int | None = None  # the wrapper's start time (clock ticks since boot), if it announced one
+
+
+# Record separators around the pid: a program's output never produces this line by accident.
+HANDSHAKE = re.compile(rb"\x1emgexec-pid (\d+)(?: (\d+))?\x1e(\r?\n)?")
+
+
+def find_handshake(data: bytes) -> Handshake | None:
+    """The `\\x1emgexec-pid N\\x1e` line a wrapper prints once its shell runs, cut out of the output."""
+    found = HANDSHAKE.search(data)
+    # Wait for the line end too; the terminal turns "\n" into "\r\n", which may come later.
+    if found is None or (found.group(3) is None and data[found.end():] in (b"", b"\r")):
+        return None
+    since = int(found.group(2)) if found.group(2) else None
+    return Handshake(pid=int(found.group(1)), rest=data[:found.start()] + data[found.end():], since=since)
 
 
 @dataclass(frozen=True)
@@ -71,121 +89,120 @@ class Launcher(Protocol):
     def close(self) -> None: ...
 
 
-def session_members(sid: int) -> set[int]:
-    """Pids of every process whose session id is sid (Linux /proc; empty elsewhere)."""
-    import os
+def _keeper_main() -> None:
+    """Runs as the spawned process: a subreaper that forks the user's shell and keeps its whole tree.
 
-    members = set()
-    try:
-        names = os.listdir("/proc")
-    except OSError:
-        return members
-    for name in names:
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat", "rb") as stat_file:
-                stat = stat_file.read()
-        except OSError:
-            continue
-        # Fields after the command name (which may hold spaces): state ppid pgrp session ...
-        fields = stat[stat.rindex(b")") + 2:].split()
-        # A zombie is dead already; counting it would keep a kill sweeping for nothing.
-        if len(fields) > 3 and int(fields[3]) == sid and fields[0] not in (b"Z", b"X"):
-            members.add(int(name))
-    return members
-
-
-def kill_session(sid: int, sig: int, *, spare: int | None = None, sweeps: int = 10) -> None:
-    """Signal the process group sid and every process of session sid, sweeping again while any remain.
-
-    The session catches what left the group (a job-control shell puts each job in its own). With
-    SIGKILL, a process that forked between the listing and its death leaves a child the first
-    sweep did not see; the next sweep gets it. `spare` (the caller itself) is left alone, and so
-    is the group, which the caller would be part of.
+    Every orphan of the shell's tree is re-parented to the keeper, so the tree stays exact whatever
+    its processes do (setsid, setpgid, double fork). When the shell ends, the keeper freezes and
+    kills what is left, then exits with the shell's status; when the server's end of the lifeline
+    closes (the server died, even by SIGKILL, or closed the launcher), it does the same at once.
     """
+    import ctypes
     import os
     import signal
-
-    for _ in range(sweeps if sig == signal.SIGKILL else 1):
-        if spare is None:
-            try:
-                os.killpg(sid, sig)
-            except OSError:
-                pass
-        members = session_members(sid) - {spare}
-        for pid in members:
-            try:
-                os.kill(pid, sig)
-            except OSError:
-                pass
-        if not members:
-            return
-
-
-def _guard_main(lifeline: int) -> None:
-    """The watchdog of one shell: when the server's end of the lifeline closes, kill the session.
-
-    It stays in the shell's session and group, ignores the signals a terminal or a group kill
-    sends, and holds no terminal descriptor (so the shell's output still ends when it exits).
-    """
-    import os
-    import signal
-
-    for sig in (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM):
-        signal.signal(sig, signal.SIG_IGN)
-    null = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1, 2):
-        os.dup2(null, fd)
-    os.close(null)
-    while os.read(lifeline, 4096):
-        pass
-    kill_session(os.getsid(0), signal.SIGKILL, spare=os.getpid())
-    os.killpg(0, signal.SIGKILL)  # last: this takes the guard too
-
-
-def _wrapper_main() -> None:
-    """Runs as the spawned process: start the guard, then become the user's shell (same pid).
-
-    The guard is double-forked so it is no child of the user's command: a program that waits
-    for all its children must not wait for the guard.
-    """
-    import os
     import sys
 
     lifeline, shell, command = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-    if os.fork() == 0:
-        if os.fork() == 0:
+    if ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) != 0:  # PR_SET_CHILD_SUBREAPER
+        os.write(2, b"mgexec: cannot become a child subreaper; the shell does not run.\n")
+        os._exit(125)
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    signal.set_wakeup_fd(wake_w)
+    # The shell keeps its terminal and default signals; the keeper holds neither, so a Ctrl-C, a
+    # hangup or a group SIGTERM reaches only the shell's processes. Blocked across the fork, so one
+    # that comes early is neither lost in Python's handler before exec nor fatal to the keeper.
+    tty_signals = (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGTSTP, signal.SIGTTIN,
+                   signal.SIGTTOU)
+    signal.pthread_sigmask(signal.SIG_BLOCK, tty_signals)
+    child = os.fork()
+    if child == 0:
+        os.close(lifeline)
+        signal.set_wakeup_fd(-1)
+        for sig in (signal.SIGCHLD,) + tty_signals:
+            signal.signal(sig, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, tty_signals)
+        os.execv(shell, [os.path.basename(shell), "-c", command])
+    for sig in tty_signals:
+        signal.signal(sig, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, tty_signals)
+    # The shell exists now: announce it, so a kill right after the start finds the shell to kill.
+    os.write(1, b"\x1emgexec-pid %d\x1e\n" % os.getpid())
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    status = _keeper_wait(lifeline, wake_r, child)
+    me = os.getpid()
+    freeze_and_kill(lambda: tree_of(process_table(), [me]) - {me})
+    _exit_as(status)
+
+
+def _keeper_wait(lifeline, wake_r, child):
+    """Reap children (the shell, and orphans re-parented to the keeper) until the shell ends: its wait
+    status; None when the lifeline closed first."""
+    import os
+    import select
+
+    while True:
+        ready = select.select([lifeline, wake_r], [], [])[0]
+        if lifeline in ready and not os.read(lifeline, 4096):
+            return None
+        if wake_r in ready:
+            os.read(wake_r, 4096)
+        while True:
             try:
-                _guard_main(lifeline)
-            finally:
-                os._exit(0)
-        os._exit(0)
-    os.wait()
-    os.close(lifeline)
-    os.execv(shell, [os.path.basename(shell), "-c", command])
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+            if pid == child:
+                return status
 
 
-# The wrapper is shipped as source to `python -I -S` (no site, no import of mgexec, a fast
-# start); that is why the shipped functions import what they use themselves. The source travels
-# in an environment variable the bootstrap removes, so `ps` shows a short command line and the
-# user's shell never sees it.
+def _exit_as(status):
+    """Exit with the shell's status; die of its signal, so the server reports that (SIGKILL without one)."""
+    import os
+    import signal
+
+    if status is not None and not os.WIFSIGNALED(status):
+        os._exit(os.WEXITSTATUS(status))
+    sig = os.WTERMSIG(status) if status is not None else signal.SIGKILL
+    if sig not in (signal.SIGKILL, signal.SIGSTOP):
+        signal.signal(sig, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, [sig])
+    os.kill(os.getpid(), sig)
+    os._exit(128 + sig)  # a signal whose default is to be ignored
+
+
+# The keeper is shipped as source to `python -I -S` (no site, no import of mgexec, a fast start),
+# with the termination functions it shares with the server; that is why they import what they use
+# themselves. The source travels in an environment variable the bootstrap removes, so `ps` shows a
+# short command line and the user's shell never sees it.
 WRAPPER_VARIABLE = "MGEXEC_SHELL_WRAPPER"
 BOOTSTRAP = f"import os; exec(os.environ.pop({WRAPPER_VARIABLE!r}))"
 WRAPPER_SOURCE = "from __future__ import annotations\n\n" + "\n\n".join(
-    inspect.getsource(function) for function in (session_members, kill_session, _guard_main, _wrapper_main)
-) + "\n\n_wrapper_main()\n"
+    inspect.getsource(function) for function in (
+        processes.read_stat, processes.process_table, processes.tree_of, processes.freeze_and_kill,
+        _keeper_wait, _exit_as, _keeper_main)
+) + "\n\n_keeper_main()\n"
+
+
+def session_members(sid: int) -> set[int]:
+    """Pids of every live process whose session id is sid."""
+    return {pid for pid, stat in processes.process_table().items() if stat[3] == sid}
 
 
 class LocalLauncher:
-    """Runs shells on this host, each in its own session, guarded so none outlives the server.
+    """Runs shells on this host, each under its own keeper, so none outlives its kill or the server.
 
-    Two mechanisms, because either alone leaves holes: the spawned process gets
-    PR_SET_PDEATHSIG=SIGKILL (it dies at once with the server, but that kills only itself),
-    and a guard process in the shell's session reads a pipe whose only write end the server
-    holds; when the server dies for any reason, even SIGKILL, the kernel closes that end and
-    the guard kills the shell's whole session. `close()` closes the pipe deliberately, which
-    kills every shell still running.
+    The spawned process is a keeper (see `_keeper_main`): a child subreaper that runs the user's
+    shell as its child, so every process the shell starts stays in the keeper's tree wherever it
+    moves. The keeper reads a pipe whose only write end the server holds: when the server dies for
+    any reason, even SIGKILL, the kernel closes that end and the keeper kills the whole tree.
+    `close()` closes the pipe deliberately, which ends every shell still running. The keeper gets
+    no parent-death signal: dying with the server before its sweep would orphan the tree to init.
     """
 
     def __init__(self, env: Mapping[str, str] | None = None, *, shell: str | None = None) -> None:
@@ -206,13 +223,18 @@ class LocalLauncher:
 
     def spawn_options(self, work_dir: str) -> SpawnOptions:
         self._check_open()
-        return SpawnOptions(cwd=work_dir, pass_fds=(self._lifeline_read,), preexec_fn=_die_with(os.getpid()))
+        return SpawnOptions(cwd=work_dir, pass_fds=(self._lifeline_read,))
 
     def read_handshake(self, data: bytes) -> Handshake | None:
-        return Handshake(pid=None, rest=data)
+        return find_handshake(data)
 
     async def kill_tree(self, shell: ShellProcess, sig: int) -> None:
-        kill_session(shell.local_pid, sig)
+        # Everything below the keeper, never the keeper: it reaps the shell, sweeps once more and
+        # exits with the shell's status.
+        keeper = shell.local_pid
+        scope = processes.Scope(roots=frozenset({keeper}), sessions=frozenset({keeper}), orphans=False,
+                                spare=frozenset({keeper}))
+        await asyncio.to_thread(processes.terminate, scope, sig)
 
     def close(self) -> None:
         if self._closed:

@@ -20,6 +20,7 @@ from mgexec import saferegex
 from mgexec.policy.inputs import check_text
 from mgexec.result import clipped
 
+from mgexec import processes
 from mgexec.errors import (
     InvalidShellRequest,
     PolicyViolation,
@@ -192,9 +193,11 @@ class BackgroundShellManager:
         try:
             # Forked on the loop's own thread: PR_SET_PDEATHSIG follows the forking thread,
             # so a short-lived worker thread would take the shell down when it ends.
-            child = PtySpawn(argv[0], argv[1:], env=self.launcher.env_for(work_dir), echo=True,
-                              dimensions=TERMINAL_SIZE, pass_fds=options.pass_fds + keep,
-                              preexec_fn=_preexec(options.cwd, options.preexec_fn, dir_fd))
+            with processes.spawning() as own:  # never taken for an orphan by a command's sweep
+                child = PtySpawn(argv[0], argv[1:], env=self.launcher.env_for(work_dir), echo=True,
+                                  dimensions=TERMINAL_SIZE, pass_fds=options.pass_fds + keep,
+                                  preexec_fn=_preexec(options.cwd, options.preexec_fn, dir_fd))
+                own(child.pid)
         except (OSError, pexpect.ExceptionPexpect) as exc:
             raise ShellStartFailed(f"Cannot start a background shell in {work_dir}: {exc}. Check that the "
                                    "directory is accessible and the program exists.") from exc

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 import pexpect
 import ptyprocess
 
+from mgexec import processes
 from mgexec.errors import ExecTimeout, InvalidShellRequest, ShellNotRunning
 from mgexec.shells.buffer import OutputBuffer
 from mgexec.shells.launcher import Handshake, Launcher, ShellProcess
@@ -223,6 +224,7 @@ class BackgroundShell:
             await self.launcher.kill_tree(self.process, signal.SIGKILL)
         finally:
             code, sig = self._reap()
+            processes.release(self.child.pid)
             if self._peer is None:
                 await wait_event(self._eof, DRAIN_SECONDS)
             self._drain()
