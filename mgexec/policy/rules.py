@@ -98,6 +98,8 @@ def check_command(command: str, policy: CommandPolicy) -> None:
         _check_deny(cmd, deny, command)
     for cmd in worded:
         _check_allow(cmd, allow, command)
+    for cmd in commands:
+        _check_unseen(cmd, allow, command)
 
 
 def _deny_texts(cmd: SimpleCommand) -> set[str]:
@@ -129,6 +131,17 @@ def _check_allow(cmd: SimpleCommand, allow: tuple[re.Pattern[str], ...], line: s
         f"({listed}). Every command on the line, including those after `&&`, `;` or `|`, inside "
         "`$( )` and run by wrappers such as `env` or `bash -c`, must match one allow pattern in "
         "full. mgexec did not run the command line.")
+
+
+def _check_unseen(cmd: SimpleCommand, allow: tuple[re.Pattern[str], ...], line: str) -> None:
+    """Under an allow list, text made at run time that decides what runs cannot be allowed."""
+    if not allow or not cmd.unseen:
+        return
+    where = _show(cmd, line) if cmd.words else f"the line `{_clip(line.strip())}`"
+    raise PolicyViolation(
+        f"Command not in the allow list: {where} depends on text made only when the line runs "
+        f"({'; '.join(cmd.unseen)}), so no allow pattern can vouch for it. Use fixed values, or "
+        "split the line so that each step is checked. mgexec did not run the command line.")
 
 
 def _show(cmd: SimpleCommand, line: str) -> str:

@@ -3,18 +3,22 @@
 Reached through `;` `&&` `||` `|` `&` newlines, subshells, `{ }` groups, if/for/while/until/case
 bodies, function bodies, `$( )`, backticks, `<( )`, here-document bodies, and commands that run
 other commands (`env`, `sudo`, `timeout`, `xargs`, `find -exec`, `sh -c '...'`, `eval`, a script
-piped or fed by here-document into a shell). Unparseable input raises ShellSyntaxError.
+piped or fed by here-document, here-string or process substitution into a shell). The line is
+read as bash reads it; a script handed to another shell in that shell's dialect (see dialects.py).
+Unparseable input raises ShellSyntaxError, a line over the budget PolicyBudgetExceeded.
 """
 
 from __future__ import annotations
 
 import itertools
 import posixpath
-from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from collections.abc import Hashable, Iterator
+from dataclasses import dataclass, field, replace
 
-from mgexec.policy import wrappers
-from mgexec.policy.shelltokens import MAX_NESTING, ShellSyntaxError, Word
+from mgexec.policy import braces, shellarith, wrappers
+from mgexec.policy.budget import ParseBudget, check_line_size
+from mgexec.policy.dialects import BASH, Dialect, shell_dialects, wrapper_dialects
+from mgexec.policy.shelltokens import MAX_NESTING, DialectError, ShellSyntaxError, Word
 from mgexec.policy.shelltree import Command, Compound, FuncDef, RedirNode, Script, Simple, parse_tree
 
 _STDIN_BODY_OPS = frozenset({"<<", "<<-", "<<<"})
@@ -36,7 +40,10 @@ class SimpleCommand:
 
     `redirects` are those applying to it (its own and those of enclosing blocks); `via` names the
     wrappers it runs through, outermost first; `function` is the function whose body holds it, and
-    `in_pipeline`/`background` say how it runs within that body (or within the line).
+    `in_pipeline`/`background` say how it runs within that body (or within the line). `unseen`
+    names text made at run time that decides what the command does (a variable the line does not
+    set, evaluated as arithmetic; a script a shell reads from a command's output): no check can
+    judge it, so an allow list refuses the command.
     """
 
     words: tuple[str, ...]
@@ -47,6 +54,7 @@ class SimpleCommand:
     function: str | None = None
     in_pipeline: bool = False
     background: bool = False
+    unseen: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -59,6 +67,15 @@ class SimpleCommand:
         return " ".join(self.words)
 
 
+class _Walk:
+    """State of one check, shared by every reading of every nested script."""
+
+    def __init__(self, budget: ParseBudget) -> None:
+        self.budget = budget
+        self.seen: set[Hashable] = set()  # (script, dialect, context) already walked
+        self.arith = shellarith.ArithFacts()
+
+
 @dataclass(frozen=True)
 class _Ctx:
     via: tuple[str, ...] = ()
@@ -67,25 +84,55 @@ class _Ctx:
     background: bool = False
     redirects: tuple[Redirect, ...] = ()
     depth: int = 0
+    dialect: Dialect = BASH
+    walk: _Walk = field(default_factory=lambda: _Walk(ParseBudget()), compare=False)
 
 
-def parse_command_line(command: str) -> tuple[SimpleCommand, ...]:
-    """Every simple command of `command`, including nested and wrapped ones, in source order."""
-    return tuple(_script_commands(command, _Ctx(), label=None))
+def parse_command_line(command: str, *, budget: ParseBudget | None = None) -> tuple[SimpleCommand, ...]:
+    """Every simple command of `command`, read as bash reads it, including nested and wrapped
+    ones, in source order."""
+    check_line_size(command)
+    walk = _Walk(budget or ParseBudget())
+    commands = list(_script_commands(command, _Ctx(walk=walk), label=None, dialects=(BASH,)))
+    unseen = shellarith.judge(walk.arith)
+    if unseen:
+        commands = [replace(c, unseen=tuple(unseen[c])) if c in unseen else c for c in commands]
+        if None in unseen:  # from `(( ))`, `[[ ]]` or `for (( ))`: no simple command to carry it
+            commands.append(SimpleCommand(words=(), raw="", unseen=tuple(unseen[None])))
+    return tuple(commands)
 
 
-def _script_commands(text: str, ctx: _Ctx, label: str | None) -> Iterator[SimpleCommand]:
+def _script_commands(text: str, ctx: _Ctx, label: str | None,
+                     dialects: tuple[Dialect, ...]) -> Iterator[SimpleCommand]:
+    """Every reading of `text`, one per dialect the shell running it may speak; a command two
+    readings agree on is reported once."""
     if ctx.depth > MAX_NESTING:
         raise ShellSyntaxError(f"commands are wrapped in other commands more than {MAX_NESTING} "
                                "levels deep", text, 0)
+    earlier: set[SimpleCommand] = set()
+    for dialect in dialects:
+        key = (text, dialect, replace(ctx, depth=0))
+        if key in ctx.walk.seen:  # the same script in the same place: nothing new to find
+            continue
+        ctx.walk.seen.add(key)
+        tree = _parse(text, ctx, label, dialect, several=len(dialects) > 1)
+        this_reading: set[SimpleCommand] = set()
+        for command in _walk_script(tree, replace(ctx, dialect=dialect)):
+            if command not in earlier:
+                this_reading.add(command)
+                yield command
+        earlier |= this_reading
+
+
+def _parse(text: str, ctx: _Ctx, label: str | None, dialect: Dialect, several: bool) -> Script:
     try:
-        tree = parse_tree(text, ctx.depth)
+        return parse_tree(text, ctx.depth, dialect, ctx.walk.budget)
     except ShellSyntaxError as err:
         if label is None:
             raise
-        raise ShellSyntaxError(f"in the script run by `{label}`: {err.detail}",
-                               err.source, err.position) from None
-    yield from _walk_script(tree, ctx)
+        plain = isinstance(err, DialectError) or not (several or dialect is not BASH)
+        reading = "" if plain else f", read as {dialect.name}"
+        raise err.located(f"in the script run by `{label}`{reading}: {err.detail}") from None
 
 
 def _walk_script(script: Script, ctx: _Ctx) -> Iterator[SimpleCommand]:
@@ -103,10 +150,16 @@ def _walk_command(command: Command, ctx: _Ctx) -> Iterator[SimpleCommand]:
         yield from _walk_simple(command, ctx)
     elif isinstance(command, FuncDef):
         # Inside a function body, pipeline/background flags describe the body itself.
-        yield from _walk_command(command.body, _Ctx(via=ctx.via, function=command.name,
-                                                     depth=ctx.depth))
+        yield from _walk_command(command.body, _fresh(ctx, function=command.name))
     else:
         yield from _walk_compound(command, ctx)
+
+
+def _fresh(ctx: _Ctx, *, via: tuple[str, ...] | None = None, function: str | None = None,
+           depth: int | None = None) -> _Ctx:
+    """A context with nothing inherited but the wrappers, the check's state and the dialect."""
+    return _Ctx(via=ctx.via if via is None else via, function=function,
+                depth=ctx.depth if depth is None else depth, dialect=ctx.dialect, walk=ctx.walk)
 
 
 def _walk_compound(command: Compound, ctx: _Ctx) -> Iterator[SimpleCommand]:
@@ -114,6 +167,8 @@ def _walk_compound(command: Compound, ctx: _Ctx) -> Iterator[SimpleCommand]:
         yield from _walk_substitutions(word, ctx)
     for redirect in command.redirects:
         yield from _walk_substitutions(redirect.target, ctx)
+    if ctx.dialect.bash:
+        _note_compound_arith(command, ctx)
     # A block's redirections apply to every command inside it.
     inner = replace(ctx, redirects=ctx.redirects + tuple(_redirect(r) for r in command.redirects))
     for body in command.bodies:
@@ -124,18 +179,40 @@ def _walk_simple(command: Simple, ctx: _Ctx) -> Iterator[SimpleCommand]:
     for word in [*command.assigns, *command.words, *(r.target for r in command.redirects)]:
         yield from _walk_substitutions(word, ctx)
     found = _simple_command(command, ctx)
+    fed = _fed_scripts(command, found, ctx)
+    unseen = tuple(f"`{found.name}` reads a script that `{label}` makes when the line runs"
+                   for label, text, _ in fed if text is None)
+    if unseen:
+        found = replace(found, unseen=unseen)
+    if ctx.dialect.bash:
+        _note_simple_arith(command, found, ctx)
+    ctx.walk.budget.step(len(found.words))
     yield found
     yield from _wrapped(found, ctx)
+    for label, text, dialects in fed:
+        if text is not None:
+            script_ctx = _fresh(ctx, via=found.via + (label,), depth=ctx.depth + 1)
+            yield from _script_commands(text, script_ctx, label, dialects)
 
 
 def _simple_command(command: Simple, ctx: _Ctx) -> SimpleCommand:
     return SimpleCommand(
-        words=tuple(w.value for w in command.words),
+        words=_expanded(command.words, ctx.dialect),
         raw=command.text.strip(),
         redirects=ctx.redirects + tuple(_redirect(r) for r in command.redirects),
         assignments=tuple(w.value for w in command.assigns),
         via=ctx.via, function=ctx.function,
         in_pipeline=ctx.in_pipeline, background=ctx.background)
+
+
+def _expanded(words: list[Word], dialect: Dialect) -> tuple[str, ...]:
+    """The words after bash's brace expansion (`{rm,-rf,~}` is `rm -rf ~`); dash has none."""
+    if not dialect.bash or all(w.brace is None for w in words):
+        return tuple(w.value for w in words)
+    out: list[str] = []
+    for word in words:
+        out.extend(braces.expand(word.brace) if word.brace is not None else (word.value,))
+    return tuple(out)
 
 
 def _walk_substitutions(word: Word, ctx: _Ctx) -> Iterator[SimpleCommand]:
@@ -150,8 +227,9 @@ def _wrapped(command: SimpleCommand, ctx: _Ctx) -> Iterator[SimpleCommand]:
     """The commands a wrapper runs (`env X`, `sudo X`, `bash -c 'X'`, `bash <<EOF X EOF`)."""
     for inner in wrappers.inner_commands(command.words):
         if inner.script is not None:
-            script_ctx = _Ctx(via=command.via + (inner.label,), depth=ctx.depth + 1)
-            yield from _script_commands(inner.script, script_ctx, inner.label)
+            script_ctx = _fresh(ctx, via=command.via + (inner.label,), depth=ctx.depth + 1)
+            dialects = wrapper_dialects(inner.label, command.words, (ctx.dialect,))
+            yield from _script_commands(inner.script, script_ctx, inner.label, dialects)
             continue
         if ctx.depth + 1 > MAX_NESTING:
             raise ShellSyntaxError(f"commands are wrapped in other commands more than {MAX_NESTING} "
@@ -164,8 +242,9 @@ def _wrapped(command: SimpleCommand, ctx: _Ctx) -> Iterator[SimpleCommand]:
         for redirect in command.redirects:
             if redirect.op in _STDIN_BODY_OPS and redirect.body is not None:
                 label = f"{command.name} {redirect.op}"
-                yield from _script_commands(redirect.body, _Ctx(via=command.via + (label,),
-                                                                depth=ctx.depth + 1), label)
+                script_ctx = _fresh(ctx, via=command.via + (label,), depth=ctx.depth + 1)
+                yield from _script_commands(redirect.body, script_ctx, label,
+                                            shell_dialects(command.words))
 
 
 def _piped_scripts(commands: list[Command], ctx: _Ctx) -> Iterator[SimpleCommand]:
@@ -173,11 +252,12 @@ def _piped_scripts(commands: list[Command], ctx: _Ctx) -> Iterator[SimpleCommand
     for left, right in itertools.pairwise(commands):
         if not (isinstance(left, Simple) and isinstance(right, Simple)):
             continue
-        shell = _innermost(tuple(w.value for w in right.words))
+        shell = _innermost(_expanded(right.words, ctx.dialect))
         text = _written_text(_simple_command(left, ctx))
         if text is not None and wrappers.reads_script_from_stdin(shell):
             label = f"{posixpath.basename(shell[0])} reading a pipe"
-            yield from _script_commands(text, _Ctx(via=ctx.via + (label,), depth=ctx.depth + 1), label)
+            script_ctx = _fresh(ctx, via=ctx.via + (label,), depth=ctx.depth + 1)
+            yield from _script_commands(text, script_ctx, label, shell_dialects(shell))
 
 
 def _written_text(command: SimpleCommand) -> str | None:
@@ -206,3 +286,78 @@ def _redirect(node: RedirNode) -> Redirect:
     else:
         body = None
     return Redirect(node.op, node.target.value, node.fd, body)
+def _note_simple_arith(command: Simple, found: SimpleCommand, ctx: _Ctx) -> None:
+    facts = ctx.walk.arith
+    for word in [*command.assigns, *command.words, *(r.target for r in command.redirects)]:
+        shellarith.note_word(facts, word, found)
+    for word in command.assigns:
+        shellarith.note_assignment(facts, word, found)
+    shellarith.note_command(facts, command.words, found)
+
+
+def _note_compound_arith(command: Compound, ctx: _Ctx) -> None:
+    facts = ctx.walk.arith
+    for word in command.words:
+        shellarith.note_word(facts, word, None)
+    if command.kind == "cond":
+        shellarith.note_cond(facts, command.words, None)
+    elif command.kind == "for" and command.name:
+        for word in command.words:
+            static = shellarith.is_static(word)
+            for value in _expanded([word], ctx.dialect):
+                facts.assign(command.name, value if static else None)
+
+
+def _fed_scripts(command: Simple, found: SimpleCommand,
+                 ctx: _Ctx) -> list[tuple[str, str | None, tuple[Dialect, ...]]]:
+    """`bash <(echo …)`, `sh < <(printf …)`, `source <(…)`: a process substitution whose output a
+    shell reads as its script. Each is (label, script text or None if made at run time, dialects)."""
+    words = _innermost(found.words)
+    name = posixpath.basename(words[0]) if words else ""
+    if name in ("source", "."):
+        operand, dialects = (words[1] if len(words) > 1 else None), (ctx.dialect,)
+    elif name in wrappers.SHELLS:
+        operand, dialects = _script_operand(words), shell_dialects(words)
+    else:
+        return []
+    fed = []
+    for word in command.words:
+        if word.value == operand and _is_process_substitution(word):
+            fed.append((f"{name} <(…)", _static_output(word.subs[0], ctx), dialects))
+    if name in wrappers.SHELLS and wrappers.reads_script_from_stdin(words):
+        for redirect in command.redirects:
+            if redirect.op == "<" and redirect.fd in ("", "0") and _is_process_substitution(redirect.target):
+                fed.append((f"{name} < <(…)", _static_output(redirect.target.subs[0], ctx), dialects))
+    return fed
+
+
+def _is_process_substitution(word: Word) -> bool:
+    return word.raw.startswith("<(") and word.raw.endswith(")") and len(word.subs) == 1
+
+
+def _script_operand(words: tuple[str, ...]) -> str | None:
+    """The script file a shell runs (`bash FILE`), or None with `-c`, `-s` or no operand."""
+    i = 1
+    while i < len(words):
+        word = words[i]
+        if word == "--":
+            return words[i + 1] if i + 1 < len(words) else None
+        if word in ("--rcfile", "--init-file") or (word[:1] in "-+" and word[-1:] in "oO" and len(word) > 1):
+            i += 2
+        elif word[:1] in "-+" and len(word) > 1:
+            if word[0] == "-" and not word.startswith("--") and ("c" in word or "s" in word):
+                return None
+            i += 1
+        else:
+            return word
+    return None
+
+
+def _static_output(script: Script, ctx: _Ctx) -> str | None:
+    """What a one-command script (`echo …`, `printf …`, `cat <<EOF`) writes, if it is fixed text."""
+    if len(script.items) != 1 or len(script.items[0].pipelines) != 1:
+        return None
+    commands = script.items[0].pipelines[0].commands
+    if len(commands) != 1 or not isinstance(commands[0], Simple):
+        return None
+    return _written_text(_simple_command(commands[0], ctx))

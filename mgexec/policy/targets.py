@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 
+from mgexec.policy import braces
+
 # Top-level directories of Linux and macOS whose loss wrecks the system or its users' data.
 _SYSTEM_DIRS = frozenset({
     "bin", "boot", "dev", "etc", "home", "lib", "lib32", "lib64", "libx32", "media", "mnt", "opt",
@@ -22,8 +24,6 @@ _ALL_GLOB = re.compile(r"\.?[*?]+")
 _GLOB_CHARS = re.compile(r"[*?\[]")
 _BLOCK_DEVICE = re.compile(
     r"/dev/(?:sd[a-z]|hd[a-z]|vd[a-z]|xvd[a-z]|nvme\d|mmcblk\d|r?disk\d|disk/|dm-\d|md\d|mapper/)")
-_BRACE = re.compile(r"\{([^{}]*,[^{}]*)\}")
-_MAX_EXPANSIONS = 64
 
 
 def catastrophic_target(path: str) -> str | None:
@@ -56,18 +56,11 @@ def normalize(path: str) -> str:
 
 
 def brace_expand(word: str) -> list[str]:
-    """Bash brace alternatives of `word` (`a{b,c}` -> `ab`, `ac`), at most 64 of them."""
-    results: list[str] = []
-    pending = [word]
-    while pending and len(results) < _MAX_EXPANSIONS:
-        current = pending.pop(0)
-        match = _BRACE.search(current)
-        if match is None:
-            results.append(current)
-            continue
-        head, tail = current[:match.start()], current[match.end():]
-        pending.extend(head + option + tail for option in match.group(1).split(","))
-    return results
+    """Bash brace alternatives of `word` (`a{b,c}` -> `ab`, `ac`), counted first: a word that
+    would make more than MAX_BRACE_WORDS is refused (PolicyBudgetExceeded), never enumerated."""
+    if not braces.may_expand(word):
+        return [word]
+    return list(braces.expand_text(word))
 
 
 def _catastrophic(path: str) -> str | None:
