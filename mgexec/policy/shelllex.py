@@ -18,8 +18,8 @@ __all__ = ["Lexer", "decode_escapes"]
 _META = frozenset(" \t\n;&|()<>")
 _BLANKS = " \t"
 _PLAIN = re.compile(r"[^ \t\n;&|()<>\\'\"$`]+")
-_BASH_OPERATORS = (";;&", ";;", ";&", "&&", "||", "|&", ";", "&", "|", "(", ")")
-_DASH_OPERATORS = (";;", "&&", "||", ";", "&", "|", "(", ")")
+_BASH_OPERATORS = re.compile(r";;&|;;|;&|&&|\|\||\|&|[;&|()]")
+_DASH_OPERATORS = re.compile(r";;|&&|\|\||[;&|()]")
 _BASH_REDIRECT = re.compile(r"(\d+)?(<<<|<<-|<<|>>|<&|>&|<>|>\||<|>)|(&>>|&>)")
 _DASH_REDIRECT = re.compile(r"(\d+)?(<<-|<<|>>|<&|>&|<>|>\||<|>)")
 _ARRAY_ASSIGN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\[[^\]]*\])?\+?=")
@@ -97,10 +97,10 @@ class Lexer(DollarScanner):
             if op in ("<<", "<<-"):
                 self._want_delimiter = op == "<<-"
             return Redir(op, match.group(1) or "", start, self.pos)
-        for op in self._operators:
-            if src.startswith(op, start):
-                self.pos += len(op)
-                return Op(op, start, self.pos)
+        operator = self._operators.match(src, start)
+        if operator:
+            self.pos = operator.end()
+            return Op(operator.group(), start, self.pos)
         return self._word()
 
     def _skip_blanks(self) -> None:

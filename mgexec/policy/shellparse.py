@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import posixpath
+from functools import cached_property
 from collections.abc import Hashable, Iterator
 from dataclasses import dataclass, field, replace
 
@@ -56,7 +57,7 @@ class SimpleCommand:
     background: bool = False
     unseen: tuple[str, ...] = ()
 
-    @property
+    @cached_property  # read by every rule for every command
     def name(self) -> str:
         """The command word without its directory (`/usr/bin/sudo` -> `sudo`); "" if none."""
         return posixpath.basename(self.words[0]) if self.words else ""
@@ -138,8 +139,10 @@ def _parse(text: str, ctx: _Ctx, label: str | None, dialect: Dialect, several: b
 def _walk_script(script: Script, ctx: _Ctx) -> Iterator[SimpleCommand]:
     for item in script.items:
         for pipeline in item.pipelines:
-            inner = replace(ctx, background=ctx.background or item.background,
-                            in_pipeline=ctx.in_pipeline or len(pipeline.commands) > 1)
+            background = ctx.background or item.background
+            in_pipeline = ctx.in_pipeline or len(pipeline.commands) > 1
+            inner = ctx if (background, in_pipeline) == (ctx.background, ctx.in_pipeline) else \
+                replace(ctx, background=background, in_pipeline=in_pipeline)
             for command in pipeline.commands:
                 yield from _walk_command(command, inner)
             yield from _piped_scripts(pipeline.commands, ctx)

@@ -16,6 +16,9 @@ _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\[[^\]]*\])?\+?=")
 _CLOSING_WORDS = frozenset({"then", "elif", "else", "fi", "do", "done", "esac", "}", "in"})
 # Reserved words of bash only: to dash they are ordinary command names.
 _BASH_KEYWORDS = frozenset({"[[", "]]", "function", "select", "time"})
+# Reserved words that open a compound command, and the method that parses it.
+_COMPOUND_STARTS = {"if": "_if", "while": "_loop", "until": "_loop", "for": "_for", "select": "_for",
+                    "case": "_case", "{": "_group", "[[": "_cond", "function": "_function_keyword"}
 # bash keywords a `sh` script may not start a command with (dash runs them as command names).
 _PORTABLE_REFUSED = {"[[": "[[ … ]]", "function": "function NAME", "select": "select", "coproc": "coproc"}
 # Inside `[[ ]]` only these operators may appear (and `<`, `>` as string comparisons).
@@ -233,15 +236,11 @@ class Parser:
                 raise self.unexpected(tok)
             if self.dialect.portable and tok.value in _PORTABLE_REFUSED:
                 raise self.lexer.not_portable(_PORTABLE_REFUSED[tok.value], tok.start)
-            if not self._is_keyword(tok, tok.value):
+            if tok.value not in _COMPOUND_STARTS or not self._is_keyword(tok, tok.value):
                 return self._simple()
-            handler = {"if": self._if, "while": self._loop, "until": self._loop, "for": self._for,
-                       "select": self._for, "case": self._case, "{": self._group,
-                       "[[": self._cond}.get(tok.value)
-            if handler is not None:
-                return self._with_redirects(handler())
             if tok.value == "function":
                 return self._function_keyword()
+            return self._with_redirects(getattr(self, _COMPOUND_STARTS[tok.value])())
         if isinstance(tok, (Word, Redir)):
             return self._simple()
         raise self.unexpected(tok)
