@@ -151,7 +151,7 @@ _PARAM_PARTS = re.compile(rf"\$\{{(?P<bang>!)?(?P<name>{_NAME}|[0-9]+|[@*#?$!-])
 
 def is_static(word: Word) -> bool:
     """True if the word's value is fixed text (no expansion is left in it)."""
-    return not (word.subs or word.params or word.exprs or "`" in word.raw)
+    return not (word.subs or word.params or word.exprs)
 
 
 def note_word(facts: ArithFacts, word: Word, owner: Hashable) -> None:

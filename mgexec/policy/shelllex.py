@@ -44,6 +44,15 @@ class Lexer(DollarScanner):
         self._redirect = _BASH_REDIRECT if dialect.bash else _DASH_REDIRECT
         self._pending: list[HereDoc] = []
         self._want_delimiter: bool | None = None
+        self._regex_depth: int | None = None  # paren depth inside a `[[ x =~ RE ]]` regex
+
+    def regex_word(self) -> Token:
+        """The word after `=~` in `[[ ]]`: bash keeps `|`, and blanks and `( )` inside parens, in it."""
+        self._regex_depth = 0
+        try:
+            return self.next_token()
+        finally:
+            self._regex_depth = None
 
     def cancel_heredoc(self) -> None:
         """The `<<` just lexed was not a redirection (inside `[[ ]]`): expect no body."""
@@ -65,7 +74,7 @@ class Lexer(DollarScanner):
             self.pos += 1
             self._read_heredocs()
             return Op("\n", start, start + 1)
-        if char not in _META and not char.isdigit():
+        if (char not in _META and not char.isdigit()) or (self._regex_depth is not None and char in "|("):
             return self._word()
         if self.dialect.portable:
             self._portable_operator(start)
@@ -161,6 +170,8 @@ class Lexer(DollarScanner):
     def _word_paren(self, acc: Acc, start: int, char: str) -> bool:
         """A `<(`/`>(` starting the word, or bash's array assignment `name=(`; else the word ends."""
         src = self.src
+        if self._regex_depth is not None:
+            return self._regex_char(acc, char)
         if char == "(" and self.dialect.portable and _ARRAY_ASSIGN.fullmatch(src, start, self.pos):
             raise self.not_portable("name=( … )", start)
         if not self.dialect.bash:
@@ -172,6 +183,19 @@ class Lexer(DollarScanner):
             acc.add(self._array_body(acc))
             return True
         return False
+
+    def _regex_char(self, acc: Acc, char: str) -> bool:
+        depth = self._regex_depth or 0
+        if char == "(":
+            depth += 1
+        elif char == ")" and depth:
+            depth -= 1
+        elif not (char == "|" or (depth and char in " \t\n")):
+            return False
+        self._regex_depth = depth
+        acc.add(char)
+        self.pos += 1
+        return True
 
     def _backslash(self, acc: Acc) -> None:
         nxt = self.src[self.pos + 1:self.pos + 2]

@@ -420,6 +420,8 @@ class Parser:
                 return Compound("cond", [], words)
             if isinstance(tok, Word):
                 words.append(tok)
+                if self._is_word(tok, "=~") and self._peeked is None:
+                    self._peeked = self.lexer.regex_word()
             elif isinstance(tok, Redir) and tok.op in ("<", ">") and not tok.fd:
                 continue
             elif isinstance(tok, Op) and tok.kind == "EOF":
