@@ -305,10 +305,8 @@ def _note_compound_arith(command: Compound, ctx: _Ctx) -> None:
     if command.kind == "cond":
         shellarith.note_cond(facts, command.words, None)
     elif command.kind == "for" and command.name:
-        for word in command.words:
-            static = shellarith.is_static(word)
-            for value in _expanded([word], ctx.dialect):
-                facts.assign(command.name, value if static else None)
+        for word in command.words:  # brace alternatives hold no `$`: the word itself will do
+            facts.assign(command.name, word.value if shellarith.is_static(word) else None)
 
 
 def _fed_scripts(command: Simple, found: SimpleCommand,
