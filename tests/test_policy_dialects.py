@@ -269,6 +269,12 @@ RECURSIVE_REFUSED = [
     f"for x in 'a[$({T})]'; do echo $((x)); done",
     f"{HIDDEN} bash -c 'echo $((x))'",
     f"export {HIDDEN}; bash -c 'echo $((x))'",
+    f"x='$({T})'; echo ${{x@P}}",
+    f"PS4='$({T})'; set -x; :",
+    f"x='a=($({T}))'; declare -a \"$x\"",
+    f"declare -a 'a=($({T}))'",
+    f"{HIDDEN}; y=${{!x:-z}}",
+    f"{HIDDEN}; cat <<EOF\n$((x))\nEOF",
 ]
 RECURSIVE_PASSES = [
     "x=3; echo $((x+1))",
@@ -287,6 +293,11 @@ RECURSIVE_PASSES = [
     f"{HIDDEN}; echo \"$x\"",
     "echo $(( $# + 1 ))",
     "x=y; y=4; echo $((x*2))",
+    "x=hi; echo ${x@P}",
+    "PS4='+ '; set -x; :",
+    "declare -a a=(1 2); echo ${a[@]}",
+    f"x='$({T})'; echo ${{x@Q}}",
+    f"cat <<'EOF'\n{HIDDEN}; $((x))\nEOF",
 ]
 
 # A script a shell reads from a process substitution or a here-string is that shell's script.
@@ -433,6 +444,8 @@ def test_sh_refusals_name_the_construct_and_the_portable_way(line: str, fragment
     "x=$(cat f); echo $((x+1))",
     "let y=EXTERNAL",
     "arr=(1 2); echo ${arr[IDX]}",
+    "echo ${PROMPT@P}",
+    "cat <<EOF\n$((LINES_LEFT - 1))\nEOF",
 ])
 def test_text_made_at_run_time_is_refused_only_under_an_allow_list(line: str) -> None:
     assert refused(line, CommandPolicy()) is None

@@ -53,6 +53,11 @@ class ArithFacts:
         """The value of `variable` is used as a variable name (`${!x}`, `declare -n r=$x`)."""
         self.uses.append(("indirect", variable, where, owner))
 
+    def reparsed(self, variable: str, where: str, owner: Hashable) -> None:
+        """The value of `variable` is expanded once more, command substitutions included
+        (`${x@P}`, `PS4` under `set -x`, `declare -a "$x"` with `a=( … )` in it)."""
+        self.uses.append(("reparsed", variable, where, owner))
+
 
 def judge(facts: ArithFacts) -> dict[Hashable, list[str]]:
     """Raises PolicyViolation for code hidden in a value; returns, per owner, the run-time values
@@ -63,7 +68,8 @@ def judge(facts: ArithFacts) -> dict[Hashable, list[str]]:
                 facts.uses.append(("expr", value, f"the integer variable `{name}`", None))
     unseen: dict[Hashable, list[str]] = {}
     for kind, text, where, owner in facts.uses:
-        judge_one = {"expr": _expression, "name": _name, "indirect": _indirect}[kind]
+        judge_one = {"expr": _expression, "name": _name, "indirect": _indirect,
+                     "reparsed": _reparsed}[kind]
         reasons = judge_one(facts, text, where, set())
         if reasons:
             unseen.setdefault(owner, []).extend(r for r in reasons if r not in unseen.get(owner, []))
@@ -104,6 +110,22 @@ def _indirect(facts: ArithFacts, variable: str, where: str, seen: set[str]) -> l
                            "variable name")
         else:
             reasons.extend(_name(facts, value, where, seen))
+    return reasons
+
+
+def _reparsed(facts: ArithFacts, variable: str, where: str, seen: set[str]) -> list[str]:
+    if variable not in facts.values:
+        return [f"{where} expands the value of `{variable}` again, and the line does not set it"]
+    reasons = []
+    for value in facts.values[variable]:
+        if value is None:
+            reasons.append(f"{where} expands the value of `{variable}`, set at run time, again")
+        elif _SUBSTITUTION.search(value):
+            raise PolicyViolation(
+                f"mgexec did not run this command line: {where} expands the value of `{variable}`, "
+                f"which the line sets to `{_clip(value)}`, a second time, running the command "
+                "substitution in it, which no check can see beforehand. Write the command in the "
+                "line itself.")
     return reasons
 
 
@@ -157,15 +179,21 @@ def is_static(word: Word) -> bool:
 def note_word(facts: ArithFacts, word: Word, owner: Hashable) -> None:
     """The arithmetic a word evaluates when it expands: `$(( ))`, `$[ ]`, `${a[i]}`, `${x:o:l}`,
     and the names `${!x}` reads."""
-    for text in word.exprs:
+    exprs, params = list(word.exprs), list(word.params)
+    if word.heredoc is not None:
+        exprs += word.heredoc.exprs
+        params += word.heredoc.params
+    for text in exprs:
         facts.expression(text, f"the arithmetic `{_clip(text)}`", owner)
-    for param in word.params:
+    for param in params:
         parts = _PARAM_PARTS.fullmatch(param)
         if parts is None:
             continue
         where = f"the expansion `{_clip(param)}`"
-        if parts["bang"] and not parts["sub"] and not parts["rest"]:
+        if parts["bang"] and parts["sub"] is None and parts["rest"] not in ("*", "@"):
             facts.indirect(parts["name"], where, owner)
+        if parts["rest"] == "@P":  # prompt expansion: runs the command substitutions of the value
+            facts.reparsed(parts["name"], where, owner)
         if parts["sub"] not in (None, "@", "*"):
             facts.expression(parts["sub"], where, owner)
         rest = parts["rest"]
@@ -183,6 +211,8 @@ def note_assignment(facts: ArithFacts, word: Word, owner: Hashable) -> None:
         facts.expression(subscript[1], f"the assignment `{_clip(word.value)}`", owner)
         name = name.split("[", 1)[0].strip()
     raw_value = word.raw.partition("=")[2]
+    if name == "PS4":  # expanded like a prompt, command substitutions included, by `set -x`
+        facts.reparsed("PS4", "`PS4` (expanded by `set -x`)", owner)
     if _NUMERIC_VALUE.fullmatch(raw_value):
         facts.assign(name, "0")
     else:
@@ -228,6 +258,18 @@ def _note_declaration(facts: ArithFacts, args: list[Word], where: str, owner: Ha
         name = arg.value.split("=", 1)[0].rstrip("+")
         if "i" in flags:
             facts.integers.add(name.split("[", 1)[0])
+        if not is_static(arg) and ("a" in flags or "A" in flags):
+            for ref in _REFERENCE.finditer(arg.raw):  # `declare -a "$x"` re-reads `a=( … )` in x
+                facts.reparsed(ref[1], where, owner)
+            if arg.subs:
+                facts.expression("$(", where, owner)
+        elif is_static(arg) and _SUBSTITUTION.search(arg.value.partition("=")[2]) and \
+                arg.value.partition("=")[2].startswith("("):
+            raise PolicyViolation(
+                f"mgexec did not run this command line: {where} is given `{_clip(arg.value)}` as "
+                "quoted text; bash reads the `( … )` in it as an array assignment and runs the "
+                "command substitution inside, which no check can see beforehand. Write the "
+                "array assignment without quotes.")
         if "=" in arg.value:
             note_assignment(facts, arg, owner)
             if "n" in flags:  # a nameref: its value is a variable name

@@ -264,6 +264,6 @@ class Lexer(DollarScanner):
                 lines.append(line)
             doc.body = "".join(line + "\n" for line in lines)
             if not doc.quoted:  # an unquoted delimiter means the body is expanded: $(...) runs
-                acc = Acc(subs=doc.subs)
+                acc = Acc(subs=doc.subs, exprs=doc.exprs, params=doc.params)
                 self.expansions_in(doc.body, acc)
         self._pending = []

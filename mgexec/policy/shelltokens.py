@@ -55,6 +55,8 @@ class HereDoc:
     strip_tabs: bool
     body: str = ""
     subs: list[Any] = field(default_factory=list)
+    exprs: list[str] = field(default_factory=list)   # arithmetic the body evaluates
+    params: list[str] = field(default_factory=list)  # its `${ }` and `$name` expansions
 
 
 @dataclass
