@@ -111,16 +111,24 @@ def test_the_deadline_stops_a_long_check() -> None:
         parse_command_line("a;" * 2000, budget=ParseBudget(seconds=0))
 
 
-def test_the_default_budget_takes_the_longest_line_of_commands() -> None:
+def test_the_default_step_budget_takes_the_longest_line_of_commands() -> None:
     line = "a;" * (MAX_LINE_BYTES // 2)
-    assert len(parse_command_line(line)) == MAX_LINE_BYTES // 2
+    # Only the step budget is under test: the clock is left to bench/, whatever the machine's load.
+    assert len(parse_command_line(line, budget=ParseBudget(seconds=600))) == MAX_LINE_BYTES // 2
 
 
 def nested_sh(levels: int) -> str:
-    script = "ls"
-    for _ in range(levels):
-        script = "sh -c " + "'" + script.replace("'", "'\\''") + "'"
-    return script
+    """`sh` reading a here-document that holds `sh` reading a here-document ..., `ls` innermost."""
+    opening = "".join(f"sh <<E{k}\n" for k in range(levels))
+    closing = "".join(f"E{k}\n" for k in reversed(range(levels)))
+    return opening + "ls\n" + closing
+
+
+def test_nested_sh_scripts_are_read_once_per_dialect_and_place() -> None:
+    budget = ParseBudget()
+    commands = parse_command_line(nested_sh(14), budget=budget)
+    assert [c.words for c in commands if c.words == ("ls",)] == [("ls",)]
+    assert budget.steps < 5000  # 28 readings of short scripts; 2**14 readings would be far more
 
 
 @pytest.mark.parametrize("line", [

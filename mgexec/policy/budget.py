@@ -15,7 +15,7 @@ MAX_LINE_BYTES = 131072 - 1
 # every nested script. A 128 KiB line of `a;` takes about 200,000.
 MAX_PARSE_STEPS = 2_000_000
 # Wall-clock time one check may take (the server adds an outer bound of its own). The longest line
-# (128 KiB of `a;`) takes about 1.5 s on an idle 2-core machine; this leaves room for a loaded one.
+# (128 KiB of `a;`) takes about 2 s of CPU; this leaves room for a loaded machine.
 MAX_PARSE_SECONDS = 10.0
 # Words one word may become by brace expansion (`{1..100}` is 100); counted before enumerating.
 MAX_BRACE_WORDS = 4096

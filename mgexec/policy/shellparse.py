@@ -112,14 +112,16 @@ def _script_commands(text: str, ctx: _Ctx, label: str | None,
                                "levels deep", text, 0)
     earlier: set[SimpleCommand] = set()
     for dialect in dialects:
-        key = (text, dialect, replace(ctx, depth=0))
+        key = (text, dialect, replace(ctx, depth=0, dialect=BASH))
         if key in ctx.walk.seen:  # the same script in the same place: nothing new to find
             continue
         ctx.walk.seen.add(key)
         tree = _parse(text, ctx, label, dialect, several=len(dialects) > 1)
         this_reading: set[SimpleCommand] = set()
         for command in _walk_script(tree, replace(ctx, dialect=dialect)):
-            if command not in earlier:
+            if len(dialects) == 1:
+                yield command
+            elif command not in earlier:
                 this_reading.add(command)
                 yield command
         earlier |= this_reading
@@ -220,6 +222,8 @@ def _expanded(words: list[Word], dialect: Dialect) -> tuple[str, ...]:
 
 def _walk_substitutions(word: Word, ctx: _Ctx) -> Iterator[SimpleCommand]:
     """Substitutions run before their command, in their own subshell, in the foreground."""
+    if not word.subs and word.heredoc is None:
+        return
     sub_ctx = replace(ctx, in_pipeline=False, background=False, redirects=())
     scripts = list(word.subs) + (list(word.heredoc.subs) if word.heredoc else [])
     for script in scripts:
@@ -313,6 +317,8 @@ def _fed_scripts(command: Simple, found: SimpleCommand,
                  ctx: _Ctx) -> list[tuple[str, str | None, tuple[Dialect, ...]]]:
     """`bash <(echo …)`, `sh < <(printf …)`, `source <(…)`: a process substitution whose output a
     shell reads as its script. Each is (label, script text or None if made at run time, dialects)."""
+    if not any(_is_process_substitution(w) for w in [*command.words, *(r.target for r in command.redirects)]):
+        return []
     words = _innermost(found.words)
     name = posixpath.basename(words[0]) if words else ""
     if name in ("source", "."):
