@@ -113,6 +113,7 @@ ANSI_REFUSED = [
     f"cat <<'EOF' | sh\n{ANSI_DASH}\nEOF",
     ANSI_BASH,
     "$'\\164ouch' CANARY",
+    "$'t\\0x'ouch CANARY",
     "t$'o'uch CANARY",
     f"bash -c {q(ANSI_BASH)}",
     f"sh -c {q(ANSI_BASH)}",
@@ -154,6 +155,9 @@ PARAM_QUOTE_REFUSED = [f"sh -c {q(p)}" for p in BRACE_QUOTE_FORMS] + \
     f"bash -c {q(BRACE_QUOTE_FORMS[0])}",
     "sh -c 'echo \"${x#'\"'\"'a'\"'\"'}\"'",
     "dash -c 'echo \"${x/'\"'\"'a'\"'\"'/b}\"'",
+    # bash itself reads the lines after a switch to POSIX mode the POSIX way
+    "set -o posix\necho \"${x:-'}\"; touch CANARY; echo \"'}\"",
+    "POSIXLY_CORRECT=1\necho \"${x:-'}\"; touch CANARY; echo \"'}\"",
 ]
 PARAM_QUOTE_PASSES = [
     "echo \"${x:-default}\"",
@@ -171,6 +175,7 @@ PARAM_QUOTE_PASSES = [
     "echo \"${x/a/b}\"",
     "sh -c 'echo \"${x:-$(date)}\"'",
     f"echo \"${{x:-{T}}}\"",
+    "echo \"${x:-'}\"; touch CANARY; echo \"'}\"",  # without the switch: one echo
 ]
 
 # `$[ … ]`: bash's old arithmetic; its `<<` is a shift, not a here-document.
@@ -452,3 +457,27 @@ def test_text_made_at_run_time_is_refused_only_under_an_allow_list(line: str) ->
     allow_all = CommandPolicy(allow_patterns=(".*",))
     message = refused(line, allow_all)
     assert message is not None and "made only when the line runs" in message
+
+
+@pytest.mark.parametrize("line, refused_because", [
+    ("set -o history -o histexpand\necho CANARY\n^echo^touch", "history expansion"),
+    ("set -H", "history expansion"),
+    ("set -eH", "history expansion"),
+    ("bash -H -c 'echo'", "history expansion"),
+    ("shopt -u extquote", "extquote"),
+    ("shopt -s compat31", "compat31"),
+    ("BASH_COMPAT=3.1 ls", "BASH_COMPAT"),
+    ("export BASH_COMPAT=4.4", "BASH_COMPAT"),
+    ("bash -c 'shopt -u extquote'", "extquote"),
+])
+def test_options_that_change_how_bash_reads_later_lines_are_refused(line: str, refused_because: str) -> None:
+    message = refused(line, CommandPolicy())
+    assert message is not None and refused_because in message
+
+
+@pytest.mark.parametrize("line", [
+    "set -e", "set -euo pipefail", "set -x; echo hi", "shopt -s nullglob globstar", "set -- -H",
+    "shopt -s extglob", "set +o posix", "echo histexpand", "set -o errexit",
+])
+def test_ordinary_options_pass(line: str) -> None:
+    assert refused(line, CommandPolicy()) is None

@@ -4,7 +4,9 @@ another shell, that shell's own (`sh` may be dash, bash in POSIX mode or busybox
 
 from __future__ import annotations
 
+import itertools
 import posixpath
+import re
 from dataclasses import dataclass
 
 
@@ -38,6 +40,8 @@ SH_AS_BASH = Dialect("bash in POSIX mode (as `sh` is on Fedora and macOS)", bash
 SH_READINGS = (SH_AS_DASH, SH_AS_BASH)
 
 _POSIX_OPTIONS = frozenset({"--posix"})
+_POSIX_SWITCH = re.compile(r"posix|POSIXLY_CORRECT")
+_HISTORY_FLAG = re.compile(r"-[A-Za-z]*H[A-Za-z]*")
 
 
 def shell_dialects(words: tuple[str, ...]) -> tuple[Dialect, ...]:
@@ -61,6 +65,32 @@ def wrapper_dialects(label: str, words: tuple[str, ...],
     if label.endswith(" -c") or "reading" in label or label.endswith(("<<", "<<-", "<<<")):
         return shell_dialects(words)
     return current  # eval, trap, alias, env -S: the shell that is already reading
+
+
+def with_mode_switches(text: str, dialects: tuple[Dialect, ...]) -> tuple[Dialect, ...]:
+    """A bash script that may turn POSIX mode on part-way (`set -o posix`, `POSIXLY_CORRECT=1`)
+    is read both ways, since bash reads each line after the switch in POSIX mode."""
+    if BASH in dialects and BASH_POSIX not in dialects and _POSIX_SWITCH.search(text):
+        return dialects + (BASH_POSIX,)
+    return dialects
+
+
+def reading_changed_by(words: tuple[str, ...], assignments: tuple[str, ...]) -> str | None:
+    """Why a command would make bash read the rest of its script in a way mgexec does not model
+    (history expansion, `shopt -u extquote`, a compatibility level), or None."""
+    if any(w.startswith("BASH_COMPAT=") for w in (*assignments, *words[1:])):
+        return "`BASH_COMPAT` sets a compatibility level, which changes how bash reads the lines after it"
+    name = posixpath.basename(words[0]) if words else ""
+    options = list(itertools.takewhile(lambda w: w != "--", words[1:]))
+    if name in ("set", "bash") and (any(_HISTORY_FLAG.fullmatch(w) for w in options)
+                                    or "histexpand" in options):
+        return ("history expansion (`set -H`) rewrites later lines (`!!`, `^old^new`) before bash "
+                "reads them, so what runs is not what the line says")
+    if name == "shopt" and any(w == "extquote" or w.startswith("compat") or w == "histexpand"
+                               for w in options):
+        return (f"`shopt {' '.join(options)}` changes how bash reads quotes or the lines after it; "
+                "leave the option at its default")
+    return None
 
 
 def _posix_mode(words: tuple[str, ...]) -> bool:

@@ -26,6 +26,8 @@ _SUBSCRIPT = re.compile(rf"\s*{_NAME}\s*\[(.*)\]\s*", re.DOTALL)
 _NUMERIC = frozenset({"RANDOM", "SRANDOM", "SECONDS", "LINENO", "BASHPID", "EPOCHSECONDS", "PPID",
                       "UID", "EUID", "OPTIND", "HISTCMD", "SHLVL", "COLUMNS", "LINES", "#", "?", "$", "!"})
 _SHOWN = 60
+# Text shaped like an array subscript holding a command substitution, anywhere in a line.
+SUSPICIOUS = re.compile(r"\[[^\]]*(?:\$\(|`)")
 
 
 @dataclass
@@ -35,6 +37,7 @@ class ArithFacts:
     values: dict[str, list[str | None]] = field(default_factory=dict)  # None: set at run time
     integers: set[str] = field(default_factory=set)                     # `declare -i NAME`
     uses: list[tuple[str, str, str, Hashable]] = field(default_factory=list)  # kind, text, where, owner
+    suspicious: bool = False  # the line holds `[…$(` text somewhere (SUSPICIOUS)
 
     def assign(self, name: str, value: str | None) -> None:
         self.values.setdefault(name, []).append(value)
@@ -71,6 +74,12 @@ def judge(facts: ArithFacts) -> dict[Hashable, list[str]]:
         judge_one = {"expr": _expression, "name": _name, "indirect": _indirect,
                      "reparsed": _reparsed}[kind]
         reasons = judge_one(facts, text, where, set())
+        if reasons and facts.suspicious:
+            raise PolicyViolation(
+                f"mgexec did not run this command line: {reasons[0]}, and the line holds text "
+                "shaped like an array subscript with a command substitution (`[$(` or `[`…`); "
+                "bash would run that command if the text reaches the evaluation. Compute the "
+                "value in a separate step.")
         if reasons:
             unseen.setdefault(owner, []).extend(r for r in reasons if r not in unseen.get(owner, []))
     return unseen

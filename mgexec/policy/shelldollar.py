@@ -218,7 +218,7 @@ class DollarScanner:
         if i >= len(src):
             raise self.error("a `$'` quote is never closed", start)
         self.pos = i + 1
-        return "".join(out)
+        return "".join(out).split("\0", 1)[0]  # bash ends the string at a NUL: $'t\0x'ouch is touch
 
     # -- arithmetic text ------------------------------------------------------------------
 
@@ -241,10 +241,22 @@ class DollarScanner:
             elif char == "\\":
                 i += 1
             elif char in "'\"`":
-                end = src.find(char, i + 1)
-                if end < 0:
+                end = self._quote_end(i)
+                if end is None:
                     return None
                 i = end
+            i += 1
+        return None
+
+    def _quote_end(self, start: int) -> int | None:
+        """Index of the quote closing the one at `start` (backslash escapes count, except in '')."""
+        src, quote, i = self.src, self.src[start], start + 1
+        while i < len(src):
+            if src[i] == "\\" and quote != "'":
+                i += 2
+                continue
+            if src[i] == quote:
+                return i
             i += 1
         return None
 

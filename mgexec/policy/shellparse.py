@@ -18,7 +18,8 @@ from dataclasses import dataclass, field, replace
 
 from mgexec.policy import braces, shellarith, wrappers
 from mgexec.policy.budget import ParseBudget, check_line_size
-from mgexec.policy.dialects import BASH, Dialect, shell_dialects, wrapper_dialects
+from mgexec.policy.dialects import (BASH, Dialect, reading_changed_by, shell_dialects, with_mode_switches,
+                                    wrapper_dialects)
 from mgexec.policy.shelltokens import MAX_NESTING, DialectError, ShellSyntaxError, Word
 from mgexec.policy.shelltree import Command, Compound, FuncDef, RedirNode, Script, Simple, parse_tree
 
@@ -94,6 +95,7 @@ def parse_command_line(command: str, *, budget: ParseBudget | None = None) -> tu
     ones, in source order."""
     check_line_size(command)
     walk = _Walk(budget or ParseBudget())
+    walk.arith.suspicious = shellarith.SUSPICIOUS.search(command) is not None
     commands = list(_script_commands(command, _Ctx(walk=walk), label=None, dialects=(BASH,)))
     unseen = shellarith.judge(walk.arith)
     if unseen:
@@ -111,6 +113,7 @@ def _script_commands(text: str, ctx: _Ctx, label: str | None,
         raise ShellSyntaxError(f"commands are wrapped in other commands more than {MAX_NESTING} "
                                "levels deep", text, 0)
     earlier: set[SimpleCommand] = set()
+    dialects = with_mode_switches(text, dialects)
     for dialect in dialects:
         key = (text, dialect, replace(ctx, depth=0, dialect=BASH))
         if key in ctx.walk.seen:  # the same script in the same place: nothing new to find
@@ -184,6 +187,9 @@ def _walk_simple(command: Simple, ctx: _Ctx) -> Iterator[SimpleCommand]:
     for word in [*command.assigns, *command.words, *(r.target for r in command.redirects)]:
         yield from _walk_substitutions(word, ctx)
     found = _simple_command(command, ctx)
+    changed = reading_changed_by(found.words, found.assignments) if ctx.dialect.bash else None
+    if changed:
+        raise DialectError(changed, command.text, 0)
     fed = _fed_scripts(command, found, ctx)
     unseen = tuple(f"`{found.name}` reads a script that `{label}` makes when the line runs"
                    for label, text, _ in fed if text is None)
