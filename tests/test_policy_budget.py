@@ -11,7 +11,7 @@ import pytest
 
 from mgexec.errors import PolicyViolation
 from mgexec.policy import CommandPolicy, check_command, parse_command_line
-from mgexec.policy.budget import (MAX_BRACE_WORDS, MAX_LINE_BYTES, ParseBudget,
+from mgexec.policy.budget import (MAX_BRACE_WORDS, MAX_EXPANDED_WORDS, MAX_LINE_BYTES, ParseBudget,
                                   PolicyBudgetExceeded)
 
 AB = "{a,b}"
@@ -65,6 +65,20 @@ def test_brace_expansion_over_the_cap_is_refused_with_the_count(line: str) -> No
 @pytest.mark.parametrize("line", BRACE_PASSES)
 def test_brace_expansion_under_the_cap_passes(line: str) -> None:
     check_command(line, CommandPolicy())
+
+
+def test_words_made_by_brace_expansion_are_counted_over_the_whole_line() -> None:
+    line = "echo " + "{1..4096} " * 17
+    with pytest.raises(PolicyBudgetExceeded, match=f"more than {MAX_EXPANDED_WORDS} words"):
+        check_command(line, CommandPolicy())
+    check_command("echo " + "{1..4096} " * 15, CommandPolicy())
+
+
+def test_subscript_shaped_text_is_found_in_linear_time() -> None:
+    """Many `[` without `]` once made a regular expression backtrack quadratically."""
+    line = "echo $((y)) " + "[" * 100000
+    budget = ParseBudget(seconds=600)
+    parse_command_line(line, budget=budget)
 
 
 def test_the_count_is_exact() -> None:

@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from mgexec.policy.budget import MAX_BRACE_WORDS, PolicyBudgetExceeded
+from mgexec.policy.budget import MAX_BRACE_WORDS, ParseBudget, PolicyBudgetExceeded
 
 _NUMBERS = re.compile(r"([-+]?\d+)\.\.([-+]?\d+)(?:\.\.([-+]?\d+))?")
 _LETTERS = re.compile(r"([A-Za-z])\.\.([A-Za-z])(?:\.\.([-+]?\d+))?")
@@ -41,9 +41,11 @@ class _Seq:
 Item = str | list | _Seq
 
 
-def expand(pieces: Sequence[tuple[str, bool]], *, limit: int = MAX_BRACE_WORDS) -> tuple[str, ...]:
+def expand(pieces: Sequence[tuple[str, bool]], *, limit: int = MAX_BRACE_WORDS,
+           budget: ParseBudget | None = None) -> tuple[str, ...]:
     """The words bash's brace expansion makes of a word given as (text, unquoted-literal) pieces;
-    refuses (PolicyBudgetExceeded) a word that would make more than `limit` words."""
+    refuses (PolicyBudgetExceeded) a word that would make more than `limit` words, or more than
+    the check's `budget` has left."""
     tokens: list[tuple[str, bool]] = []
     for text, literal in pieces:
         if literal:
@@ -57,6 +59,8 @@ def expand(pieces: Sequence[tuple[str, bool]], *, limit: int = MAX_BRACE_WORDS) 
         raise PolicyBudgetExceeded(
             f"brace expansion of `{shown[:80]}` would produce {_big(total)} words; at most {limit} "
             "are read (MAX_BRACE_WORDS)")
+    if budget is not None:
+        budget.expand(total)
     return tuple(_words(items))
 
 

@@ -19,6 +19,8 @@ MAX_PARSE_STEPS = 2_000_000
 MAX_PARSE_SECONDS = 10.0
 # Words one word may become by brace expansion (`{1..100}` is 100); counted before enumerating.
 MAX_BRACE_WORDS = 4096
+# Words brace expansion may make in one check, over all words (each is judged by every rule).
+MAX_EXPANDED_WORDS = 65536
 # The clock is read once every this many steps, which keeps the common path cheap.
 _CLOCK_EVERY = 256
 
@@ -46,14 +48,24 @@ def check_line_size(line: str) -> None:
 class ParseBudget:
     """Counts the steps of one check and watches its deadline; raises when either runs out."""
 
-    __slots__ = ("steps", "max_steps", "seconds", "deadline", "_next_clock")
+    __slots__ = ("steps", "max_steps", "seconds", "deadline", "expanded", "_next_clock")
 
     def __init__(self, max_steps: int = MAX_PARSE_STEPS, seconds: float = MAX_PARSE_SECONDS) -> None:
         self.steps = 0
         self.max_steps = max_steps
         self.seconds = seconds
         self.deadline = time.monotonic() + seconds
+        self.expanded = 0
         self._next_clock = _CLOCK_EVERY
+
+    def expand(self, words: int) -> None:
+        """Counts words made by brace expansion (before they are made)."""
+        self.expanded += words
+        if self.expanded > MAX_EXPANDED_WORDS:
+            raise PolicyBudgetExceeded(
+                f"brace expansion would make more than {MAX_EXPANDED_WORDS} words on this line "
+                "(MAX_EXPANDED_WORDS)")
+        self.step(words)
 
     def step(self, count: int = 1) -> None:
         self.steps += count

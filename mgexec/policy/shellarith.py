@@ -27,7 +27,7 @@ _NUMERIC = frozenset({"RANDOM", "SRANDOM", "SECONDS", "LINENO", "BASHPID", "EPOC
                       "UID", "EUID", "OPTIND", "HISTCMD", "SHLVL", "COLUMNS", "LINES", "#", "?", "$", "!"})
 _SHOWN = 60
 # Text shaped like an array subscript holding a command substitution, anywhere in a line.
-SUSPICIOUS = re.compile(r"\[[^\]]*(?:\$\(|`)")
+SUSPICIOUS = re.compile(r"\[(?:[^][$`]|\$(?!\())*(?:\$\(|`)")
 
 
 @dataclass

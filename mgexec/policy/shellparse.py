@@ -208,7 +208,7 @@ def _walk_simple(command: Simple, ctx: _Ctx) -> Iterator[SimpleCommand]:
 
 def _simple_command(command: Simple, ctx: _Ctx) -> SimpleCommand:
     return SimpleCommand(
-        words=_expanded(command.words, ctx.dialect),
+        words=_expanded(command.words, ctx),
         raw=command.text.strip(),
         redirects=ctx.redirects + tuple(_redirect(r) for r in command.redirects),
         assignments=tuple(w.value for w in command.assigns),
@@ -216,13 +216,16 @@ def _simple_command(command: Simple, ctx: _Ctx) -> SimpleCommand:
         in_pipeline=ctx.in_pipeline, background=ctx.background)
 
 
-def _expanded(words: list[Word], dialect: Dialect) -> tuple[str, ...]:
+def _expanded(words: list[Word], ctx: _Ctx) -> tuple[str, ...]:
     """The words after bash's brace expansion (`{rm,-rf,~}` is `rm -rf ~`); dash has none."""
-    if not dialect.bash or all(w.brace is None for w in words):
+    if not ctx.dialect.bash or all(w.brace is None for w in words):
         return tuple(w.value for w in words)
     out: list[str] = []
     for word in words:
-        out.extend(braces.expand(word.brace) if word.brace is not None else (word.value,))
+        if word.brace is None:
+            out.append(word.value)
+        else:
+            out.extend(braces.expand(word.brace, budget=ctx.walk.budget))
     return tuple(out)
 
 
@@ -265,7 +268,7 @@ def _piped_scripts(commands: list[Command], ctx: _Ctx) -> Iterator[SimpleCommand
     for left, right in itertools.pairwise(commands):
         if not (isinstance(left, Simple) and isinstance(right, Simple)):
             continue
-        shell = _innermost(_expanded(right.words, ctx.dialect))
+        shell = _innermost(_expanded(right.words, ctx))
         text = _written_text(_simple_command(left, ctx))
         if text is not None and wrappers.reads_script_from_stdin(shell):
             label = f"{posixpath.basename(shell[0])} reading a pipe"
