@@ -15,6 +15,7 @@ _PARAM = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]|[@*#?$!-]")
 _PARAM_OPERATOR = re.compile(
     r"\$\{[#!]?(?:[A-Za-z_][A-Za-z0-9_]*|[0-9]+|[@*#?$!-])(?:\[[^\]]*\])?(?P<op>:?[-=?+]|[#%]{1,2})?")
 _ANSI_C_ESCAPE = re.compile(r"\\(x[0-9A-Fa-f]{1,2}|u[0-9A-Fa-f]{1,4}|U[0-9A-Fa-f]{1,8}|[0-7]{1,3}|c.|.)", re.DOTALL)
+_ANSI_C = "$'…'"
 _ANSI_C_SIMPLE = {"n": "\n", "t": "\t", "r": "\r", "a": "\a", "b": "\b", "f": "\f", "v": "\v",
                   "e": "\x1b", "E": "\x1b", "\\": "\\", "'": "'", '"': '"', "?": "?"}
 
@@ -67,7 +68,12 @@ class DollarScanner:
             return acc.add(self._braced(acc, in_double_quotes))
         if nxt in ("'", '"', "[") and not (in_double_quotes and nxt != "["):
             if self.dialect.portable:
-                raise self.not_portable({"'": "$'…'", '"': '$"…"', "[": "$[ … ]"}[nxt], start)
+                raise self.not_portable({"'": _ANSI_C, '"': '$"…"', "[": "$[ … ]"}[nxt], start)
+            if nxt == "'" and not bash:
+                raise DialectError(
+                    "dash 0.5.13 and later read `$'…'` as ANSI-C quotes (POSIX.1-2024), earlier "
+                    f"versions as `$` and a quoted string, so a script for dash cannot use it: "
+                    f"{PORTABLE_HINTS[_ANSI_C]}", src, start)
             if bash and nxt == "'":
                 acc.quoted = True
                 return acc.add(self._ansi_c())
