@@ -8,7 +8,7 @@ a destructive command: whenever a real shell creates CANARY, the guard rails mus
 
 from __future__ import annotations
 
-import os
+import random
 import shlex
 import shutil
 import subprocess
@@ -482,3 +482,49 @@ def test_options_that_change_how_bash_reads_later_lines_are_refused(line: str, r
 ])
 def test_ordinary_options_pass(line: str) -> None:
     assert refused(line, CommandPolicy()) is None
+
+
+FUZZ_PIECES = [
+    T, "touch", " CANARY", "echo ", ":", "x=1", f"x='a[$({T})]'", "$((x))", "((", "))", "(", ")",
+    "[[ ", " ]]", "{", "}", ",", "{t,}ouch", "$'", "\\x74", "'", '"', "\\", "$", "${x:-", "$(", "`",
+    ";", "&&", "||", "|", "\n", "<<EOF\n", "\nEOF\n", "$[", "]", "[", " ", " ", "=~", "-eq", "let ",
+    "eval ", "bash -c ", "sh -c ", "<<<", "<(", "&", "#", "case x in x) ", ";; esac", "!", "@",
+    "declare -a ", "read ", "printf -v ",
+]
+
+
+@pytest.mark.skipif(not (shutil.which("bash") and shutil.which("dash")), reason="needs bash and dash")
+@pytest.mark.parametrize("wrap", ["", "sh -c", "dash -c", "bash -c"])
+def test_random_lines_run_no_command_unseen(wrap: str, tmp_path: Path) -> None:
+    """Deterministic differential fuzzing: of random lines the guard rails let through (with
+    `touch` denied), none makes a real shell run `touch` (a stub that logs its calls)."""
+    rnd = random.Random(2026)
+    stub, log = tmp_path / "stub", tmp_path / "log"
+    stub.mkdir()
+    (stub / "touch").write_text(f"#!/bin/sh\necho \"$@\" >> {log}\n")
+    (stub / "touch").chmod(0o755)
+    passed = 0
+    for _ in range(600):
+        line = "".join(rnd.choice(FUZZ_PIECES) for _ in range(rnd.randint(1, 14)))
+        if rnd.random() < 0.5:
+            line = line.replace("'", "").replace('"', "")
+        line = f"{wrap} {q(line)}" if wrap else line
+        if refused(line) is not None:
+            continue
+        passed += 1
+        for sh in ("dash", "bash"):
+            bindir = tmp_path / f"bin-{sh}"
+            bindir.mkdir(exist_ok=True)
+            if not (bindir / "sh").exists():
+                (bindir / "sh").symlink_to(shutil.which(sh))
+            work = tmp_path / "work"
+            shutil.rmtree(work, ignore_errors=True)
+            work.mkdir()
+            env = {"PATH": f"{stub}:{bindir}:/usr/bin:/bin", "HOME": str(work)}
+            try:
+                subprocess.run(["bash", "-c", line], cwd=work, env=env, stdin=subprocess.DEVNULL,
+                               capture_output=True, timeout=5, check=False)
+            except subprocess.TimeoutExpired:
+                pass
+            assert not log.exists(), f"{line!r} ran touch unseen (sh={sh}): {log.read_text()!r}"
+    assert passed > 50
