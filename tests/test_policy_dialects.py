@@ -299,6 +299,8 @@ RECURSIVE_PASSES = [
     f"{HIDDEN}; echo \"$x\"",
     "echo $(( $# + 1 ))",
     "x=y; y=4; echo $((x*2))",
+    "x=$((x+1))",
+    "for i in $(seq 3); do echo $i; done",
     "x=hi; echo ${x@P}",
     "PS4='+ '; set -x; :",
     "declare -a a=(1 2); echo ${a[@]}",

@@ -1,15 +1,18 @@
 """Recursive-descent parser for one shell dialect (bash, bash in POSIX mode, dash, or a `sh` script)
-into a small syntax tree."""
+into a small syntax tree (shellnodes.py)."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
 from mgexec.policy.budget import ParseBudget
 from mgexec.policy.dialects import BASH, Dialect
 from mgexec.policy.shelllex import Lexer
+from mgexec.policy.shellnodes import AndOr, Command, Compound, FuncDef, Pipeline, RedirNode, Script, Simple
 from mgexec.policy.shelltokens import MAX_NESTING, Arith, Op, Redir, ShellSyntaxError, Token, Word
+
+__all__ = ["AndOr", "Command", "Compound", "FuncDef", "Parser", "Pipeline", "RedirNode", "Script",
+           "Simple", "parse_tree"]
 
 _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\[[^\]]*\])?\+?=")
 # Reserved words that close a block; they cannot start a command.
@@ -24,57 +27,6 @@ _PORTABLE_REFUSED = {"[[": "[[ … ]]", "function": "function NAME", "select": "
 # Inside `[[ ]]` only these operators may appear (and `<`, `>` as string comparisons).
 _COND_OPS = frozenset({"&&", "||", "(", ")", "\n"})
 _CASE_ENDS = frozenset({";;", ";&", ";;&"})
-
-
-@dataclass
-class RedirNode:
-    op: str
-    fd: str
-    target: Word
-
-
-@dataclass
-class Simple:
-    assigns: list[Word]
-    words: list[Word]
-    redirects: list[RedirNode]
-    text: str
-
-
-@dataclass
-class Compound:
-    """A subshell, group, if, loop, case, `(( ))` or `[[ ]]`: bodies to walk, words it expands."""
-
-    kind: str
-    bodies: list[Script]
-    words: list[Word]
-    redirects: list[RedirNode] = field(default_factory=list)
-    name: str = ""  # the variable of a `for` or `select` loop
-
-
-@dataclass
-class FuncDef:
-    name: str
-    body: Compound
-
-
-Command = Simple | Compound | FuncDef
-
-
-@dataclass
-class Pipeline:
-    commands: list[Command]
-
-
-@dataclass
-class AndOr:
-    pipelines: list[Pipeline]
-    background: bool = False
-
-
-@dataclass
-class Script:
-    items: list[AndOr]
 
 
 def parse_tree(src: str, depth: int = 0, dialect: Dialect = BASH,
