@@ -1,7 +1,7 @@
 """Tables per dialect differential: lines that must be refused, and near misses that must pass.
 
 Every row is also run by the real shells (the line by `bash -c`, as mgexec runs it, with `sh`
-once dash and once bash in POSIX mode) in a scratch directory, with `touch CANARY` standing for
+once dash, once bash in POSIX mode and, when installed, once busybox ash) in a scratch directory, with `touch CANARY` standing for
 a destructive command: whenever a real shell creates CANARY, the guard rails must have seen the
 `touch` (a deny list for it refuses the line); a near miss must never create it.
 """
@@ -21,6 +21,8 @@ from mgexec.policy import CommandPolicy, check_command
 
 DENY_TOUCH = CommandPolicy(deny_patterns=("touch",))
 T = "touch CANARY"
+# What `sh` may be: dash (Debian, Ubuntu), bash in POSIX mode (Fedora, macOS), busybox ash (Alpine).
+SH_SHELLS = [sh for sh in ("dash", "bash", "busybox") if shutil.which(sh)]
 
 
 def q(script: str) -> str:
@@ -386,10 +388,10 @@ def test_near_misses_pass(line: str) -> None:
 
 
 def shells_create_canary(line: str, tmp_path: Path) -> list[str]:
-    """Runs the line as mgexec does (`bash -c`), once with `sh` as dash and once as bash in POSIX
-    mode; returns the configurations in which CANARY appeared."""
+    """Runs the line as mgexec does (`bash -c`), once per shell `sh` may be (see SH_SHELLS);
+    returns the configurations in which CANARY appeared."""
     created = []
-    for sh in ("dash", "bash"):
+    for sh in SH_SHELLS:
         work = tmp_path / sh
         bindir = tmp_path / f"bin-{sh}"
         work.mkdir()
@@ -514,7 +516,7 @@ def test_random_lines_run_no_command_unseen(wrap: str, tmp_path: Path) -> None:
         if refused(line) is not None:
             continue
         passed += 1
-        for sh in ("dash", "bash"):
+        for sh in SH_SHELLS:
             bindir = tmp_path / f"bin-{sh}"
             bindir.mkdir(exist_ok=True)
             if not (bindir / "sh").exists():
