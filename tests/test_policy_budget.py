@@ -161,3 +161,10 @@ def test_checks_that_were_exponential_or_unbounded_finish(line: str) -> None:
                           timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_caller_can_give_the_check_its_own_budget() -> None:
+    """The server passes what is left of its own time; the check stops inside that."""
+    with pytest.raises(PolicyBudgetExceeded, match="more than 100 parse steps"):
+        check_command("a;" * 1000, CommandPolicy(), budget=ParseBudget(max_steps=100))
+    check_command("a;" * 1000, CommandPolicy(), budget=ParseBudget(max_steps=10_000))

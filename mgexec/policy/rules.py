@@ -43,6 +43,7 @@ from functools import lru_cache
 
 from mgexec.errors import ConfigError, PolicyViolation
 from mgexec.policy.baseline import dangerous_reason, line_facts
+from mgexec.policy.budget import ParseBudget
 from mgexec.policy.shellparse import SimpleCommand, parse_command_line
 
 _SHOW_MAX = 200
@@ -81,9 +82,10 @@ def _compile(patterns: tuple[str, ...], kind: str) -> tuple[re.Pattern[str], ...
     return tuple(compiled)
 
 
-def check_command(command: str, policy: CommandPolicy) -> None:
-    """Raises PolicyViolation if `command` may not run under `policy`; returns None if it may."""
-    commands = parse_command_line(command)
+def check_command(command: str, policy: CommandPolicy, *, budget: ParseBudget | None = None) -> None:
+    """Raises PolicyViolation if `command` may not run under `policy`; returns None if it may.
+    `budget` bounds the parse (default: the limits of budget.py); over it, PolicyBudgetExceeded."""
+    commands = parse_command_line(command, budget=budget)
     facts = line_facts(commands)
     for cmd in commands:
         reason = dangerous_reason(cmd, enable_sudo=policy.enable_sudo, facts=facts)
