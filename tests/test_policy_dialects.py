@@ -283,6 +283,11 @@ RECURSIVE_REFUSED = [
     f"declare -a 'a=($({T}))'",
     f"{HIDDEN}; y=${{!x:-z}}",
     f"{HIDDEN}; cat <<EOF\n$((x))\nEOF",
+    # a value made at run time, from quoted text in the line shaped like a subscript with `$( )`
+    f"read x <<< 'a[$({T})]'; echo $((x))",
+    f"printf -v x %s 'a[$({T})]'; echo $((x))",
+    f"x=$(echo 'a[$({T})]'); echo $((x))",
+    f"read x <<'E'\na[$({T})]\nE\necho $((x))",
 ]
 RECURSIVE_PASSES = [
     "x=3; echo $((x+1))",
@@ -302,6 +307,7 @@ RECURSIVE_PASSES = [
     "echo $(( $# + 1 ))",
     "x=y; y=4; echo $((x*2))",
     "x=$((x+1))",
+    "arr=(); n=0; for f in $(ls); do echo \"${arr[$(date +%s)]}\"; n=$((n+1)); done",
     "for i in $(seq 3); do echo $i; done",
     "x=hi; echo ${x@P}",
     "PS4='+ '; set -x; :",

@@ -26,7 +26,7 @@ _SUBSCRIPT = re.compile(rf"\s*{_NAME}\s*\[(.*)\]\s*", re.DOTALL)
 _NUMERIC = frozenset({"RANDOM", "SRANDOM", "SECONDS", "LINENO", "BASHPID", "EPOCHSECONDS", "PPID",
                       "UID", "EUID", "OPTIND", "HISTCMD", "SHLVL", "COLUMNS", "LINES", "#", "?", "$", "!"})
 _SHOWN = 60
-# Text shaped like an array subscript holding a command substitution, anywhere in a line.
+# Text shaped like an array subscript holding a command substitution.
 SUSPICIOUS = re.compile(r"\[(?:[^][$`]|\$(?!\())*(?:\$\(|`)")
 
 
@@ -37,7 +37,7 @@ class ArithFacts:
     values: dict[str, list[str | None]] = field(default_factory=dict)  # None: set at run time
     integers: set[str] = field(default_factory=set)                     # `declare -i NAME`
     uses: list[tuple[str, str, str, Hashable]] = field(default_factory=list)  # kind, text, where, owner
-    suspicious: bool = False  # the line holds `[…$(` text somewhere (SUSPICIOUS)
+    suspicious: bool = False  # a quoted word holds `[…$(` text (SUSPICIOUS), data that may reach a value
 
     def assign(self, name: str, value: str | None) -> None:
         self.values.setdefault(name, []).append(value)
@@ -188,6 +188,10 @@ def is_static(word: Word) -> bool:
 def note_word(facts: ArithFacts, word: Word, owner: Hashable) -> None:
     """The arithmetic a word evaluates when it expands: `$(( ))`, `$[ ]`, `${a[i]}`, `${x:o:l}`,
     and the names `${!x}` reads."""
+    if not word.subs and SUSPICIOUS.search(word.value):  # quoted text, not a real substitution
+        facts.suspicious = True
+    if word.heredoc is not None and word.heredoc.quoted and SUSPICIOUS.search(word.heredoc.body):
+        facts.suspicious = True
     exprs, params = list(word.exprs), list(word.params)
     if word.heredoc is not None:
         exprs += word.heredoc.exprs

@@ -95,7 +95,6 @@ def parse_command_line(command: str, *, budget: ParseBudget | None = None) -> tu
     ones, in source order."""
     check_line_size(command)
     walk = _Walk(budget or ParseBudget())
-    walk.arith.suspicious = shellarith.SUSPICIOUS.search(command) is not None
     commands = list(_script_commands(command, _Ctx(walk=walk), label=None, dialects=(BASH,)))
     unseen = shellarith.judge(walk.arith)
     if unseen:
