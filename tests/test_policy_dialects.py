@@ -461,6 +461,13 @@ def test_sh_refusals_name_the_construct_and_the_portable_way(line: str, fragment
     "let y=EXTERNAL",
     "arr=(1 2); echo ${arr[IDX]}",
     "echo ${PROMPT@P}",
+    "curl -s http://127.0.0.1:9/x | sh",
+    "base64 -d payload | bash",
+    "cat x.sh | sh",
+    "$X arg",
+    "eval \"$X\"",
+    "\"$SHELL\" -c \"$X\"",
+    "$(which python3) -V",
     "cat <<EOF\n$((LINES_LEFT - 1))\nEOF",
 ])
 def test_text_made_at_run_time_is_refused_only_under_an_allow_list(line: str) -> None:

@@ -150,6 +150,7 @@ def _walk_script(script: Script, ctx: _Ctx) -> Iterator[SimpleCommand]:
             for command in pipeline.commands:
                 yield from _walk_command(command, inner)
             yield from _piped_scripts(pipeline.commands, ctx)
+            yield from _unseen_piped_scripts(pipeline.commands, ctx)
 
 
 def _walk_command(command: Command, ctx: _Ctx) -> Iterator[SimpleCommand]:
@@ -192,6 +193,8 @@ def _walk_simple(command: Simple, ctx: _Ctx) -> Iterator[SimpleCommand]:
     fed = _fed_scripts(command, found, ctx)
     unseen = tuple(f"`{found.name}` reads a script that `{label}` makes when the line runs"
                    for label, text, _ in fed if text is None)
+    if command.words and _expands(command.words[0]):
+        unseen += (f"the command name `{command.words[0].raw}` is made when the line runs",)
     if unseen:
         found = replace(found, unseen=unseen)
     if ctx.dialect.bash:
@@ -301,6 +304,24 @@ def _redirect(node: RedirNode) -> Redirect:
     else:
         body = None
     return Redirect(node.op, node.target.value, node.fd, body)
+def _expands(word: Word) -> bool:
+    return bool(word.subs or word.params or word.exprs)
+
+
+def _unseen_piped_scripts(commands: list[Command], ctx: _Ctx) -> Iterator[SimpleCommand]:
+    """`curl … | sh`, `base64 -d | bash`: a shell reading a script that another command makes
+    when the line runs; reported as a word-less command carrying why (see SimpleCommand.unseen)."""
+    for left, right in itertools.pairwise(commands):
+        if not (isinstance(left, Simple) and isinstance(right, Simple)):
+            continue
+        shell = _innermost(_expanded(right.words, ctx))
+        if wrappers.reads_script_from_stdin(shell) and _written_text(_simple_command(left, ctx)) is None:
+            made_by = _simple_command(left, ctx).text or left.text
+            yield SimpleCommand(words=(), raw=right.text.strip(), via=ctx.via, unseen=(
+                f"`{posixpath.basename(shell[0])}` reads a script that `{made_by}` writes when the "
+                "line runs",))
+
+
 def _note_simple_arith(command: Simple, found: SimpleCommand, ctx: _Ctx) -> None:
     facts = ctx.walk.arith
     for word in [*command.assigns, *command.words, *(r.target for r in command.redirects)]:
