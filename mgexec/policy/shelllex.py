@@ -18,6 +18,7 @@ __all__ = ["Lexer", "decode_escapes"]
 _META = frozenset(" \t\n;&|()<>")
 _BLANKS = " \t"
 _PLAIN = re.compile(r"[^ \t\n;&|()<>\\'\"$`]+")
+_PLAIN_END = frozenset(" \t\n;&|)<>")  # after these a plain word is complete (not `(`: `x=(`)
 _BASH_OPERATORS = re.compile(r";;&|;;|;&|&&|\|\||\|&|[;&|()]")
 _DASH_OPERATORS = re.compile(r";;|&&|\|\||[;&|()]")
 _BASH_REDIRECT = re.compile(r"(\d+)?(<<<|<<-|<<|>>|<&|>&|<>|>\||<|>)|(&>>|&>)")
@@ -125,17 +126,29 @@ class Lexer(DollarScanner):
     # -- words ---------------------------------------------------------------------------
 
     def _word(self) -> Word:
-        start = self.pos
+        start, src = self.pos, self.src
+        plain = _PLAIN.match(src, start)
+        if plain and self._regex_depth is None and (plain.end() == len(src) or src[plain.end()] in _PLAIN_END):
+            # The common case, a word of plain characters only: no quotes, no expansions.
+            text, self.pos = plain.group(), plain.end()
+            word = Word(text, text, False, [], start, self.pos)
+            if self.dialect.bash and may_expand(text):
+                word.brace = ((text, True),)
+        else:
+            word = self._scanned_word(start)
+        if self._want_delimiter is not None:
+            word.heredoc = HereDoc(word.value, word.quoted, self._want_delimiter)
+            self._pending.append(word.heredoc)
+            self._want_delimiter = None
+        return word
+
+    def _scanned_word(self, start: int) -> Word:
         acc = self._scan_word()
         word = Word(self.src[start:self.pos], "".join(acc.parts), acc.quoted, acc.subs, start, self.pos,
                     exprs=tuple(acc.exprs), params=tuple(acc.params))
         if self.dialect.bash and may_expand(word.raw) and any(
                 literal and "{" in part for part, literal in zip(acc.parts, acc.marks)):
             word.brace = tuple(zip(acc.parts, acc.marks))
-        if self._want_delimiter is not None:
-            word.heredoc = HereDoc(word.value, word.quoted, self._want_delimiter)
-            self._pending.append(word.heredoc)
-            self._want_delimiter = None
         return word
 
     def _scan_word(self) -> Acc:
