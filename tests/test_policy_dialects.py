@@ -18,6 +18,8 @@ import pytest
 
 from mgexec.errors import PolicyViolation
 from mgexec.policy import CommandPolicy, check_command
+from mgexec.policy.dialects import (BASH, BASH_POSIX, DASH, SH_READINGS, with_mode_switches,
+                                    wrapper_dialects)
 
 DENY_TOUCH = CommandPolicy(deny_patterns=("touch",))
 T = "touch CANARY"
@@ -545,3 +547,27 @@ def test_random_lines_run_no_command_unseen(wrap: str, tmp_path: Path) -> None:
                 pass
             assert not log.exists(), f"{line!r} ran touch unseen (sh={sh}): {log.read_text()!r}"
     assert passed > 50
+
+
+@pytest.mark.parametrize("words, label, expected", [
+    (("bash", "-c", "x"), "bash -c", (BASH,)),
+    (("/bin/bash", "-ec", "x"), "bash -c", (BASH,)),
+    (("bash", "--posix", "-c", "x"), "bash -c", (BASH_POSIX,)),
+    (("bash", "-o", "posix", "-c", "x"), "bash -c", (BASH_POSIX,)),
+    (("dash", "-c", "x"), "dash -c", (DASH,)),
+    (("sh", "-c", "x"), "sh -c", SH_READINGS),
+    (("/usr/bin/ash", "-c", "x"), "ash -c", SH_READINGS),
+    (("ksh", "-c", "x"), "ksh -c", SH_READINGS),
+    (("su", "-c", "x"), "su -c", SH_READINGS + (BASH,)),
+    (("watch", "x"), "watch", SH_READINGS),
+    (("eval", "x"), "eval", (DASH,)),
+    (("trap", "x", "EXIT"), "trap", (DASH,)),
+])
+def test_each_shell_reads_its_script_in_its_dialects(words, label, expected) -> None:
+    assert wrapper_dialects(label, words, (DASH,)) == expected
+
+
+def test_a_bash_script_that_may_switch_to_posix_mode_is_read_both_ways() -> None:
+    assert with_mode_switches("set -o posix; ls", (BASH,)) == (BASH, BASH_POSIX)
+    assert with_mode_switches("ls", (BASH,)) == (BASH,)
+    assert with_mode_switches("set -o posix", (DASH,)) == (DASH,)
