@@ -290,6 +290,11 @@ RECURSIVE_REFUSED = [
     f"printf -v x %s 'a[$({T})]'; echo $((x))",
     f"x=$(echo 'a[$({T})]'); echo $((x))",
     f"read x <<'E'\na[$({T})]\nE\necho $((x))",
+    f"let 'y=a[$({T})]'",
+    f"[[ 'a[$({T})]' -eq 1 ]]",
+    f"s=abc; echo ${{s:'$({T})'}}",
+    f"s=abc; echo \"${{s:0:'$({T})'}}\"",
+    f"a=(1); echo ${{a['$({T})']}}",
 ]
 RECURSIVE_PASSES = [
     "x=3; echo $((x+1))",
@@ -309,6 +314,8 @@ RECURSIVE_PASSES = [
     "echo $(( $# + 1 ))",
     "x=y; y=4; echo $((x*2))",
     "x=$((x+1))",
+    "s=abcdef; echo ${s:1:'2'} ${s: -2}",
+    "declare -A h=([k]=v); echo ${h['k']}",
     "arr=(); n=0; for f in $(ls); do echo \"${arr[$(date +%s)]}\"; n=$((n+1)); done",
     "for i in $(seq 3); do echo $i; done",
     "x=hi; echo ${x@P}",

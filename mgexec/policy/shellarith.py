@@ -42,9 +42,10 @@ class ArithFacts:
     def assign(self, name: str, value: str | None) -> None:
         self.values.setdefault(name, []).append(value)
 
-    def expression(self, text: str, where: str, owner: Hashable) -> None:
-        """`text` is evaluated as arithmetic (`$(( ))`, `(( ))`, `let`, `[[ -eq ]]`, subscripts)."""
-        self.uses.append(("expr", text, where, owner))
+    def expression(self, text: str, where: str, owner: Hashable, *, literal: bool = False) -> None:
+        """`text` is evaluated as arithmetic (`$(( ))`, `(( ))`, `let`, `[[ -eq ]]`, subscripts);
+        `literal`: it is quoted text of the line, so a `$( )` in it is code bash finds there."""
+        self.uses.append(("literal" if literal else "expr", text, where, owner))
         for match in _ASSIGNED.finditer(text):  # `(( i = 0 ))`, `i++`: the variable gets a number
             self.assign(match[1] or match[2] or match[3], "0")
 
@@ -71,7 +72,7 @@ def judge(facts: ArithFacts) -> dict[Hashable, list[str]]:
                 facts.uses.append(("expr", value, f"the integer variable `{name}`", None))
     unseen: dict[Hashable, list[str]] = {}
     for kind, text, where, owner in facts.uses:
-        judge_one = {"expr": _expression, "name": _name, "indirect": _indirect,
+        judge_one = {"expr": _expression, "literal": _literal, "name": _name, "indirect": _indirect,
                      "reparsed": _reparsed}[kind]
         reasons = judge_one(facts, text, where, set())
         if reasons and facts.suspicious:
@@ -93,6 +94,15 @@ def _expression(facts: ArithFacts, text: str, where: str, seen: set[str]) -> lis
     for name in sorted(names):
         reasons.extend(_value_of(facts, name, where, seen))
     return reasons
+
+
+def _literal(facts: ArithFacts, text: str, where: str, seen: set[str]) -> list[str]:
+    if _SUBSTITUTION.search(text):
+        raise PolicyViolation(
+            f"mgexec did not run this command line: {where} evaluates the quoted text "
+            f"`{_clip(text)}` as arithmetic; bash expands the command substitution in it and runs "
+            "the command, which no check can see beforehand. Write the command outside quotes.")
+    return _expression(facts, text, where, seen)
 
 
 def _name(facts: ArithFacts, text: str, where: str, seen: set[str]) -> list[str]:
@@ -207,12 +217,14 @@ def note_word(facts: ArithFacts, word: Word, owner: Hashable) -> None:
             facts.indirect(parts["name"], where, owner)
         if parts["rest"] == "@P":  # prompt expansion: runs the command substitutions of the value
             facts.reparsed(parts["name"], where, owner)
+        # A `$( )` inside single quotes there was no substitution to the lexer, yet bash removes
+        # the quotes and runs it (`${s:'$(cmd)'}`, `${a['$(cmd)']}`): literal, so refused.
         if parts["sub"] not in (None, "@", "*"):
-            facts.expression(parts["sub"], where, owner)
+            facts.expression(parts["sub"], where, owner, literal="'" in parts["sub"])
         rest = parts["rest"]
         if rest.startswith(":") and rest[1:2] not in ("-", "=", "?", "+"):
             for piece in rest[1:].split(":", 1):
-                facts.expression(piece, where, owner)
+                facts.expression(piece, where, owner, literal="'" in piece)
 
 
 def note_assignment(facts: ArithFacts, word: Word, owner: Hashable) -> None:
@@ -241,7 +253,7 @@ def note_command(facts: ArithFacts, words: list[Word], owner: Hashable) -> None:
     where = f"`{name}`"
     if name == "let":
         for arg in args:
-            facts.expression(arg.value, where, owner)
+            facts.expression(arg.value, where, owner, literal=is_static(arg))
     elif name in _DECLARE:
         _note_declaration(facts, args, where, owner)
     elif name in ("read", "mapfile", "readarray"):
@@ -258,7 +270,9 @@ def note_cond(facts: ArithFacts, words: list[Word], owner: Hashable) -> None:
     for i, word in enumerate(words):
         if word.value in _TEST_ARITH and not word.quoted:
             for operand in words[i - 1:i] + words[i + 1:i + 2]:
-                facts.expression(operand.raw, f"`[[ … {word.value} … ]]`", owner)
+                static = is_static(operand)
+                facts.expression(operand.value if static else operand.raw,
+                                 f"`[[ … {word.value} … ]]`", owner, literal=static)
         elif word.value == "-v" and i + 1 < len(words):
             _note_name(facts, words[i + 1], "`[[ -v … ]]`", owner, assigned=False)
 
