@@ -295,6 +295,11 @@ RECURSIVE_REFUSED = [
     f"s=abc; echo ${{s:'$({T})'}}",
     f"s=abc; echo \"${{s:0:'$({T})'}}\"",
     f"a=(1); echo ${{a['$({T})']}}",
+    f"compgen -W '$({T})' x",
+    f"compgen -C '{T}' x",
+    f"exec {{a['$({T})']}}>/dev/null",
+    f"declare -a 'b[$({T})]=1'",
+    f"b['$({T})']=1",
 ]
 RECURSIVE_PASSES = [
     "x=3; echo $((x+1))",
@@ -316,6 +321,9 @@ RECURSIVE_PASSES = [
     "x=$((x+1))",
     "s=abcdef; echo ${s:1:'2'} ${s: -2}",
     "declare -A h=([k]=v); echo ${h['k']}",
+    "compgen -W 'alpha beta' al",
+    "exec {fd}>/dev/null; echo ok >&$fd",
+    "b['1']=2; echo ${b[1]}",
     "arr=(); n=0; for f in $(ls); do echo \"${arr[$(date +%s)]}\"; n=$((n+1)); done",
     "for i in $(seq 3); do echo $i; done",
     "x=hi; echo ${x@P}",

@@ -185,6 +185,7 @@ _DECLARE = frozenset({"declare", "typeset", "local", "export", "readonly"})
 _READ_VALUE_OPTIONS = frozenset("dinNptu")
 _MAPFILE_VALUE_OPTIONS = frozenset("dnOsuCc")
 _TEST_ARITH = frozenset({"-eq", "-ne", "-lt", "-le", "-gt", "-ge"})
+_FD_VARIABLE = re.compile(rf"\{{({_NAME}\[.*\])\}}", re.DOTALL)
 _NUMERIC_VALUE = re.compile(r"\$\(\(.*\)\)|\$\[.*\]|[0-9]+", re.DOTALL)
 _PARAM_PARTS = re.compile(rf"\$\{{(?P<bang>!)?(?P<name>{_NAME}|[0-9]+|[@*#?$!-])"
                           r"(?:\[(?P<sub>[^\]]*)\])?(?P<rest>.*)\}", re.DOTALL)
@@ -232,8 +233,9 @@ def note_assignment(facts: ArithFacts, word: Word, owner: Hashable) -> None:
     name, _, value = word.value.partition("=")
     name = name.rstrip("+")
     subscript = _SUBSCRIPT.fullmatch(name)
-    if subscript:
-        facts.expression(subscript[1], f"the assignment `{_clip(word.value)}`", owner)
+    if subscript:  # a quoted `$( )` in it is no substitution to the lexer, but bash runs it
+        facts.expression(subscript[1], f"the assignment `{_clip(word.value)}`", owner,
+                         literal="'" in word.raw.partition("=")[0])
         name = name.split("[", 1)[0].strip()
     raw_value = word.raw.partition("=")[2]
     if name == "PS4":  # expanded like a prompt, command substitutions included, by `set -x`
@@ -251,6 +253,10 @@ def note_command(facts: ArithFacts, words: list[Word], owner: Hashable) -> None:
         return
     name, args = words[0].value, words[1:]
     where = f"`{name}`"
+    for arg in args:  # `exec {a[SUB]}>file`: bash assigns the new fd to the variable named
+        fd_name = _FD_VARIABLE.fullmatch(arg.value)
+        if fd_name and is_static(arg):
+            facts.name(fd_name[1], "a `{NAME}>` redirection", owner)
     if name == "let":
         for arg in args:
             facts.expression(arg.value, where, owner, literal=is_static(arg))
@@ -263,6 +269,20 @@ def note_command(facts: ArithFacts, words: list[Word], owner: Hashable) -> None:
     elif name in ("printf", "wait", "getopts", "unset", "test", "["):
         for arg in _named_operands(name, args):
             _note_name(facts, arg, where, owner, assigned=name != "unset")
+
+
+def reexpanded_scripts(words: tuple[str, ...]) -> list[tuple[str, str]]:
+    """Text a builtin expands or runs later: `compgen`/`complete` `-W WORDS` (expanded, command
+    substitutions included) and `-C COMMAND` (run). Each is (label, script to read)."""
+    if not words or words[0] not in ("compgen", "complete"):
+        return []
+    scripts = []
+    for option, value in zip(words[1:], words[2:]):
+        if option == "-W":
+            scripts.append((f"{words[0]} -W", ": " + value))
+        elif option == "-C":
+            scripts.append((f"{words[0]} -C", value))
+    return scripts
 
 
 def note_cond(facts: ArithFacts, words: list[Word], owner: Hashable) -> None:

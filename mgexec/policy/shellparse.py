@@ -202,6 +202,9 @@ def _walk_simple(command: Simple, ctx: _Ctx) -> Iterator[SimpleCommand]:
     ctx.walk.budget.step(len(found.words))
     yield found
     yield from _wrapped(found, ctx)
+    for label, script in shellarith.reexpanded_scripts(found.words):
+        yield from _script_commands(script, _fresh(ctx, via=found.via + (label,), depth=ctx.depth + 1),
+                                    label, (ctx.dialect,))
     for label, text, dialects in fed:
         if text is not None:
             script_ctx = _fresh(ctx, via=found.via + (label,), depth=ctx.depth + 1)
