@@ -295,6 +295,7 @@ RECURSIVE_REFUSED = [
     f"s=abc; echo ${{s:'$({T})'}}",
     f"s=abc; echo \"${{s:0:'$({T})'}}\"",
     f"a=(1); echo ${{a['$({T})']}}",
+    f"a=(1); echo ${{#a['$({T})']}}",
     f"compgen -W '$({T})' x",
     f"compgen -C '{T}' x",
     f"exec {{a['$({T})']}}>/dev/null",

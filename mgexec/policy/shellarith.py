@@ -187,7 +187,7 @@ _MAPFILE_VALUE_OPTIONS = frozenset("dnOsuCc")
 _TEST_ARITH = frozenset({"-eq", "-ne", "-lt", "-le", "-gt", "-ge"})
 _FD_VARIABLE = re.compile(rf"\{{({_NAME}\[.*\])\}}", re.DOTALL)
 _NUMERIC_VALUE = re.compile(r"\$\(\(.*\)\)|\$\[.*\]|[0-9]+", re.DOTALL)
-_PARAM_PARTS = re.compile(rf"\$\{{(?P<bang>!)?(?P<name>{_NAME}|[0-9]+|[@*#?$!-])"
+_PARAM_PARTS = re.compile(rf"\$\{{(?P<bang>!)?#?(?P<name>{_NAME}|[0-9]+|[@*#?$!-])"
                           r"(?:\[(?P<sub>[^\]]*)\])?(?P<rest>.*)\}", re.DOTALL)
 
 
