@@ -12,6 +12,7 @@ from collections.abc import Hashable
 from dataclasses import dataclass, field
 
 from mgexec.errors import PolicyViolation
+from mgexec.policy.shellnodes import Compound, Simple
 from mgexec.policy.shelltokens import Word
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -180,6 +181,26 @@ def _clip(text: str) -> str:
 
 
 # -- collecting the facts from the syntax tree ---------------------------------------------------
+
+def note_simple(facts: ArithFacts, command: Simple, owner: Hashable) -> None:
+    """Everything a simple command evaluates or assigns; `owner` is the command reported for it."""
+    for word in [*command.assigns, *command.words, *(r.target for r in command.redirects)]:
+        note_word(facts, word, owner)
+    for word in command.assigns:
+        note_assignment(facts, word, owner)
+    note_command(facts, command.words, owner)
+
+
+def note_compound(facts: ArithFacts, command: Compound) -> None:
+    """`(( ))`, `for (( ))`, `[[ ]]` and the words of other blocks; a `for` loop's variable."""
+    for word in command.words:
+        note_word(facts, word, None)
+    if command.kind == "cond":
+        note_cond(facts, command.words, None)
+    elif command.kind == "for" and command.name:
+        for word in command.words:  # brace alternatives hold no `$`: the word itself will do
+            facts.assign(command.name, word.value if is_static(word) else None)
+
 
 _DECLARE = frozenset({"declare", "typeset", "local", "export", "readonly"})
 _READ_VALUE_OPTIONS = frozenset("dinNptu")

@@ -176,7 +176,7 @@ def _walk_compound(command: Compound, ctx: _Ctx) -> Iterator[SimpleCommand]:
     for redirect in command.redirects:
         yield from _walk_substitutions(redirect.target, ctx)
     if ctx.dialect.bash:
-        _note_compound_arith(command, ctx)
+        shellarith.note_compound(ctx.walk.arith, command)
     # A block's redirections apply to every command inside it.
     inner = replace(ctx, redirects=ctx.redirects + tuple(_redirect(r) for r in command.redirects))
     for body in command.bodies:
@@ -198,7 +198,7 @@ def _walk_simple(command: Simple, ctx: _Ctx) -> Iterator[SimpleCommand]:
     if unseen:
         found = replace(found, unseen=unseen)
     if ctx.dialect.bash:
-        _note_simple_arith(command, found, ctx)
+        shellarith.note_simple(ctx.walk.arith, command, found)
     ctx.walk.budget.step(len(found.words))
     yield found
     yield from _wrapped(found, ctx)
@@ -323,26 +323,6 @@ def _unseen_piped_scripts(commands: list[Command], ctx: _Ctx) -> Iterator[Simple
             yield SimpleCommand(words=(), raw=right.text.strip(), via=ctx.via, unseen=(
                 f"`{posixpath.basename(shell[0])}` reads a script that `{made_by}` writes when the "
                 "line runs",))
-
-
-def _note_simple_arith(command: Simple, found: SimpleCommand, ctx: _Ctx) -> None:
-    facts = ctx.walk.arith
-    for word in [*command.assigns, *command.words, *(r.target for r in command.redirects)]:
-        shellarith.note_word(facts, word, found)
-    for word in command.assigns:
-        shellarith.note_assignment(facts, word, found)
-    shellarith.note_command(facts, command.words, found)
-
-
-def _note_compound_arith(command: Compound, ctx: _Ctx) -> None:
-    facts = ctx.walk.arith
-    for word in command.words:
-        shellarith.note_word(facts, word, None)
-    if command.kind == "cond":
-        shellarith.note_cond(facts, command.words, None)
-    elif command.kind == "for" and command.name:
-        for word in command.words:  # brace alternatives hold no `$`: the word itself will do
-            facts.assign(command.name, word.value if shellarith.is_static(word) else None)
 
 
 def _fed_scripts(command: Simple, found: SimpleCommand,
