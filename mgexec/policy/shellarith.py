@@ -294,12 +294,13 @@ def note_command(facts: ArithFacts, words: list[Word], owner: Hashable) -> None:
 
 def reexpanded_scripts(words: tuple[str, ...]) -> list[tuple[str, str]]:
     """Text a builtin expands or runs later: `compgen`/`complete` `-W WORDS` (expanded, command
-    substitutions included) and `-C COMMAND` (run). Each is (label, script to read)."""
-    if not words or words[0] not in ("compgen", "complete"):
+    substitutions included), their `-C COMMAND` and `mapfile`/`readarray` `-C CALLBACK` (run).
+    Each is (label, script to read)."""
+    if not words or words[0] not in ("compgen", "complete", "mapfile", "readarray"):
         return []
     scripts = []
     for option, value in zip(words[1:], words[2:]):
-        if option == "-W":
+        if option == "-W" and words[0] in ("compgen", "complete"):
             scripts.append((f"{words[0]} -W", ": " + value))
         elif option == "-C":
             scripts.append((f"{words[0]} -C", value))
