@@ -50,6 +50,7 @@ from functools import lru_cache
 
 from mgexec.errors import ConfigError, PolicyViolation
 from mgexec.policy.baseline import LineFacts, dangerous_reason, glob_forms, line_facts
+from mgexec.policy.budget import ParseBudget
 from mgexec.policy.stdin_scripts import stdin_script
 from mgexec.policy.wordforms import glob_names, is_computed, is_glob, run_forms
 from mgexec.policy.globalopts import canonical_forms
@@ -93,13 +94,15 @@ def _compile(patterns: tuple[str, ...], kind: str) -> tuple[re.Pattern[str], ...
 
 
 def check_command(command: str, policy: CommandPolicy, *, work_dir: str | None = None,
-                  home: str | None = None, path: str | None = None) -> None:
+                  home: str | None = None, path: str | None = None,
+                  budget: ParseBudget | None = None) -> None:
     """Raises PolicyViolation if `command` may not run under `policy`; returns None if it may.
 
     `work_dir`, `home` and `path` are the directory the line starts in, its HOME and its PATH
     (defaults: this process's), against which relative paths and wildcard command names resolve.
+    `budget` bounds the parse (default: the limits of budget.py); over it, PolicyBudgetExceeded.
     """
-    commands = parse_command_line(command)
+    commands = parse_command_line(command, budget=budget)
     facts = line_facts(commands, work_dir=work_dir, home=home, path=path)
     for cmd in commands:
         reason = dangerous_reason(cmd, enable_sudo=policy.enable_sudo, facts=facts)
@@ -117,6 +120,8 @@ def check_command(command: str, policy: CommandPolicy, *, work_dir: str | None =
         read_pipes = {v for cmd in commands for v in cmd.via if v.endswith(" reading a pipe")}
         for cmd in commands:
             _check_allow(_with_piped_script(cmd, read_pipes), allow, command, facts)
+    for cmd in commands:
+        _check_unseen(cmd, allow, command)
 
 
 def _as_run(cmd: SimpleCommand, facts: LineFacts) -> list[SimpleCommand]:
@@ -191,7 +196,7 @@ def _check_allow(cmd: SimpleCommand, allow: tuple[re.Pattern[str], ...], line: s
     if unjudged:
         raise PolicyViolation(
             f"Command not in the allow list: {_show(replace(cmd, unreadable=''), line)} cannot be "
-            f"judged: {_clip(unjudged)}. "
+            f"judged: {_clip(unjudged)}; what it runs is made only when the line runs. "
             "Under an allow list mgexec refuses what it cannot read; write the command out "
             "literally. mgexec did not run the command line.")
     for run in _as_run(cmd, facts) if cmd.words else ():
@@ -233,6 +238,17 @@ def _unjudged(cmd: SimpleCommand, facts: LineFacts) -> str:
             return (f"its command name `{words[0]}` is a pattern bash matches against file names "
                     "when the line runs, so no pattern can vouch for the program it starts")
     return ""
+
+
+def _check_unseen(cmd: SimpleCommand, allow: tuple[re.Pattern[str], ...], line: str) -> None:
+    """Under an allow list, text made at run time that decides what runs cannot be allowed."""
+    if not allow or not cmd.unseen:
+        return
+    where = _show(cmd, line) if cmd.words else f"the line `{_clip(line.strip())}`"
+    raise PolicyViolation(
+        f"Command not in the allow list: {where} depends on text made only when the line runs "
+        f"({'; '.join(cmd.unseen)}), so no allow pattern can vouch for it. Use fixed values, or "
+        "split the line so that each step is checked. mgexec did not run the command line.")
 
 
 def _show(cmd: SimpleCommand, line: str) -> str:
