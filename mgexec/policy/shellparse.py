@@ -436,6 +436,8 @@ def _inner_script(inner: wrappers.Inner, command: SimpleCommand,
         return
     try:
         found = list(_script_commands(inner.script or "", ctx, inner.label, dialects))
+    except DialectError:
+        raise  # a construct the shell's dialects read differently is refused by name
     except ShellSyntaxError:
         found = [SimpleCommand(words=(), raw=inner.script or "", via=ctx.via)]
     for cmd in found:
