@@ -36,7 +36,7 @@ SIMPLE_COMMAND_CASES = [
     ("echo $\"hi $USER\"", [("echo", "hi $USER")]),
     ("echo $HOME ${HOME} $1 $? $@", [("echo", "$HOME", "${HOME}", "$1", "$?", "$@")]),
     ("echo $", [("echo", "$")]),
-    ("echo {a,b} ~/x *.py", [("echo", "{a,b}", "~/x", "*.py")]),
+    ("echo {a,b} ~/x *.py", [("echo", "a", "b", "~/x", "*.py")]),  # bash brace-expands
     ("ls \\\n  -la", [("ls", "-la")]),
     ("echo \"multi\nline\"", [("echo", "multi\nline")]),
     # lists, pipelines, background jobs, newlines
@@ -84,7 +84,9 @@ SIMPLE_COMMAND_CASES = [
     ("[[ -f x && $a < $b ]] && echo yes", [("echo", "yes")]),
     ("(( i++ )) || echo no", [("echo", "no")]),
     ("((ls); pwd)", [("ls",), ("pwd",)]),
-    ("((((ls))))", []),  # bash reads this as arithmetic, as we do: nothing runs
+    # bash reads this as arithmetic, as we do: nothing runs, but `ls` is a variable the line does
+    # not set, evaluated as arithmetic: a word-less entry carries that run-time value (`unseen`)
+    ("((((ls))))", [()]),
     ("echo done fi then }", [("echo", "done", "fi", "then", "}")]),
     ("echo if; echo case", [("echo", "if"), ("echo", "case")]),
     # function definitions: the body's commands are commands too
@@ -113,7 +115,7 @@ SIMPLE_COMMAND_CASES = [
     ("echo ${#x} ${x%%/*} ${x/a/b}", [("echo", "${#x}", "${x%%/*}", "${x/a/b}")]),
     ("echo $((1 + $(id -u)))", [("id", "-u"), ("echo", "$((1 + $(id -u)))")]),
     ("echo $((2*3))", [("echo", "$((2*3))")]),
-    ("(( x = $(id -u) ))", [("id", "-u")]),
+    ("(( x = $(id -u) ))", [("id", "-u"), ()]),  # the output of `id -u` is evaluated: unseen
     ("diff <(ls a) >(wc)", [("ls", "a"), ("wc",), ("diff", "<(ls a)", ">(wc)")]),
     ("cat > $(mktemp)", [("mktemp",), ("cat",)]),
     ("for f in `ls`; do :; done", [("ls",), (":",)]),

@@ -158,7 +158,7 @@ BLOCKED = [
     ("cd / && find -delete", "deleting files with find across the root directory `/`"),
     ("bash -c 'cd / && rm -rf *'", "root directory"),
     # brace alternatives, ${HOME...} forms
-    ("rm -rf /{tmp,usr}", "the system directory `/usr`, from `/{tmp,usr}`"),
+    ("rm -rf /{tmp,usr}", "the system directory `/usr`, in the command `rm -rf /tmp /usr`"),
     ("rm -rf /u{s,}r", "the system directory `/usr`"),
     ("rm -rf {/tmp/x,~}", "your home directory"),
     ("rm -rf ${HOME:-/tmp}", "your home directory"),

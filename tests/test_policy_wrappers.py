@@ -289,13 +289,6 @@ WRAPPED = [
     ("git -c remote.origin.url='ext::sh -c rm% -rf% ~' fetch origin",
      "(run by `git -c remote.origin.url` -> `sh -c`)"),
     ("git -c 'url.ext::sh -c rm% -rf% /.insteadOf=https://x' clone https://x", "-> `sh -c`)"),
-    # bash evaluates array subscripts (command substitutions included) in builtins' names
-    ("let 'x[$(rm -rf /)]=1'", "(run by `let a[…]`)"),
-    ("unset 'a[$(rm -rf /)]'", "(run by `unset a[…]`)"),
-    ("printf -v 'a[$(rm -rf /)]' x", "(run by `printf a[…]`)"),
-    ("test -v 'a[`rm -rf /`]'", "(run by `test a[…]`)"),
-    ("declare 'a[$(rm -rf /)]=1'", "(run by `declare a[…]`)"),
-    ("PS4='$(rm -rf /)' bash -xc :", "(run by `PS4=`)"),
     # sed, vim and man spellings that run commands
     ("sed 's/^/rm -rf \\//;e' f", "(run by `sed e`)"),
     ("vim -c 'call job_start(\"rm -rf /\")'", "(run by `vim -c system()`)"),
@@ -345,6 +338,28 @@ def test_commands_run_by_wrappers_and_programs_are_judged(line: str, via: str) -
     message = refusal(line)
     assert message is not None, f"{line!r} was allowed"
     assert message.startswith(PREFIX) and via in message, message
+
+
+# Quoted text bash expands a second time (array subscripts in names, PS4). The baseline judges the
+# command in it (`rm -rf /`, run by `let a[…]`), and the parser refuses such text before the
+# baseline runs whatever command it holds (tests/test_policy_dialects.py): either refusal is right,
+# and the parser's, which comes first, is the stricter one.
+SECOND_EXPANSION = [
+    ("let 'x[$(rm -rf /)]=1'", "(run by `let a[…]`)"),
+    ("unset 'a[$(rm -rf /)]'", "(run by `unset a[…]`)"),
+    ("printf -v 'a[$(rm -rf /)]' x", "(run by `printf a[…]`)"),
+    ("test -v 'a[`rm -rf /`]'", "(run by `test a[…]`)"),
+    ("declare 'a[$(rm -rf /)]=1'", "(run by `declare a[…]`)"),
+    ("PS4='$(rm -rf /)' bash -xc :", "(run by `PS4=`)"),
+]
+
+
+@pytest.mark.parametrize("line, via", SECOND_EXPANSION)
+def test_commands_in_text_expanded_twice_are_refused(line: str, via: str) -> None:
+    message = refusal(line)
+    assert message is not None, f"{line!r} was allowed"
+    assert (message.startswith(PREFIX) and via in message) or \
+        "which no check can see beforehand" in message, message
 
 
 @pytest.mark.parametrize("line, via", [

@@ -115,7 +115,19 @@ def xargs_words(options: tuple[str, ...], template: tuple[str, ...], text: str) 
             items = text.split()
     if replace is not None:
         return [tuple(w.replace(replace, item) for w in template) for item in items]
-    return [template + tuple(items)] if items else []
+    size = _max_args(options) or len(items)  # `-n N`: one command per N items
+    return [template + tuple(items[i:i + size]) for i in range(0, len(items), size)]
+
+
+def _max_args(options: tuple[str, ...]) -> int | None:
+    """The N of `xargs -n N` (`-nN`, `--max-args=N`), or None."""
+    for word, after in zip(options, options[1:] + ("",)):
+        value = after if word in ("-n", "--max-args") else (
+            word[2:] if word.startswith("-n") else word.split("=", 1)[1]
+            if word.startswith("--max-args=") else None)
+        if value is not None and value.isdigit() and int(value) > 0:
+            return int(value)
+    return None
 
 
 def xargs_arg_file(options: tuple[str, ...]) -> str | None:

@@ -53,6 +53,7 @@ import regex
 from mgexec import saferegex
 from mgexec.errors import ConfigError, PolicyViolation
 from mgexec.policy.baseline import LineFacts, dangerous_reason, glob_forms, line_facts
+from mgexec.policy.budget import ParseBudget
 from mgexec.policy.stdin_scripts import stdin_script
 from mgexec.policy.wordforms import glob_names, is_computed, is_glob, run_forms
 from mgexec.policy.globalopts import canonical_forms
@@ -112,13 +113,15 @@ def vet_pattern(pattern: str, kind: str) -> str | None:
 
 
 def check_command(command: str, policy: CommandPolicy, *, work_dir: str | None = None,
-                  home: str | None = None, path: str | None = None) -> None:
+                  home: str | None = None, path: str | None = None,
+                  budget: ParseBudget | None = None) -> None:
     """Raises PolicyViolation if `command` may not run under `policy`; returns None if it may.
 
     `work_dir`, `home` and `path` are the directory the line starts in, its HOME and its PATH
     (defaults: this process's), against which relative paths and wildcard command names resolve.
+    `budget` bounds the parse (default: the limits of budget.py); over it, PolicyBudgetExceeded.
     """
-    commands = parse_command_line(command)
+    commands = parse_command_line(command, budget=budget)
     facts = line_facts(commands, work_dir=work_dir, home=home, path=path)
     for cmd in commands:
         reason = dangerous_reason(cmd, enable_sudo=policy.enable_sudo, facts=facts)
@@ -136,6 +139,8 @@ def check_command(command: str, policy: CommandPolicy, *, work_dir: str | None =
         read_pipes = {v for cmd in commands for v in cmd.via if v.endswith(" reading a pipe")}
         for cmd in commands:
             _check_allow(_with_piped_script(cmd, read_pipes), allow, command, facts)
+    for cmd in commands:
+        _check_unseen(cmd, allow, command)
 
 
 def _as_run(cmd: SimpleCommand, facts: LineFacts) -> list[SimpleCommand]:
@@ -210,7 +215,7 @@ def _check_allow(cmd: SimpleCommand, allow: tuple[saferegex.Pattern, ...], line:
     if unjudged:
         raise PolicyViolation(
             f"Command not in the allow list: {_show(replace(cmd, unreadable=''), line)} cannot be "
-            f"judged: {_clip(unjudged)}. "
+            f"judged: {_clip(unjudged)}; what it runs is made only when the line runs. "
             "Under an allow list mgexec refuses what it cannot read; write the command out "
             "literally. mgexec did not run the command line.")
     for run in _as_run(cmd, facts) if cmd.words else ():
@@ -265,6 +270,15 @@ def _matches(pattern: saferegex.Pattern, kind: saferegex.MatchKind, text: str, c
             f"The {role} pattern `{pattern.pattern}` did not finish matching {_show(cmd, line)} within "
             f"{saferegex.MATCH_SECONDS:g} seconds (catastrophic backtracking), so mgexec could not judge "
             "the line and did not run it. Rewrite the pattern without nested or overlapping repetition.") from None
+def _check_unseen(cmd: SimpleCommand, allow: tuple[saferegex.Pattern, ...], line: str) -> None:
+    """Under an allow list, text made at run time that decides what runs cannot be allowed."""
+    if not allow or not cmd.unseen:
+        return
+    where = _show(cmd, line) if cmd.words else f"the line `{_clip(line.strip())}`"
+    raise PolicyViolation(
+        f"Command not in the allow list: {where} depends on text made only when the line runs "
+        f"({'; '.join(cmd.unseen)}), so no allow pattern can vouch for it. Use fixed values, or "
+        "split the line so that each step is checked. mgexec did not run the command line.")
 
 
 def _show(cmd: SimpleCommand, line: str) -> str:

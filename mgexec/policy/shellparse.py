@@ -4,7 +4,9 @@ Reached through `;` `&&` `||` `|` `&` newlines, subshells, `{ }` groups, if/for/
 bodies, function bodies, `$( )`, backticks, `<( )`, here-document bodies, and commands that run
 other commands (`env`, `sudo`, `timeout`, `xargs`, `find -exec`, `sh -c '...'`, `eval`, a script
 piped, fed or written into a shell), following what earlier commands set up for later ones
-(aliases, descriptors, files, variables: see linestate). Unparseable input raises ShellSyntaxError.
+(aliases, descriptors, files, variables: see linestate). The line is read as bash reads it; a script
+handed to another shell in that shell's dialect (see dialects.py). Unparseable input raises
+ShellSyntaxError, a line over the budget PolicyBudgetExceeded.
 """
 
 from __future__ import annotations
@@ -12,12 +14,16 @@ from __future__ import annotations
 import itertools
 import posixpath
 import re
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
-from mgexec.policy import expansions, feeds, linestate, wrappers
+from mgexec.policy import braces, expansions, feeds, linestate, shellarith, wrappers
+from mgexec.policy.budget import ParseBudget, check_line_size
+from mgexec.policy.dialects import (BASH, Dialect, reading_changed_by, shell_dialects,
+                                    with_mode_switches, wrapper_dialects)
 from mgexec.policy.linestate import LineState
-from mgexec.policy.shelltokens import MAX_NESTING, ShellSyntaxError, Word
+from mgexec.policy.shelltokens import MAX_NESTING, DialectError, ShellSyntaxError, Word
 from mgexec.policy.shelltree import Command, Compound, FuncDef, RedirNode, Script, Simple, parse_tree
 
 
@@ -44,7 +50,10 @@ class SimpleCommand:
     program builds) is known only when the line runs; `readings` are the word lists it may run as
     where the line decides its expansions (variables it sets, `for` words, positional parameters,
     `$(echo ...)`), empty when only `words` is known; `and_or` numbers the `a && b || c` lists it
-    sits in (outermost first) with the operators before its pipeline in each.
+    sits in (outermost first) with the operators before its pipeline in each. `unseen` names text
+    made at run time that decides what the command does (a variable the line does not set,
+    evaluated as arithmetic): no check can judge it, so an allow list refuses the command, as it
+    does an `unreadable` one.
     """
 
     words: tuple[str, ...]
@@ -59,8 +68,9 @@ class SimpleCommand:
     repeats: bool = False
     readings: tuple[tuple[str, ...], ...] = ()
     and_or: tuple[tuple[int, tuple[str, ...]], ...] = ()
+    unseen: tuple[str, ...] = ()
 
-    @property
+    @cached_property  # read by every rule for every command
     def name(self) -> str:
         """The command word without its directory (`/usr/bin/sudo` -> `sudo`); "" if none."""
         return posixpath.basename(self.words[0]) if self.words else ""
@@ -73,6 +83,16 @@ class SimpleCommand:
 
 _MAX_CALLS_WALKED = 32  # function bodies judged again at their calls, per line
 _POSITIONAL = re.compile(r"\$(\{?[0-9@*])")
+
+
+class _Walk:
+    """State of one check, shared by every reading of every nested script."""
+
+    def __init__(self, budget: ParseBudget) -> None:
+        self.budget = budget
+        self.seen: set[Hashable] = set()  # (script, dialect, context, line state) already walked
+        self.arith = shellarith.ArithFacts()
+        self.braced: dict[int, tuple[Word, tuple[str, ...]]] = {}  # words braces made, per word
 
 
 @dataclass(frozen=True)
@@ -92,25 +112,71 @@ class _Ctx:
     loop_vars: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (name, words) of enclosing `for`s
     and_or: tuple[tuple[int, tuple[str, ...]], ...] = ()
     source: str = ""  # the text being walked, for the names of `for` variables
+    dialect: Dialect = BASH  # how the script being walked is parsed
+    walk: _Walk = field(default_factory=lambda: _Walk(ParseBudget()), compare=False)
 
 
-def parse_command_line(command: str) -> tuple[SimpleCommand, ...]:
-    """Every simple command of `command`, including nested and wrapped ones, in source order."""
-    return tuple(_script_commands(command, _Ctx(), label=None))
+def parse_command_line(command: str, *,
+                       budget: ParseBudget | None = None) -> tuple[SimpleCommand, ...]:
+    """Every simple command of `command`, read as bash reads it, including nested and wrapped
+    ones, in source order."""
+    check_line_size(command)
+    walk = _Walk(budget or ParseBudget())
+    commands = list(_script_commands(command, _Ctx(walk=walk), label=None, dialects=(BASH,)))
+    unseen = shellarith.judge(walk.arith)
+    if unseen:
+        commands = [replace(c, unseen=tuple(unseen[c])) if c in unseen else c for c in commands]
+        if None in unseen:  # from `(( ))`, `[[ ]]` or `for (( ))`: no simple command to carry it
+            commands.append(SimpleCommand(words=(), raw="", unseen=tuple(unseen[None])))
+    return tuple(commands)
 
 
-def _script_commands(text: str, ctx: _Ctx, label: str | None) -> Iterator[SimpleCommand]:
+def _script_commands(text: str, ctx: _Ctx, label: str | None,
+                     dialects: tuple[Dialect, ...]) -> Iterator[SimpleCommand]:
+    """Every reading of `text`, one per dialect the shell running it may speak; a command two
+    readings agree on is reported once."""
     if ctx.depth > MAX_NESTING:
         raise ShellSyntaxError(f"commands are wrapped in other commands more than {MAX_NESTING} "
                                "levels deep", text, 0)
+    earlier: set[SimpleCommand] = set()
+    dialects = with_mode_switches(text, dialects)
+    for dialect in dialects:
+        # The same script in the same place with the same line state has nothing new to show.
+        key = (text, dialect, replace(ctx, depth=0, dialect=BASH, and_or=()), _line_mark(ctx.line))
+        if key in ctx.walk.seen:
+            continue
+        ctx.walk.seen.add(key)
+        tree = _parse(text, ctx, label, dialect, several=len(dialects) > 1)
+        this_reading: set[SimpleCommand] = set()
+        for command in _walk_script(tree, replace(ctx, source=text, dialect=dialect)):
+            if len(dialects) == 1:
+                yield command
+            elif _unnumbered(command) not in earlier:
+                this_reading.add(_unnumbered(command))
+                yield command
+        earlier |= this_reading
+
+
+def _unnumbered(command: SimpleCommand) -> SimpleCommand:
+    """The command without the numbers of its and-or lists, which each reading counts anew."""
+    return replace(command, and_or=tuple((0, ops) for _, ops in command.and_or))
+
+
+def _line_mark(line: LineState) -> str:
+    """What the line has set up so far, so a script walked again after a change is read again."""
+    return repr((line.aliases, line.fds, line.variables, line.files, line.positional,
+                 sorted((name, id(body)) for name, body in line.functions.items())))
+
+
+def _parse(text: str, ctx: _Ctx, label: str | None, dialect: Dialect, several: bool) -> Script:
     try:
-        tree = parse_tree(text, ctx.depth)
+        return parse_tree(text, ctx.depth, dialect, ctx.walk.budget)
     except ShellSyntaxError as err:
         if label is None:
             raise
-        raise ShellSyntaxError(f"in the script run by `{label}`: {err.detail}",
-                               err.source, err.position) from None
-    yield from _walk_script(tree, replace(ctx, source=text))
+        plain = isinstance(err, DialectError) or not (several or dialect is not BASH)
+        reading = "" if plain else f", read as {dialect.name}"
+        raise err.located(f"in the script run by `{label}`{reading}: {err.detail}") from None
 
 
 def _walk_script(script: Script, ctx: _Ctx) -> Iterator[SimpleCommand]:
@@ -172,6 +238,8 @@ def _walk_compound(command: Compound, ctx: _Ctx) -> Iterator[SimpleCommand]:
         yield from _walk_substitutions(word, ctx)
     for redirect in command.redirects:
         yield from _walk_substitutions(redirect.target, ctx)
+    if ctx.dialect.bash:
+        shellarith.note_compound(ctx.walk.arith, command)
     # A block's redirections apply to every command inside it.
     inner = replace(ctx, redirects=ctx.redirects + tuple(_redirect(r) for r in command.redirects),
                     repeats=ctx.repeats or command.kind in ("loop", "for"))
@@ -198,9 +266,17 @@ def _walk_simple(command: Simple, ctx: _Ctx) -> Iterator[SimpleCommand]:
     for word in [*command.assigns, *command.words, *(r.target for r in command.redirects)]:
         yield from _walk_substitutions(word, ctx)
     found = _simple_command(command, ctx)
-    found = replace(found, readings=_readings(command, found, ctx))
-    yield _judged(found, ctx)
+    changed = reading_changed_by(found.words, found.assignments) if ctx.dialect.bash else None
+    if changed:
+        raise DialectError(changed, command.text, 0)
+    found = _judged(replace(found, readings=_readings(command, found, ctx)), ctx)
+    if ctx.dialect.bash:
+        shellarith.note_simple(ctx.walk.arith, command, found)
+    ctx.walk.budget.step(len(found.words))
+    yield found
     yield from _wrapped(found, ctx)
+    for label, script in shellarith.reexpanded_scripts(found.words):
+        yield from _script_commands(script, _script_ctx(found, ctx, label), label, (ctx.dialect,))
     for words in found.readings:
         if words != found.words:  # what a wrapper runs in each reading (`x='sudo rm'; $x y`)
             yield from _wrapped(replace(found, words=words, readings=()), ctx)
@@ -217,6 +293,9 @@ def _readings(command: Simple, found: SimpleCommand, ctx: _Ctx) -> tuple[tuple[s
     scope = _scope(ctx)
     per_word: list[list[tuple[str, ...]]] = []
     for word in command.words:
+        if word.brace is not None and ctx.dialect.bash:  # `{rm,-rf}`: the words braces make
+            per_word.append([_expanded([word], ctx)])
+            continue
         options: list[tuple[str, ...]] = []
         for value in _substituted(word, ctx):
             options.extend(expansions.word_readings(value, word.raw, scope, value != word.value))
@@ -267,7 +346,7 @@ def _script_output(script: Script, ctx: _Ctx) -> tuple[str, ...]:
 
 def _simple_command(command: Simple, ctx: _Ctx) -> SimpleCommand:
     return SimpleCommand(
-        words=tuple(w.value for w in command.words),
+        words=_expanded(command.words, ctx),
         raw=command.text.strip(),
         redirects=ctx.redirects + tuple(_redirect(r) for r in command.redirects),
         assignments=tuple(w.value for w in command.assigns),
@@ -276,9 +355,34 @@ def _simple_command(command: Simple, ctx: _Ctx) -> SimpleCommand:
         and_or=ctx.and_or)
 
 
+def _expanded(words: list[Word], ctx: _Ctx) -> tuple[str, ...]:
+    """The words after bash's brace expansion (`{rm,-rf,~}` is `rm -rf ~`); dash has none."""
+    if not ctx.dialect.bash or all(w.brace is None for w in words):
+        return tuple(w.value for w in words)
+    out: list[str] = []
+    for word in words:
+        if word.brace is None:
+            out.append(word.value)
+        else:
+            out.extend(_brace_words(word, ctx))
+    return tuple(out)
+
+
+def _brace_words(word: Word, ctx: _Ctx) -> tuple[str, ...]:
+    """The words one word's braces make, counted against the budget once per word of the tree
+    (a word is expanded again for its readings, a pipe's output and each call of its function)."""
+    made = ctx.walk.braced.get(id(word))
+    if made is None or made[0] is not word:
+        made = (word, tuple(braces.expand(word.brace or (), budget=ctx.walk.budget)))
+        ctx.walk.braced[id(word)] = made
+    return made[1]
+
+
 def _walk_substitutions(word: Word, ctx: _Ctx) -> Iterator[SimpleCommand]:
     """Substitutions run before their command, in their own subshell, wherever their command runs
     (in the background, in a pipeline); a process substitution `<( )` runs alongside it."""
+    if not word.subs and word.heredoc is None:
+        return
     alongside = ctx.background or "<(" in word.raw or ">(" in word.raw
     sub_ctx = replace(ctx, background=alongside, redirects=(), stdin=None)
     scripts = list(word.subs) + (list(word.heredoc.subs) if word.heredoc else [])
@@ -318,7 +422,7 @@ def _wrapped(command: SimpleCommand, ctx: _Ctx) -> Iterator[SimpleCommand]:
     for label, text in linestate.scripts_read(command.words, command.redirects, ctx.line,
                                               ctx.stdin):
         script_ctx = replace(_script_ctx(command, ctx, label), stdin=None)
-        yield from _script_commands(text, script_ctx, label)
+        yield from _script_commands(text, script_ctx, label, _read_dialects(command, label, ctx))
 
 
 def _inner_script(inner: wrappers.Inner, command: SimpleCommand,
@@ -326,11 +430,14 @@ def _inner_script(inner: wrappers.Inner, command: SimpleCommand,
     """The commands of a script a wrapper or program runs. A script built at run time keeps that
     mark on each of its commands; if what can be read of it does not parse, it stays unread."""
     unreadable = inner.unreadable or command.unreadable
+    dialects = wrapper_dialects(inner.label, command.words, (ctx.dialect,))
     if not unreadable:
-        yield from _script_commands(inner.script or "", ctx, inner.label)
+        yield from _script_commands(inner.script or "", ctx, inner.label, dialects)
         return
     try:
-        found = list(_script_commands(inner.script or "", ctx, inner.label))
+        found = list(_script_commands(inner.script or "", ctx, inner.label, dialects))
+    except DialectError:
+        raise  # a construct the shell's dialects read differently is refused by name
     except ShellSyntaxError:
         found = [SimpleCommand(words=(), raw=inner.script or "", via=ctx.via)]
     for cmd in found:
@@ -345,6 +452,15 @@ def _script_ctx(command: SimpleCommand, ctx: _Ctx, label: str) -> _Ctx:
         ("bash",) if name in wrappers.SHELLS else ctx.dialects)
     return replace(ctx, via=command.via + (label,), depth=ctx.depth + 1, redirects=(),
                    repeats=ctx.repeats or name in ("trap", "watch"), dialects=dialects)
+
+
+def _read_dialects(command: SimpleCommand, label: str, ctx: _Ctx) -> tuple[Dialect, ...]:
+    """Dialects of a script a shell reads from stdin, a descriptor or a file the line wrote: the
+    shell named in `label` (with its options when it is the command itself)."""
+    name = label.split()[0]
+    if name not in wrappers.SHELLS:
+        return (ctx.dialect,)  # `source`, `.`, a script run by its name: the current shell
+    return shell_dialects(command.words if command.name == name else (name,))
 
 
 def _descriptor(command: SimpleCommand, ctx: _Ctx, fd: str = "0") -> feeds.Feed | None:
@@ -362,6 +478,7 @@ def _piped_output(command: Command, ctx: _Ctx) -> feeds.Feed:
     if isinstance(command, Simple) and command.words:
         simple = _simple_command(command, ctx)
         texts = feeds.written_texts(simple.words, _descriptor(simple, ctx), ctx.dialects)
+        texts = _catted_files(simple, ctx) if texts is None else texts
         if texts is not None:
             return feeds.Feed(f"the output of `{simple.name}`", texts)
         return feeds.Feed("", unseen=f"the output of `{simple.raw}`")
@@ -370,6 +487,21 @@ def _piped_output(command: Command, ctx: _Ctx) -> feeds.Feed:
         if texts:
             return feeds.Feed("the output of a block", texts)
     return feeds.Feed("", unseen="the output of a compound command")
+
+
+def _catted_files(command: SimpleCommand, ctx: _Ctx) -> tuple[str, ...] | None:
+    """What `cat FILE…` writes when the line shows every file's text (`cat <(echo …)`, a file it
+    wrote earlier); None otherwise."""
+    operands = [w for w in command.words[1:] if w != "--"]
+    if command.name != "cat" or not operands or any(w.startswith("-") for w in operands):
+        return None
+    texts: tuple[str, ...] = ("",)
+    for operand in operands:
+        feed = ctx.line.files.get(operand)
+        if feed is None or not feed.texts:
+            return None
+        texts = tuple(dict.fromkeys(a + b for a in texts for b in feed.texts))[:8]
+    return texts
 
 
 def _function_call(command: SimpleCommand, ctx: _Ctx) -> Iterator[SimpleCommand]:
@@ -413,7 +545,7 @@ def _alias_expansion(command: Simple, ctx: _Ctx) -> Iterator[SimpleCommand]:
     label = f"alias {first.value}"
     yield from _script_commands(f"{value} {rest}", replace(
         ctx, via=ctx.via + (label,), depth=ctx.depth + 1,
-        expanding=ctx.expanding | {first.value}), label)
+        expanding=ctx.expanding | {first.value}), label, (ctx.dialect,))
 
 
 def _redirect(node: RedirNode) -> Redirect:

@@ -27,6 +27,24 @@ class ShellSyntaxError(PolicyViolation):
             "safety rules before it runs, which needs valid shell syntax: close every quote, `$(`, "
             "backtick and `(`, and balance if/fi, do/done, case/esac and { }.")
 
+    def located(self, detail: str) -> ShellSyntaxError:
+        """The same error with a new detail (the script it happened in), of the same kind."""
+        return type(self)(detail, self.source, self.position)
+
+
+class DialectError(ShellSyntaxError):
+    """A construct the shells that may run the script read differently, so it cannot be judged."""
+
+    def __init__(self, detail: str, source: str, position: int) -> None:
+        self.detail = detail
+        self.source = source
+        self.position = position
+        near = source[max(0, position - 25):position + 25].replace("\n", "\\n")
+        PolicyViolation.__init__(
+            self, f"mgexec did not run this command line: {detail} (at character {position + 1}, "
+            f"near `{near}`). The guard rails judge a line only when they read it exactly as the "
+            "shell that runs it; rewrite the construct as suggested, or run the script with `bash -c`.")
+
 
 @dataclass
 class HereDoc:
@@ -37,6 +55,8 @@ class HereDoc:
     strip_tabs: bool
     body: str = ""
     subs: list[Any] = field(default_factory=list)
+    exprs: list[str] = field(default_factory=list)   # arithmetic the body evaluates
+    params: list[str] = field(default_factory=list)  # its `${ }` and `$name` expansions
 
 
 @dataclass
@@ -51,6 +71,12 @@ class Word:
     start: int
     end: int
     heredoc: HereDoc | None = None
+    # Unquoted-literal marks of the word's text, kept only when an unquoted `{` may brace-expand:
+    # (text, is_unquoted_literal) pieces.
+    brace: tuple[tuple[str, bool], ...] | None = None
+    # Arithmetic expressions evaluated when the word expands (`$(( ))`, `$[ ]`), and its `${ }`.
+    exprs: tuple[str, ...] = ()
+    params: tuple[str, ...] = ()
 
 
 @dataclass

@@ -1,77 +1,44 @@
-"""Recursive-descent parser for POSIX sh (plus the bash forms agents write) into a small syntax tree."""
+"""Recursive-descent parser for one shell dialect (bash, bash in POSIX mode, dash, or a `sh` script)
+into a small syntax tree (shellnodes.py)."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
+from mgexec.policy.budget import ParseBudget
+from mgexec.policy.dialects import BASH, Dialect
 from mgexec.policy.shelllex import Lexer
+from mgexec.policy.shellnodes import AndOr, Command, Compound, FuncDef, Pipeline, RedirNode, Script, Simple
 from mgexec.policy.shelltokens import MAX_NESTING, Arith, Op, Redir, ShellSyntaxError, Token, Word
+
+__all__ = ["AndOr", "Command", "Compound", "FuncDef", "Parser", "Pipeline", "RedirNode", "Script",
+           "Simple", "parse_tree"]
 
 _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\[[^\]]*\])?\+?=")
 # Reserved words that close a block; they cannot start a command.
-_CLOSING_WORDS = frozenset({"then", "elif", "else", "fi", "do", "done", "esac", "}", "]]", "in"})
+_CLOSING_WORDS = frozenset({"then", "elif", "else", "fi", "do", "done", "esac", "}", "in"})
+# Reserved words of bash only: to dash they are ordinary command names.
+_BASH_KEYWORDS = frozenset({"[[", "]]", "function", "select", "time"})
+# Reserved words that open a compound command, and the method that parses it.
+_COMPOUND_STARTS = {"if": "_if", "while": "_loop", "until": "_loop", "for": "_for", "select": "_for",
+                    "case": "_case", "{": "_group", "[[": "_cond", "function": "_function_keyword"}
+# bash keywords a `sh` script may not start a command with (dash runs them as command names).
+_PORTABLE_REFUSED = {"[[": "[[ … ]]", "function": "function NAME", "select": "select", "coproc": "coproc"}
+# Inside `[[ ]]` only these operators may appear (and `<`, `>` as string comparisons).
+_COND_OPS = frozenset({"&&", "||", "(", ")", "\n"})
 _CASE_ENDS = frozenset({";;", ";&", ";;&"})
 
 
-@dataclass
-class RedirNode:
-    op: str
-    fd: str
-    target: Word
-
-
-@dataclass
-class Simple:
-    assigns: list[Word]
-    words: list[Word]
-    redirects: list[RedirNode]
-    text: str
-
-
-@dataclass
-class Compound:
-    """A subshell, group, if, loop, case, `(( ))` or `[[ ]]`: bodies to walk, words it expands."""
-
-    kind: str
-    bodies: list[Script]
-    words: list[Word]
-    redirects: list[RedirNode] = field(default_factory=list)
-
-
-@dataclass
-class FuncDef:
-    name: str
-    body: Compound
-
-
-Command = Simple | Compound | FuncDef
-
-
-@dataclass
-class Pipeline:
-    commands: list[Command]
-
-
-@dataclass
-class AndOr:
-    pipelines: list[Pipeline]
-    background: bool = False
-
-
-@dataclass
-class Script:
-    items: list[AndOr]
-
-
-def parse_tree(src: str, depth: int = 0) -> Script:
-    """Parses a whole command line; raises ShellSyntaxError if it is not valid shell."""
-    script, _ = _parse_nested(src, 0, depth, False)
+def parse_tree(src: str, depth: int = 0, dialect: Dialect = BASH,
+               budget: ParseBudget | None = None) -> Script:
+    """Parses a whole command line; raises ShellSyntaxError if it is not valid in `dialect`."""
+    script, _ = _parse_nested(src, 0, depth, False, dialect, budget or ParseBudget())
     return script
 
 
-def _parse_nested(src: str, pos: int, depth: int, until_paren: bool) -> tuple[Script, int]:
-    parser = Parser(src, pos, depth)
+def _parse_nested(src: str, pos: int, depth: int, until_paren: bool, dialect: Dialect,
+                  budget: ParseBudget) -> tuple[Script, int]:
+    parser = Parser(src, pos, depth, dialect, budget)
     try:
         script = parser.parse_list(frozenset({")"}) if until_paren else frozenset())
     except RecursionError:
@@ -89,16 +56,22 @@ def _parse_nested(src: str, pos: int, depth: int, until_paren: bool) -> tuple[Sc
 class Parser:
     """One parser per (nested) script; pulls tokens from its own lexer."""
 
-    def __init__(self, src: str, pos: int = 0, depth: int = 0) -> None:
+    def __init__(self, src: str, pos: int = 0, depth: int = 0, dialect: Dialect = BASH,
+                 budget: ParseBudget | None = None) -> None:
         if depth > MAX_NESTING:
             raise ShellSyntaxError(
                 f"the command nests substitutions or shells more than {MAX_NESTING} levels deep", src, pos)
         self.src = src
         self.depth = depth
-        self.lexer = Lexer(src, pos, depth, _parse_nested)
+        self.dialect = dialect
+        self.budget = budget or ParseBudget()
+        self.lexer = Lexer(src, pos, depth, self._nested, dialect, self.budget)
         self._peeked: Token | None = None
         self._last_end = pos
         self._level = 0
+
+    def _nested(self, src: str, pos: int, depth: int, until_paren: bool) -> tuple[Script, int]:
+        return _parse_nested(src, pos, depth, until_paren, self.dialect, self.budget)
 
     # -- token helpers -------------------------------------------------------------------
 
@@ -119,10 +92,19 @@ class Parser:
                                     "(after an operator such as `&&` or `|`, or inside a block)",
                                     self.src, tok.start)
         text = "newline" if isinstance(tok, Op) and tok.kind == "\n" else self.src[tok.start:tok.end]
+        if text == "(" and self.src[tok.start - 1:tok.start] in ("@", "*", "+", "?", "!"):
+            return ShellSyntaxError(
+                f"unexpected `(`: `{self.src[tok.start - 1]}(…)` is an extglob pattern, which "
+                "mgexec does not read (whether bash does depends on `shopt -s extglob` having run); "
+                "use `case`, `find` or a plain glob instead", self.src, tok.start)
         return ShellSyntaxError(f"unexpected `{text}`", self.src, tok.start)
 
     def _is_word(self, tok: Token, *values: str) -> bool:
         return isinstance(tok, Word) and not tok.quoted and tok.value in values
+
+    def _is_keyword(self, tok: Token, *values: str) -> bool:
+        """A reserved word of this dialect (`[[`, `function`, `select`, `time` are bash's only)."""
+        return self._is_word(tok, *values) and (self.dialect.bash or tok.value not in _BASH_KEYWORDS)
 
     def _is_op(self, tok: Token, *kinds: str) -> bool:
         return isinstance(tok, Op) and tok.kind in kinds
@@ -170,7 +152,7 @@ class Parser:
 
     def _pipeline(self) -> Pipeline:
         # `!` and bash's `time [-p]` prefix a whole pipeline; they are not commands themselves.
-        while self._is_word(self.peek(), "!", "time"):
+        while self._is_keyword(self.peek(), "!", "time"):
             if self._is_word(self.take(), "time") and self._is_word(self.peek(), "-p"):
                 self.take()
             if isinstance(self.peek(), Op) and not self._is_op(self.peek(), "("):
@@ -202,15 +184,15 @@ class Parser:
             self.take()
             return self._with_redirects(Compound("arith", [], [tok.word]))
         if isinstance(tok, Word) and not tok.quoted:
-            if tok.value in _CLOSING_WORDS:
+            if tok.value in _CLOSING_WORDS or self._is_keyword(tok, "]]"):
                 raise self.unexpected(tok)
-            handler = {"if": self._if, "while": self._loop, "until": self._loop, "for": self._for,
-                       "select": self._for, "case": self._case, "{": self._group,
-                       "[[": self._cond}.get(tok.value)
-            if handler is not None:
-                return self._with_redirects(handler())
+            if self.dialect.portable and tok.value in _PORTABLE_REFUSED:
+                raise self.lexer.not_portable(_PORTABLE_REFUSED[tok.value], tok.start)
+            if tok.value not in _COMPOUND_STARTS or not self._is_keyword(tok, tok.value):
+                return self._simple()
             if tok.value == "function":
                 return self._function_keyword()
+            return self._with_redirects(getattr(self, _COMPOUND_STARTS[tok.value])())
         if isinstance(tok, (Word, Redir)):
             return self._simple()
         raise self.unexpected(tok)
@@ -337,7 +319,7 @@ class Parser:
         self._expect_word("do", opener)
         body = self.parse_list(frozenset({"done"}))
         self._expect_word("done", opener)
-        return Compound("for", [body], words)
+        return Compound("for", [body], words, name=head.value if isinstance(head, Word) else "")
 
     def _case(self) -> Compound:
         opener = self.take()
@@ -380,7 +362,8 @@ class Parser:
                 raise self.unexpected(sep)
 
     def _cond(self) -> Compound:
-        """bash `[[ ... ]]`: its `<`, `>`, `&&` and `(` are operators of the test, not of the shell."""
+        """bash `[[ ... ]]`: its `<`, `>`, `&&` and `(` are operators of the test, not of the shell;
+        any other operator (`;`, `|`, `&`, `<<`) is a syntax error to bash, and so here."""
         opener = self.take()
         words: list[Word] = []
         while True:
@@ -389,7 +372,14 @@ class Parser:
                 return Compound("cond", [], words)
             if isinstance(tok, Word):
                 words.append(tok)
-            elif isinstance(tok, Redir):
-                self.lexer.cancel_heredoc()  # `<<` inside `[[ ]]` is not a here-document
+                if self._is_word(tok, "=~") and self._peeked is None:
+                    self._peeked = self.lexer.regex_word()
+            elif isinstance(tok, Redir) and tok.op in ("<", ">") and not tok.fd:
+                continue
             elif isinstance(tok, Op) and tok.kind == "EOF":
                 raise ShellSyntaxError("a `[[` is never closed with `]]`", self.src, opener.start)
+            elif not (isinstance(tok, Op) and tok.kind in _COND_OPS):
+                if isinstance(tok, Redir):
+                    self.lexer.cancel_heredoc()
+                raise ShellSyntaxError(f"unexpected `{self.src[tok.start:tok.end]}` inside `[[ ]]`",
+                                       self.src, tok.start)

@@ -7,6 +7,8 @@ from __future__ import annotations
 import fnmatch
 import re
 
+from mgexec.policy import braces
+
 # Top-level directories of Linux and macOS whose loss wrecks the system or its users' data.
 _SYSTEM_DIRS = frozenset({
     "bin", "boot", "dev", "etc", "home", "lib", "lib32", "lib64", "libx32", "media", "mnt", "opt",
@@ -25,8 +27,6 @@ _BLOCK_DEVICE = re.compile(
     r"/dev/(?:sd[a-z]|hd[a-z]|vd[a-z]|xvd[a-z]|nvme\d|mmcblk\d|r?disk\d|disk/|dm-\d|md\d|mapper/)")
 # How a process names itself in /proc: `/proc/self/cwd` is the command's own directory.
 _OWN_PID = frozenset({"self", "thread-self", "$$", "${$}", "$BASHPID", "${BASHPID}"})
-_BRACE = re.compile(r"\{([^{}]*,[^{}]*)\}")
-_MAX_EXPANSIONS = 64
 
 
 def catastrophic_target(path: str, *, cwd: str | None = None, home: str | None = None) -> str | None:
@@ -61,18 +61,11 @@ def normalize(path: str) -> str:
 
 
 def brace_expand(word: str) -> list[str]:
-    """Bash brace alternatives of `word` (`a{b,c}` -> `ab`, `ac`), at most 64 of them."""
-    results: list[str] = []
-    pending = [word]
-    while pending and len(results) < _MAX_EXPANSIONS:
-        current = pending.pop(0)
-        match = _BRACE.search(current)
-        if match is None:
-            results.append(current)
-            continue
-        head, tail = current[:match.start()], current[match.end():]
-        pending.extend(head + option + tail for option in match.group(1).split(","))
-    return results
+    """Bash brace alternatives of `word` (`a{b,c}` -> `ab`, `ac`), counted first: a word that
+    would make more than MAX_BRACE_WORDS is refused (PolicyBudgetExceeded), never enumerated."""
+    if not braces.may_expand(word):
+        return [word]
+    return list(braces.expand_text(word))
 
 
 def _catastrophic(path: str, cwd: str | None, home: str | None) -> str | None:

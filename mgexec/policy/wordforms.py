@@ -1,6 +1,6 @@
-"""What a command runs once bash expands what the line shows: brace expansion (`{rm,-rf,x}`),
-`$IFS` splitting (`rm${IFS}-rf${IFS}x`), a command word written as `$(echo WORDS)`, and a command
-word that is a glob (`/bin/r? x`), which names whichever matching program exists when it runs."""
+"""What a command runs once bash expands what the line shows: `$IFS` splitting (`rm${IFS}-rf${IFS}x`),
+a command word written as `$(echo WORDS)`, and a command word that is a glob (`/bin/r? x`), which
+names whichever matching program exists when it runs (brace words are made by the parser)."""
 
 from __future__ import annotations
 
@@ -31,61 +31,11 @@ def _run_forms(words: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
         if echoed:  # `$(echo rm -rf x)` as the command word: its output, split into words
             expanded += (echoed["text"] or echoed["quoted"] or echoed["dquoted"] or "").split()
             continue
-        for piece in braces(word):
-            expanded += _IFS.sub(" ", piece).split() if _IFS.search(piece) else [piece]
+        # Brace expansion is not redone here: the parser makes brace words exactly where the
+        # shell reading the command has it (bash, not dash; unquoted braces only).
+        expanded += _IFS.sub(" ", word).split() if _IFS.search(word) else [word]
     form = tuple(expanded[:_MAX_WORDS])
     return (form,) if form and form != words else ()
-
-
-def braces(word: str) -> list[str]:
-    """Bash's brace expansion of one word: `{a,b}` lists and `{1..3}` sequences, nested."""
-    match = _first_brace(word)
-    if match is None:
-        return [word]
-    start, end, items = match
-    results: list[str] = []
-    for item in items:
-        for expanded in braces(word[:start] + item + word[end + 1:]):
-            results.append(expanded)
-            if len(results) >= _MAX_WORDS:
-                return results
-    return results
-
-
-def _first_brace(word: str) -> tuple[int, int, list[str]] | None:
-    for start, char in enumerate(word):
-        if char != "{" or (start > 0 and word[start - 1] in "$\\"):
-            continue
-        depth, parts, last = 0, [], start + 1
-        for end in range(start + 1, len(word)):
-            if word[end] == "{":
-                depth += 1
-            elif word[end] == "}" and depth:
-                depth -= 1
-            elif word[end] == "," and not depth:
-                parts.append(word[last:end])
-                last = end + 1
-            elif word[end] == "}":
-                inner = word[start + 1:end]
-                if parts:
-                    return start, end, parts + [word[last:end]]
-                sequence = _sequence(inner)
-                if sequence:
-                    return start, end, sequence
-                break
-    return None
-
-
-def _sequence(inner: str) -> list[str]:
-    match = re.fullmatch(r"(-?\d+)\.\.(-?\d+)(?:\.\.(-?\d+))?|([A-Za-z])\.\.([A-Za-z])", inner)
-    if match is None:
-        return []
-    if match[4]:
-        low, high = sorted((ord(match[4]), ord(match[5])))
-        return [chr(c) for c in range(low, high + 1)][:_MAX_WORDS]
-    first, last, step = int(match[1]), int(match[2]), abs(int(match[3] or 1)) or 1
-    step = step if last >= first else -step
-    return [str(n) for n in range(first, last + step, step)][:_MAX_WORDS]
 
 
 def is_glob(word: str) -> bool:

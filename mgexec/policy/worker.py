@@ -17,16 +17,21 @@ import signal
 import sys
 
 MEMORY_LIMIT = 1 << 30  # bytes of address space: a line whose reading explodes fails here, not the host
+# The parser's own clock stops a check a little before the checker's outer bound (CHECK_SECONDS,
+# 3 s) kills the worker, so the refusal names the budget rather than a lost worker.
+PARSE_SECONDS = 2.5
 _PR_SET_PDEATHSIG = 1
 
 
 def judge(line: bytes, policy) -> dict:
     from mgexec.errors import PolicyViolation
+    from mgexec.policy.budget import ParseBudget
     from mgexec.policy.rules import check_command
 
     request = json.loads(line)
     try:
-        check_command(request["command"], policy, work_dir=request.get("work_dir"))
+        check_command(request["command"], policy, work_dir=request.get("work_dir"),
+                      budget=ParseBudget(seconds=PARSE_SECONDS))
         return {"ok": True}
     except PolicyViolation as exc:
         return {"refused": str(exc)}
