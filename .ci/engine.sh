@@ -29,7 +29,7 @@ our_dockerd_pid() {
     printf '%s' "$pid"
 }
 
-# Installs what is missing: the engine, and debootstrap for build.sh --bootstrap.
+# Installs what is missing: the engine, debootstrap for build.sh --bootstrap, compose, busybox.
 install_missing() {
     local missing=()
     if ! command -v dockerd >/dev/null 2>&1 || ! command -v docker >/dev/null 2>&1; then
@@ -37,6 +37,8 @@ install_missing() {
     fi
     command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
     command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+    # busybox: the dialect tests also run each line with busybox ash as sh.
+    command -v busybox >/dev/null 2>&1 || missing+=(busybox)
     ((${#missing[@]})) || return 0
     [[ $(id -u) == 0 ]] || die "needs root to install ${missing[*]}; run it as root or install them first."
     say "installing ${missing[*]}"

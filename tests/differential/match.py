@@ -13,8 +13,9 @@ The matching rule: a counted exec (see trace.py) is accounted for when some Simp
 - arguments that equal argv[1:] where they are static: a static word must equal one argv entry,
   in order; a dynamic word (holding `$`, a backtick, `*`, `?`, `[`, `{`, `~`, `<(` or `>(`) may
   stand for any number of entries, including none (word splitting, globs, braces, tilde);
-- when the command runs through `xargs` or `find -exec`, any entries after its words (the
-  wrapper appends them).
+- when the command runs through `xargs`, `find -exec` or a `compgen`/`complete`/`mapfile -C`
+  callback, any entries after its words (the wrapper appends them). `{}` as a command word is the
+  name find or xargs put in at run time, so it names any program.
 A shell started by a wrapper that runs a script through the shell itself (`watch CMD`,
 `su -c CMD`) is accounted for by the commands mgexec found in that script. A command mgexec marks
 `unreadable` (text known only when the line runs, such as `base64 -d <<< X | bash`; an allow list
@@ -35,10 +36,12 @@ from mgexec.policy import SimpleCommand, parse_command_line
 from mgexec.policy.wrappers import SHELLS
 
 _DYNAMIC = re.compile(r"[$`*?\[{~]|[<>]\(")
-_COMPUTED = re.compile(r"[$`]|[<>]\(")
+_COMPUTED = re.compile(r"[$`]|[<>]\(|\{\}")  # `{}`: the name find -exec / xargs -I put in
 _GLOB = re.compile(r"[*?\[]")
 _ANY_ENTRIES = "(?:[^\0]*\0)*"
-_APPENDING = ("xargs", "find ")
+# Wrappers that append arguments of their own to the command they run (bash passes a completion
+# or mapfile callback its index and line).
+_APPENDING = ("xargs", "find ", "compgen -C", "complete -C", "mapfile -C", "readarray -C")
 
 
 @dataclass
