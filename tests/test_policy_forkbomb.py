@@ -6,18 +6,14 @@ from __future__ import annotations
 
 import pytest
 
-from mgexec.errors import PolicyViolation
-from mgexec.policy import CommandPolicy, check_command
+from policyutil import refusal as policy_refusal
+from mgexec.policy import CommandPolicy
 
 PREFIX = "Potentially dangerous command detected: fork bomb ("
 
 
 def refusal(line: str, policy: CommandPolicy = CommandPolicy()) -> str | None:
-    try:
-        check_command(line, policy, work_dir="/tmp", home="/root")
-    except PolicyViolation as err:
-        return str(err)
-    return None
+    return policy_refusal(line, policy, work_dir="/tmp", home="/root")
 
 
 BOMBS = [

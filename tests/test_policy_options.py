@@ -5,16 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from mgexec.errors import PolicyViolation
-from mgexec.policy import CommandPolicy, check_command
-
-
-def refusal(line: str, policy: CommandPolicy) -> str | None:
-    try:
-        check_command(line, policy)
-    except PolicyViolation as err:
-        return str(err)
-    return None
+from policyutil import refusal
+from mgexec.policy import CommandPolicy
 
 
 DENIED = [

@@ -6,20 +6,12 @@ from __future__ import annotations
 
 import pytest
 
-from mgexec.errors import PolicyViolation
-from mgexec.policy import CommandPolicy, check_command
+from policyutil import refusal
+from mgexec.policy import CommandPolicy
 
 DEFAULT = CommandPolicy()
 SUDO = CommandPolicy(enable_sudo=True)
 DISABLED = "is disabled; it is allowed only when sudo is enabled"
-
-
-def refusal(line: str, policy: CommandPolicy = DEFAULT) -> str | None:
-    try:
-        check_command(line, policy)
-    except PolicyViolation as err:
-        return str(err)
-    return None
 
 
 PRIVILEGED = [

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from mgexec.errors import PolicyViolation
+from policyutil import refusal as policy_refusal
 from mgexec.policy import CommandPolicy, check_command
 
 WORK = "/home/dev/proj/src"  # four levels below `/`, in the home /home/dev
@@ -19,12 +20,7 @@ PREFIX = "Potentially dangerous command detected: "
 
 
 def refusal(line: str, policy: CommandPolicy = CommandPolicy(), **where: str) -> str | None:
-    where = {"work_dir": WORK, "home": HOME, **where}
-    try:
-        check_command(line, policy, **where)
-    except PolicyViolation as err:
-        return str(err)
-    return None
+    return policy_refusal(line, policy, **{"work_dir": WORK, "home": HOME, **where})
 
 
 REFUSED = [

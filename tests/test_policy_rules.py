@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-import re
 
 import pytest
 import regex
 
 from mgexec.errors import ConfigError, PolicyViolation
+from policyutil import refusal
 from mgexec.policy import CommandPolicy, check_command, compile_patterns
 from mgexec.policy.rules import vet_pattern
 
 DEFAULT = CommandPolicy()
 SUDO = CommandPolicy(enable_sudo=True)
 PREFIX = "Potentially dangerous command detected: "
-
-
-def refusal(line: str, policy: CommandPolicy = DEFAULT) -> str | None:
-    try:
-        check_command(line, policy)
-    except PolicyViolation as err:
-        return str(err)
-    return None
 
 
 # MassGen's own test cases (massgen/tests/test_code_execution.py), then many rewrites of each.

@@ -5,20 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from mgexec.errors import PolicyViolation
-from mgexec.policy import CommandPolicy, check_command, parse_command_line
+from policyutil import refusal
+from mgexec.policy import CommandPolicy, parse_command_line
 
 DEFAULT = CommandPolicy()
 SUDO = CommandPolicy(enable_sudo=True)
 PREFIX = "Potentially dangerous command detected: "
-
-
-def refusal(line: str, policy: CommandPolicy = DEFAULT) -> str | None:
-    try:
-        check_command(line, policy)
-    except PolicyViolation as err:
-        return str(err)
-    return None
 
 
 # (line, the wrapper or program named in the refusal as running the inner command)

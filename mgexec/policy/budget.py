@@ -31,9 +31,10 @@ class PolicyBudgetExceeded(PolicyViolation):
     def __init__(self, what: str) -> None:
         self.what = what
         super().__init__(
-            f"mgexec did not run this command line: {what}. Every command is checked before it "
-            "runs, and a line that would take too long to check is refused rather than judged for "
-            "ever; split the work over several shorter lines, or put it in a script file.")
+            f"The command line could not be judged within the guard rails' budget ({what}), so "
+            "mgexec did not run it. Every command is checked before it runs, and a line that would "
+            "take too long to check is refused rather than judged for ever; split the work over "
+            "several shorter lines, or put it in a script file.")
 
 
 def check_line_size(line: str) -> None:
