@@ -1,5 +1,5 @@
-"""Responsiveness under attack: `echo` round trips through an MCP server while a line built to explode
-(`true > x` and 26 `{a,b}` groups) is being judged, next to the same round trips on a quiet server."""
+"""Responsiveness under attack: `echo` round trips through an MCP server while the slowest line to
+judge is being judged, next to the same round trips on a quiet server."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ from bench.context import BenchContext, agent_id
 from bench.mcp_rtt import server_env, write_config
 from bench.timing import BenchError, Row, timed
 
-# Never runs: the check explodes and is refused at its budget (`false &&` would skip it anyway).
-ATTACK = "false && true > x" + "{a,b}" * 26
+# The slowest kind of line to judge that fits in one argument: 64,000 commands, about 2 s of CPU
+# (a brace bomb is refused at once, so it no longer keeps a worker busy). Behind `false &&`
+# none of them runs; on a slower machine the check may end at its budget instead.
+ATTACK = "false && { " + "a;" * 64000 + " }"
 
 
 async def bench_attack(ctx: BenchContext) -> list[Row]:
@@ -31,7 +33,7 @@ async def bench_attack(ctx: BenchContext) -> list[Row]:
         config.unlink(missing_ok=True)
     return [
         Row("attack.quiet", "MCP `echo` round trip, local mode, quiet server", tuple(quiet)),
-        Row("attack.echo", "MCP `echo` round trip while a line built to explode is judged", tuple(attacked),
+        Row("attack.echo", "MCP `echo` round trip while the slowest line to judge is judged", tuple(attacked),
             result="policy check in worker processes, 3 s budget"),
     ]
 
@@ -51,9 +53,10 @@ async def _echoes_under_attack(session, n: int) -> list[float]:
         await asyncio.sleep(0.2)  # the attack has reached its worker
         while not attack.done() and len(samples) < n:
             samples.append(await timed(call))
-        refused = (await attack).structured_content
-        if refused["exit_code"] != -1 or "could not be judged" not in refused["stderr"]:
-            raise BenchError(f"the attack line was not refused at the budget: {refused['stderr'][:200]!r}")
+        outcome = (await attack).structured_content
+        judged = outcome["exit_code"] == 1 and not outcome["stdout"]  # judged, then skipped by `false &&`
+        if not judged and (outcome["exit_code"] != -1 or "could not be judged" not in outcome["stderr"]):
+            raise BenchError(f"the attack line neither ran as judged nor hit the budget: {outcome['stderr'][:200]!r}")
     return samples
 
 

@@ -113,7 +113,7 @@ TARGETS = (
     Target("large output through the warm channel within 2× of bare `docker exec`", ("output.warm", "output.bare"),
            _output_ratio),
     Target("concurrent docker calls all succeed", ("conc.parallel",), _concurrency),
-    Target("MCP `echo` while a line built to explode is judged, median ≤ 100 ms", ("attack.echo",),
+    Target("MCP `echo` while the slowest line to judge is judged, median ≤ 100 ms", ("attack.echo",),
            lambda r: (f"{fmt_ms(r['attack.echo'].median_ms)} ms", r["attack.echo"].median_ms <= 100)),
 )
 

@@ -59,7 +59,7 @@ def test_attack_rows():
     rows = table_rows(done.stdout)
     for key in ("attack.quiet", "attack.echo"):
         assert_measured(rows, key, 5)
-    assert "| MCP `echo` while a line built to explode is judged, median ≤ 100 ms | " in done.stdout
+    assert "| MCP `echo` while the slowest line to judge is judged, median ≤ 100 ms | " in done.stdout
 
 
 def test_unknown_group_is_refused_with_the_choices():
