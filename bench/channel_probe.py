@@ -14,7 +14,7 @@ import time
 import uuid
 
 from mgexec.docker.channel import ExecChannel
-from mgexec.docker.cli import DockerCLI
+from mgexec.docker.engine import DockerCLI
 from mgexec.runner import run_process
 
 

@@ -1,3 +1,3 @@
-from mgexec.cli import main
+from mgexec.adapters.cli import main
 
 main()

@@ -15,7 +15,7 @@ import pytest
 from dockermode import alive_in_container, inspect, remove, require_image
 from dockerutil import ensure_test_image
 from mgexec.docker.channel import TOO_OLD_EXIT, ExecChannel, helper_source, open_failure
-from mgexec.docker.cli import DockerCLI
+from mgexec.docker.engine import DockerCLI
 from mgexec.errors import ChannelLost, ChannelUnavailable, DockerError, DockerUnavailable, NoSuchContainer
 
 IMAGE = "massgen/mcp-runtime:latest"

@@ -11,7 +11,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from mgexec import __version__
-from mgexec.cli import cli
+from mgexec.adapters.cli import cli
 
 MGEXEC = str(Path(sys.executable).parent / "mgexec")
 
@@ -111,7 +111,7 @@ def test_doctor_runs_and_reports(tmp_path):
     proc = run(["doctor"], tmp_path)
     assert "[ok  ] Python" in proc.stdout and "local mode" in proc.stdout
     assert "[ok  ] process containment: local commands and shells: process trees" in proc.stdout
-    assert "[note] if the server dies: a guard kills" in proc.stdout
+    assert "[note] if the server dies: a watchdog kills" in proc.stdout
     assert proc.returncode == 0  # local mode needs nothing more than Python
 
 

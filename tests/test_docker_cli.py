@@ -17,7 +17,7 @@ from dockerutil import ensure_test_image, require_docker_cli, require_engine, re
 from mgexec.docker.argv import (ContainerSpec, ExecSpec, Mount, build_exec_argv, build_image_inspect_argv,
                                 build_inspect_argv, build_kill_argv, build_ps_argv, build_rm_argv, build_run_argv,
                                 build_stop_argv)
-from mgexec.docker.cli import (DockerCLI, EngineInfo, map_docker_error, parse_version_output, resolve_binary)
+from mgexec.docker.engine import (DockerCLI, EngineInfo, map_docker_error, parse_version_output, resolve_binary)
 from mgexec.errors import (ContainerConflict, DockerError, DockerTimeout, DockerUnavailable, ExecTimeout,
                            ImageNotFound, MgexecError, NoSuchContainer)
 

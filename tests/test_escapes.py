@@ -310,7 +310,7 @@ async def test_docker_shell_kill_kills_escapes(docker_agent, workspace_1000, nam
 DOCKER_OWNER = """
 import asyncio, sys
 sys.path.insert(0, {repo!r})
-from mgexec.docker.cli import DockerCLI
+from mgexec.docker.engine import DockerCLI
 from mgexec.shells import BackgroundShellManager
 from mgexec.shells.docker_launcher import DockerLauncher
 
@@ -350,7 +350,7 @@ async def main():
     processes.become_subreaper()  # as `mgexec serve` does
     executor = LocalExecutor(ExecConfig(workspace=Path({work_dir!r})))
     await executor.start()
-    assert (executor.command_guard.cgroup is not None) == {cgroup!r}, executor.command_guard.mechanism()
+    assert (executor.watchdog.cgroup is not None) == {cgroup!r}, executor.watchdog.mechanism()
     running = [asyncio.create_task(executor.execute(command, timeout=300)) for command in {commands!r}]
     print("started", flush=True)
     await asyncio.sleep(300)
@@ -365,7 +365,7 @@ TREE_SHAPES = [name for name in SHAPES if name not in ("double-fork-setsid", "da
 @pytest.mark.slow
 @pytest.mark.parametrize("cgroup", [True, False], ids=["cgroup", "trees"])
 def test_local_commands_die_with_a_sigkilled_server(tmp_path, monkeypatch, cgroup):
-    from mgexec.command_guard import make_cgroup
+    from mgexec.local_watchdog import make_cgroup
 
     if cgroup:
         probe = make_cgroup()
@@ -384,7 +384,7 @@ CHANNEL_OWNER = """
 import asyncio, sys
 sys.path.insert(0, {repo!r})
 from mgexec.docker.channel import ExecChannel
-from mgexec.docker.cli import DockerCLI
+from mgexec.docker.engine import DockerCLI
 
 async def main():
     channel = await ExecChannel.open(DockerCLI(), {container!r})
@@ -442,7 +442,7 @@ async def main():
     executor = DockerExecutor(ExecConfig(workspace=Path({work_dir!r}), mode="docker", agent_id={agent!r}),
                               warm_channel=False)
     await executor.open()
-    assert not executor.owned and executor.command_guard is not None
+    assert not executor.owned and executor.watchdog is not None
     running = [asyncio.create_task(executor.execute(command, timeout=300)) for command in {commands!r}]
     print("started", flush=True)
     await asyncio.sleep(300)
@@ -502,7 +502,7 @@ def test_docker_exec_owner_sigkilled_without_shells_removes_its_container(worksp
 def test_local_command_running_mgexec_dies_with_a_sigkilled_server(tmp_path):
     # A command that runs mgexec itself gets a cgroup nested in the server's: the server's kill takes it,
     # and the emptied cgroups are removed.
-    from mgexec.command_guard import make_cgroup, own_cgroup_dir
+    from mgexec.local_watchdog import make_cgroup, own_cgroup_dir
 
     probe = make_cgroup()
     if probe is None:

@@ -158,7 +158,7 @@ async def test_the_server_stops_promptly_while_a_line_built_to_explode_is_judged
 
 
 async def test_a_line_longer_than_the_limit_is_discarded_and_answered(raw):
-    from mgexec.transport import MAX_MESSAGE_CHARS
+    from mgexec.adapters.stdio import MAX_MESSAGE_CHARS
 
     filler = "x" * (MAX_MESSAGE_CHARS + 10)
     raw.send(call_line(77, "execute_command", json.dumps({"command": filler})))

@@ -92,7 +92,7 @@ async def test_a_work_dir_removed_before_the_start_is_a_result(tmp_path: Path):
     ws = tmp_path / "ws"
     (ws / "gone").mkdir(parents=True)
     async with LocalExecutor(ExecConfig(workspace=ws)) as executor:
-        resolved = await executor.guard.approve("true", "gone")
+        resolved = await executor.gate.approve("true", "gone")
         (ws / "gone").rmdir()
         with pytest.raises(Exception) as raised:
             executor.open_dir(resolved)

@@ -20,7 +20,7 @@ from mcp.client import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
 from mgexec.errors import ConfigError
-from mgexec.http_transport import HttpOptions, check_bind, is_loopback, resolve_token
+from mgexec.adapters.http import HttpOptions, check_bind, is_loopback, resolve_token
 from procutil import read_pids, wait_all_gone
 
 MGEXEC = str(Path(sys.executable).parent / "mgexec")

@@ -18,7 +18,7 @@ import pytest
 from procutil import pid_alive
 from dockermode import alive_in_container, docker_config, exists, remove, require_image
 from dockerutil import ensure_test_image, require_engine
-from mgexec.docker.cli import DockerCLI
+from mgexec.docker.engine import DockerCLI
 from mgexec.errors import ShellLimitReached
 from mgexec.executors.docker import DockerExecutor
 from mgexec.shells import BackgroundShellManager
@@ -106,7 +106,7 @@ def test_argv_is_a_tty_exec_with_context_workdir_and_noninteractive_env():
         assert launcher.argv_for("npm run dev", "/work/ws") == [
             "docker", "--context", "remote-ctx", "exec", "-i", "-t", "--workdir", "/work/ws",
             "-e", "PAGER=cat", "-e", "GIT_TERMINAL_PROMPT=0", "-e", "DEBIAN_FRONTEND=noninteractive",
-            "-e", "TERM=dumb", "-e", f"MGEXEC_GUARD={launcher.guard_tag}",
+            "-e", "TERM=dumb", "-e", f"MGEXEC_GUARD={launcher.watchdog_tag}",
             "massgen-a1", "/bin/sh", "-c", WRAPPER, "mgexec-shell", "npm run dev"]
         options = launcher.spawn_options("/work/ws")
         assert options.cwd is None and options.pass_fds == () and options.preexec_fn is not None
@@ -329,7 +329,7 @@ async def test_guard_sweeps_tagged_processes_and_bars_late_starts(agent, contain
     # and the handshake arriving) is found by its tag; one the engine starts later refuses to run.
     executor, _ = agent
     launcher = DockerLauncher(cli=executor.cli, container=container)
-    tag = ["-e", f"MGEXEC_GUARD={launcher.guard_tag}"]
+    tag = ["-e", f"MGEXEC_GUARD={launcher.watchdog_tag}"]
     subprocess.run(["docker", "exec", "-d", *tag, container, "sh", "-c", "setsid sleep 301"], check=True)
     deadline = time.monotonic() + 10
     while not (stray := inside(container, "pgrep -f 'sleep 301' || true").split()):
@@ -369,10 +369,10 @@ async def test_a_killed_guard_is_replaced(agent, container, work_dir):
     launcher = DockerLauncher(cli=executor.cli, container=container)
     shells = BackgroundShellManager(launcher)
     try:
-        first = the_guard(launcher.guard_tag)
+        first = the_guard(launcher.watchdog_tag)
         os.kill(first, signal.SIGKILL)
         started = await shells.start("sleep 300 & sleep 300", work_dir)  # its pid goes to a new guard
-        assert the_guard(launcher.guard_tag) != first
+        assert the_guard(launcher.watchdog_tag) != first
         tree = await tree_of(container, started["pid"], 3)
         launcher.close()  # not the manager: only the guard can end the tree now
         assert wait_gone_inside(container, tree, seconds=15) == []
@@ -407,7 +407,7 @@ import asyncio, sys
 sys.path.insert(0, {repo!r})
 from pathlib import Path
 from mgexec.config import ExecConfig
-from mgexec.docker.cli import DockerCLI
+from mgexec.docker.engine import DockerCLI
 from mgexec.executors.docker import DockerExecutor
 from mgexec.shells import BackgroundShellManager
 from mgexec.shells.docker_launcher import DockerLauncher

@@ -20,7 +20,7 @@ from typing import Callable, Mapping
 
 from mgexec import processes
 from mgexec.docker.argv import ExecSpec, build_exec_argv
-from mgexec.docker.cli import DockerCLI, binary_error, docker_said, map_docker_error
+from mgexec.docker.engine import DockerCLI, binary_error, docker_said, map_docker_error
 from mgexec.errors import ChannelLost, ChannelUnavailable, DockerError
 from mgexec.runner import CappedBuffer, Child, ProcessOutput, decode_capped, kill_group, spawn
 

@@ -19,7 +19,7 @@ from typing import Any, Mapping
 from mgexec.config import DEFAULT_IMAGE, DEFAULT_SUDO_IMAGE, ExecConfig
 from mgexec.docker.argv import (ContainerSpec, ExecSpec, Mount, build_exec_argv, build_inspect_argv,
                                 build_ps_argv, build_rm_argv, build_run_argv)
-from mgexec.docker.cli import DockerCLI
+from mgexec.docker.engine import DockerCLI
 from mgexec.docker.credentials import SecretEnv, credential_mounts
 from mgexec.errors import ContainerConflict, ImageInvalid, NoSuchContainer
 

@@ -6,7 +6,7 @@ from typing import Awaitable, Callable
 
 from mgexec.config.models import Preinstall
 from mgexec.docker.argv import ExecSpec, build_exec_argv
-from mgexec.docker.cli import DockerCLI
+from mgexec.docker.engine import DockerCLI
 from mgexec.errors import PreinstallFailed
 
 PREINSTALL_TIMEOUT = 900.0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mgexec.config import ExecConfig
-from mgexec.executors.base import Executor, Guard, ProgressCallback
+from mgexec.executors.base import Executor, CommandGate, ProgressCallback
 
 
 def make_executor(config: ExecConfig, *, single_command: bool = False) -> Executor:
@@ -18,4 +18,4 @@ def make_executor(config: ExecConfig, *, single_command: bool = False) -> Execut
     return LocalExecutor(config)
 
 
-__all__ = ["Executor", "Guard", "ProgressCallback", "make_executor"]
+__all__ = ["Executor", "CommandGate", "ProgressCallback", "make_executor"]

@@ -1,4 +1,4 @@
-"""What every executor shares: the guard (policy + work_dir rules), progress ticks, the interface."""
+"""What every executor shares: the command gate (policy + work_dir rules), progress ticks, the interface."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ PROGRESS_INTERVAL = 5.0
 T = TypeVar("T")
 
 
-class Guard:
+class CommandGate:
     """The checks a command passes before anything runs, identical in every mode.
 
     The policy check runs in worker processes (see policy.checker): the event loop never
@@ -89,7 +89,7 @@ class Executor(ABC):
 
     def __init__(self, config: ExecConfig) -> None:
         self.config = config
-        self.guard = Guard(config)
+        self.gate = CommandGate(config)
         self._inflight: set[asyncio.Task] = set()
         self._preparing: asyncio.Task | None = None
         self.preparing_message = ""
@@ -101,7 +101,7 @@ class Executor(ABC):
             await self.open()
             await self.prepare(on_progress)
         except BaseException:
-            await self.guard.close()  # callers do not close an executor that failed to start
+            await self.gate.close()  # callers do not close an executor that failed to start
             raise
 
     async def open(self) -> None:
@@ -138,7 +138,7 @@ class Executor(ABC):
         if self._shells is not None:
             await self._shells.close()
         await self.cancel_inflight()
-        await self.guard.close()
+        await self.gate.close()
 
     def make_launcher(self):
         """Where this executor's background shells run (a shells.Launcher)."""
@@ -156,7 +156,7 @@ class Executor(ABC):
 
     async def start_background(self, command: str, work_dir: str | None = None) -> dict:
         """Start a background shell after the same checks as execute(); MgexecError when refused."""
-        resolved = await self.guard.approve(command, work_dir)
+        resolved = await self.gate.approve(command, work_dir)
         if (not_ready := await self._wait_prepared(None)) is not None:
             raise MgexecError(not_ready)
         return await self.shells.start(command, str(resolved), open_dir=lambda: self.open_dir(resolved))
@@ -180,7 +180,7 @@ class Executor(ABC):
         shown_dir = work_dir or str(self.config.workspace)
         try:
             limit = self.config.timeout if timeout is None else check_timeout(timeout)
-            resolved = await self.guard.approve(command, work_dir)
+            resolved = await self.gate.approve(command, work_dir)
         except (ConfigError, PolicyViolation) as exc:  # ConfigError: a timeout out of range, NaN included
             return rejected(command, shown_dir, str(exc))
         if (not_ready := await self._wait_prepared(on_progress)) is not None:

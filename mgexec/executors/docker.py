@@ -15,7 +15,7 @@ from pathlib import Path
 
 from mgexec.docker.argv import ExecSpec, build_exec_argv, build_image_inspect_argv
 from mgexec.docker.channel import ExecChannel
-from mgexec.docker.cli import DockerCLI, resolve_binary
+from mgexec.docker.engine import DockerCLI, resolve_binary
 from mgexec.docker.container import ContainerManager, Owner, build_spec
 from mgexec.docker.credentials import resolve_env
 from mgexec.docker.preinstall import preinstall
@@ -24,7 +24,7 @@ from mgexec.errors import ChannelLost, ChannelUnavailable, DockerError
 from mgexec.executors.base import Executor, ProgressCallback
 from mgexec.environment import NON_INTERACTIVE_ENV, REQUIRE_BASH_SH, UNSET_STARTUP_SH, VENV_FIRST_SH
 from mgexec.result import ExecResult, from_process, rejected
-from mgexec.shells.guard import TAG_VARIABLE
+from mgexec.shells.docker_watchdog import TAG_VARIABLE
 from mgexec.runner import run_process
 
 # $1: pid file, $2: the command. setsid makes the command lead its own session and group; the pid file
@@ -71,7 +71,7 @@ class DockerExecutor(Executor):
         self.owned = False
         self.started = False
         self.fresh = False  # created by this executor (so preinstall is ours to run)
-        self.command_guard = None  # a DockerLauncher whose guard outlives this process (see _guard_commands)
+        self.watchdog = None  # a DockerLauncher whose watchdog outlives this process (see _start_watchdog)
 
     @property
     def container(self) -> str:
@@ -93,7 +93,7 @@ class DockerExecutor(Executor):
         if self.warm_channel and not self.keep:
             await self._open_channel()
         if self.channel is None and not self.keep:
-            await self._guard_commands()
+            await self._start_watchdog()
 
     async def _open_channel(self) -> None:
         try:
@@ -127,30 +127,30 @@ class DockerExecutor(Executor):
 
         return DockerLauncher(cli=self.cli, container=self.container, owns_container=self.owned)
 
-    async def _guard_commands(self) -> None:
-        """Without the warm channel, a guard process ends this executor's commands if it dies first (even
+    async def _start_watchdog(self) -> None:
+        """Without the warm channel, a watchdog process ends this executor's commands if it dies first (even
         by SIGKILL): it removes an owned container, or in a kept one sweeps the processes carrying its
         tag and what was orphaned to PID 1 since now (the container's clock, read once here)."""
         from mgexec.shells.docker_launcher import DockerLauncher
 
-        self.command_guard = DockerLauncher(cli=self.cli, container=self.container, owns_container=self.owned)
+        self.watchdog = DockerLauncher(cli=self.cli, container=self.container, owns_container=self.owned)
         spec = ExecSpec(self.container, ("/bin/sh", "-c", START_TIME_SH + "\nstart_of $$"))
         try:
             out = await self.cli.run(build_exec_argv(spec, docker=None), timeout=30, check=False)
         except DockerError:
             return
         if out.exit_code == 0 and out.stdout.strip().isdigit():
-            self.command_guard.watch_since(int(out.stdout))
+            self.watchdog.watch_since(int(out.stdout))
 
     async def close(self) -> None:
         await super().close()
         if self.channel is not None:
             channel, self.channel = self.channel, None
             await channel.close()
-        if self.command_guard is not None:
-            guard, self.command_guard = self.command_guard, None
-            guard.release_floor()  # a deliberate end: nothing started since is left to sweep
-            guard.close()
+        if self.watchdog is not None:
+            watchdog, self.watchdog = self.watchdog, None
+            watchdog.release_floor()  # a deliberate end: nothing started since is left to sweep
+            watchdog.close()
         if self.owned:
             self.owned = self.started = False
             await self.manager.remove()
@@ -190,7 +190,7 @@ class DockerExecutor(Executor):
         return from_process(out, command, str(work_dir), timeout)
 
     def _exec_spec(self, argv: tuple[str, ...], work_dir: Path) -> ExecSpec:
-        tag = {TAG_VARIABLE: self.command_guard.guard_tag} if self.command_guard is not None else {}
+        tag = {TAG_VARIABLE: self.watchdog.watchdog_tag} if self.watchdog is not None else {}
         return ExecSpec(self.container, argv, workdir=str(work_dir), env={**NON_INTERACTIVE_ENV, **tag})
 
     async def _kill_inside(self, pidfile: str) -> None:

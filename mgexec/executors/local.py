@@ -1,4 +1,4 @@
-"""Local mode: commands run on the host under the guard rails (not a security boundary)."""
+"""Local mode: commands run on the host under the watchdog rails (not a security boundary)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import os
 import asyncio
 from pathlib import Path
 
-from mgexec.command_guard import CommandGuard
+from mgexec.local_watchdog import LocalWatchdog
 from mgexec.environment import command_env, host_line_shell, line_shell_argv
 from mgexec.errors import MgexecError, SpawnFailed
 from mgexec.executors.base import Executor
@@ -16,21 +16,21 @@ from mgexec.runner import run_process, spawn_error
 
 
 class LocalExecutor(Executor):
-    """Commands on this host; a guard process kills them if this process dies first (even by SIGKILL)."""
+    """Commands on this host; a watchdog process kills them if this process dies first (even by SIGKILL)."""
 
     def __init__(self, config) -> None:
         super().__init__(config)
-        self.command_guard: CommandGuard | None = None
+        self.watchdog: LocalWatchdog | None = None
 
     async def open(self) -> None:
-        if self.command_guard is None:
-            self.command_guard = await asyncio.to_thread(CommandGuard)
+        if self.watchdog is None:
+            self.watchdog = await asyncio.to_thread(LocalWatchdog)
 
     async def close(self) -> None:
         await super().close()
-        if self.command_guard is not None:
-            guard, self.command_guard = self.command_guard, None
-            guard.close()
+        if self.watchdog is not None:
+            watchdog, self.watchdog = self.watchdog, None
+            watchdog.close()
 
     def make_launcher(self):
         from mgexec.shells import LocalLauncher
@@ -38,15 +38,15 @@ class LocalExecutor(Executor):
         return LocalLauncher()
 
     def open_dir(self, work_dir: Path) -> int | None:
-        return self.guard.open_work_dir(work_dir)
+        return self.gate.open_work_dir(work_dir)
 
     async def _run(self, command: str, work_dir: Path, timeout: float) -> ExecResult:
-        guard, pids = self.command_guard, []
+        watchdog, pids = self.watchdog, []
 
         def started(pid: int) -> None:
             pids.append(pid)
-            if guard is not None:
-                guard.started(pid)
+            if watchdog is not None:
+                watchdog.started(pid)
 
         # The child changes into the very directory that was checked, through the descriptor
         # (chdir happens before the descriptor is closed at exec), never by its name again.
@@ -61,6 +61,6 @@ class LocalExecutor(Executor):
             raise SpawnFailed(spawn_error(argv[0], exc)) from exc
         finally:
             os.close(fd)
-            if guard is not None and pids:
-                guard.ended(pids[0])
+            if watchdog is not None and pids:
+                watchdog.ended(pids[0])
         return from_process(out, command, str(work_dir), timeout)

@@ -3,7 +3,7 @@ the parsed command line (every simple command it would run), never on substrings
 
 Exact semantics
 ---------------
-The line is parsed into simple commands (see shellparse); a line that is not valid shell is
+The line is parsed into simple commands (see shellwalker); a line that is not valid shell is
 refused. Every command is reached: through `;` `&&` `||` `|` `&` and newlines, inside `( )`,
 `{ }`, if/for/while/until/case and function bodies, `$( )`, backticks, `<( )` and unquoted
 here-document bodies, inside wrappers that run another command (wrapper_specs, wrappers,
@@ -58,7 +58,7 @@ from mgexec.policy.stdin_scripts import stdin_script
 from mgexec.policy.wordforms import glob_names, is_computed, is_glob, run_forms
 from mgexec.policy.globalopts import canonical_forms
 from mgexec.policy.globnames import is_glob_name
-from mgexec.policy.shellparse import SimpleCommand, parse_command_line
+from mgexec.policy.shellwalker import SimpleCommand, parse_command_line
 
 _SHOW_MAX = 200
 

@@ -1,6 +1,6 @@
 """Tokenizer for shell command lines in one dialect (bash, bash in POSIX mode, dash, or a `sh`
 script of unknown shell): words (quote removal, nested substitutions), operators, redirections and
-here-documents. The `$` forms live in shelldollar.py, the grammar in shelltree.py.
+here-documents. The `$` forms live in shelldollar.py, the grammar in shellparser.py.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Background shells inside the agent's container: one `docker exec -it` per shell, tree kills run
-inside the container, and a guard process so that none outlives the server, even a SIGKILLed one.
+inside the container, and a watchdog process so that none outlives the server, even a SIGKILLed one.
 """
 
 from __future__ import annotations
@@ -15,16 +15,16 @@ import sys
 
 from mgexec import processes
 from mgexec.docker.argv import ExecSpec, build_exec_argv
-from mgexec.docker.cli import DockerCLI
+from mgexec.docker.engine import DockerCLI
 from mgexec.errors import MgexecError
 from mgexec.environment import REQUIRE_BASH_SH, UNSET_STARTUP_SH, VENV_FIRST_SH
-from mgexec.shells import guard
+from mgexec.shells import docker_watchdog
 from mgexec.docker.sweep import START_TIME_SH, SWEEP
 from mgexec.shells.launcher import NONINTERACTIVE_ENV, Handshake, ShellProcess, SpawnOptions, _die_with, find_handshake
 
 # $0: mgexec-shell, $1: the command. Runs as the session leader of the exec's terminal, then
 # becomes the user's shell with exec: the pid it announces is the session id of the whole tree.
-WRAPPER = rf"""if [ -e "{guard.CLOSED_MARKER}" ]; then
+WRAPPER = rf"""if [ -e "{docker_watchdog.CLOSED_MARKER}" ]; then
   echo "mgexec: the server that started this shell has ended; it does not run." >&2; exit 125
 fi
 {START_TIME_SH}
@@ -39,9 +39,9 @@ CLIENT_GRACE = 1.0  # after a SIGKILL inside, how long the local `docker exec` m
 
 # Same shipping as the local launcher's wrapper: the source travels in an environment variable
 # the bootstrap removes, so `ps` shows a short command line.
-GUARD_VARIABLE = "MGEXEC_DOCKER_GUARD"
-GUARD_BOOTSTRAP = f"import os; exec(os.environ.pop({GUARD_VARIABLE!r}))"
-GUARD_SOURCE = inspect.getsource(guard)
+WATCHDOG_VARIABLE = "MGEXEC_DOCKER_GUARD"
+GUARD_BOOTSTRAP = f"import os; exec(os.environ.pop({WATCHDOG_VARIABLE!r}))"
+WATCHDOG_SOURCE = inspect.getsource(docker_watchdog)
 
 log = logging.getLogger("mgexec.shells")
 
@@ -52,12 +52,12 @@ class DockerLauncher:
     Each shell's wrapper announces its pid inside the container; being the exec's session leader,
     that pid is the session id `kill_tree` signals (as the container's default user, the shells'
     own). The local `docker exec` client gets PR_SET_PDEATHSIG, but its death does not stop the
-    process inside, so one guard per launcher (see `mgexec.shells.guard`) holds a pipe whose only
+    process inside, so one guard per launcher (see `mgexec.shells.docker_watchdog`) holds a pipe whose only
     write end the server holds, and learns each session as it starts (`+SID`) and ends (`-SID`).
-    When the pipe reaches EOF because the server died, the guard removes the container if the
+    When the pipe reaches EOF because the server died, the watchdog removes the container if the
     server owned it, else sweeps (mgexec.docker.sweep) the listed sessions' trees, what they
     orphaned to PID 1 since the first of them started, and every process tagged with this
-    launcher's guard variable, in one `docker exec`. `close()` says `close` first: the guard then
+    launcher's guard variable, in one `docker exec`. `close()` says `close` first: the watchdog then
     only sweeps, and the container is left to its owner, which removes it itself.
     """
 
@@ -65,7 +65,7 @@ class DockerLauncher:
         self.cli = cli
         self.container = container
         self.owns_container = owns_container
-        self.guard_tag = secrets.token_hex(8)  # the value of MGEXEC_GUARD in its shells
+        self.watchdog_tag = secrets.token_hex(8)  # the value of MGEXEC_GUARD in its shells
         self._sessions: dict[int, int | None] = {}  # session id -> start time, of shells not yet over
         self._starters: list[subprocess.Popen] = []
         self._floor: int | None = None  # see watch_since
@@ -75,7 +75,7 @@ class DockerLauncher:
     def argv_for(self, command: str, work_dir: str) -> list[str]:
         self._check_open()
         spec = ExecSpec(self.container, ("/bin/sh", "-c", WRAPPER, "mgexec-shell", command), workdir=work_dir,
-                        env={**NONINTERACTIVE_ENV, guard.TAG_VARIABLE: self.guard_tag}, interactive=True, tty=True)
+                        env={**NONINTERACTIVE_ENV, docker_watchdog.TAG_VARIABLE: self.watchdog_tag}, interactive=True, tty=True)
         return self.cli.argv(build_exec_argv(spec, docker=None))
 
     def env_for(self, work_dir: str) -> dict[str, str]:
@@ -89,7 +89,7 @@ class DockerLauncher:
         handshake = find_handshake(data)
         if handshake is not None:
             self._sessions[handshake.pid] = handshake.since
-            self._tell(guard.open_line(handshake.pid, handshake.since))
+            self._tell(docker_watchdog.open_line(handshake.pid, handshake.since))
         return handshake
 
     async def kill_tree(self, shell: ShellProcess, sig: int) -> None:
@@ -108,7 +108,7 @@ class DockerLauncher:
 
     def watch_since(self, since: int) -> None:
         """Also guard commands started in the container after `since` (clock ticks there) that carry
-        this launcher's tag: per-command `docker exec`s, which have no session the guard learns of."""
+        this launcher's tag: per-command `docker exec`s, which have no session the watchdog learns of."""
         self._floor = since if self._floor is None else min(self._floor, since)
         self._tell(b"~%d\n" % since)
 
@@ -118,20 +118,20 @@ class DockerLauncher:
         self._tell(b"~-\n")
 
     def close(self) -> None:
-        """Release the guard, which kills whatever is left of this launcher's shells."""
+        """Release the watchdog, which kills whatever is left of this launcher's shells."""
         if self._closed:
             return
         self._closed = True
         try:
-            os.write(self._lifeline, guard.CLOSE_LINE + b"\n")
+            os.write(self._lifeline, docker_watchdog.CLOSE_LINE + b"\n")
         except OSError:
-            pass  # the guard was killed from outside and cannot be told; closing is all that is left
+            pass  # the watchdog was killed from outside and cannot be told; closing is all that is left
         os.close(self._lifeline)
         self._starters = [starter for starter in self._starters if starter.poll() is None]
 
     async def _signal_sessions(self, sig: int, sid: int) -> bool:
         """Signal the shell's tree inside, and what it orphaned to PID 1 since it started (see docker.sweep)."""
-        argv = guard.sweep_argv([], self.container, signal.Signals(sig).name.removeprefix("SIG"), "-",
+        argv = docker_watchdog.sweep_argv([], self.container, signal.Signals(sig).name.removeprefix("SIG"), "-",
                                 {sid: self._sessions.get(sid)}, SWEEP)
         try:
             out = await self.cli.run(argv, timeout=KILL_TIMEOUT, check=False)
@@ -150,7 +150,7 @@ class DockerLauncher:
         try:
             os.write(self._lifeline, line)
         except BrokenPipeError:
-            # The guard was killed from outside: start another and hand it what is still open.
+            # The watchdog was killed from outside: start another and hand it what is still open.
             os.close(self._lifeline)
             try:
                 self._lifeline = self._start_guard()
@@ -158,24 +158,24 @@ class DockerLauncher:
                 self._lifeline = os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)  # keeps later writes harmless
                 log.warning("%s Until the server restarts, its background shells may outlive it.", exc)
                 return
-            os.write(self._lifeline, b"".join(guard.open_line(sid, since) for sid, since in self._sessions.items())
+            os.write(self._lifeline, b"".join(docker_watchdog.open_line(sid, since) for sid, since in self._sessions.items())
                      + (b"~%d\n" % self._floor if self._floor is not None else b""))
 
     def _start_guard(self) -> int:
-        read_end, write_end = os.pipe()  # both close-on-exec: only the guard gets the read end
-        argv = [sys.executable, "-I", "-S", "-c", GUARD_BOOTSTRAP, str(read_end), self.guard_tag, self.container,
+        read_end, write_end = os.pipe()  # both close-on-exec: only the watchdog gets the read end
+        argv = [sys.executable, "-I", "-S", "-c", GUARD_BOOTSTRAP, str(read_end), self.watchdog_tag, self.container,
                 "owns" if self.owns_container else "keeps", *self.cli.argv([])]
         try:
             with processes.spawning() as own:  # a child of the server, never taken for an orphan
                 guard_process = subprocess.Popen(
-                    argv, env={**os.environ, GUARD_VARIABLE: GUARD_SOURCE, guard.SWEEP_VARIABLE: SWEEP},
+                    argv, env={**os.environ, WATCHDOG_VARIABLE: WATCHDOG_SOURCE, docker_watchdog.SWEEP_VARIABLE: SWEEP},
                     pass_fds=(read_end,), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL, start_new_session=True)
                 own(guard_process.pid)
             self._starters.append(guard_process)
         except OSError as exc:
             os.close(write_end)
-            raise MgexecError(f"Cannot start the guard process that ends background shells with the server "
+            raise MgexecError(f"Cannot start the watchdog process that ends background shells with the server "
                               f"({exc}); check that {sys.executable} can still be run.") from exc
         finally:
             os.close(read_end)

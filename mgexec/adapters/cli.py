@@ -116,7 +116,7 @@ def exec_command(config: str | None, agent: str | None, timeout: float | None, w
     Put `--` before the command. One argument is run as a shell line as is; several are quoted and joined.
     """
     from mgexec.config.limits import check_timeout
-    from mgexec.session import run_once
+    from mgexec.adapters.oneshot import run_once
 
     if timeout is not None:
         timeout = check_timeout(timeout, name="--timeout")
@@ -168,14 +168,14 @@ def serve(ctx: click.Context, config: str | None, agent: str | None, transport: 
     """
     from mgexec.config.workspace import check_workspace, workspace_problem
     from mgexec.errors import ConfigError
-    from mgexec.http_transport import HttpOptions
+    from mgexec.adapters.http import HttpOptions
 
     http_only = [f"--{p.replace('_', '-')}" for p in ("host", "port", "token_file", "allow_remote")
                  if ctx.get_parameter_source(p) is not click.core.ParameterSource.DEFAULT]
     if transport == "stdio" and http_only:
         raise ConfigError(f"{', '.join(http_only)}: only for --transport streamable-http; stdio has no address "
                           "or token (the client that starts the server is its only peer).")
-    from mgexec.server import serve as run_server
+    from mgexec.adapters.server import serve as run_server
 
     cfg = _agent_config(config, agent, workspace, allow, allow_broad, check=False)
     # With no workspace named, a stdio client in local mode may still supply one as MCP roots: the server
@@ -242,7 +242,7 @@ def config_examples() -> None:
 @workspace_options
 def doctor(config: str | None, agent: str | None, workspace: str | None, allow: tuple[str, ...], allow_broad: bool) -> None:
     """Check what mgexec can use here (workspace, docker CLI, daemon, images, podman) and how to fix each gap."""
-    from mgexec.doctor import run_doctor
+    from mgexec.adapters.doctor import run_doctor
 
     ok = asyncio.run(run_doctor(_agent_config(config, agent, workspace, allow, allow_broad, check=False), click.echo))
     raise SystemExit(0 if ok else 1)
@@ -253,9 +253,9 @@ def doctor(config: str | None, agent: str | None, workspace: str | None, allow: 
 @agent_option
 def up(config: str | None, agent: str | None) -> None:
     """Start the agent's container and keep it, so `mgexec exec --config F` reuses it."""
-    from mgexec import lifecycle
+    from mgexec.adapters import housekeeping
 
-    click.echo(asyncio.run(lifecycle.up(_docker_config(config, agent), _say_progress)))
+    click.echo(asyncio.run(housekeeping.up(_docker_config(config, agent), _say_progress)))
 
 
 @cli.command()
@@ -263,9 +263,9 @@ def up(config: str | None, agent: str | None) -> None:
 @agent_option
 def down(config: str | None, agent: str | None) -> None:
     """Remove the container `mgexec up` kept for the agent."""
-    from mgexec import lifecycle
+    from mgexec.adapters import housekeeping
 
-    click.echo(asyncio.run(lifecycle.down(_docker_config(config, agent))))
+    click.echo(asyncio.run(housekeeping.down(_docker_config(config, agent))))
 
 
 @cli.command("ps")
@@ -273,10 +273,10 @@ def down(config: str | None, agent: str | None) -> None:
 @agent_option
 def ps_command(config: str | None, agent: str | None) -> None:
     """List mgexec's containers, who holds each, and which are leftovers."""
-    from mgexec import lifecycle
+    from mgexec.adapters import housekeeping
     from mgexec.config import load_config
 
-    rows = asyncio.run(lifecycle.list_containers(load_config(config, agent)))
+    rows = asyncio.run(housekeeping.list_containers(load_config(config, agent)))
     if not rows:
         click.echo("No mgexec containers.")
         return
@@ -293,10 +293,10 @@ def ps_command(config: str | None, agent: str | None) -> None:
 @click.option("--include-kept", is_flag=True, help="Also remove containers kept by `mgexec up`.")
 def cleanup(config: str | None, agent: str | None, include_kept: bool) -> None:
     """Remove every mgexec container whose owner process is gone."""
-    from mgexec import lifecycle
+    from mgexec.adapters import housekeeping
     from mgexec.config import load_config
 
-    removed = asyncio.run(lifecycle.cleanup(load_config(config, agent), include_kept))
+    removed = asyncio.run(housekeeping.cleanup(load_config(config, agent), include_kept))
     click.echo("Removed: " + ", ".join(removed) if removed else "No leftovers.")
 
 

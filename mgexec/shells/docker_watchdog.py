@@ -2,9 +2,9 @@
 inside the container (and removes a container the server owned), even after a SIGKILL of the server.
 
 Standard library only, and no import of mgexec: DockerLauncher ships this file as source to
-`python -I -S` (no site, no package import), so the guard starts in milliseconds, cannot be broken
+`python -I -S` (no site, no package import), so the watchdog starts in milliseconds, cannot be broken
 by the state of the installation or the working directory, and keeps nothing of the server's
-interpreter. `python -m mgexec.shells.guard ARGS` runs the same code.
+interpreter. `python -m mgexec.shells.docker_watchdog ARGS` runs the same code.
 """
 
 from __future__ import annotations
@@ -17,15 +17,15 @@ import sys
 # Exported into every shell the launcher starts, so each process of its trees carries the tag
 # (a process found by its tag is ended even when the server died before learning its pid).
 TAG_VARIABLE = "MGEXEC_GUARD"
-# Once this file exists (the guard writes it before it sweeps), a shell of this launcher that the
+# Once this file exists (the watchdog writes it before it sweeps), a shell of this launcher that the
 # engine starts late refuses to run: either the sweep sees its process, or the shell sees the file.
 CLOSED_MARKER = "/tmp/.mgexec-guard-$MGEXEC_GUARD.closed"
 CLOSE_LINE = b"close"  # the server closed the launcher on purpose: leave the container to its owner
 EXEC_TIMEOUT = 30
 RM_TIMEOUT = 60
 
-# The in-container sweep (mgexec.docker.sweep.SWEEP) reaches the guard in this variable, which it
-# removes from its environment; the guard imports nothing of mgexec.
+# The in-container sweep (mgexec.docker.sweep.SWEEP) reaches the watchdog in this variable, which it
+# removes from its environment; the watchdog imports nothing of mgexec.
 SWEEP_VARIABLE = "MGEXEC_SWEEP"
 
 
@@ -83,7 +83,7 @@ def main(argv: list[str]) -> None:
     """argv: LIFELINE_FD TAG CONTAINER owns|keeps DOCKER [GLOBAL ARGS...]."""
     lifeline, tag, container, owns, docker = int(argv[0]), argv[1], argv[2], argv[3] == "owns", argv[4:]
     script = os.environ.pop(SWEEP_VARIABLE, None)
-    if script is None:  # run as `python -m mgexec.shells.guard`
+    if script is None:  # run as `python -m mgexec.shells.docker_watchdog`
         from mgexec.docker.sweep import SWEEP as script
     # In its own session already; these keep a terminal hangup or a stray Ctrl-C from ending it early.
     # It stays the server's child: a server that is a subreaper would take a detached guard for an orphan.

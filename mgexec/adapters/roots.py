@@ -2,7 +2,7 @@
 
 Used by a local-mode stdio server whose workspace is only the current directory. Before each
 tool call that runs something it asks the client for its roots (again after
-`notifications/roots/list_changed`), and swaps the executor's guard to match; with no usable
+`notifications/roots/list_changed`), and swaps the executor's command gate to match; with no usable
 root and an unusable current directory, every such call is refused with the one paragraph.
 """
 
@@ -19,14 +19,14 @@ from mgexec.config import ExecConfig
 from mgexec.config.models import ContextPath
 from mgexec.config.workspace import OVERRIDE, broad_reason, resolve_path
 from mgexec.errors import PolicyViolation
-from mgexec.executors.base import Executor, Guard
+from mgexec.executors.base import Executor, CommandGate
 
 GATED_TOOLS = frozenset({"execute_command", "start_background_shell"})
 ROOTS_TIMEOUT = 10.0
 NO_ROOTS = (" This client offers no MCP roots, so the current directory was the only candidate.")
 
 
-class RefusingGuard(Guard):
+class RefusingGate(CommandGate):
     """Confinement while no acceptable workspace is known: every command is refused with `reason`."""
 
     def __init__(self, config: ExecConfig, reason: str) -> None:
@@ -40,7 +40,7 @@ class RefusingGuard(Guard):
 def confine(executor: Executor, config: ExecConfig, refusal: str | None = None) -> None:
     """Point the executor's checks at `config`'s workspace and allowed paths (or refuse everything)."""
     executor.config = config
-    executor.guard = Guard(config) if refusal is None else RefusingGuard(config, refusal)
+    executor.gate = CommandGate(config) if refusal is None else RefusingGate(config, refusal)
 
 
 def say(message: str) -> None:

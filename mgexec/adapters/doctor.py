@@ -8,11 +8,11 @@ import sys
 from typing import Callable
 
 from mgexec import processes
-from mgexec.command_guard import describe_server_death
+from mgexec.local_watchdog import describe_server_death
 from mgexec.config import DEFAULT_IMAGE, DEFAULT_SUDO_IMAGE, ExecConfig
 from mgexec.config.workspace import broad_reason, broad_refusal, workspace_problem
 from mgexec.docker.argv import build_image_inspect_argv
-from mgexec.docker.cli import DockerCLI, resolve_binary
+from mgexec.docker.engine import DockerCLI, resolve_binary
 from mgexec.docker.container import IMAGE_UID
 from mgexec.errors import DockerError, ImageNotFound
 

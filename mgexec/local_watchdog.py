@@ -1,13 +1,13 @@
 """The watchdog of local commands: when the server dies, even by SIGKILL, it kills every command it ran.
 
 Where a cgroup v2 is writable, the server moves itself into a cgroup of its own at start, so every
-process it starts, and every orphan of those, is born in it; the guard, left outside, kills the
+process it starts, and every orphan of those, is born in it; the watchdog, left outside, kills the
 cgroup (`cgroup.kill`) once the server's end of its lifeline closes: an exact set. In any case the
-server tells the guard each running command (`+PID` / `-PID`), and the guard sweeps their sessions,
+server tells the watchdog each running command (`+PID` / `-PID`), and the watchdog sweeps their sessions,
 groups and descendants; without a cgroup that is all it can find (orphans the server had adopted
 are re-parented to init when it dies; only those that kept their command's session or group are).
 
-The guard is shipped as source to `python -I -S` with mgexec.processes' /proc readers, and imports
+The watchdog is shipped as source to `python -I -S` with mgexec.processes' /proc readers, and imports
 nothing of mgexec.
 """
 
@@ -24,14 +24,14 @@ import threading
 from mgexec import processes
 
 CGROUP_VARIABLE = "MGEXEC_CGROUP"  # "off": never use a cgroup (the tree fallback)
-GUARD_VARIABLE = "MGEXEC_COMMAND_GUARD"
-BOOTSTRAP = f"import os; exec(os.environ.pop({GUARD_VARIABLE!r}))"
+WATCHDOG_VARIABLE = "MGEXEC_COMMAND_GUARD"
+BOOTSTRAP = f"import os; exec(os.environ.pop({WATCHDOG_VARIABLE!r}))"
 CLOSE_LINE = b"close"
 
 log = logging.getLogger("mgexec.processes")
 
 
-def _guard_main() -> None:
+def _watchdog_main() -> None:
     """argv: LIFELINE_FD. Reads `cgroup DIR|-`, `+PID` / `-PID`, `close` until EOF, then kills what is left.
 
     Commands still listed are swept in any case (a deliberate close normally leaves none).
@@ -75,10 +75,10 @@ def _guard_main() -> None:
             time.sleep(0.05)
 
 
-GUARD_SOURCE = "from __future__ import annotations\n\n" + "\n\n".join(
+WATCHDOG_SOURCE = "from __future__ import annotations\n\n" + "\n\n".join(
     inspect.getsource(function) for function in (
-        processes.read_stat, processes.process_table, processes.tree_of, processes.freeze_and_kill, _guard_main)
-) + "\n\n_guard_main()\n"
+        processes.read_stat, processes.process_table, processes.tree_of, processes.freeze_and_kill, _watchdog_main)
+) + "\n\n_watchdog_main()\n"
 
 
 def own_cgroup_dir() -> str | None:
@@ -153,10 +153,10 @@ def _enter(cgroup: str) -> bool:
         return False
 
 
-class CommandGuard:
+class LocalWatchdog:
     """One per executor of local commands: started at open, told of each command, closed at the end.
 
-    The guard starts before this process enters its cgroup, so the cgroup's kill never takes it.
+    The watchdog starts before this process enters its cgroup, so the cgroup's kill never takes it.
     """
 
     def __init__(self) -> None:
@@ -177,10 +177,10 @@ class CommandGuard:
         try:
             os.write(self._lifeline, line)
         except OSError:
-            log.warning("The guard of local commands is gone; a server killed with SIGKILL may leave them running.")
+            log.warning("The watchdog of local commands is gone; a server killed with SIGKILL may leave them running.")
 
     def close(self) -> None:
-        """The owner ends on purpose: the guard kills what is left of commands still listed, not the cgroup
+        """The owner ends on purpose: the watchdog kills what is left of commands still listed, not the cgroup
         (which may hold other children of an embedding program), then removes the cgroup once empty."""
         _leave_shared_cgroup()
         self.tell(CLOSE_LINE + b"\n")
@@ -191,13 +191,13 @@ class CommandGuard:
         argv = [sys.executable, "-I", "-S", "-c", BOOTSTRAP, str(read_end)]
         try:
             with processes.spawning() as own:
-                guard = subprocess.Popen(argv, env={**os.environ, GUARD_VARIABLE: GUARD_SOURCE},
+                watchdog = subprocess.Popen(argv, env={**os.environ, WATCHDOG_VARIABLE: WATCHDOG_SOURCE},
                                          pass_fds=(read_end,), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                          stderr=subprocess.DEVNULL, start_new_session=True)
-                own(guard.pid)
+                own(watchdog.pid)
         finally:
             os.close(read_end)
-        self._process = guard
+        self._process = watchdog
         return write_end
 
 
@@ -206,7 +206,7 @@ def describe_server_death() -> str:
     probe = make_cgroup()
     if probe is None:
         why = "MGEXEC_CGROUP=off" if os.environ.get(CGROUP_VARIABLE) == "off" else "no writable cgroup v2 with cgroup.kill"
-        return (f"if the server dies: a guard kills the trees of running local commands ({why}; a process that "
+        return (f"if the server dies: a watchdog kills the trees of running local commands ({why}; a process that "
                 "double-forked and called setsid escapes that)")
     os.rmdir(probe)
-    return f"if the server dies: a guard kills the server's own cgroup (under {os.path.dirname(probe)})"
+    return f"if the server dies: a watchdog kills the server's own cgroup (under {os.path.dirname(probe)})"

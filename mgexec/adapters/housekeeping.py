@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 
 from mgexec.config import ExecConfig
-from mgexec.docker.cli import DockerCLI, resolve_binary
+from mgexec.docker.engine import DockerCLI, resolve_binary
 from mgexec.docker.container import ContainerInfo, ContainerManager
 from mgexec.errors import ContainerConflict
 from mgexec.executors.docker import DockerExecutor

@@ -24,7 +24,7 @@ from mgexec.policy.dialects import (BASH, Dialect, reading_changed_by, shell_dia
                                     with_mode_switches, wrapper_dialects)
 from mgexec.policy.linestate import LineState
 from mgexec.policy.shelltokens import MAX_NESTING, DialectError, ShellSyntaxError, Word
-from mgexec.policy.shelltree import Command, Compound, FuncDef, RedirNode, Script, Simple, parse_tree
+from mgexec.policy.shellparser import Command, Compound, FuncDef, RedirNode, Script, Simple, parse_tree
 
 
 

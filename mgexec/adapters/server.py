@@ -23,11 +23,11 @@ from mgexec import __version__
 from mgexec.config import ExecConfig
 from mgexec.errors import MgexecError
 from mgexec.executors import Executor, make_executor
-from mgexec.http_transport import HttpAccess, HttpOptions, HttpServer
+from mgexec.adapters.http import HttpAccess, HttpOptions, HttpServer
 from mgexec.result import ExecResult, encodable, encodable_tree, rejected
-from mgexec.transport import checked_stdio_server
+from mgexec.adapters.stdio import checked_stdio_server
 
-log = logging.getLogger("mgexec.server")
+log = logging.getLogger("mgexec.adapters.server")
 
 INSTRUCTIONS = """\
 Run shell commands for this agent with execute_command. Commands run with bash -c in the \
@@ -169,10 +169,10 @@ async def serve_async(config: ExecConfig, transport: str = "stdio", http: HttpOp
     # Preinstall can take minutes: serve meanwhile (clients time out on a slow handshake);
     # commands wait for it and report its progress.
     executor.prepare_in_background(log_progress)
-    executor.guard.checker.warm()  # the first call then finds a policy worker ready
+    executor.gate.checker.warm()  # the first call then finds a policy worker ready
     server = build_server(executor, **(access.server_options() if access else {}))
     if access is None and config.mode == "local" and config.workspace_implicit:
-        from mgexec.roots import RootsBinder
+        from mgexec.adapters.roots import RootsBinder
 
         server.middleware.append(RootsBinder(executor, pending))
     loop = asyncio.get_running_loop()
