@@ -23,7 +23,7 @@ from mgexec.errors import (
     ShellStartFailed,
 )
 from mgexec.shells import BackgroundShellManager, LocalLauncher
-from mgexec.shells.launcher import NONINTERACTIVE_ENV, Handshake, session_members, shell_env
+from mgexec.shells.launcher import BACKGROUND_SHELL_ENV, Handshake, session_members, shell_env
 from mgexec.shells.shell import control_character, final_status
 from procutil import pid_alive, read_pids, wait_all_gone
 
@@ -100,7 +100,7 @@ async def test_runs_in_work_dir_with_noninteractive_env(manager, tmp_path):
 
 def test_shell_env_puts_the_work_dir_venv_first(tmp_path):
     assert shell_env({"PATH": "/usr/bin", "PAGER": "less"}, str(tmp_path)) == {"PATH": "/usr/bin",
-                                                                               **NONINTERACTIVE_ENV}
+                                                                               **BACKGROUND_SHELL_ENV}
     (tmp_path / ".venv" / "bin").mkdir(parents=True)
     env = shell_env({"PATH": "/usr/bin"}, str(tmp_path))
     assert env["PATH"] == f"{tmp_path}/.venv/bin:/usr/bin" and env["VIRTUAL_ENV"] == f"{tmp_path}/.venv"

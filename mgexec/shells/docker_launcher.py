@@ -20,7 +20,7 @@ from mgexec.errors import MgexecError
 from mgexec.environment import REQUIRE_BASH_SH, UNSET_STARTUP_SH, VENV_FIRST_SH
 from mgexec.shells import docker_watchdog
 from mgexec.docker.sweep import START_TIME_SH, SWEEP
-from mgexec.shells.launcher import NONINTERACTIVE_ENV, Handshake, ShellProcess, SpawnOptions, _die_with, find_handshake
+from mgexec.shells.launcher import BACKGROUND_SHELL_ENV, Handshake, ShellProcess, SpawnOptions, _die_with, find_handshake
 
 # $0: mgexec-shell, $1: the command. Runs as the session leader of the exec's terminal, then
 # becomes the user's shell with exec: the pid it announces is the session id of the whole tree.
@@ -75,7 +75,7 @@ class DockerLauncher:
     def argv_for(self, command: str, work_dir: str) -> list[str]:
         self._check_open()
         spec = ExecSpec(self.container, ("/bin/sh", "-c", WRAPPER, "mgexec-shell", command), workdir=work_dir,
-                        env={**NONINTERACTIVE_ENV, docker_watchdog.TAG_VARIABLE: self.watchdog_tag}, interactive=True, tty=True)
+                        env={**BACKGROUND_SHELL_ENV, docker_watchdog.TAG_VARIABLE: self.watchdog_tag}, interactive=True, tty=True)
         return self.cli.argv(build_exec_argv(spec, docker=None))
 
     def env_for(self, work_dir: str) -> dict[str, str]:

@@ -21,7 +21,7 @@ from mgexec.environment import NON_INTERACTIVE_ENV, command_env, host_line_shell
 from mgexec.errors import MgexecError
 
 # A shell's terminal is a plain one: no colour codes or cursor movement in the buffered output.
-NONINTERACTIVE_ENV = {**NON_INTERACTIVE_ENV, "TERM": "dumb"}
+BACKGROUND_SHELL_ENV = {**NON_INTERACTIVE_ENV, "TERM": "dumb"}
 
 _PR_SET_PDEATHSIG = 1
 # Loaded before any fork: the child between fork and exec should do as little as possible.
