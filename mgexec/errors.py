@@ -7,6 +7,8 @@ Secrets never go into these messages.
 
 from __future__ import annotations
 
+import enum
+
 
 class MgexecError(Exception):
     """Root of all mgexec errors."""
@@ -24,16 +26,39 @@ class ExecTimeout(MgexecError, TimeoutError):
     """An operation of mgexec itself (not a user command) ran out of time."""
 
 
+class DockerFailure(str, enum.Enum):
+    """What kind of docker (or podman) failure a DockerError is; mgexec.docker.errors decides it."""
+
+    NO_BINARY = "no-binary"  # the CLI could not be started
+    UNREACHABLE = "unreachable"  # the daemon is down, refuses us, or DOCKER_HOST points nowhere
+    NO_CONTEXT = "no-context"
+    TIMEOUT = "timeout"  # the call did not finish in time
+    CONFLICT = "conflict"  # the container name is taken
+    NO_IMAGE = "no-image"
+    NO_CONTAINER = "no-container"
+    NOT_RUNNING = "not-running"  # the container exists but is stopped
+    EXEC_FAILED = "exec-failed"  # the engine could not start a process in the container
+    DAEMON = "daemon"  # the daemon refused the call for another reason
+    NO_PYTHON = "no-python"  # the warm channel's helper: no python3 in the image
+    OLD_PYTHON = "old-python"  # the warm channel's helper: python3 older than 3.7
+    HELPER_FAILED = "helper-failed"  # the warm channel's helper did not start for another reason
+    OTHER = "other"  # docker said something mgexec does not recognise
+
+
 class DockerError(MgexecError, RuntimeError):
-    """A docker CLI call failed; carries the argv (secret-free), exit code and output."""
+    """A docker CLI call failed; carries the argv (secret-free), exit code, output, and what failed."""
 
     def __init__(self, message: str, *, argv: list[str] | None = None, exit_code: int | None = None,
-                 stdout: str = "", stderr: str = "") -> None:
+                 stdout: str = "", stderr: str = "", kind: DockerFailure = DockerFailure.OTHER,
+                 container: str | None = None, image: str | None = None) -> None:
         super().__init__(message)
         self.argv = list(argv or [])
         self.exit_code = exit_code
         self.stdout = stdout
         self.stderr = stderr
+        self.kind = kind
+        self.container = container
+        self.image = image
 
 
 class DockerUnavailable(DockerError):

@@ -8,9 +8,10 @@ import io
 import pytest
 
 from mgexec.docker import argv as A
-from mgexec.docker.argv import (Command, ContainerSpec, ExecSpec, Mount, build_exec_argv, build_image_build_argv,
-                                build_image_inspect_argv, build_inspect_argv, build_kill_argv, build_ps_argv,
-                                build_rm_argv, build_run_argv, build_stop_argv, build_version_argv, mount_arg)
+from mgexec.docker.argv import (Command, ContainerSpec, ExecSpec, Mount, build_exec_argv, build_image_inspect_argv,
+                                build_inspect_argv, build_logs_argv, build_ps_argv, build_rm_argv, build_run_argv,
+                                build_version_argv, mount_arg)
+from mgexec.docker.engine import DockerCLI
 from mgexec.errors import ConfigError
 
 HARDENING = ["--network", "none", "--pids-limit", "512", "--cap-drop", "ALL",
@@ -29,7 +30,7 @@ def test_command_helpers():
 
 RUN_CASES = [
     pytest.param(ContainerSpec(name="massgen-a1", image="massgen/mcp-runtime:latest"),
-                 ["docker", "run", "-d", "--name", "massgen-a1", *HARDENING, "massgen/mcp-runtime:latest"],
+                 ["run", "-d", "--name", "massgen-a1", *HARDENING, "massgen/mcp-runtime:latest"],
                  id="defaults-are-locked-down"),
     pytest.param(
         ContainerSpec(
@@ -39,7 +40,7 @@ RUN_CASES = [
             network="bridge", memory="2g", cpus=1.5, pids_limit=256, cap_add=("CHOWN", "SETUID"),
             env_names=("GITHUB_TOKEN", "OPENAI_API_KEY"), env_file="/home/me/.env",
             command=("tail", "-f", "/dev/null")),
-        ["docker", "run", "-d", "--name", "massgen-a1",
+        ["run", "-d", "--name", "massgen-a1",
          "--label", "mgexec.owner=42", "--label", "mgexec.agent=a1",
          "--user", "massgen", "--workdir", "/work/ws",
          "--mount", "type=bind,source=/work/ws,target=/work/ws",
@@ -53,12 +54,12 @@ RUN_CASES = [
     pytest.param(
         ContainerSpec(name="c", image="i", network="host", pids_limit=None, cap_drop_all=False,
                       no_new_privileges=False, init=False, cpus=2.0, pull="never"),
-        ["docker", "run", "-d", "--name", "c", "--network", "host", "--cpus", "2", "--pull", "never", "i"],
+        ["run", "-d", "--name", "c", "--network", "host", "--cpus", "2", "--pull", "never", "i"],
         id="hardening-off"),
     pytest.param(
         ContainerSpec(name="c", image="i", env_names=("TOKEN",), env={"PIP_CERT": "/etc/ca.crt"},
                       tmpfs=("/home/massgen:uid=0,gid=0,mode=0755",)),
-        ["docker", "run", "-d", "--name", "c", *HARDENING, "--tmpfs", "/home/massgen:uid=0,gid=0,mode=0755",
+        ["run", "-d", "--name", "c", *HARDENING, "--tmpfs", "/home/massgen:uid=0,gid=0,mode=0755",
          "-e", "TOKEN", "-e", "PIP_CERT=/etc/ca.crt", "i"],
         id="plain-env-values-and-a-private-home"),
 ]
@@ -69,26 +70,25 @@ def test_build_run_argv(spec, expected):
     assert build_run_argv(spec) == expected
 
 
-def test_global_args_go_before_the_verb_and_docker_none_gives_the_verb_only():
+def test_the_gateway_puts_the_binary_and_global_args_before_the_verb():
     spec = ContainerSpec(name="c", image="i")
-    argv = build_run_argv(spec, docker="/usr/bin/podman", global_args=["--context", "remote"])
+    argv = DockerCLI("/usr/bin/podman", context="remote").argv(build_run_argv(spec))
     assert argv[:4] == ["/usr/bin/podman", "--context", "remote", "run"]
-    assert build_run_argv(spec, docker=None) == build_run_argv(spec)[1:]
-    with pytest.raises(ValueError):
-        build_run_argv(spec, docker=None, global_args=["--context", "x"])
+    assert DockerCLI().argv(build_run_argv(spec)) == ["docker", *build_run_argv(spec)]
+    assert build_run_argv(spec)[0] == "run"
 
 
 EXEC_CASES = [
     pytest.param(ExecSpec("massgen-a1", ("bash", "-c", "echo hi")),
-                 ["docker", "exec", "massgen-a1", "bash", "-c", "echo hi"], id="plain"),
+                 ["exec", "massgen-a1", "bash", "-c", "echo hi"], id="plain"),
     pytest.param(
         ExecSpec("massgen-a1", ("bash", "-lc", "ls; echo $X"), user="massgen", workdir="/work/ws",
                  env_names=("TOKEN",), env={"PAGER": "cat", "GIT_TERMINAL_PROMPT": "0"},
                  interactive=True, tty=True),
-        ["docker", "exec", "-i", "-t", "--user", "massgen", "--workdir", "/work/ws", "-e", "TOKEN",
+        ["exec", "-i", "-t", "--user", "massgen", "--workdir", "/work/ws", "-e", "TOKEN",
          "-e", "PAGER=cat", "-e", "GIT_TERMINAL_PROMPT=0", "massgen-a1", "bash", "-lc", "ls; echo $X"],
         id="everything"),
-    pytest.param(ExecSpec("c", ("sleep", "9"), detach=True), ["docker", "exec", "-d", "c", "sleep", "9"],
+    pytest.param(ExecSpec("c", ("sleep", "9"), detach=True), ["exec", "-d", "c", "sleep", "9"],
                  id="detached"),
 ]
 
@@ -99,29 +99,24 @@ def test_build_exec_argv(spec, expected):
 
 
 SMALL_CASES = [
-    (build_rm_argv("c"), ["docker", "rm", "-f", "c"]),
-    (build_rm_argv("c", force=False), ["docker", "rm", "c"]),
-    (build_stop_argv("c", time=3), ["docker", "stop", "-t", "3", "c"]),
-    (build_stop_argv("c"), ["docker", "stop", "c"]),
-    (build_kill_argv("c", signal="KILL"), ["docker", "kill", "--signal", "KILL", "c"]),
-    (build_inspect_argv("c"), ["docker", "inspect", "c"]),
+    (build_rm_argv("c"), ["rm", "-f", "c"]),
+    (build_rm_argv("c", force=False), ["rm", "c"]),
+    (build_logs_argv("c", tail=20), ["logs", "--tail", "20", "c"]),
+    (build_logs_argv("c"), ["logs", "c"]),
+    (build_inspect_argv("c"), ["inspect", "c"]),
     (build_inspect_argv("c", fmt="{{.State.Status}}", kind="container"),
-     ["docker", "inspect", "--type", "container", "--format", "{{.State.Status}}", "c"]),
-    (build_inspect_argv(["a", "b"], kind="image"), ["docker", "inspect", "--type", "image", "a", "b"]),
-    (build_image_inspect_argv("img:1"), ["docker", "image", "inspect", "img:1"]),
+     ["inspect", "--type", "container", "--format", "{{.State.Status}}", "c"]),
+    (build_inspect_argv(["a", "b"], kind="image"), ["inspect", "--type", "image", "a", "b"]),
+    (build_image_inspect_argv("img:1"), ["image", "inspect", "img:1"]),
     (build_image_inspect_argv("img:1", fmt="{{json .Config}}"),
-     ["docker", "image", "inspect", "--format", "{{json .Config}}", "img:1"]),
+     ["image", "inspect", "--format", "{{json .Config}}", "img:1"]),
     (build_ps_argv({"mgexec.managed": "1", "mgexec.agent": None}),
-     ["docker", "ps", "-a", "--no-trunc", "--filter", "label=mgexec.managed=1", "--filter", "label=mgexec.agent",
+     ["ps", "-a", "--no-trunc", "--filter", "label=mgexec.managed=1", "--filter", "label=mgexec.agent",
       "--format", "{{.ID}}"]),
-    (build_ps_argv({}, all=False, fmt=None), ["docker", "ps", "--no-trunc"]),
-    (build_version_argv(), ["docker", "version", "--format", "{{json .}}"]),
-    (build_version_argv(docker="podman", global_args=["--context", "x"]),
+    (build_ps_argv({}, all=False, fmt=None), ["ps", "--no-trunc"]),
+    (build_version_argv(), ["version", "--format", "{{json .}}"]),
+    (DockerCLI("podman", context="x").argv(build_version_argv()),
      ["podman", "--context", "x", "version", "--format", "{{json .}}"]),
-    (build_image_build_argv("massgen/mcp-runtime:latest", "/src/docker", dockerfile="/src/docker/Dockerfile",
-                            build_args={"SUDO": "1"}),
-     ["docker", "build", "-t", "massgen/mcp-runtime:latest", "-f", "/src/docker/Dockerfile",
-      "--build-arg", "SUDO=1", "/src/docker"]),
 ]
 
 
@@ -197,9 +192,9 @@ PODMAN_ACCEPTS = {
             "--pids-limit", "--cap-drop", "--cap-add", "--security-opt", "--init", "--pull", "-e",
             "--env-file", "--rm", "-i", "-t", "--entrypoint", "--hostname", "--tmpfs"},
     "exec": {"-i", "-t", "-d", "--user", "--workdir", "-e", "--env-file", "--privileged"},
-    "rm": {"-f", "-v"}, "stop": {"-t"}, "kill": {"--signal"}, "inspect": {"--type", "--format"},
+    "rm": {"-f", "-v"}, "logs": {"--tail"}, "inspect": {"--type", "--format"},
     "image inspect": {"--format"}, "ps": {"-a", "--no-trunc", "--filter", "--format"},
-    "version": {"--format"}, "build": {"-t", "-f", "--build-arg"},
+    "version": {"--format"},
 }
 PODMAN_GLOBAL = {"--context", "--host"}  # podman-docker takes these for compatibility
 EVERY_SPEC = ContainerSpec(name="c", image="i", labels={"k": "v"}, user="u", workdir="/w",
@@ -211,29 +206,26 @@ EVERY_EXEC = ExecSpec("c", ("x",), user="u", workdir="/w", env_names=("E",), env
 
 
 def _flags_used(argv: list[str], verb_words: int) -> set[str]:
-    return {a for a in argv[1 + verb_words:] if a.startswith("-")}
+    return {a for a in argv[verb_words:] if a.startswith("-")}
 
 
 @pytest.mark.parametrize("verb, argv", [
     ("run", build_run_argv(EVERY_SPEC)),
     ("exec", build_exec_argv(EVERY_EXEC)),
     ("rm", build_rm_argv("c")),
-    ("stop", build_stop_argv("c", 1)),
-    ("kill", build_kill_argv("c", "TERM")),
+    ("logs", build_logs_argv("c", 20)),
     ("inspect", build_inspect_argv("c", fmt="x", kind="container")),
     ("image inspect", build_image_inspect_argv("i", fmt="x")),
     ("ps", build_ps_argv({"k": "v"})),
     ("version", build_version_argv()),
-    ("build", build_image_build_argv("t", "/d", dockerfile="/d/f", build_args={"A": "1"})),
 ])
 def test_every_flag_used_is_one_podman_accepts(verb, argv):
     words = len(verb.split())
-    assert " ".join(argv[1:1 + words]) == verb
+    assert " ".join(argv[:words]) == verb
     assert _flags_used(argv, words) <= PODMAN_ACCEPTS[verb]
 
 
 def test_no_builder_is_missing_from_the_podman_table():
     builders = {n for n in dir(A) if n.startswith("build_") and n.endswith("_argv")}
-    assert builders == {"build_run_argv", "build_exec_argv", "build_rm_argv", "build_stop_argv",
-                        "build_kill_argv", "build_inspect_argv", "build_image_inspect_argv", "build_ps_argv",
-                        "build_version_argv", "build_image_build_argv"}
+    assert builders == {"build_run_argv", "build_exec_argv", "build_rm_argv", "build_logs_argv",
+                        "build_inspect_argv", "build_image_inspect_argv", "build_ps_argv", "build_version_argv"}

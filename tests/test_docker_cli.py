@@ -15,8 +15,7 @@ import pytest
 
 from dockerutil import ensure_test_image, require_docker_cli, require_engine, requires_engine
 from mgexec.docker.argv import (ContainerSpec, ExecSpec, Mount, build_exec_argv, build_image_inspect_argv,
-                                build_inspect_argv, build_kill_argv, build_ps_argv, build_rm_argv, build_run_argv,
-                                build_stop_argv)
+                                build_inspect_argv, build_ps_argv, build_rm_argv, build_run_argv)
 from mgexec.docker.engine import (DockerCLI, EngineInfo, map_docker_error, parse_version_output, resolve_binary)
 from mgexec.errors import (ContainerConflict, DockerError, DockerTimeout, DockerUnavailable, ExecTimeout,
                            ImageNotFound, MgexecError, NoSuchContainer)
@@ -273,7 +272,7 @@ async def test_a_name_on_path_is_found_through_path(fake_docker, monkeypatch):
 async def test_secret_env_reaches_the_client_but_not_argv_repr_or_errors(fake_docker):
     script, recorded, secret_file = fake_docker
     cli = DockerCLI(binary=str(script), env={"MG_SECRET": "s3cr3t-value"})
-    await cli.run(build_exec_argv(ExecSpec("massgen-a1", ("env",), env_names=("MG_SECRET",)), docker=None))
+    await cli.run(build_exec_argv(ExecSpec("massgen-a1", ("env",), env_names=("MG_SECRET",))))
     assert secret_file.read_text() == "s3cr3t-value"
     assert recorded() == ["exec", "-e", "MG_SECRET", "massgen-a1", "env"]
     assert "s3cr3t" not in repr(cli) and "MG_SECRET" in repr(cli)
@@ -345,7 +344,8 @@ def engine_run():
     require_engine()
     run_id = uuid.uuid4().hex[:10]
     yield run_id
-    ids = subprocess.run(build_ps_argv({"mgexec.test": run_id}), capture_output=True, text=True).stdout.split()
+    ids = subprocess.run(DockerCLI().argv(build_ps_argv({"mgexec.test": run_id})), capture_output=True,
+                         text=True).stdout.split()
     if ids:
         subprocess.run(["docker", "rm", "-f", *ids], capture_output=True)
 
@@ -377,13 +377,12 @@ async def test_container_lifecycle_on_the_real_engine(engine_run, tmp_path):
         network="none", memory="64m", cpus=0.5, pids_limit=64, env_names=("MG_SECRET_TOKEN",),
         env_file=str(env_file), command=("sleep", "infinity"))
     cli = DockerCLI(env={"MG_SECRET_TOKEN": "s3cret-value"})
-    run_args = build_run_argv(spec, docker=None)
+    run_args = build_run_argv(spec)
     assert "s3cret-value" not in " ".join(run_args)
     container_id = (await cli.run(run_args)).stdout.strip()
     assert len(container_id) == 64
 
-    state = json.loads((await cli.run(build_inspect_argv(name, fmt="{{json .}}", kind="container",
-                                                         docker=None))).stdout)
+    state = json.loads((await cli.run(build_inspect_argv(name, fmt="{{json .}}", kind="container"))).stdout)
     assert state["State"]["Running"] and state["Config"]["Labels"]["mgexec.agent"] == "a1"
     host = state["HostConfig"]
     assert host["NetworkMode"] == "none" and host["PidsLimit"] == 64 and host["CapDrop"] == ["ALL"]
@@ -392,39 +391,39 @@ async def test_container_lifecycle_on_the_real_engine(engine_run, tmp_path):
 
     probe = ExecSpec(name, ("sh", "-c", 'echo "$MG_SECRET_TOKEN|$FROM_FILE|$PLAIN|$(id -u)|$(pwd)"'),
                      env={"PLAIN": "p"})
-    out = await cli.run(build_exec_argv(probe, docker=None))
+    out = await cli.run(build_exec_argv(probe))
     assert out.stdout == f"s3cret-value|yes|p|1000|{work}\n"
-    pid1 = await cli.run(build_exec_argv(ExecSpec(name, ("cat", "/proc/1/cmdline")), docker=None))
+    pid1 = await cli.run(build_exec_argv(ExecSpec(name, ("cat", "/proc/1/cmdline"))))
     assert "init" in pid1.stdout.split("\0")[0]  # --init put an init in front of sleep
 
-    await cli.run(build_exec_argv(ExecSpec(name, ("touch", f"{work}/made-inside")), docker=None))
+    await cli.run(build_exec_argv(ExecSpec(name, ("touch", f"{work}/made-inside"))))
     assert (work / "made-inside").exists()
-    ro = await cli.run(build_exec_argv(ExecSpec(name, ("touch", f"{ctx}/nope")), docker=None), check=False)
+    ro = await cli.run(build_exec_argv(ExecSpec(name, ("touch", f"{ctx}/nope"))), check=False)
     assert ro.exit_code != 0 and "Read-only file system" in ro.stderr
 
-    listed = await cli.run(build_ps_argv({"mgexec.test": engine_run, "mgexec.agent": "a1"}, docker=None))
+    listed = await cli.run(build_ps_argv({"mgexec.test": engine_run, "mgexec.agent": "a1"}))
     assert listed.stdout.split() == [container_id]
 
     with pytest.raises(ContainerConflict, match=name):
         await cli.run(run_args)
 
-    await cli.run(build_stop_argv(name, time=1, docker=None))
+    await cli.run(["stop", "-t", "1", name])  # no builder: mgexec never stops a container, it removes it
     with pytest.raises(DockerError) as not_running:
-        await cli.run(build_kill_argv(name, docker=None))
+        await cli.run(["kill", name])
     assert type(not_running.value) is DockerError and "not running" in str(not_running.value)
 
-    await cli.run(build_rm_argv(name, docker=None))
+    await cli.run(build_rm_argv(name))
     with pytest.raises(NoSuchContainer, match=name):
-        await cli.run(build_exec_argv(ExecSpec(name, ("true",)), docker=None))
+        await cli.run(build_exec_argv(ExecSpec(name, ("true",))))
     with pytest.raises(NoSuchContainer, match=name):
-        await cli.run(build_inspect_argv(name, kind="container", docker=None))
+        await cli.run(build_inspect_argv(name, kind="container"))
 
 
 @pytest.mark.docker
 @requires_engine
 async def test_image_inspect_on_the_real_engine():
     image = ensure_test_image()
-    out = await DockerCLI().run(build_image_inspect_argv(image, fmt="{{json .Config}}", docker=None))
+    out = await DockerCLI().run(build_image_inspect_argv(image, fmt="{{json .Config}}"))
     config = json.loads(out.stdout)
     assert config["Cmd"] == ["sleep", "infinity"] and config["WorkingDir"] == "/workspace"
 
@@ -437,7 +436,7 @@ async def test_missing_image_on_the_real_engine(engine_run, pull):
     spec = ContainerSpec(name=f"mgexec-test-{engine_run}", image=missing, labels={"mgexec.test": engine_run},
                          pull=pull)
     with pytest.raises(ImageNotFound) as info:
-        await DockerCLI().run(build_run_argv(spec, docker=None), timeout=120)
+        await DockerCLI().run(build_run_argv(spec), timeout=120)
     assert f"`{missing}`" in str(info.value) and f"docker build -t {missing}" in str(info.value)
     with pytest.raises(ImageNotFound, match=missing):
-        await DockerCLI().run(build_image_inspect_argv(missing, docker=None))
+        await DockerCLI().run(build_image_inspect_argv(missing))

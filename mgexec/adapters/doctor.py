@@ -50,7 +50,7 @@ async def run_doctor(config: ExecConfig, echo: Echo) -> bool:
            "command_line_docker_binary / MGEXEC_DOCKER", needed=docker_needed)
     if path is None:
         return _verdict(ok, config, echo)
-    cli = DockerCLI(binary, context=config.docker_context)
+    cli = DockerCLI.from_config(config)
     try:
         info = await cli.probe()
     except DockerError as exc:
@@ -78,7 +78,7 @@ async def run_doctor(config: ExecConfig, echo: Echo) -> bool:
 
 async def _has_image(cli: DockerCLI, image: str) -> bool:
     try:
-        await cli.run(build_image_inspect_argv(image, fmt="{{.Id}}", docker=None), timeout=30)
+        await cli.run(build_image_inspect_argv(image, fmt="{{.Id}}"), timeout=30)
         return True
     except ImageNotFound:
         return False

@@ -2,44 +2,33 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 from mgexec.config import ExecConfig
-from mgexec.docker.engine import DockerCLI, resolve_binary
-from mgexec.docker.container import ContainerInfo, ContainerManager
-from mgexec.errors import ContainerConflict
-from mgexec.executors.docker import DockerExecutor
-
-
-def docker_cli(config: ExecConfig) -> DockerCLI:
-    return DockerCLI(resolve_binary(config.docker_binary, os.environ), context=config.docker_context)
+from mgexec.deployments import State
+from mgexec.deployments.container import ContainerDeployment, list_managed, remove_leftovers, take_down_kept
+from mgexec.docker.container import ContainerInfo
 
 
 async def up(config: ExecConfig, on_progress=None) -> str:
     """Start the agent's container and keep it after this process ends; say what happened."""
-    manager = ContainerManager(docker_cli(config), config)
-    existing = await manager.inspect()
-    if existing is not None and existing.managed and existing.kept and existing.running:
-        return f"{manager.name} is already up; `mgexec exec --config ...` uses it, `mgexec down` removes it."
-    await DockerExecutor(config, keep=True).start(on_progress)
-    return f"{manager.name} is up; `mgexec exec --config ...` now reuses it, `mgexec down` removes it."
+    deployment = ContainerDeployment(config, keep=True)
+    await deployment.open()
+    reused = deployment.state is State.REUSED
+    try:
+        await deployment.prepare(on_progress)
+    finally:
+        await deployment.close()  # a kept container outlives its deployment
+    if reused:
+        return f"{deployment.name} is already up; `mgexec exec --config ...` uses it, `mgexec down` removes it."
+    return f"{deployment.name} is up; `mgexec exec --config ...` now reuses it, `mgexec down` removes it."
 
 
 async def down(config: ExecConfig) -> str:
-    manager = ContainerManager(docker_cli(config), config)
-    info = await manager.inspect()
-    if info is None:
-        return f"{manager.name} is not running; nothing to do."
-    if not info.managed:
-        raise ContainerConflict(f"{manager.name} was not created by mgexec, so `mgexec down` leaves it alone; "
-                                f"remove it with `docker rm -f {manager.name}` if it is not needed.")
-    if not info.kept and not info.orphaned:
-        owner = info.owner
-        raise ContainerConflict(f"{manager.name} belongs to a running mgexec process (pid {owner.pid if owner else '?'}); "
-                                "stop that process instead, and it removes its container itself.")
-    await manager.remove()
-    return f"{manager.name} removed."
+    name = config.container_name
+    if not await take_down_kept(config):
+        return f"{name} is not running; nothing to do."
+    return f"{name} removed."
 
 
 @dataclass(frozen=True)
@@ -52,8 +41,7 @@ class Row:
 
 
 async def list_containers(config: ExecConfig) -> list[Row]:
-    manager = ContainerManager(docker_cli(config), config)
-    return [_row(info) for info in await manager.list_managed()]
+    return [_row(info) for info in await list_managed(config)]
 
 
 def _row(info: ContainerInfo) -> Row:
@@ -70,10 +58,4 @@ def _row(info: ContainerInfo) -> Row:
 
 async def cleanup(config: ExecConfig, include_kept: bool = False) -> list[str]:
     """Remove every mgexec container whose owner is gone (and kept ones, when asked); names removed."""
-    manager = ContainerManager(docker_cli(config), config)
-    removed = []
-    for info in await manager.list_managed():
-        if info.orphaned or (include_kept and info.kept):
-            await manager.remove(info.name)
-            removed.append(info.name)
-    return removed
+    return await remove_leftovers(config, include_kept)

@@ -1,8 +1,8 @@
 """Pure builders of docker CLI argv: a frozen spec in, a list of strings out, no I/O.
 
-Each builder returns the whole argv (`docker [global args] VERB ...`); with `docker=None` it returns
-only `VERB ...`, the form `DockerCLI.run` takes. Only flags Podman's docker-compatible CLI accepts
-are used. Secret values never appear here: environment variables are passed by name.
+Each builder returns `VERB ...` and takes only what its verb needs; the gateway (DockerCLI) puts the binary
+and its global arguments in front. Only flags Podman's docker-compatible CLI accepts are used. Secret
+values never appear here: environment variables are passed by name.
 """
 
 from __future__ import annotations
@@ -144,18 +144,9 @@ def _cpus(value: float) -> str:
     return format(value, "g")
 
 
-def _base(docker: str | None, global_args: Sequence[str], *verb: str) -> Command:
-    if docker is None:
-        if global_args:
-            raise ValueError("global docker arguments need the docker binary in front of them")
-        return Command(verb)
-    return Command([docker, *global_args, *verb])
-
-
-def build_run_argv(spec: ContainerSpec, docker: str | None = "docker",
-                   global_args: Sequence[str] = ()) -> list[str]:
+def build_run_argv(spec: ContainerSpec) -> list[str]:
     """`docker run -d` for a long-lived, locked-down container described by `spec`."""
-    cmd = _base(docker, global_args, "run", "-d")
+    cmd = Command(["run", "-d"])
     cmd.add_simple_arg("--name", spec.name)
     cmd.add_args_list("--label", (f"{k}={v}" for k, v in spec.labels.items()))
     cmd.add_simple_arg("--user", spec.user)
@@ -181,10 +172,9 @@ def build_run_argv(spec: ContainerSpec, docker: str | None = "docker",
     return list(cmd)
 
 
-def build_exec_argv(spec: ExecSpec, docker: str | None = "docker",
-                    global_args: Sequence[str] = ()) -> list[str]:
+def build_exec_argv(spec: ExecSpec) -> list[str]:
     """`docker exec` of `spec.argv` in `spec.container`."""
-    cmd = _base(docker, global_args, "exec")
+    cmd = Command(["exec"])
     cmd.add_flag("-i", spec.interactive)
     cmd.add_flag("-t", spec.tty)
     cmd.add_flag("-d", spec.detach)
@@ -197,58 +187,44 @@ def build_exec_argv(spec: ExecSpec, docker: str | None = "docker",
     return list(cmd)
 
 
-def build_rm_argv(name: str, force: bool = True, docker: str | None = "docker",
-                  global_args: Sequence[str] = ()) -> list[str]:
+def build_rm_argv(name: str, force: bool = True) -> list[str]:
     """`docker rm [-f] NAME`; with force a running container is killed first."""
-    cmd = _base(docker, global_args, "rm")
+    cmd = Command(["rm"])
     cmd.add_flag("-f", force)
     cmd.append(name)
     return list(cmd)
 
 
-def build_stop_argv(name: str, time: int | None = None, docker: str | None = "docker",
-                    global_args: Sequence[str] = ()) -> list[str]:
-    """`docker stop [-t SECONDS] NAME` (`-t` is the spelling docker 20.10, 28 and podman all accept)."""
-    cmd = _base(docker, global_args, "stop")
-    cmd.add_simple_arg("-t", time)
+def build_logs_argv(name: str, tail: int | None = None) -> list[str]:
+    """`docker logs [--tail N] NAME`: what a container printed (its last N lines)."""
+    cmd = Command(["logs"])
+    cmd.add_simple_arg("--tail", tail)
     cmd.append(name)
     return list(cmd)
 
 
-def build_kill_argv(name: str, signal: str | None = None, docker: str | None = "docker",
-                    global_args: Sequence[str] = ()) -> list[str]:
-    """`docker kill [--signal SIG] NAME`."""
-    cmd = _base(docker, global_args, "kill")
-    cmd.add_simple_arg("--signal", signal)
-    cmd.append(name)
-    return list(cmd)
-
-
-def build_inspect_argv(target: str | Sequence[str], fmt: str | None = None, kind: str | None = None,
-                       docker: str | None = "docker", global_args: Sequence[str] = ()) -> list[str]:
+def build_inspect_argv(target: str | Sequence[str], fmt: str | None = None, kind: str | None = None) -> list[str]:
     """`docker inspect [--type container|image] [--format F] TARGET...` (JSON array when no format)."""
     if kind not in (None, "container", "image"):
         raise ValueError(f"inspect kind must be 'container', 'image' or None, not {kind!r}")
-    cmd = _base(docker, global_args, "inspect")
+    cmd = Command(["inspect"])
     cmd.add_simple_arg("--type", kind)
     cmd.add_simple_arg("--format", fmt)
     cmd.extend([target] if isinstance(target, str) else target)
     return list(cmd)
 
 
-def build_image_inspect_argv(image: str, fmt: str | None = None, docker: str | None = "docker",
-                             global_args: Sequence[str] = ()) -> list[str]:
+def build_image_inspect_argv(image: str, fmt: str | None = None) -> list[str]:
     """`docker image inspect [--format F] IMAGE`: its user, cmd, labels and working dir."""
-    cmd = _base(docker, global_args, "image", "inspect")
+    cmd = Command(["image", "inspect"])
     cmd.add_simple_arg("--format", fmt)
     cmd.append(image)
     return list(cmd)
 
 
-def build_ps_argv(label_filters: Mapping[str, str | None], all: bool = True, fmt: str | None = "{{.ID}}",
-                  docker: str | None = "docker", global_args: Sequence[str] = ()) -> list[str]:
+def build_ps_argv(label_filters: Mapping[str, str | None], all: bool = True, fmt: str | None = "{{.ID}}") -> list[str]:
     """`docker ps` filtered by labels (a None value matches the key alone), full IDs by default."""
-    cmd = _base(docker, global_args, "ps")
+    cmd = Command(["ps"])
     cmd.add_flag("-a", all)
     cmd.append("--no-trunc")
     cmd.add_args_list("--filter", (f"label={k}" if v is None else f"label={k}={v}"
@@ -257,21 +233,8 @@ def build_ps_argv(label_filters: Mapping[str, str | None], all: bool = True, fmt
     return list(cmd)
 
 
-def build_version_argv(fmt: str | None = "{{json .}}", docker: str | None = "docker",
-                       global_args: Sequence[str] = ()) -> list[str]:
+def build_version_argv(fmt: str | None = "{{json .}}") -> list[str]:
     """`docker version --format '{{json .}}'`: client and server versions in one call."""
-    cmd = _base(docker, global_args, "version")
+    cmd = Command(["version"])
     cmd.add_simple_arg("--format", fmt)
-    return list(cmd)
-
-
-def build_image_build_argv(tag: str, context_dir: str, dockerfile: str | None = None,
-                           build_args: Mapping[str, str] = _EMPTY, docker: str | None = "docker",
-                           global_args: Sequence[str] = ()) -> list[str]:
-    """`docker build -t TAG [-f FILE] [--build-arg K=V] DIR` for the runtime images."""
-    _check_word("image tag", tag)
-    cmd = _base(docker, global_args, "build", "-t", tag)
-    cmd.add_simple_arg("-f", dockerfile)
-    cmd.add_args_list("--build-arg", (f"{k}={v}" for k, v in build_args.items()))
-    cmd.append(context_dir)
     return list(cmd)

@@ -19,8 +19,10 @@ from dataclasses import dataclass
 from typing import Callable, Mapping
 
 from mgexec import processes
+from mgexec.docker import inside
 from mgexec.docker.argv import ExecSpec, build_exec_argv
-from mgexec.docker.engine import DockerCLI, binary_error, docker_said, map_docker_error
+from mgexec.docker.engine import DockerCLI
+from mgexec.docker.errors import TOO_OLD_EXIT, binary_error, docker_said, helper_start_failure
 from mgexec.errors import ChannelLost, ChannelUnavailable, DockerError
 from mgexec.runner import CappedBuffer, Child, ProcessOutput, decode_capped, kill_group, spawn
 
@@ -31,7 +33,6 @@ CLOSE_TIMEOUT = 5.0
 # How long past its own deadline and grace a command may stay unanswered before the channel is
 # considered hung and torn down (the helper enforces the timeout; this only guards against a hang).
 WATCHDOG_MARGIN = 30.0
-TOO_OLD_EXIT = 97
 _STDERR_TAIL = 4096
 # Short on purpose: the helper's program comes on stdin, so `ps` inside shows one line, and -I keeps
 # files in the working directory or PYTHON* variables from shadowing the standard library.
@@ -70,29 +71,12 @@ def helper_source() -> bytes:
 def helper_argv(cli: DockerCLI, container: str, user: str | None) -> list[str]:
     """`docker exec -i [--user U] CONTAINER python3 -I -u -c BOOT`."""
     spec = ExecSpec(container, ("python3", "-I", "-u", "-c", BOOT), user=user, interactive=True)
-    return cli.argv(build_exec_argv(spec, docker=None))
+    return cli.argv(build_exec_argv(spec))
 
 
 def open_failure(argv: list[str], container: str, exit_code: int | None, stderr: str) -> DockerError:
-    """Why the helper did not start: ChannelUnavailable when the image cannot run it, else docker's error."""
-    text = stderr.lower()
-    said = docker_said(stderr) or "it printed no error message"
-    fields = dict(argv=argv, exit_code=exit_code, stderr=stderr)
-    fallback = "mgexec runs each command through its own `docker exec` instead, which is slower but complete."
-    if exit_code == TOO_OLD_EXIT or "unknown option" in text:
-        return ChannelUnavailable(
-            f"The container `{container}` has a python3 older than 3.7 ({said}), so mgexec's exec helper cannot "
-            f"run there; {fallback} Use an image with Python 3.7 or newer to get the fast path.", **fields)
-    if "python3" in text and ("not found" in text or "no such file" in text):
-        return ChannelUnavailable(
-            f"The container `{container}` has no python3 on its PATH ({said}), so mgexec's exec helper cannot run "
-            f"there; {fallback} Install python3 in the image to get the fast path.", **fields)
-    mapped = map_docker_error(argv, exit_code, "", stderr)
-    if type(mapped) is not DockerError:
-        return mapped  # the engine or the container is the problem, not the image
-    return ChannelUnavailable(
-        f"mgexec's exec helper did not start in the container `{container}` (`docker exec` exited with code "
-        f"{exit_code}: {said}); {fallback}", **fields)
+    """Why the helper did not start (mapped by mgexec.docker.errors)."""
+    return helper_start_failure(argv, container, exit_code, stderr)
 
 
 @dataclass
@@ -295,15 +279,27 @@ class _Link:
         await asyncio.gather(*self.tasks, return_exceptions=True)
 
 
-def _output(frame: dict, request: _Request, duration: float) -> ProcessOutput:
+@dataclass(frozen=True)
+class ChannelOutput(ProcessOutput):
+    """A command's output, and why it did not start (the helper's FAILED_FIELD), if it did not."""
+
+    failed: str | None = None
+
+    @property
+    def work_dir_unusable(self) -> bool:
+        return self.failed == inside.FAILED_WORK_DIR
+
+
+def _output(frame: dict, request: _Request, duration: float) -> ChannelOutput:
     out_dropped = request.stdout.dropped + frame["dropped"][0]
     err_dropped = request.stderr.dropped + frame["dropped"][1]
     stderr = decode_capped(bytes(request.stderr.data), err_dropped)
     if frame.get("error"):
         stderr = f"{stderr}{frame['error']}\n"
-    return ProcessOutput(exit_code=frame["code"], stdout=decode_capped(bytes(request.stdout.data), out_dropped),
+    return ChannelOutput(exit_code=frame["code"], stdout=decode_capped(bytes(request.stdout.data), out_dropped),
                          stderr=stderr, duration=duration, timed_out=bool(frame["timed_out"]),
-                         stdout_dropped=out_dropped, stderr_dropped=err_dropped, signal=frame.get("signal"))
+                         stdout_dropped=out_dropped, stderr_dropped=err_dropped, signal=frame.get("signal"),
+                         failed=frame.get(inside.FAILED_FIELD))
 
 
 class ExecChannel:
@@ -382,7 +378,7 @@ class ExecChannel:
     def _kill_orphans(self, pids: list[int]) -> None:
         """A helper killed from outside cannot stop its commands: kill their groups with a one-off exec."""
         spec = ExecSpec(self.container, ("python3", "-I", "-c", KILL_GROUPS, *map(str, pids)), user=self.user)
-        task = asyncio.create_task(self._quiet(self.cli.run(build_exec_argv(spec, docker=None), timeout=30,
+        task = asyncio.create_task(self._quiet(self.cli.run(build_exec_argv(spec), timeout=30,
                                                             check=False)))
         self._cleanups.add(task)
         task.add_done_callback(self._cleanups.discard)

@@ -1,8 +1,8 @@
-"""The per-agent container's life: owner labels, safe replacement of leftovers, creation, image checks, removal.
+"""The per-agent container on the engine: its spec, owner labels, and the docker calls that create, inspect,
+check and remove it. Whether to do any of these is decided by mgexec.deployments.container.
 
 A container is named `massgen-{agent_id}` and labelled with its owner (host, pid and the pid's
-start time, so a reused pid is not mistaken for the owner). A leftover whose owner is gone is
-replaced; one held by a live owner is never touched. `mgexec up` marks a container as kept: it
+start time, so a reused pid is not mistaken for the owner). `mgexec up` marks a container as kept: it
 outlives the command that made it, until `mgexec down`.
 """
 
@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from mgexec.config import DEFAULT_IMAGE, DEFAULT_SUDO_IMAGE, ExecConfig
-from mgexec.docker.argv import (ContainerSpec, ExecSpec, Mount, build_exec_argv, build_inspect_argv,
-                                build_ps_argv, build_rm_argv, build_run_argv)
+from mgexec.docker.argv import (ContainerSpec, ExecSpec, Mount, build_exec_argv, build_image_inspect_argv,
+                                build_inspect_argv, build_logs_argv, build_ps_argv, build_rm_argv, build_run_argv)
 from mgexec.docker.engine import DockerCLI
 from mgexec.docker.credentials import SecretEnv, credential_mounts
-from mgexec.errors import ContainerConflict, ImageInvalid, NoSuchContainer
+from mgexec.docker.errors import classify
+from mgexec.errors import DockerFailure, ImageInvalid, NoSuchContainer
 
 LABEL = "io.mgexec"
 IMAGE_USER = "massgen"
@@ -156,7 +157,7 @@ class ContainerManager:
         self.name = config.container_name
 
     async def inspect(self, name: str | None = None) -> ContainerInfo | None:
-        args = build_inspect_argv(name or self.name, fmt="{{json .}}", kind="container", docker=None)
+        args = build_inspect_argv(name or self.name, fmt="{{json .}}", kind="container")
         try:
             out = await self.cli.run(args, timeout=30)
         except NoSuchContainer:
@@ -165,46 +166,29 @@ class ContainerManager:
         return _info(data)
 
     async def list_managed(self) -> list[ContainerInfo]:
-        out = await self.cli.run(build_ps_argv({f"{LABEL}.managed": "true"}, docker=None), timeout=30)
+        out = await self.cli.run(build_ps_argv({f"{LABEL}.managed": "true"}), timeout=30)
         ids = out.stdout.split()
         if not ids:
             return []
-        res = await self.cli.run(build_inspect_argv(ids, fmt="{{json .}}", kind="container", docker=None),
+        res = await self.cli.run(build_inspect_argv(ids, fmt="{{json .}}", kind="container"),
                                  timeout=30, check=False)
         return [_info(json.loads(line)) for line in res.stdout.splitlines() if line.strip()]
 
-    async def claim_name(self) -> ContainerInfo | None:
-        """Clear the way for our container; returns a kept (`up`) container to reuse instead, if any."""
-        info = await self.inspect()
-        if info is None:
-            return None
-        if not info.managed:
-            raise ContainerConflict(
-                f"A container named {self.name} exists that mgexec did not create. mgexec will not touch it: "
-                f"remove it yourself (`docker rm -f {self.name}`) if it is not needed, or give this agent another id.")
-        if info.kept:
-            if not info.running:
-                await self.remove()
-                return None
-            return info
-        if info.orphaned:
-            await self.remove()
-            return None
-        owner = info.owner
-        raise ContainerConflict(
-            f"The container {self.name} is in use by another mgexec process (pid {owner.pid if owner else '?'} on "
-            f"{owner.host if owner else '?'}). Stop that session first, or give this agent another id; "
-            "`mgexec ps` lists mgexec's containers and their owners.")
+    async def check_image(self) -> None:
+        """The configured image exists on the engine (ImageNotFound otherwise)."""
+        await self.cli.run(build_image_inspect_argv(self.config.image, fmt="{{.Id}}"), timeout=30)
 
     async def create(self, spec: ContainerSpec, secrets: SecretEnv) -> None:
-        await self.cli.run(build_run_argv(spec, docker=None), timeout=120, env=secrets.values)
+        """`docker run` the container; ImageInvalid (the container is left to the caller) when it does not stay up."""
+        await self.cli.run(build_run_argv(spec), timeout=120, env=secrets.values)
+
+    async def check_running(self) -> None:
         info = await self.inspect()
         if info is None or not info.running:
-            await self._stopped(spec.image)
+            await self._stopped(self.config.image)
 
     async def _stopped(self, image: str) -> None:
-        logs = await self.cli.run(["logs", "--tail", "20", self.name], timeout=30, check=False)
-        await self.remove()
+        logs = await self.cli.run(build_logs_argv(self.name, tail=20), timeout=30, check=False)
         raise ImageInvalid(
             f"The container from image {image} stopped right after it started, so commands cannot run in it. "
             "A custom image needs a long-running CMD (the runtime image uses `tail -f /dev/null`). "
@@ -216,9 +200,9 @@ class ContainerManager:
             return
         script = ("id -u massgen 2>/dev/null || echo no-user; command -v bash >/dev/null || echo no-bash; "
                   "for d in /workspace /context /temp_workspaces; do [ -d $d ] || echo missing:$d; done")
-        out = await self.cli.run(build_exec_argv(ExecSpec(self.name, ("/bin/sh", "-c", script), user="0"), docker=None),
-                                 timeout=30, check=False)
-        if out.exit_code != 0 and "is not running" in out.stderr:
+        args = build_exec_argv(ExecSpec(self.name, ("/bin/sh", "-c", script), user="0"))
+        out = await self.cli.run(args, timeout=30, check=False)
+        if out.exit_code != 0 and classify(args, out.stderr) is DockerFailure.NOT_RUNNING:
             await self._stopped(self.config.image)
         problems = []
         lines = out.stdout.split()
@@ -233,15 +217,14 @@ class ContainerManager:
             problems.append(f"user massgen has UID {lines[0]}, not {IMAGE_UID}")
         problems += [f"directory {x.split(':', 1)[1]} is missing" for x in lines if x.startswith("missing:")]
         if problems:
-            await self.remove()
             raise ImageInvalid(
                 f"The image {self.config.image} cannot serve as an mgexec runtime: {'; '.join(problems)}. Build it "
-                "FROM massgen/mcp-runtime:latest (see dockerfiles/Dockerfile.custom-example), or add a user massgen "
+                f"FROM {DEFAULT_IMAGE} (see dockerfiles/Dockerfile.custom-example), or add a user massgen "
                 "with UID 1000 and the directories /workspace, /context and /temp_workspaces owned by it.")
 
     async def remove(self, name: str | None = None) -> None:
         try:
-            await self.cli.run(build_rm_argv(name or self.name, force=True, docker=None), timeout=60)
+            await self.cli.run(build_rm_argv(name or self.name, force=True), timeout=60)
         except NoSuchContainer:
             pass
 

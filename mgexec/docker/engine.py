@@ -1,29 +1,24 @@
-"""Runs docker CLI commands through the one runner and turns docker's (or podman's) failures into
-errors that say what went wrong and how to fix it.
+"""The docker gateway: one docker (or podman) CLI, how to reach its engine, and every call through the one
+runner; failures are mapped by mgexec.docker.errors.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 from mgexec.docker.argv import build_version_argv
-from mgexec.errors import (ContainerConflict, DockerError, DockerTimeout, DockerUnavailable, ImageNotFound,
-                           NoSuchContainer)
+from mgexec.docker.errors import DEFAULT_TOOL, binary_error, map_docker_error, timeout_error
+from mgexec.errors import DockerError
 from mgexec.runner import ProcessOutput, run_process
 
-DEFAULT_BINARY = "docker"
+if TYPE_CHECKING:
+    from mgexec.config import ExecConfig
+
+DEFAULT_BINARY = DEFAULT_TOOL
 BINARY_ENV_VAR = "MGEXEC_DOCKER"
-RUNTIME_IMAGE = "massgen/mcp-runtime:latest"
-SUDO_RUNTIME_IMAGE = "massgen/mcp-runtime-sudo:latest"
-_SAID_LIMIT = 600
-# Global flags that take a value, so the verb can be found after them.
-_GLOBAL_VALUE_FLAGS = {"--context", "-c", "--host", "-H", "--config", "--log-level", "-l",
-                       "--tlscacert", "--tlscert", "--tlskey", "--url", "--connection"}
-_NOUNS = {"image", "container", "network", "volume", "context", "system", "builder"}
 
 
 def resolve_binary(config_value: str | None, environ: Mapping[str, str]) -> str:
@@ -86,6 +81,12 @@ class DockerCLI:
         self.context = context
         self._env = dict(env or {})  # secret values for `-e NAME`: never logged, never in repr
 
+    @classmethod
+    def from_config(cls, config: "ExecConfig", environ: Mapping[str, str] | None = None) -> "DockerCLI":
+        """The CLI the config names (or MGEXEC_DOCKER, or `docker`), talking to the config's context."""
+        environ = os.environ if environ is None else environ
+        return cls(resolve_binary(config.docker_binary, environ), context=config.docker_context)
+
     def __repr__(self) -> str:
         return f"DockerCLI(binary={self.binary!r}, context={self.context!r}, env_names={sorted(self._env)!r})"
 
@@ -114,14 +115,14 @@ class DockerCLI:
         except OSError as exc:
             raise binary_error(self.binary, exc, argv) from exc
         if out.timed_out:
-            raise timeout_error(argv, timeout, out)
+            raise timeout_error(argv, timeout, out.exit_code, out.stdout, out.stderr)
         if check and out.exit_code != 0:
             raise map_docker_error(argv, out.exit_code, out.stdout, out.stderr)
         return out
 
     async def probe(self, timeout: float | None = 30) -> EngineInfo:
         """Client and engine versions, and whether the engine is podman; raises if unreachable."""
-        args = build_version_argv(docker=None)
+        args = build_version_argv()
         out = await self.run(args, timeout=timeout, check=False)
         if out.exit_code != 0:
             raise map_docker_error(self.argv(args), out.exit_code, out.stdout, out.stderr)
@@ -136,170 +137,3 @@ class DockerCLI:
                 "`command_line_docker_binary` or the environment variable `MGEXEC_DOCKER`.",
                 argv=self.argv(args), exit_code=out.exit_code, stdout=out.stdout, stderr=out.stderr)
         return info
-
-
-def binary_error(binary: str, exc: OSError, argv: Sequence[str]) -> DockerUnavailable:
-    """The CLI could not be started at all."""
-    where = "" if "/" in binary else " on PATH"
-    if isinstance(exc, FileNotFoundError):
-        problem = f"The docker CLI was not found as `{binary}`{where}."
-    else:
-        problem = f"The docker CLI `{binary}` could not be started ({exc.strerror or exc})."
-    return DockerUnavailable(
-        f"{problem} Install Docker Engine (Debian/Ubuntu: `sudo apt-get install docker.io`; elsewhere "
-        "Docker Engine or Docker Desktop) or Podman with its docker-compatible command (`podman-docker`), "
-        "or point mgexec at the CLI you have with the config key `command_line_docker_binary` or the "
-        "environment variable `MGEXEC_DOCKER` (a name on PATH or a full path).",
-        argv=list(argv))
-
-
-def timeout_error(argv: Sequence[str], timeout: float | None, out: ProcessOutput) -> DockerTimeout:
-    tool, verb = _tool(argv), _verb(argv)
-    return DockerTimeout(
-        f"`{tool} {verb}` did not finish within {timeout or 0:g} seconds and was stopped. The container "
-        f"engine may be hung or overloaded: check that `{tool} ps` answers quickly, and restart the daemon "
-        "if it hangs too.", argv=list(argv), exit_code=out.exit_code, stdout=out.stdout, stderr=out.stderr)
-
-
-_UNREACHABLE = ("cannot connect to the docker daemon", "failed to connect to the docker api",
-                "error during connect", "permission denied while trying to connect",
-                "is the docker daemon running", "unable to connect to podman socket",
-                "cannot connect to podman")
-_CONTEXT_MISSING = re.compile(r'context "([^"]+)"[^\n]*(?:not found|does not exist)', re.I)
-_CONFLICT = ("is already in use by container", "name is already in use", "name is in use")
-_NO_IMAGE = ("no such image", "unable to find image", "pull access denied", "repository does not exist",
-             "image not known", "initializing source docker://")
-_NO_CONTAINER = ("no such container", "no container with name or id", "no such object")
-_IMAGE_IN_STDERR = (re.compile(r"Unable to find image '([^']+)'"), re.compile(r"No such image: (\S+)", re.I),
-                    re.compile(r"pull access denied for ([^,\s]+)"), re.compile(r"(\S+): image not known"),
-                    re.compile(r"initializing source docker://(\S+?):\s"))
-_CONTAINER_IN_STDERR = (re.compile(r"No such container: (\S+)", re.I),
-                        re.compile(r'no container with name or ID "([^"]+)"', re.I),
-                        re.compile(r'No such object: "?([^"\s]+)', re.I))
-_NAME_IN_CONFLICT = re.compile(r'container name "/?([^"]+)" is already in use', re.I)
-
-
-def map_docker_error(argv: Sequence[str], exit_code: int | None, stdout: str, stderr: str,
-                     *, image: str | None = None) -> DockerError:
-    """The DockerError subclass, with a one-paragraph fix, for a failed docker or podman call."""
-    text = stderr.lower()
-    said = docker_said(stderr) or docker_said(stdout)
-    tool = _tool(argv)
-    fields = dict(argv=list(argv), exit_code=exit_code, stdout=stdout, stderr=stderr)
-    if any(p in text for p in _UNREACHABLE):
-        return DockerUnavailable(_unreachable_message(tool, said), **fields)
-    if m := _CONTEXT_MISSING.search(stderr):
-        return DockerUnavailable(
-            f"The docker context `{m.group(1)}` does not exist ({said}). `{tool} context ls` lists the "
-            "contexts there are; fix the context mgexec was given, or the DOCKER_CONTEXT environment "
-            "variable.", **fields)
-    if any(p in text for p in _CONFLICT):
-        return ContainerConflict(_conflict_message(tool, _first(_NAME_IN_CONFLICT, stderr), said), **fields)
-    about_image = _is_image_call(argv)
-    if any(p in text for p in _NO_IMAGE) or (about_image and "no such object" in text):
-        name = image or _first_of(_IMAGE_IN_STDERR, stderr) or (argv[-1] if about_image else None)
-        return ImageNotFound(image_missing_message(tool, name, said), **fields)
-    if any(p in text for p in _NO_CONTAINER):
-        name = _first_of(_CONTAINER_IN_STDERR, stderr)
-        return NoSuchContainer(_no_container_message(tool, name, said), **fields)
-    return DockerError(
-        f"`{tool} {_verb(argv)}` failed with exit code {exit_code}: "
-        f"{said or 'it printed no error message'}. Run mgexec with --debug to see the full command.",
-        **fields)
-
-
-def docker_said(output: str) -> str:
-    """docker's own message: its first paragraph on one line, without usage hints, capped in length."""
-    for paragraph in re.split(r"\n\s*\n", output.strip()):
-        lines = [ln.strip() for ln in paragraph.splitlines()
-                 if ln.strip() and not ln.startswith("Emulate Docker CLI using podman")
-                 and not re.match(r"(Run|See) '.*--help'", ln.strip())]
-        if lines:
-            said = "; ".join(re.sub(r"^docker: ", "", ln).rstrip(".") for ln in lines)
-            return said if len(said) <= _SAID_LIMIT else said[:_SAID_LIMIT] + "..."
-    return ""
-
-
-def image_missing_message(tool: str, image: str | None, said: str) -> str:
-    """What to do about a missing image: the exact build command for the runtime images."""
-    shown = f"`{image}`" if image else "the configured image"
-    detail = f" ({said})" if said else ""
-    normal = _normalise_image(image) if image else None
-    if normal in (RUNTIME_IMAGE, SUDO_RUNTIME_IMAGE):
-        flag = " --sudo" if normal == SUDO_RUNTIME_IMAGE else ""
-        fix = (f"Build it with `mgexec build{flag}` (or MassGen's `./build.sh{flag}` in massgen/docker/), "
-               f"then start again; `{tool} image ls` shows the images the engine has.")
-    else:
-        target = image or "IMAGE"
-        fix = (f"If it comes from a registry, pull it with `{tool} pull {target}`; if it is your own, build "
-               f"it with `{tool} build -t {target} DIR`; `{tool} image ls` shows the images the engine has.")
-    return f"The image {shown} is not available on the container engine{detail}. {fix}"
-
-
-def _unreachable_message(tool: str, said: str) -> str:
-    return (f"mgexec cannot reach the container engine through `{tool}` ({said}). Start the daemon "
-            "(`sudo systemctl start docker`, Docker Desktop, or `podman machine start`) and check that "
-            f"`{tool} ps` answers; if it says permission denied, add your user to the docker group "
-            "(`sudo usermod -aG docker $USER`, then log in again) or run with sudo; for a remote or "
-            "non-default engine, check the DOCKER_HOST environment variable and the docker context "
-            f"(`{tool} context ls`).")
-
-
-def _conflict_message(tool: str, name: str | None, said: str) -> str:
-    shown = f"`{name}`" if name else "with the wanted name"
-    remove = f"`{tool} rm -f {name}`" if name else f"`{tool} rm -f NAME`"
-    return (f"A container {shown} already exists, so a new one cannot take its name ({said}). If no running "
-            f"mgexec session or other program uses it, remove it with {remove}; otherwise give this agent "
-            "another id.")
-
-
-def _no_container_message(tool: str, name: str | None, said: str) -> str:
-    shown = f"`{name}`" if name else "mgexec expected"
-    return (f"The container {shown} does not exist on the container engine ({said}): it was removed or "
-            f"never created. `{tool} ps -a` lists the containers there are; mgexec creates a new container "
-            "when a session starts, so starting the session again recovers.")
-
-
-def _normalise_image(image: str) -> str:
-    name = image.removeprefix("docker.io/")
-    last = name.rsplit("/", 1)[-1]
-    return name if ":" in last or "@" in last else name + ":latest"
-
-
-def _is_image_call(argv: Sequence[str]) -> bool:
-    verb = _verb(argv)
-    if verb in ("image inspect", "pull", "rmi", "image rm"):
-        return True
-    return verb == "inspect" and any(a == "--type=image" or (a == "image" and prev == "--type")
-                                     for prev, a in zip(argv, argv[1:]))
-
-
-def _first(pattern: re.Pattern, text: str) -> str | None:
-    m = pattern.search(text)
-    return m.group(1) if m else None
-
-
-def _first_of(patterns: Sequence[re.Pattern], text: str) -> str | None:
-    for pattern in patterns:
-        # Names are followed by punctuation in some messages ("No such image: x:1: ...").
-        if found := (_first(pattern, text) or "").rstrip(":.,"):
-            return found
-    return None
-
-
-def _tool(argv: Sequence[str]) -> str:
-    return os.path.basename(argv[0]) if argv else DEFAULT_BINARY
-
-
-def _verb(argv: Sequence[str]) -> str:
-    """The docker verb of a full argv (`run`, `image inspect`), past the global flags."""
-    rest = list(argv[1:])
-    while rest and rest[0].startswith("-"):
-        flag = rest.pop(0)
-        if flag in _GLOBAL_VALUE_FLAGS and rest:
-            rest.pop(0)
-    if not rest:
-        return ""
-    if rest[0] in _NOUNS and len(rest) > 1:
-        return f"{rest[0]} {rest[1]}"
-    return rest[0]

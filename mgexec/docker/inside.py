@@ -5,7 +5,8 @@ the channel (no socket, so `--network none` is fine). Standard library only, Pyt
 
 Protocol: one JSON object per line each way. Requests are `run` (id, cmd, cwd, env, timeout, grace, cap)
 and `cancel` (id); replies are `hello` once, then per command `started` (its pid, also its process
-group), `out` chunks (fd 1 or 2, base64) and one `exit` (code, signal, timed_out, dropped counts, error).
+group), `out` chunks (fd 1 or 2, base64) and one `exit` (code, signal, timed_out, dropped counts, error, and
+for a command that did not start, FAILED_FIELD).
 Commands are multiplexed: none waits behind another.
 
 Design: one thread, one selector. It watches stdin (requests), every command's stdout and stderr pipes,
@@ -50,6 +51,11 @@ READ_SIZE = 65536
 LEFTOVER_WAIT = 0.2
 ABANDON_WAIT = 0.2
 START_FAILED = 126  # what a shell reports for a command it could not start
+# An exit frame's FAILED_FIELD says why a command did not start: FAILED_WORK_DIR (its cwd cannot be
+# used) or FAILED_START (anything else). mgexec.docker.channel reads these names from this module.
+FAILED_FIELD = "failed"
+FAILED_WORK_DIR = "work_dir"
+FAILED_START = "start"
 PR_SET_CHILD_SUBREAPER = 36
 
 
@@ -184,8 +190,9 @@ class Helper:
                 [LINE_SHELL, "-c", request["cmd"]], cwd=cwd, env=command_env(self.base_env, cwd, request.get("env")),
                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
         except (OSError, ValueError, TypeError, KeyError) as exc:
+            why, message = start_error(cwd, exc)
             write_frame({"op": "exit", "id": rid, "code": START_FAILED, "signal": None, "timed_out": False,
-                         "dropped": [0, 0], "error": start_error(cwd, exc)})
+                         "dropped": [0, 0], "error": message, FAILED_FIELD: why})
             return
         job = Job(rid, proc, request, time.monotonic())
         self.jobs[rid] = job
@@ -376,9 +383,10 @@ def reap(pid):
 
 
 def start_error(cwd, exc):
+    """Why a command did not start (FAILED_WORK_DIR or FAILED_START) and the message saying so."""
     if isinstance(exc, OSError) and exc.filename == cwd:
-        return "mgexec: cannot run the command in %s: %s" % (cwd, exc.strerror or exc)
-    return "mgexec: cannot start the command: %s" % (exc,)
+        return FAILED_WORK_DIR, "mgexec: cannot run the command in %s: %s" % (cwd, exc.strerror or exc)
+    return FAILED_START, "mgexec: cannot start the command: %s" % (exc,)
 
 
 def main():

@@ -29,7 +29,7 @@ def preinstall_argvs(container: str, pre: Preinstall) -> list[tuple[str, list[st
         if packages:
             spec = ExecSpec(container, ("/bin/sh", "-c", script, f"mgexec-{kind}", *packages),
                             user="0" if as_root else None, env=ENV)
-            steps.append((kind, build_exec_argv(spec, docker=None)))
+            steps.append((kind, build_exec_argv(spec)))
     return steps
 
 

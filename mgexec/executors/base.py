@@ -1,22 +1,24 @@
-"""What every executor shares: the command gate (policy + work_dir rules), progress ticks, the interface."""
+"""What every executor shares: the command gate (policy + work_dir rules), progress ticks, and the executor
+itself, a deployment composed with a runtime."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import time
-from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Awaitable, Callable, TypeVar
 
 from mgexec.config import ExecConfig
 from mgexec.config.limits import check_timeout
+from mgexec.deployments import Deployment
 from mgexec.errors import ConfigError, MgexecError, PolicyViolation
 from mgexec.policy import CommandPolicy, resolve_work_dir
 from mgexec.policy.paths import open_work_dir
 from mgexec.policy.checker import PolicyChecker
 from mgexec.policy.inputs import check_command_text
-from mgexec.result import ExecResult, rejected
+from mgexec.result import ExecResult, from_process, rejected
+from mgexec.runtimes import Runtime
 
 ProgressCallback = Callable[[float, str], Awaitable[None]]
 PROGRESS_INTERVAL = 5.0
@@ -84,13 +86,17 @@ async def with_progress(work: Awaitable[T], on_progress: ProgressCallback | None
             await ticker
 
 
-class Executor(ABC):
-    """Runs commands for one agent; owns whatever it starts and releases it on close()."""
+class Executor:
+    """Runs commands for one agent: a deployment (where, and that place's life) composed with a runtime (how
+    commands run there). Owns whatever it starts, the tasks its commands run in included, and releases it on
+    close()."""
 
-    def __init__(self, config: ExecConfig) -> None:
+    def __init__(self, config: ExecConfig, deployment: Deployment, runtime: Runtime | None = None) -> None:
         self.config = config
         self.gate = CommandGate(config)
-        self._inflight: set[asyncio.Task] = set()
+        self.deployment = deployment
+        self.runtime = runtime  # None until open() chose one, and again once closed
+        self._commands: set[asyncio.Task] = set()  # the tasks commands run in: this executor's own
         self._preparing: asyncio.Task | None = None
         self.preparing_message = ""
         self._shells = None  # the BackgroundShellManager, made on first use
@@ -106,9 +112,21 @@ class Executor(ABC):
 
     async def open(self) -> None:
         """The quick part of starting, whose errors should stop a server from starting at all."""
+        await self.deployment.open()
+        if self.runtime is None:
+            try:
+                self.runtime = await self.open_runtime()
+            except BaseException:
+                await self.deployment.close()
+                raise
+
+    async def open_runtime(self) -> Runtime:
+        """How commands run in the opened deployment."""
+        raise NotImplementedError
 
     async def prepare(self, on_progress: ProgressCallback | None = None) -> None:
         """The slow part of starting (package preinstall); commands wait for it."""
+        await self.deployment.prepare(on_progress)
 
     def prepare_in_background(self, on_progress: ProgressCallback | None = None) -> asyncio.Task:
         """Run prepare() while the caller goes on serving; execute() waits for it, reporting progress."""
@@ -134,15 +152,24 @@ class Executor(ABC):
         return None if exc is None else str(exc)
 
     async def close(self) -> None:
-        """Stop everything this executor started: background shells, and commands in flight (cancelled)."""
+        """Stop everything this executor started: background shells, its commands in flight (their tasks are
+        cancelled, never their callers'), the runtime, and the place if the deployment made it."""
         if self._shells is not None:
             await self._shells.close()
         await self.cancel_inflight()
-        await self.gate.close()
+        runtime, self.runtime = self.runtime, None
+        try:
+            if runtime is not None:
+                await runtime.close()
+        finally:
+            try:
+                await self.deployment.close()
+            finally:
+                await self.gate.close()
 
     def make_launcher(self):
         """Where this executor's background shells run (a shells.Launcher)."""
-        raise NotImplementedError
+        return self.deployment.launcher()
 
     @property
     def shells(self):
@@ -166,7 +193,8 @@ class Executor(ABC):
         return None
 
     async def cancel_inflight(self, wait: float = 5.0) -> None:
-        tasks = [t for t in self._inflight if not t.done() and t is not asyncio.current_task()]
+        """Cancel the commands this executor runs (never its callers' tasks) and an unfinished prepare()."""
+        tasks = [t for t in self._commands if not t.done()]
         if self._preparing is not None and not self._preparing.done():
             tasks.append(self._preparing)
         for task in tasks:
@@ -185,19 +213,34 @@ class Executor(ABC):
             return rejected(command, shown_dir, str(exc))
         if (not_ready := await self._wait_prepared(on_progress)) is not None:
             return rejected(command, shown_dir, not_ready)
-        task = asyncio.current_task()
-        if task is not None:
-            self._inflight.add(task)
+        if self.runtime is None:
+            return rejected(command, str(resolved), self.deployment.not_running())
+        task = asyncio.create_task(self._run(command, resolved, limit))
+        self._commands.add(task)
+        task.add_done_callback(self._commands.discard)
         try:
-            return await with_progress(self._run(command, resolved, limit), on_progress, self.config.progress_interval)
+            return await with_progress(self._until_done(task), on_progress, self.config.progress_interval)
         except MgexecError as exc:  # could not start (a vanished directory, a spawn error), engine failures
             return rejected(command, str(resolved), str(exc))
-        finally:
-            self._inflight.discard(task)
 
-    @abstractmethod
+    async def _until_done(self, task: asyncio.Task) -> ExecResult:
+        """The command's result. A cancelled caller cancels the command and waits for its clean-up (the kill of
+        what it started); a command cancelled by close() ends its caller's wait with CancelledError."""
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if not task.cancelled():
+                task.cancel()
+                await asyncio.wait({task})
+            raise
+
     async def _run(self, command: str, work_dir: Path, timeout: float) -> ExecResult:
         """Run an approved command in an approved, resolved work_dir."""
+        runtime = self.runtime
+        if runtime is None:  # closed between the check and the start
+            raise MgexecError(self.deployment.not_running())
+        out = await runtime.run(command, work_dir=work_dir, timeout=timeout, output_cap=self.config.max_output_bytes)
+        return from_process(out, command, str(work_dir), timeout)
 
     async def __aenter__(self):
         await self.start()

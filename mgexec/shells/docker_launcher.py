@@ -76,7 +76,7 @@ class DockerLauncher:
         self._check_open()
         spec = ExecSpec(self.container, ("/bin/sh", "-c", WRAPPER, "mgexec-shell", command), workdir=work_dir,
                         env={**BACKGROUND_SHELL_ENV, docker_watchdog.TAG_VARIABLE: self.watchdog_tag}, interactive=True, tty=True)
-        return self.cli.argv(build_exec_argv(spec, docker=None))
+        return self.cli.argv(build_exec_argv(spec))
 
     def env_for(self, work_dir: str) -> dict[str, str]:
         return self.cli.client_env() or dict(os.environ)

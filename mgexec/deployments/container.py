@@ -1,0 +1,163 @@
+"""The agent's container as a place to run commands: where its life is decided.
+
+Opening claims the name (reuses a container kept by `mgexec up`, replaces a leftover whose owner is gone,
+refuses one held by a live owner or made by someone else), creates the container, checks the image and
+preinstalls packages; closing removes it only when this deployment made it and does not keep it. A
+container made by someone else can be adopted: commands run in it, and it is never stopped or removed.
+The docker calls themselves are mgexec.docker.container's.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from mgexec.config import ExecConfig
+from mgexec.deployments.base import Deployment, ProgressCallback
+from mgexec.deployments.state import Event
+from mgexec.docker.container import ContainerInfo, ContainerManager, Owner, build_spec
+from mgexec.docker.credentials import resolve_env
+from mgexec.docker.engine import DockerCLI
+from mgexec.docker.preinstall import preinstall
+from mgexec.errors import ContainerConflict, DockerError, DockerFailure, NoSuchContainer
+
+
+class Claim(enum.Enum):
+    """What to do with whatever holds the agent's container name."""
+
+    CREATE = "create"  # the name is free
+    REUSE = "reuse"  # a running container kept by `mgexec up`
+    REPLACE = "replace"  # a stopped kept container, or a leftover whose owner is gone: remove, then create
+    FOREIGN = "foreign"  # not made by mgexec: never touched
+    HELD = "held"  # made by a live mgexec process: never touched
+
+
+def decide_claim(info: ContainerInfo | None) -> Claim:
+    """The claim on a name, from what the engine says holds it."""
+    if info is None:
+        return Claim.CREATE
+    if not info.managed:
+        return Claim.FOREIGN
+    if info.kept:
+        return Claim.REUSE if info.running else Claim.REPLACE
+    return Claim.REPLACE if info.orphaned else Claim.HELD
+
+
+class ContainerDeployment(Deployment):
+    """One agent's container. `keep`: a container this deployment creates outlives it (`mgexec up`)."""
+
+    where = "The agent's container"
+
+    def __init__(self, config: ExecConfig, *, keep: bool = False, cli: DockerCLI | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.keep = keep
+        self.cli = cli or DockerCLI.from_config(config)
+        self.manager = ContainerManager(self.cli, config)
+
+    @property
+    def name(self) -> str:
+        return self.manager.name
+
+    async def open(self) -> None:
+        """Reuse a container kept by `mgexec up`, or create one (checking its image); errors leave nothing behind."""
+        secrets = resolve_env(self.config.credentials)
+        await self.manager.check_image()
+        if await self._claim() is Claim.REUSE:
+            await self._move(Event.REUSE)
+            return
+        spec = build_spec(self.config, secrets, owner=Owner.current(), kept=self.keep)
+        await self.manager.create(spec, secrets)
+        await self._move(Event.CREATE_KEPT if self.keep else Event.CREATE)
+        await self._or_fail(self.manager.check_running())
+        await self._or_fail(self.manager.check_image_layout())
+
+    async def adopt(self, name: str) -> None:
+        """Run commands in `name`, a running container someone else made; it is never stopped or removed."""
+        info = await self.manager.inspect(name)
+        if info is None:
+            raise NoSuchContainer(f"The container `{name}` to run commands in does not exist; start it first, or "
+                                  "let mgexec create the agent's container.", kind=DockerFailure.NO_CONTAINER,
+                                  container=name)
+        if not info.running:
+            raise DockerError(f"The container `{name}` to run commands in is stopped; mgexec does not start "
+                              "containers it did not create, so start it first.", kind=DockerFailure.NOT_RUNNING,
+                              container=name)
+        self.manager.name = name
+        await self._move(Event.ADOPT)
+
+    async def prepare(self, on_progress: ProgressCallback | None = None) -> None:
+        """Package preinstall, in a container this deployment just created."""
+        pre = self.config.packages.preinstall
+        if pre.empty or not self.made_here:
+            return
+
+        async def say(message: str) -> None:
+            if on_progress:
+                await on_progress(0.0, message)
+
+        await self._or_fail(preinstall(self.cli, self.name, pre, say))
+
+    def launcher(self):
+        """Background shells in this container; its watchdog removes the container after a crash only if it is ours."""
+        from mgexec.shells.docker_launcher import DockerLauncher
+
+        return DockerLauncher(cli=self.cli, container=self.name, owns_container=self.owns)
+
+    async def _claim(self) -> Claim:
+        info = await self.manager.inspect()
+        claim = decide_claim(info)
+        if claim is Claim.FOREIGN:
+            raise ContainerConflict(
+                f"A container named {self.name} exists that mgexec did not create. mgexec will not touch it: "
+                f"remove it yourself (`{self.cli.binary} rm -f {self.name}`) if it is not needed, or give this agent "
+                "another id.", kind=DockerFailure.CONFLICT, container=self.name)
+        if claim is Claim.HELD:
+            owner = info.owner
+            raise ContainerConflict(
+                f"The container {self.name} is in use by another mgexec process (pid {owner.pid if owner else '?'} "
+                f"on {owner.host if owner else '?'}). Stop that session first, or give this agent another id; "
+                "`mgexec ps` lists mgexec's containers and their owners.", kind=DockerFailure.CONFLICT,
+                container=self.name)
+        if claim is Claim.REPLACE:
+            await self.manager.remove()
+        return claim
+
+    async def _take_down(self) -> None:
+        await self.manager.remove()
+
+
+async def take_down_kept(config: ExecConfig) -> bool:
+    """`mgexec down`: remove the agent's kept (or left-over) container; False when there is none. Refuses
+    one that mgexec did not create or that a live session holds (ContainerConflict)."""
+    manager = ContainerManager(DockerCLI.from_config(config), config)
+    info = await manager.inspect()
+    claim = decide_claim(info)
+    if claim is Claim.CREATE:
+        return False
+    if claim is Claim.FOREIGN:
+        raise ContainerConflict(f"{manager.name} was not created by mgexec, so `mgexec down` leaves it alone; "
+                                f"remove it with `docker rm -f {manager.name}` if it is not needed.",
+                                kind=DockerFailure.CONFLICT, container=manager.name)
+    if claim is Claim.HELD:
+        owner = info.owner
+        raise ContainerConflict(f"{manager.name} belongs to a running mgexec process (pid {owner.pid if owner else '?'}); "
+                                "stop that process instead, and it removes its container itself.",
+                                kind=DockerFailure.CONFLICT, container=manager.name)
+    await manager.remove()
+    return True
+
+
+async def list_managed(config: ExecConfig) -> list[ContainerInfo]:
+    """Every container mgexec made on the config's engine."""
+    return await ContainerManager(DockerCLI.from_config(config), config).list_managed()
+
+
+async def remove_leftovers(config: ExecConfig, include_kept: bool = False) -> list[str]:
+    """Remove every mgexec container whose owner is gone (and kept ones, when asked); the names removed."""
+    manager = ContainerManager(DockerCLI.from_config(config), config)
+    removed = []
+    for info in await manager.list_managed():
+        if info.orphaned or (include_kept and info.kept):
+            await manager.remove(info.name)
+            removed.append(info.name)
+    return removed

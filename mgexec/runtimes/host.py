@@ -1,0 +1,48 @@
+"""Commands as direct subprocesses of this process, on the host (local mode)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable, Mapping
+
+from mgexec.environment import command_env, host_line_shell, line_shell_argv
+from mgexec.errors import MgexecError, SpawnFailed
+from mgexec.local_watchdog import LocalWatchdog
+from mgexec.policy.paths import fd_path
+from mgexec.runner import ProcessOutput, run_process, spawn_error
+from mgexec.runtimes import Runtime
+
+
+class SubprocessRuntime(Runtime):
+    """`bash -c LINE` on this host, started in work_dir through a descriptor of it; each command is announced
+    to the deployment's watchdog (when there is one) so a crash of this process does not leave it running."""
+
+    def __init__(self, open_dir: Callable[[Path], int], watchdog: Callable[[], LocalWatchdog | None]) -> None:
+        self.open_dir = open_dir  # a descriptor of an approved work_dir, reached without following symlinks
+        self.watchdog = watchdog
+
+    async def run(self, command: str, *, work_dir: Path, timeout: float, output_cap: int,
+                  env: Mapping[str, str] | None = None) -> ProcessOutput:
+        watchdog, pids = self.watchdog(), []
+
+        def started(pid: int) -> None:
+            pids.append(pid)
+            if watchdog is not None:
+                watchdog.started(pid)
+
+        # The child changes into the very directory that was checked, through the descriptor
+        # (chdir happens before the descriptor is closed at exec), never by its name again.
+        fd = self.open_dir(work_dir)
+        argv = line_shell_argv(command, host_line_shell())
+        try:
+            return await run_process(argv, cwd=fd_path(fd), env={**command_env(work_dir), **(env or {})},
+                                     timeout=timeout, output_cap=output_cap, on_spawn=started)
+        except OSError as exc:
+            if isinstance(exc, MgexecError):
+                raise
+            raise SpawnFailed(spawn_error(argv[0], exc)) from exc
+        finally:
+            os.close(fd)
+            if watchdog is not None and pids:
+                watchdog.ended(pids[0])
