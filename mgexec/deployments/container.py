@@ -59,7 +59,10 @@ class ContainerDeployment(Deployment):
         return self.manager.name
 
     async def open(self) -> None:
-        """Reuse a container kept by `mgexec up`, or create one (checking its image); errors leave nothing behind."""
+        """Reuse a container kept by `mgexec up`, or create one (checking its image); errors leave nothing behind.
+        A deployment already running (an adopted container) stays as it is."""
+        if self.running:
+            return
         secrets = resolve_env(self.config.credentials)
         await self.manager.check_image()
         if await self._claim() is Claim.REUSE:

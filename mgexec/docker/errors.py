@@ -122,7 +122,7 @@ def helper_start_failure(argv: Sequence[str], container: str, exit_code: int | N
             f"The container `{container}` has no python3 on its PATH ({said}), so mgexec's exec helper cannot run "
             f"there; {fallback} Install python3 in the image to get the fast path.", kind=K.NO_PYTHON, **fields)
     mapped = map_docker_error(argv, exit_code, "", stderr, container=container)
-    if type(mapped) is not DockerError:
+    if mapped.kind not in (K.OTHER, K.EXEC_FAILED):
         return mapped  # the engine or the container is the problem, not the image
     return ChannelUnavailable(
         f"mgexec's exec helper did not start in the container `{container}` (`docker exec` exited with code "
