@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 
+from mgexec.config import DEFAULT_IMAGE
 from mgexec.deployments.container import Claim, ContainerDeployment, decide_claim
 from mgexec.deployments.host import HostDeployment
 from mgexec.deployments.state import (LIVE, TRANSITIONS, Event, InvalidTransition, State, made_here, owns,
@@ -124,7 +125,7 @@ def someone_elses_container(workspace):
     require_image()
     name = f"mgexec-adopt-{uuid.uuid4().hex[:8]}"
     made = _docker("run", "-d", "--name", name, "--network", "none", "--user", "0",
-                   "--mount", f"type=bind,source={workspace},target={workspace}", "massgen/mcp-runtime:latest")
+                   "--mount", f"type=bind,source={workspace},target={workspace}", DEFAULT_IMAGE)
     assert made.returncode == 0, made.stderr
     yield name
     remove(name)
@@ -178,7 +179,7 @@ async def test_adopting_what_is_not_there_or_stopped_says_so(workspace):
         await deployment.adopt(missing)
     assert info.value.kind is DockerFailure.NO_CONTAINER and info.value.container == missing
     stopped = f"mgexec-adopt-stopped-{uuid.uuid4().hex[:6]}"
-    assert _docker("create", "--name", stopped, "massgen/mcp-runtime:latest").returncode == 0
+    assert _docker("create", "--name", stopped, DEFAULT_IMAGE).returncode == 0
     try:
         with pytest.raises(DockerError) as info:
             await deployment.adopt(stopped)

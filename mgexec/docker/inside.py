@@ -5,8 +5,7 @@ the channel (no socket, so `--network none` is fine). Standard library only, Pyt
 
 Protocol: one JSON object per line each way. Requests are `run` (id, cmd, cwd, env, timeout, grace, cap)
 and `cancel` (id); replies are `hello` once, then per command `started` (its pid, also its process
-group), `out` chunks (fd 1 or 2, base64) and one `exit` (code, signal, timed_out, dropped counts, error, and
-for a command that did not start, FAILED_FIELD).
+group), `out` chunks (fd 1 or 2, base64) and one `exit` (code, signal, timed_out, dropped counts, error, failed).
 Commands are multiplexed: none waits behind another.
 
 Design: one thread, one selector. It watches stdin (requests), every command's stdout and stderr pipes,
@@ -51,11 +50,8 @@ READ_SIZE = 65536
 LEFTOVER_WAIT = 0.2
 ABANDON_WAIT = 0.2
 START_FAILED = 126  # what a shell reports for a command it could not start
-# An exit frame's FAILED_FIELD says why a command did not start: FAILED_WORK_DIR (its cwd cannot be
-# used) or FAILED_START (anything else). mgexec.docker.channel reads these names from this module.
-FAILED_FIELD = "failed"
-FAILED_WORK_DIR = "work_dir"
-FAILED_START = "start"
+# Why a command did not start, in its exit frame (mgexec.docker.channel reads these names from here).
+FAILED_FIELD, FAILED_WORK_DIR, FAILED_START = "failed", "work_dir", "start"  # its cwd cannot be used / other
 PR_SET_CHILD_SUBREAPER = 36
 
 
@@ -383,7 +379,6 @@ def reap(pid):
 
 
 def start_error(cwd, exc):
-    """Why a command did not start (FAILED_WORK_DIR or FAILED_START) and the message saying so."""
     if isinstance(exc, OSError) and exc.filename == cwd:
         return FAILED_WORK_DIR, "mgexec: cannot run the command in %s: %s" % (cwd, exc.strerror or exc)
     return FAILED_START, "mgexec: cannot start the command: %s" % (exc,)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Sequence
 
 from mgexec.environment import command_env, host_line_shell, line_shell_argv
 from mgexec.errors import MgexecError, SpawnFailed
@@ -18,9 +18,12 @@ class SubprocessRuntime(Runtime):
     """`bash -c LINE` on this host, started in work_dir through a descriptor of it; each command is announced
     to the deployment's watchdog (when there is one) so a crash of this process does not leave it running."""
 
-    def __init__(self, open_dir: Callable[[Path], int], watchdog: Callable[[], LocalWatchdog | None]) -> None:
+    def __init__(self, open_dir: Callable[[Path], int], watchdog: Callable[[], LocalWatchdog | None],
+                 argv_for: Callable[[str], Sequence[str]] | None = None) -> None:
         self.open_dir = open_dir  # a descriptor of an approved work_dir, reached without following symlinks
         self.watchdog = watchdog
+        # The argv that runs a line: `bash -c LINE` here; a sandbox on the host wraps it in its launcher.
+        self.argv_for = argv_for or (lambda line: line_shell_argv(line, host_line_shell()))
 
     async def run(self, command: str, *, work_dir: Path, timeout: float, output_cap: int,
                   env: Mapping[str, str] | None = None) -> ProcessOutput:
@@ -34,7 +37,7 @@ class SubprocessRuntime(Runtime):
         # The child changes into the very directory that was checked, through the descriptor
         # (chdir happens before the descriptor is closed at exec), never by its name again.
         fd = self.open_dir(work_dir)
-        argv = line_shell_argv(command, host_line_shell())
+        argv = list(self.argv_for(command))
         try:
             return await run_process(argv, cwd=fd_path(fd), env={**command_env(work_dir), **(env or {})},
                                      timeout=timeout, output_cap=output_cap, on_spawn=started)
