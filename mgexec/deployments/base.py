@@ -42,6 +42,10 @@ class Deployment:
         """Let the place go: taken down only if the table says this deployment may."""
         await self._move(Event.CLOSE)
 
+    def launcher(self):
+        """How background shells start in this place (a shells.Launcher)."""
+        raise NotImplementedError
+
     def not_running(self) -> str:
         """Why commands cannot run here now."""
         if self.state is State.ABSENT:

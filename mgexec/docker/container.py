@@ -192,7 +192,8 @@ class ContainerManager:
         raise ImageInvalid(
             f"The container from image {image} stopped right after it started, so commands cannot run in it. "
             "A custom image needs a long-running CMD (the runtime image uses `tail -f /dev/null`). "
-            f"Its last output: {(logs.stdout + logs.stderr).strip()[-400:] or '(none)'}")
+            f"Its last output: {(logs.stdout + logs.stderr).strip()[-400:] or '(none)'}",
+            container=self.name, image=image)
 
     async def check_image_layout(self) -> None:
         """Name exactly what a custom image lacks of what the runtime image provides."""
@@ -220,7 +221,8 @@ class ContainerManager:
             raise ImageInvalid(
                 f"The image {self.config.image} cannot serve as an mgexec runtime: {'; '.join(problems)}. Build it "
                 f"FROM {DEFAULT_IMAGE} (see dockerfiles/Dockerfile.custom-example), or add a user massgen "
-                "with UID 1000 and the directories /workspace, /context and /temp_workspaces owned by it.")
+                "with UID 1000 and the directories /workspace, /context and /temp_workspaces owned by it.",
+                container=self.name, image=self.config.image)
 
     async def remove(self, name: str | None = None) -> None:
         try:

@@ -1,4 +1,5 @@
-"""Executors: where commands run (local host, or the agent's Docker container)."""
+"""Executors: one agent's commands, each executor a deployment (the host, or the agent's container) composed
+with a runtime (how commands run there), behind the policy gate."""
 
 from __future__ import annotations
 
