@@ -22,7 +22,8 @@ class DockerExecutor(Executor):
 
     Commands go through a warm exec channel (one long-lived `docker exec` to a helper inside the
     container) when the image can run it, else each is its own `docker exec`; results are the same.
-    `keep`: a container this executor creates outlives it (as `mgexec up` makes them).
+    `keep`: a container this executor creates outlives it, as `mgexec up` makes them; its commands then run
+    one `docker exec` each with no channel or watchdog, so that nothing of this process is left to close.
     """
 
     deployment: ContainerDeployment
@@ -55,6 +56,8 @@ class DockerExecutor(Executor):
         return self.runtime.watchdog if isinstance(self.runtime, DockerExecRuntime) else None
 
     async def open_runtime(self) -> Runtime:
+        if self.deployment.keep:
+            return DockerExecRuntime(self.cli, self.container, self.kill_grace)
         if self.warm_channel:
             try:
                 return ChannelRuntime(await ExecChannel.open(self.cli, self.container), self.kill_grace)
