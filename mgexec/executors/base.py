@@ -232,6 +232,8 @@ class Executor:
             if not task.cancelled():
                 task.cancel()
                 await asyncio.wait({task})
+                if not task.cancelled():
+                    task.exception()  # seen: what it raised while being stopped is moot for a gone caller
             raise
 
     async def _run(self, command: str, work_dir: Path, timeout: float) -> ExecResult:

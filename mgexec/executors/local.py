@@ -7,6 +7,7 @@ from pathlib import Path
 from mgexec.deployments.host import HostDeployment
 from mgexec.executors.base import Executor
 from mgexec.local_watchdog import LocalWatchdog
+from mgexec.runtimes import Runtime
 from mgexec.runtimes.host import SubprocessRuntime
 
 
@@ -16,8 +17,14 @@ class LocalExecutor(Executor):
     Commands may run before start() too (then without the watchdog)."""
 
     def __init__(self, config) -> None:
-        deployment = HostDeployment()
-        super().__init__(config, deployment, SubprocessRuntime(self.open_dir, lambda: deployment.watchdog))
+        super().__init__(config, HostDeployment())
+        self.runtime = self._subprocesses()
+
+    async def open_runtime(self) -> Runtime:
+        return self._subprocesses()
+
+    def _subprocesses(self) -> SubprocessRuntime:
+        return SubprocessRuntime(self.open_dir, lambda: self.deployment.watchdog)
 
     @property
     def watchdog(self) -> LocalWatchdog | None:
