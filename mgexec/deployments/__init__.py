@@ -3,6 +3,11 @@
 `state.py` holds the one state value and the table that decides who may take a place down; `host.py` is the
 host (local mode), `container.py` the agent's container (docker mode). How commands run once the place is
 there is mgexec.runtimes'.
+
+A new place is one more Deployment plus a runtime: a sandbox on the host makes (CREATED) and takes down
+what it needs in `open`/`_take_down` and runs lines through runtimes.host.SubprocessRuntime with an
+`argv_for` that wraps `bash -c LINE` in its launcher; a container someone else made is adopted
+(ContainerDeployment.adopt), and the state table never lets an adopted place be removed.
 """
 
 from __future__ import annotations
