@@ -215,26 +215,17 @@ class Executor:
             return rejected(command, shown_dir, not_ready)
         if self.runtime is None:
             return rejected(command, str(resolved), self.deployment.not_running())
+        # The command runs in a task of this executor's own, so close() cancels it and never the caller.
+        # Awaiting it directly ties the two: a cancelled caller cancels the command and resumes (with
+        # CancelledError) only once its clean-up has killed what it started; a command cancelled by close()
+        # ends its caller's wait with CancelledError.
         task = asyncio.create_task(self._run(command, resolved, limit))
         self._commands.add(task)
         task.add_done_callback(self._commands.discard)
         try:
-            return await with_progress(self._until_done(task), on_progress, self.config.progress_interval)
+            return await with_progress(task, on_progress, self.config.progress_interval)
         except MgexecError as exc:  # could not start (a vanished directory, a spawn error), engine failures
             return rejected(command, str(resolved), str(exc))
-
-    async def _until_done(self, task: asyncio.Task) -> ExecResult:
-        """The command's result. A cancelled caller cancels the command and waits for its clean-up (the kill of
-        what it started); a command cancelled by close() ends its caller's wait with CancelledError."""
-        try:
-            return await asyncio.shield(task)
-        except asyncio.CancelledError:
-            if not task.cancelled():
-                task.cancel()
-                await asyncio.wait({task})
-                if not task.cancelled():
-                    task.exception()  # seen: what it raised while being stopped is moot for a gone caller
-            raise
 
     async def _run(self, command: str, work_dir: Path, timeout: float) -> ExecResult:
         """Run an approved command in an approved, resolved work_dir."""
