@@ -218,8 +218,10 @@ class ContainerManager:
                   "for d in /workspace /context /temp_workspaces; do [ -d $d ] || echo missing:$d; done")
         out = await self.cli.run(build_exec_argv(ExecSpec(self.name, ("/bin/sh", "-c", script), user="0"), docker=None),
                                  timeout=30, check=False)
-        if out.exit_code != 0 and "is not running" in out.stderr:
-            await self._stopped(self.config.image)
+        if out.exit_code != 0 and ("is not running" in out.stderr or not out.stdout.strip()):
+            info = await self.inspect()  # a CMD that ends can stop the container during the check itself
+            if info is None or not info.running:
+                await self._stopped(self.config.image)
         problems = []
         lines = out.stdout.split()
         if out.exit_code != 0 and not lines:
