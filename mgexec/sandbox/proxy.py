@@ -159,7 +159,10 @@ class _Proxy:
         except asyncio.IncompleteReadError:
             return None  # the client went away before finishing its request
         try:
-            return parse_head(head)
+            request = parse_head(head)
+            if not request.is_connect:
+                request.body_framing()  # refused before anything is dialed
+            return request
         except BadRequest as exc:
             await _answer(writer, _response(400, "Bad Request", f"{exc}."))
             return None
@@ -176,11 +179,7 @@ class _Proxy:
         return None
 
     async def _forward(self, request: Request, reader, writer, up_reader, up_writer) -> None:
-        try:
-            framing, length = request.body_framing()
-        except BadRequest as exc:
-            await _answer(writer, _response(400, "Bad Request", f"{exc}."))
-            return
+        framing, length = request.body_framing()  # checked when the head was read
         up_writer.write(request.upstream_head())
         watch = _Idle(self.limits.idle_timeout, writer, up_writer)
         try:

@@ -1,0 +1,210 @@
+"""The srt-mode proxy spoken to directly over its unix socket, and the relay's life on the host."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import time
+
+import pytest
+
+from mgexec.errors import ConfigError
+from mgexec.sandbox.hostrules import ALLOWED_KEY
+from mgexec.sandbox.proxy import ProxyLimits, proxy_env, start_proxy
+from mgexec.sandbox.relay import READY, relay_argv
+from mgexec.sandbox.upstream import local_addresses
+from sandboxnet import ask, map_connector, start_echo, start_recorder
+
+
+@pytest.fixture
+async def recorder():
+    server = await start_recorder()
+    yield server
+    server.server.close()
+
+
+async def proxy(tmp_path, allowed=("allowed.test", "*.wild.test"), denied=("bad.wild.test",), **limits):
+    return await start_proxy(list(allowed), list(denied), str(tmp_path), connector=map_connector,
+                             limits=ProxyLimits(**limits))
+
+
+def get(host: str, path: str = "/", extra: str = "") -> bytes:
+    return f"GET http://{host}{path} HTTP/1.1\r\nHost: {host}\r\n{extra}\r\n".encode()
+
+
+async def test_socket_is_private_and_removed_on_close(tmp_path):
+    handle = await proxy(tmp_path)
+    directory = os.path.dirname(handle.socket_path)
+    assert stat.S_IMODE(os.stat(directory).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(handle.socket_path).st_mode) == 0o600
+    await handle.close()
+    assert not os.path.exists(directory)
+
+
+async def test_bad_pattern_and_overlong_socket_dir_are_config_errors(tmp_path):
+    with pytest.raises(ConfigError, match="'\\*.com'"):
+        await start_proxy(["*.com"], [], str(tmp_path))
+    with pytest.raises(ConfigError, match="longer than unix sockets allow"):
+        await start_proxy(["a.test"], [], str(tmp_path / ("d" * 120)))
+
+
+async def test_host_header_comes_from_the_uri(tmp_path, recorder):
+    handle = await proxy(tmp_path)
+    answer = await ask(handle.socket_path, get(f"allowed.test:{recorder.port}", "/x").replace(
+        b"Host: allowed", b"Host: evil.test\r\nX-Was: allowed"))
+    await handle.close()
+    assert answer.startswith(b"HTTP/1.1 200") and f"host=allowed.test:{recorder.port}".encode() in answer
+
+
+async def test_pipelined_second_request_is_never_forwarded(tmp_path, recorder):
+    handle = await proxy(tmp_path)
+    both = get(f"allowed.test:{recorder.port}", "/one") + get(f"denied.test:{recorder.port}", "/two")
+    answer = await ask(handle.socket_path, both)
+    await handle.close()
+    assert b"hello /one" in answer and b"/two" not in answer
+    assert recorder.extras == [b""]  # the upstream saw one request and nothing after it
+
+
+async def test_chunked_body_is_forwarded_exactly(tmp_path, recorder):
+    handle = await proxy(tmp_path)
+    body = b"5\r\nhello\r\n0\r\n\r\n"
+    request = get(f"allowed.test:{recorder.port}", "/post", "Transfer-Encoding: chunked\r\n").replace(b"GET", b"POST")
+    answer = await ask(handle.socket_path, request + body + b"GET /smuggled HTTP/1.1\r\n\r\n")
+    await handle.close()
+    assert b"hello /post" in answer
+    assert recorder.extras == [body]
+
+
+@pytest.mark.parametrize("request_bytes, status, says", [
+    (get("denied.test:1"), b"403", ALLOWED_KEY.encode()),
+    (get("bad.wild.test:1"), b"403", b"command_line_srt_network_denied_domains"),
+    (get("wild.test:1"), b"403", b"'wild.test'"),
+    (get("127.0.0.1:1"), b"403", b"127.0.0.1:1"),
+    (b"CONNECT 2130706433:22 HTTP/1.1\r\n\r\n", b"403", b"127.0.0.1:22"),
+    (get("allowed.test@denied.test:1"), b"400", b"user information"),
+    (b"GET /relative HTTP/1.1\r\nHost: allowed.test\r\n\r\n", b"400", b"absolute"),
+    (b"POST http://allowed.test:1/ HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+     b"400", b"both Content-Length and Transfer-Encoding"),
+    (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n", b"400", b"request line"),
+    (b"GET http://allowed.test:1/ HTTP/1.1\r\nX: " + b"a" * 70000 + b"\r\n\r\n", b"431", b"larger than"),
+])
+async def test_refusals_are_clear(tmp_path, request_bytes, status, says):
+    handle = await proxy(tmp_path)
+    answer = await ask(handle.socket_path, request_bytes)
+    await handle.close()
+    assert answer.startswith(b"HTTP/1.1 " + status), answer[:200]
+    assert b"mgexec sandbox proxy: " in answer and says in answer, answer
+
+
+async def test_allowed_but_unreachable_is_a_502_naming_the_host(tmp_path):
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    handle = await proxy(tmp_path)
+    answer = await ask(handle.socket_path, get(f"allowed.test:{port}"))
+    await handle.close()
+    assert answer.startswith(b"HTTP/1.1 502") and f"allowed.test:{port} is allowed but".encode() in answer
+
+
+async def test_slow_head_is_cut_off(tmp_path):
+    handle = await proxy(tmp_path, head_timeout=0.5)
+    start = time.monotonic()
+    answer = await ask(handle.socket_path, b"GET http://allowed.test/ HTTP/1.1\r\nX-Slow: ")
+    await handle.close()
+    assert answer.startswith(b"HTTP/1.1 408") and time.monotonic() - start < 5
+
+
+async def test_connection_limit_answers_503(tmp_path):
+    handle = await proxy(tmp_path, max_connections=2)
+    held = [await asyncio.open_unix_connection(handle.socket_path) for _ in range(2)]
+    for _, writer in held:
+        writer.write(b"GET http://allowed.test/ HTTP/1.1\r\n")  # never finished
+    await asyncio.sleep(0.2)
+    answer = await ask(handle.socket_path, get("allowed.test"))
+    await handle.close()  # also ends the two held connections
+    assert answer.startswith(b"HTTP/1.1 503")
+    for reader, _ in held:
+        assert await asyncio.wait_for(reader.read(-1), 5) == b""
+
+
+async def test_idle_tunnel_is_closed_and_close_ends_live_tunnels(tmp_path):
+    echo = await start_echo()
+    port = echo.sockets[0].getsockname()[1]
+    handle = await proxy(tmp_path, idle_timeout=0.5)
+    reader, writer = await asyncio.open_unix_connection(handle.socket_path)
+    writer.write(f"CONNECT sub.wild.test:{port} HTTP/1.1\r\n\r\nping\n".encode())
+    assert await asyncio.wait_for(reader.readuntil(b"echo: ping\n"), 5)
+    start = time.monotonic()
+    assert await asyncio.wait_for(reader.read(-1), 5) == b""  # idle: closed by the proxy
+    assert time.monotonic() - start < 3
+    handle2 = await proxy(tmp_path)
+    reader, writer = await asyncio.open_unix_connection(handle2.socket_path)
+    writer.write(f"CONNECT sub.wild.test:{port} HTTP/1.1\r\n\r\n".encode())
+    await reader.readuntil(b"\r\n\r\n")
+    await handle2.close()
+    assert await asyncio.wait_for(reader.read(-1), 5) == b""
+    echo.close()
+
+
+async def test_name_that_resolves_to_this_machine_is_refused_by_the_default_connector(tmp_path):
+    name = socket.gethostname().lower()
+    addresses = {info[4][0] for info in socket.getaddrinfo(name, 80, type=socket.SOCK_STREAM)}
+    if name == "localhost" or not addresses <= (local_addresses() | {"127.0.0.1", "::1"}):
+        pytest.skip(f"the host name {name!r} does not resolve to this machine here")
+    handle = await start_proxy([name], [], str(tmp_path))
+    answer = await ask(handle.socket_path, get(f"{name}:80"))
+    await handle.close()
+    assert answer.startswith(b"HTTP/1.1 403") and b"resolves only to addresses the proxy does not dial" in answer
+
+
+def test_proxy_env_names_the_relay_everywhere():
+    env = proxy_env(3128)
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+        assert env[name] == env[name.lower()] == "http://127.0.0.1:3128"
+    assert env["NO_PROXY"] == env["no_proxy"] == "localhost,127.0.0.1,::1"
+
+
+def start_relay(socket_path: str, **popen) -> tuple[subprocess.Popen, int]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    relay = subprocess.Popen(relay_argv(sys.executable, socket_path, port), stdout=subprocess.PIPE, **popen)
+    assert relay.stdout.readline().decode() == READY % port
+    return relay, port
+
+
+def test_relay_exits_when_stdin_closes_and_says_when_the_proxy_is_gone(tmp_path):
+    relay, port = start_relay(str(tmp_path / "absent.sock"), stdin=subprocess.PIPE)
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+        client.sendall(b"GET http://allowed.test/ HTTP/1.1\r\n\r\n")
+        answer = client.makefile("rb").read()
+    assert answer.startswith(b"HTTP/1.1 502") and b"proxy on the host is not answering" in answer
+    relay.stdin.close()
+    assert relay.wait(timeout=5) == 0
+
+
+def test_relay_dies_with_its_parent(tmp_path):
+    parent = subprocess.Popen(["sh", "-c", '"$@" >/dev/null & echo $!; exec sleep 60', "sh",
+                               *relay_argv(sys.executable, str(tmp_path / "s.sock"), 0)], stdout=subprocess.PIPE)
+    relay_pid = int(parent.stdout.readline())
+    time.sleep(0.5)
+    assert os.path.exists(f"/proc/{relay_pid}")
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 5
+    while os.path.exists(f"/proc/{relay_pid}") and _state(relay_pid) != "Z" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not os.path.exists(f"/proc/{relay_pid}") or _state(relay_pid) == "Z"
+
+
+def _state(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/stat") as stat_file:
+            return stat_file.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "gone"
