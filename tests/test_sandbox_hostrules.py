@@ -168,6 +168,10 @@ def test_addresses_an_allowed_name_may_lead_to(host, address, why):
     assert refusal(host, address, 443, rules) == why
 
 
-def test_an_allowed_literal_may_be_reached_by_name():
-    rules = DomainRules(["allowed.test", "127.0.0.1"], [])
+def test_an_allowed_literal_may_be_reached_by_name_and_a_denied_one_never():
+    rules = DomainRules(["allowed.test", "127.0.0.1", "*.wild.test"], ["10.9.8.7", "[::ffff:10.1.1.1]:443"])
     assert refusal("allowed.test", "127.0.0.1", 443, rules) is None
+    assert refusal("allowed.test", "10.9.8.7", 443, rules) == "a deny-listed address"
+    assert refusal("a.wild.test", "::ffff:10.9.8.7", 80, rules) == "a deny-listed address"
+    assert refusal("a.wild.test", "10.1.1.1", 443, rules) == "a deny-listed address"
+    assert refusal("a.wild.test", "10.1.1.1", 80, rules) is None

@@ -117,6 +117,10 @@ async def test_nothing_leaves_without_the_proxy(proxy, servers):
             curl -sS --max-time 5 --noproxy '*' "http://$target/" && echo "LEAK-$target"
         done
         python3 -I -c 'import socket; socket.getaddrinfo("pypi.org", 443)' 2>/dev/null && echo LEAK-dns
+        for target in {" ".join(outside[:3]) or "192.0.2.1"}; do
+            python3 -I -c 'import socket, sys; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"x", (sys.argv[1], 53))' \
+                "$target" 2>/dev/null && echo "LEAK-udp-$target"
+        done
         exit 0
     """)
     assert out.split() == ["lo"], out + err

@@ -86,6 +86,11 @@ async def test_chunked_body_is_forwarded_exactly(tmp_path, recorder):
     (get("wild.test:1"), b"403", b"'wild.test'"),
     (get("127.0.0.1:1"), b"403", b"127.0.0.1:1"),
     (b"CONNECT 2130706433:22 HTTP/1.1\r\n\r\n", b"403", b"127.0.0.1:22"),
+    (b"CONNECT BAD.Wild.Test.:1 HTTP/1.1\r\n\r\n", b"403", b"command_line_srt_network_denied_domains"),
+    ("CONNECT ｂａｄ.wild.test:1 HTTP/1.1\r\n\r\n".encode(), b"403", b"command_line_srt_network_denied_domains"),
+    (get("ALLOWED.test.evil.test:1"), b"403", b"'allowed.test.evil.test'"),
+    (b"POST http://denied.test:1/ HTTP/1.1\r\nContent-Length: 300000\r\n\r\n" + b"x" * 300000, b"403",
+     ALLOWED_KEY.encode()),  # the answer survives the unread body
     (get("allowed.test@denied.test:1"), b"400", b"user information"),
     (b"GET /relative HTTP/1.1\r\nHost: allowed.test\r\n\r\n", b"400", b"absolute"),
     (b"POST http://allowed.test:1/ HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
@@ -99,6 +104,30 @@ async def test_refusals_are_clear(tmp_path, request_bytes, status, says):
     await handle.close()
     assert answer.startswith(b"HTTP/1.1 " + status), answer[:200]
     assert b"mgexec sandbox proxy: " in answer and says in answer, answer
+
+
+async def test_continue_reaches_the_client_before_the_body_and_paths_keep_their_bytes(tmp_path):
+    async def expecting(reader, writer):  # answers `100 Continue` and waits for the body before its reply
+        head = await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        await writer.drain()
+        body = await reader.readexactly(4)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(head) + 4, head + body))
+        await writer.drain()
+        writer.close()
+    server = await asyncio.start_server(expecting, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    handle = await proxy(tmp_path)
+    reader, writer = await asyncio.open_unix_connection(handle.socket_path)
+    writer.write(f"PUT http://allowed.test:{port}/ü?q=1 HTTP/1.1\r\nExpect: 100-continue\r\n"
+                 "Content-Length: 4\r\n\r\n".encode())
+    assert await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5) == b"HTTP/1.1 100 Continue\r\n\r\n"
+    writer.write(b"data")
+    answer = await asyncio.wait_for(reader.read(-1), 5)
+    await handle.close()
+    server.close()
+    assert answer.startswith(b"HTTP/1.1 200") and b"PUT /%C3%BC?q=1 HTTP/1.1\r\n" in answer
+    assert answer.endswith(b"data")
 
 
 async def test_allowed_but_unreachable_is_a_502_naming_the_host(tmp_path):

@@ -181,6 +181,10 @@ class DomainRules:
         return Verdict(False, f"{host}:{port} is not in {ALLOWED_KEY}. To let sandboxed commands reach it, "
                               f"add {host!r} to {ALLOWED_KEY} in the mgexec config.")
 
+    def denies_literal(self, address: str, port: int) -> bool:
+        """True when an IP address is denied as a literal entry (then no name may lead to it either)."""
+        return any(not p.wildcard and p.host == address and p.matches(address, port) for p in self.denied)
+
     def allows_literal(self, address: str, port: int) -> bool:
         """True when an IP address is itself allowed as a literal entry (a name may then resolve to it)."""
         return any(not p.wildcard and p.host == address and p.matches(address, port) for p in self.allowed)

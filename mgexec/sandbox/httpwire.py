@@ -8,11 +8,13 @@ differently is how filters are bypassed.
 from __future__ import annotations
 
 import re
+import urllib.parse
 from dataclasses import dataclass
 
 from mgexec.sandbox.hostrules import BadHost, canonical_host
 
 MAX_HEADERS = 100
+_PRINTABLE = "".join(map(chr, range(0x21, 0x7f)))
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _DIGITS = re.compile(r"^[0-9]{1,18}$")
 _VERSION = re.compile(r"^HTTP/1\.[01]$")
@@ -114,6 +116,7 @@ def _parse_absolute(target: str) -> tuple[str, int, str]:
     end = min((i for i in (rest.find("/"), rest.find("?"), rest.find("#")) if i >= 0), default=len(rest))
     host, port = _parse_authority(rest[:end], default_port=80)
     path = rest[end:].split("#", 1)[0] or "/"
+    path = urllib.parse.quote(path, safe=_PRINTABLE)  # only non-ASCII is escaped, as UTF-8
     return host, port, path if path.startswith("/") else "/" + path
 
 

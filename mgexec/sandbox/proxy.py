@@ -28,6 +28,7 @@ log = logging.getLogger("mgexec.sandbox.proxy")
 SOCKET_NAME = "proxy.sock"
 _MAX_UNIX_PATH = 107
 _CHUNK = 65536
+_LINGER, _LINGER_BYTES = 2.0, 1 << 20
 _CHUNK_SIZE = re.compile(rb"^[0-9A-Fa-f]{1,15}$")
 
 
@@ -111,14 +112,16 @@ class _Proxy:
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         if len(self.tasks) >= self.limits.max_connections:
-            await _answer(writer, _response(503, "Service Unavailable", "too many open connections; retry later"))
+            await _answer(reader, writer, _response(503, "Service Unavailable", "too many open connections; retry later"))
             writer.close()
             return
         self.tasks.add(task)
         try:
             await self._serve(reader, writer)
-        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+        except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             pass  # the client or upstream went away mid-transfer; nothing to tell anyone
+        except Exception:  # a bug: keep serving the other connections, and say where it happened
+            log.exception("sandbox proxy connection failed")
         finally:
             self.tasks.discard(task)
             writer.close()
@@ -130,9 +133,9 @@ class _Proxy:
         verdict = self.rules.judge(request.host, request.port)
         if not verdict.allowed:
             log.info("refused %s:%d", request.host, request.port)
-            await _answer(writer, _response(403, "Forbidden", verdict.reason))
+            await _answer(reader, writer, _response(403, "Forbidden", verdict.reason))
             return
-        upstream = await self._connect(request, writer)
+        upstream = await self._connect(request, reader, writer)
         if upstream is None:
             return
         up_reader, up_writer = upstream
@@ -149,11 +152,11 @@ class _Proxy:
         try:
             head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), self.limits.head_timeout)
         except asyncio.LimitOverrunError:
-            await _answer(writer, _response(431, "Request Header Fields Too Large",
+            await _answer(reader, writer, _response(431, "Request Header Fields Too Large",
                                             f"the request head is larger than {self.limits.max_head} bytes"))
             return None
         except asyncio.TimeoutError:
-            await _answer(writer, _response(408, "Request Timeout", "the request head did not arrive within "
+            await _answer(reader, writer, _response(408, "Request Timeout", "the request head did not arrive within "
                                                                      f"{self.limits.head_timeout:g} seconds"))
             return None
         except asyncio.IncompleteReadError:
@@ -164,34 +167,34 @@ class _Proxy:
                 request.body_framing()  # refused before anything is dialed
             return request
         except BadRequest as exc:
-            await _answer(writer, _response(400, "Bad Request", f"{exc}."))
+            await _answer(reader, writer, _response(400, "Bad Request", f"{exc}."))
             return None
 
-    async def _connect(self, request: Request, writer):
+    async def _connect(self, request: Request, reader, writer):
         try:
             return await asyncio.wait_for(self.connector(request.host, request.port), self.limits.connect_timeout)
         except RefusedAddress as exc:
-            await _answer(writer, _response(403, "Forbidden", str(exc)))
+            await _answer(reader, writer, _response(403, "Forbidden", str(exc)))
         except (OSError, asyncio.TimeoutError) as exc:
             why = str(exc) or "timed out"
-            await _answer(writer, _response(502, "Bad Gateway", f"{request.host}:{request.port} is allowed but "
+            await _answer(reader, writer, _response(502, "Bad Gateway", f"{request.host}:{request.port} is allowed but "
                                                                 f"could not be reached from the host: {why}"))
         return None
 
     async def _forward(self, request: Request, reader, writer, up_reader, up_writer) -> None:
-        framing, length = request.body_framing()  # checked when the head was read
         up_writer.write(request.upstream_head())
         watch = _Idle(self.limits.idle_timeout, writer, up_writer)
+        # The answer flows while the body is still sent: an upstream's `100 Continue` or early error
+        # must reach the client, which may be waiting for it before sending the body.
+        body = asyncio.ensure_future(_send_body(request, reader, up_writer, watch))
         try:
-            if framing == "length":
-                await _copy_exact(reader, up_writer, length, watch)
-            elif framing == "chunked":
-                await _copy_chunked(reader, up_writer, watch)
-            await up_writer.drain()
             # One request per client connection: later bytes from the client are never forwarded.
             await _pump(up_reader, writer, watch)
         finally:
             watch.stop()
+            body.cancel()
+            with contextlib.suppress(BaseException):
+                await body
 
     async def _relay(self, reader, writer, up_reader, up_writer) -> None:
         watch = _Idle(self.limits.idle_timeout, writer, up_writer)
@@ -238,6 +241,20 @@ async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, watc
             end.transport.abort()
 
 
+async def _send_body(request: Request, reader, up_writer, watch: "_Idle") -> None:
+    framing, length = request.body_framing()  # checked when the head was read
+    try:
+        if framing == "length":
+            await _copy_exact(reader, up_writer, length, watch)
+        elif framing == "chunked":
+            await _copy_chunked(reader, up_writer, watch)
+        await up_writer.drain()
+    except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+        # A body cut short or malformed: the upstream would wait for the rest, so end both sides now.
+        for end in watch.writers:
+            end.transport.abort()
+
+
 async def _copy_exact(reader, writer, length: int, watch: _Idle) -> None:
     while length > 0:
         data = await reader.read(min(length, _CHUNK))
@@ -261,11 +278,20 @@ async def _copy_chunked(reader, writer, watch: _Idle) -> None:
             break
         await _copy_exact(reader, writer, size + 2, watch)
     while (trailer := await reader.readuntil(b"\r\n")) != b"\r\n":
+        watch.touch()
         writer.write(trailer)
+        await writer.drain()
     writer.write(b"\r\n")
 
 
-async def _answer(writer: asyncio.StreamWriter, response: bytes) -> None:
-    with contextlib.suppress(OSError):
+async def _answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, response: bytes) -> None:
+    """Send a refusal, then read (and drop) what the client still sends for a moment before closing:
+    closing on unread bytes resets the connection, which can destroy the answer before it is read."""
+    with contextlib.suppress(OSError, asyncio.TimeoutError, asyncio.IncompleteReadError):
         writer.write(response)
         await asyncio.wait_for(writer.drain(), 5.0)
+        if writer.can_write_eof():
+            writer.write_eof()
+        deadline, left = time.monotonic() + _LINGER, _LINGER_BYTES
+        while left > 0 and (data := await asyncio.wait_for(reader.read(_CHUNK), deadline - time.monotonic())):
+            left -= len(data)

@@ -45,13 +45,23 @@ def _pump(source: socket.socket, sink: socket.socket) -> None:
                 pass
 
 
+def _refuse(client: socket.socket) -> None:
+    client.sendall(_UNREACHABLE)
+    client.shutdown(socket.SHUT_WR)
+    # Read what the client sent before closing: closing on unread bytes resets the connection,
+    # and the reset can destroy the answer before the client reads it.
+    client.settimeout(2.0)
+    while client.recv(65536):
+        pass
+
+
 def _handle(client: socket.socket, socket_path: str, slots: threading.Semaphore) -> None:
     upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         try:
             upstream.connect(socket_path)
         except OSError:
-            client.sendall(_UNREACHABLE)
+            _refuse(client)
             return
         back = threading.Thread(target=_pump, args=(upstream, client), daemon=True)
         back.start()

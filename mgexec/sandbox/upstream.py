@@ -64,11 +64,13 @@ def local_addresses() -> set[str]:
 
 def refusal(host: str, address: str, port: int, rules: DomainRules) -> str | None:
     """Why `host` may not be dialed at `address`, or None when it may."""
-    if rules.allows_literal(address, port):
-        return None
-    parsed = ipaddress.ip_address(address)
+    parsed = ipaddress.ip_address(address.split("%", 1)[0])
     if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped:
         parsed = parsed.ipv4_mapped
+    if rules.denies_literal(str(parsed), port):
+        return "a deny-listed address"
+    if rules.allows_literal(str(parsed), port):
+        return None
     why = _address_class(parsed)
     if is_loopback_name(host):
         return None if why == "a loopback address" else "an address that is not loopback"
