@@ -40,7 +40,7 @@ async def run_inside(socket_path: str, script: str, env: dict[str, str] | None =
     sockdir = os.path.dirname(socket_path)
     argv = ["bwrap", "--unshare-net", "--unshare-pid", "--die-with-parent", "--new-session",
             "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
-            "--bind", sockdir, sockdir, "--",
+            "--ro-bind", sockdir, sockdir, "--",  # read-only: connecting needs no write access
             "bash", "-c", _PRELUDE + script, "bash", *relay_argv(sys.executable, socket_path, RELAY_PORT)]
     environment = {"PATH": os.environ["PATH"], "LANG": "C.UTF-8"} | proxy_env(RELAY_PORT) | (env or {})
     child = await asyncio.create_subprocess_exec(*argv, env=environment, stdin=subprocess.DEVNULL,
@@ -70,11 +70,13 @@ async def proxy(tmp_path):
 async def test_allowed_domain_is_reachable_with_curl_and_urllib(proxy, servers):
     http, _ = servers
     rc, out, err = await run_inside(proxy.socket_path, f"""
+        rm -f {proxy.socket_path} 2>/dev/null || echo socket-kept
         curl -sS --max-time 10 http://allowed.test:{http}/plain
         curl -sS --max-time 10 --proxytunnel http://sub.wild.test:{http}/tunnel
         python3 -I -c 'import urllib.request; print(urllib.request.urlopen("http://allowed.test:{http}/py").read().decode())'
     """)
     assert rc == 0, err
+    assert out.startswith("socket-kept\n")
     assert f"hello /plain host=allowed.test:{http}" in out
     assert f"hello /tunnel host=sub.wild.test:{http}" in out
     assert f"hello /py host=allowed.test:{http}" in out

@@ -64,6 +64,8 @@ async def start_proxy(allowed_domains, denied_domains, socket_dir, *, connector:
                       limits: ProxyLimits = ProxyLimits()) -> ProxyHandle:
     """Start the proxy on a unix socket in a new 0700 directory under `socket_dir`.
 
+    The sandbox needs `os.path.dirname(handle.socket_path)` bound in; read-only is enough to connect.
+
     `connector` is how the proxy reaches an allowed host (default: the OS resolver plus the address
     check of upstream.py). ConfigError for an invalid domain pattern or an unusable `socket_dir`.
     """

@@ -85,17 +85,11 @@ def _exit_with_stdin() -> None:
 
 
 def _exit_with_parent(parent: int) -> None:
+    # Polled rather than PR_SET_PDEATHSIG, which fires when the thread that started the relay ends,
+    # not its process: a threaded parent would lose its relay early.
     while os.getppid() == parent:
-        time.sleep(0.5)
+        time.sleep(0.2)
     os._exit(0)
-
-
-def _die_with_parent() -> None:
-    try:
-        import ctypes
-        ctypes.CDLL(None, use_errno=True).prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
-    except Exception:
-        pass  # the getppid watcher still ends the relay within half a second
 
 
 def main(argv: list[str]) -> int:
@@ -103,7 +97,6 @@ def main(argv: list[str]) -> int:
         sys.stderr.write("usage: relay SOCKET_PATH PORT\n")
         return 2
     socket_path, port, parent = argv[0], int(argv[1]), os.getppid()
-    _die_with_parent()
     try:
         listener = socket.create_server(("127.0.0.1", port), backlog=128)
     except OSError as exc:
