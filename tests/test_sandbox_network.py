@@ -32,16 +32,24 @@ _WHY = _bwrap_works()
 # In CI the mark never skips: the tests run and fail with bwrap's own error.
 pytestmark = pytest.mark.skipif(bool(_WHY) and not _IN_CI, reason=_WHY)
 
-# Starts the relay (argv in "$@"), waits for its ready line, then runs the test's script.
-_PRELUDE = 'exec 3< <("$@"); read -r ready <&3 || { echo "relay did not start" >&2; exit 90; }\n'
+# Ways to start the relay (argv in "$@") before the test's script: a child whose ready line is
+# awaited; a double fork, so init adopts it (the launcher then waits for the port); --detach in the
+# foreground, after which it listens.
+LAUNCHES = {
+    "child": 'exec 3< <("$@"); read -r ready <&3 || { echo "relay did not start" >&2; exit 90; }\n',
+    "adopted": f'("$@" >/dev/null 2>&1 </dev/null &); sleep 0.5\n'
+               f'until (exec 3<>/dev/tcp/127.0.0.1/{RELAY_PORT}) 2>/dev/null; do sleep 0.05; done\n',
+    "detached": '"$@" --detach >/dev/null || exit 91\n',
+}
 
 
-async def run_inside(socket_path: str, script: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+async def run_inside(socket_path: str, script: str, env: dict[str, str] | None = None,
+                     launch: str = "child") -> tuple[int, str, str]:
     sockdir = os.path.dirname(socket_path)
     argv = ["bwrap", "--unshare-net", "--unshare-pid", "--die-with-parent", "--new-session",
             "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
             "--ro-bind", sockdir, sockdir, "--",  # read-only: connecting needs no write access
-            "bash", "-c", _PRELUDE + script, "bash", *relay_argv(sys.executable, socket_path, RELAY_PORT)]
+            "bash", "-c", LAUNCHES[launch] + script, "bash", *relay_argv(sys.executable, socket_path, RELAY_PORT)]
     environment = {"PATH": os.environ["PATH"], "LANG": "C.UTF-8"} | proxy_env(RELAY_PORT) | (env or {})
     child = await asyncio.create_subprocess_exec(*argv, env=environment, stdin=subprocess.DEVNULL,
                                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -67,9 +75,10 @@ async def proxy(tmp_path):
     shutil.rmtree(base, ignore_errors=True)
 
 
-async def test_allowed_domain_is_reachable_with_curl_and_urllib(proxy, servers):
+@pytest.mark.parametrize("launch", sorted(LAUNCHES))
+async def test_allowed_domain_is_reachable_with_curl_and_urllib(proxy, servers, launch):
     http, _ = servers
-    rc, out, err = await run_inside(proxy.socket_path, f"""
+    rc, out, err = await run_inside(proxy.socket_path, launch=launch, script=f"""
         rm -f {proxy.socket_path} 2>/dev/null || echo socket-kept
         curl -sS --max-time 10 http://allowed.test:{http}/plain
         curl -sS --max-time 10 --proxytunnel http://sub.wild.test:{http}/tunnel

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import re
 import signal
 import socket
 import stat
@@ -13,6 +15,7 @@ import time
 
 import pytest
 
+from mgexec import processes
 from mgexec.errors import ConfigError
 from mgexec.sandbox.hostrules import ALLOWED_KEY
 from mgexec.sandbox.proxy import ProxyLimits, proxy_env, start_proxy
@@ -203,7 +206,7 @@ def start_relay(socket_path: str, **popen) -> tuple[subprocess.Popen, int]:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     relay = subprocess.Popen(relay_argv(sys.executable, socket_path, port), stdout=subprocess.PIPE, **popen)
-    assert relay.stdout.readline().decode() == READY % port
+    assert relay.stdout.readline().decode() == READY % (port, relay.pid)
     return relay, port
 
 
@@ -217,18 +220,47 @@ def test_relay_exits_when_stdin_closes_and_says_when_the_proxy_is_gone(tmp_path)
     assert relay.wait(timeout=5) == 0
 
 
-def test_relay_dies_with_its_parent(tmp_path):
-    parent = subprocess.Popen(["sh", "-c", '"$@" >/dev/null & echo $!; exec sleep 60', "sh",
-                               *relay_argv(sys.executable, str(tmp_path / "s.sock"), 0)], stdout=subprocess.PIPE)
-    relay_pid = int(parent.stdout.readline())
-    time.sleep(0.5)
-    assert os.path.exists(f"/proc/{relay_pid}")
-    parent.send_signal(signal.SIGKILL)
-    parent.wait()
-    deadline = time.monotonic() + 5
-    while os.path.exists(f"/proc/{relay_pid}") and _state(relay_pid) != "Z" and time.monotonic() < deadline:
+def test_relay_dies_with_its_parent_unless_init_adopts_it(tmp_path):
+    # As a subreaper, this test adopts the relay when its parent dies: a parent that is not PID 1.
+    if not processes.become_subreaper():
+        pytest.skip("no PR_SET_CHILD_SUBREAPER here")
+    try:
+        parent = subprocess.Popen(["sh", "-c", '"$@" >/dev/null & echo $!; exec sleep 60', "sh",
+                                   *relay_argv(sys.executable, str(tmp_path / "s.sock"), 0)], stdout=subprocess.PIPE)
+        relay_pid = int(parent.stdout.readline())
+        time.sleep(0.5)
+        assert _state(relay_pid) not in ("Z", "gone")
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+        assert _reaped_within(relay_pid, 5)
+    finally:
+        processes.stop_being_subreaper()
+
+
+def test_detached_relay_returns_once_listening_and_holds_no_caller_pipe(tmp_path):
+    done = subprocess.run(relay_argv(sys.executable, str(tmp_path / "absent.sock"), 0, detach=True),
+                          capture_output=True, text=True, timeout=10, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr
+    port, pid = (int(n) for n in re.fullmatch(r"mgexec-relay: listening on 127.0.0.1:(\d+) \(pid (\d+)\)\n",
+                                                 done.stdout).groups())
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+            client.sendall(b"GET http://allowed.test/ HTTP/1.1\r\n\r\n")
+            assert client.makefile("rb").read().startswith(b"HTTP/1.1 502")
+    finally:
+        os.kill(pid, signal.SIGKILL)
+
+
+def _reaped_within(pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError):
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                return True
+        if _state(pid) == "gone":
+            return True
         time.sleep(0.05)
-    assert not os.path.exists(f"/proc/{relay_pid}") or _state(relay_pid) == "Z"
+    return False
 
 
 def _state(pid: int) -> str:

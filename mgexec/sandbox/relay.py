@@ -1,5 +1,5 @@
 """The in-sandbox relay: listens on 127.0.0.1:PORT in the sandbox's own network namespace and forwards
-each connection to the host proxy's unix socket. Standard library only; the whole file is its program.
+each connection to the host proxy's unix socket. Standard library only (Python 3.7+); the whole file is its program.
 """
 
 from __future__ import annotations
@@ -12,21 +12,24 @@ import threading
 import time
 
 MAX_CONNECTIONS = 256
-READY = "mgexec-relay: listening on 127.0.0.1:%d\n"
+READY = "mgexec-relay: listening on 127.0.0.1:%d (pid %d)\n"
 _UNREACHABLE = (b"HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n"
                 b"mgexec sandbox relay: the proxy on the host is not answering; the sandbox has no other "
                 b"route out.\n")
 
 
-def relay_argv(python: str, socket_path: str, port: int) -> list[str]:
+def relay_argv(python: str, socket_path: str, port: int, *, detach: bool = False) -> list[str]:
     """argv that runs the relay with `python` inside the sandbox.
 
-    It prints READY on stdout once listening, and exits when its parent dies or, when stdin is a
-    pipe or socket, when stdin closes.
+    It prints READY on stdout once listening. It exits when stdin, if a pipe or socket, closes, and
+    when its parent dies, unless PID 1 adopts it: in a PID namespace of its own that is the
+    sandbox's init, whose end ends the relay too. With `detach`, the first process exits as soon as
+    the relay listens and a child serves on, holding none of the caller's descriptors: a shell can
+    run it in the foreground and then run commands that need the proxy, with no race.
     """
     with open(__file__, encoding="utf-8") as source:
         program = source.read()
-    return [python, "-I", "-S", "-c", program, socket_path, str(int(port))]
+    return [python, "-I", "-S", "-c", program, socket_path, str(int(port)), *(["--detach"] if detach else [])]
 
 
 def _pump(source: socket.socket, sink: socket.socket) -> None:
@@ -87,25 +90,66 @@ def _exit_with_stdin() -> None:
 def _exit_with_parent(parent: int) -> None:
     # Polled rather than PR_SET_PDEATHSIG, which fires when the thread that started the relay ends,
     # not its process: a threaded parent would lose its relay early.
-    while os.getppid() == parent:
+    while True:
         time.sleep(0.2)
-    os._exit(0)
+        now = os.getppid()
+        if now == 1:
+            return  # adopted by init (a launcher that double-forked): init's end is ours
+        if now != parent:
+            os._exit(0)
+
+
+def _listen(port: int) -> socket.socket:
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", port))
+    listener.listen(128)
+    return listener
+
+
+def _detach(port: int) -> None:
+    """Return in a child that serves; the parent reports READY and exits."""
+    child = os.fork()
+    if child:
+        sys.stdout.write(READY % (port, child))
+        sys.stdout.flush()
+        os._exit(0)
+    try:
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+    except OSError:
+        for fd in (0, 1, 2):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 2 or not argv[1].isdigit():
-        sys.stderr.write("usage: relay SOCKET_PATH PORT\n")
+    detach = argv[2:] == ["--detach"]
+    if len(argv) != 2 + detach or not argv[1].isdigit():
+        sys.stderr.write("usage: relay SOCKET_PATH PORT [--detach]\n")
         return 2
     socket_path, port, parent = argv[0], int(argv[1]), os.getppid()
     try:
-        listener = socket.create_server(("127.0.0.1", port), backlog=128)
+        listener = _listen(port)
     except OSError as exc:
         sys.stderr.write("mgexec-relay: cannot listen on 127.0.0.1:%d: %s\n" % (port, exc))
         return 1
-    for watcher, args in ((_exit_with_stdin, ()), (_exit_with_parent, (parent,))):
-        threading.Thread(target=watcher, args=args, daemon=True).start()
-    sys.stdout.write(READY % port)
-    sys.stdout.flush()
+    port = listener.getsockname()[1]
+    if detach:
+        _detach(port)  # the sandbox's end (its PID namespace) is what ends a detached relay
+    else:
+        for watcher, args in ((_exit_with_stdin, ()), (_exit_with_parent, (parent,))):
+            threading.Thread(target=watcher, args=args, daemon=True).start()
+        sys.stdout.write(READY % (port, os.getpid()))
+        sys.stdout.flush()
+    _serve(listener, socket_path)
+    return 0
+
+
+def _serve(listener: socket.socket, socket_path: str) -> None:
     slots = threading.Semaphore(MAX_CONNECTIONS)
     while True:
         try:
