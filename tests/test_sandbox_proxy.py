@@ -164,6 +164,32 @@ async def test_connection_limit_answers_503(tmp_path):
         assert await asyncio.wait_for(reader.read(-1), 5) == b""
 
 
+async def test_a_connection_flood_holds_no_descriptors_and_the_proxy_recovers(tmp_path, recorder):
+    handle = await proxy(tmp_path, max_connections=2)
+    held = [await asyncio.open_unix_connection(handle.socket_path) for _ in range(2)]
+    await asyncio.sleep(0.1)
+    baseline = len(os.listdir("/proc/self/fd"))
+    flood = []
+    for _ in range(300):
+        reader, writer = await asyncio.open_unix_connection(handle.socket_path)
+        writer.write(get("allowed.test"))
+        flood.append((reader, writer))
+    answers = await asyncio.gather(*(asyncio.wait_for(r.read(-1), 10) for r, _ in flood), return_exceptions=True)
+    for _, writer in flood:
+        writer.close()
+    await asyncio.sleep(1.0)
+    assert len(os.listdir("/proc/self/fd")) <= baseline + 5
+    for answer in answers:  # a clear 503 while few are turned away; beyond that, the door just shuts
+        assert isinstance(answer, ConnectionError) or answer == b"" or answer.startswith(b"HTTP/1.1 503"), answer
+    assert any(isinstance(answer, bytes) and answer.startswith(b"HTTP/1.1 503") for answer in answers)
+    for _, writer in held:
+        writer.close()
+    await asyncio.sleep(0.2)
+    answer = await ask(handle.socket_path, get(f"allowed.test:{recorder.port}", "/after"))
+    await handle.close()
+    assert b"hello /after" in answer
+
+
 async def test_idle_tunnel_is_closed_and_close_ends_live_tunnels(tmp_path):
     echo = await start_echo()
     port = echo.sockets[0].getsockname()[1]

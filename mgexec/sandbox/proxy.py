@@ -29,6 +29,7 @@ SOCKET_NAME = "proxy.sock"
 _MAX_UNIX_PATH = 107
 _CHUNK = 65536
 _LINGER, _LINGER_BYTES = 2.0, 1 << 20
+_MAX_TURNED_AWAY = 32
 _CHUNK_SIZE = re.compile(rb"^[0-9A-Fa-f]{1,15}$")
 
 
@@ -104,6 +105,7 @@ class _Proxy:
         self.connector = connector
         self.limits = limits
         self.tasks: set[asyncio.Task] = set()
+        self.turned_away = 0  # connections being answered 503 right now
 
     async def cancel_all(self) -> None:
         for task in list(self.tasks):
@@ -114,8 +116,7 @@ class _Proxy:
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         if len(self.tasks) >= self.limits.max_connections:
-            await _answer(reader, writer, _response(503, "Service Unavailable", "too many open connections; retry later"))
-            writer.close()
+            await self._turn_away(reader, writer)
             return
         self.tasks.add(task)
         try:
@@ -128,13 +129,26 @@ class _Proxy:
             self.tasks.discard(task)
             writer.close()
 
+    async def _turn_away(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # Briefly, and only a few at a time: a flood of connections must not pile up open descriptors.
+        if self.turned_away >= _MAX_TURNED_AWAY:
+            writer.transport.abort()
+            return
+        self.turned_away += 1
+        try:
+            await _answer(reader, writer, _response(503, "Service Unavailable", "too many open connections "
+                                                    f"(at most {self.limits.max_connections}); retry later"), 0.5)
+        finally:
+            self.turned_away -= 1
+            writer.close()
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         request = await self._read_request(reader, writer)
         if request is None:
             return
         verdict = self.rules.judge(request.host, request.port)
         if not verdict.allowed:
-            log.info("refused %s:%d", request.host, request.port)
+            log.debug("refused %s:%d", request.host, request.port)
             await _answer(reader, writer, _response(403, "Forbidden", verdict.reason))
             return
         upstream = await self._connect(request, reader, writer)
@@ -286,7 +300,8 @@ async def _copy_chunked(reader, writer, watch: _Idle) -> None:
     writer.write(b"\r\n")
 
 
-async def _answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, response: bytes) -> None:
+async def _answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, response: bytes,
+                  linger: float = _LINGER) -> None:
     """Send a refusal, then read (and drop) what the client still sends for a moment before closing:
     closing on unread bytes resets the connection, which can destroy the answer before it is read."""
     with contextlib.suppress(OSError, asyncio.TimeoutError, asyncio.IncompleteReadError):
@@ -294,6 +309,6 @@ async def _answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, re
         await asyncio.wait_for(writer.drain(), 5.0)
         if writer.can_write_eof():
             writer.write_eof()
-        deadline, left = time.monotonic() + _LINGER, _LINGER_BYTES
+        deadline, left = time.monotonic() + linger, _LINGER_BYTES
         while left > 0 and (data := await asyncio.wait_for(reader.read(_CHUNK), deadline - time.monotonic())):
             left -= len(data)
