@@ -88,7 +88,8 @@ async def _measure(srt: str, settings: str, workspace: str, s) -> list[Row]:
                                                     stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         out, err = await proc.communicate()
         if proc.returncode != 0:
-            raise BenchError(f"`{' '.join(argv[:3])} ...` exited {proc.returncode}: {err.decode(errors='replace')[:300]}")
+            said = err.decode(errors="replace")[:300]
+            raise BenchError(f"`{' '.join(argv[:3])} ...` exited {proc.returncode}: {said}")
 
     calls = {
         "srt": lambda: in_workspace([srt, "--settings", settings, "true"]),

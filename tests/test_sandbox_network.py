@@ -82,7 +82,8 @@ async def test_allowed_domain_is_reachable_with_curl_and_urllib(proxy, servers, 
         rm -f {proxy.socket_path} 2>/dev/null || echo socket-kept
         curl -sS --max-time 10 http://allowed.test:{http}/plain
         curl -sS --max-time 10 --proxytunnel http://sub.wild.test:{http}/tunnel
-        python3 -I -c 'import urllib.request; print(urllib.request.urlopen("http://allowed.test:{http}/py").read().decode())'
+        python3 -I -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())' \
+            http://allowed.test:{http}/py
     """)
     assert rc == 0, err
     assert out.startswith("socket-kept\n")
@@ -129,8 +130,8 @@ async def test_nothing_leaves_without_the_proxy(proxy, servers):
         done
         python3 -I -c 'import socket; socket.getaddrinfo("pypi.org", 443)' 2>/dev/null && echo LEAK-dns
         for target in {" ".join(outside[:3]) or "192.0.2.1"}; do
-            python3 -I -c 'import socket, sys; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"x", (sys.argv[1], 53))' \
-                "$target" 2>/dev/null && echo "LEAK-udp-$target"
+            python3 -I -c 'import socket, sys; socket.socket(2, 2).sendto(b"x", (sys.argv[1], 53))' \
+                "$target" 2>/dev/null && echo "LEAK-udp-$target"  # AF_INET, SOCK_DGRAM
         done
         exit 0
     """)
