@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import os
 import re
 import signal
@@ -218,6 +219,22 @@ async def test_name_that_resolves_to_this_machine_is_refused_by_the_default_conn
     answer = await ask(handle.socket_path, get(f"{name}:80"))
     await handle.close()
     assert answer.startswith(b"HTTP/1.1 403") and b"resolves only to addresses the proxy does not dial" in answer
+
+
+async def test_unresolvable_allowed_name_is_a_502_from_the_default_connector(tmp_path):
+    handle = await start_proxy(["nothing.invalid"], [], str(tmp_path), limits=ProxyLimits(connect_timeout=5))
+    answer = await ask(handle.socket_path, get("nothing.invalid"))
+    await handle.close()
+    assert answer.startswith(b"HTTP/1.1 502") and b"nothing.invalid:80 is allowed but could not be reached" in answer
+
+
+def test_local_addresses_include_loopback_and_the_interfaces():
+    found = local_addresses()
+    assert "127.0.0.1" in found
+    if not os.path.exists("/proc/net/if_inet6"):
+        return  # IPv6 disabled: only the IPv4 addresses exist
+    with open("/proc/net/if_inet6") as table:
+        assert all(str(ipaddress.IPv6Address(bytes.fromhex(line.split()[0]))) in found for line in table)
 
 
 def test_proxy_env_names_the_relay_everywhere():
