@@ -74,14 +74,25 @@ async def test_pipelined_second_request_is_never_forwarded(tmp_path, recorder):
     assert recorder.extras == [b""]  # the upstream saw one request and nothing after it
 
 
-async def test_chunked_body_is_forwarded_exactly(tmp_path, recorder):
+async def test_chunked_body_is_forwarded_in_the_framing_the_proxy_read(tmp_path, recorder):
     handle = await proxy(tmp_path)
-    body = b"5\r\nhello\r\n0\r\n\r\n"
+    body = b"05;ext=1\r\nhello\r\n00A\r\n0123456789\r\n0\r\nX-Trailer: 1\r\n\r\n"
     request = get(f"allowed.test:{recorder.port}", "/post", "Transfer-Encoding: chunked\r\n").replace(b"GET", b"POST")
     answer = await ask(handle.socket_path, request + body + b"GET /smuggled HTTP/1.1\r\n\r\n")
     await handle.close()
     assert b"hello /post" in answer
-    assert recorder.extras == [body]
+    assert recorder.extras == [b"5\r\nhello\r\na\r\n0123456789\r\n0\r\n\r\n"]
+
+
+@pytest.mark.parametrize("body", [b"0x5\r\nhello\r\n0\r\n\r\n", b"-5\r\nhello\r\n0\r\n\r\n",
+                                  b"5\r\nhelloXX0\r\n\r\n", b"1_0\r\n" + b"a" * 16 + b"\r\n0\r\n\r\n"])
+async def test_malformed_chunks_end_the_request_without_forwarding_past_them(tmp_path, recorder, body):
+    handle = await proxy(tmp_path)
+    request = get(f"allowed.test:{recorder.port}", "/post", "Transfer-Encoding: chunked\r\n").replace(b"GET", b"POST")
+    answer = await ask(handle.socket_path, request + body)
+    await handle.close()
+    assert b"hello" not in answer
+    assert all(not extra or extra in (b"", b"5\r\nhello") for extra in recorder.extras), recorder.extras
 
 
 @pytest.mark.parametrize("request_bytes, status, says", [

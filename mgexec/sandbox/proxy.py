@@ -257,7 +257,7 @@ async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, watc
             end.transport.abort()
 
 
-async def _send_body(request: Request, reader, up_writer, watch: "_Idle") -> None:
+async def _send_body(request: Request, reader, up_writer, watch: _Idle) -> None:
     framing, length = request.body_framing()  # checked when the head was read
     try:
         if framing == "length":
@@ -283,20 +283,23 @@ async def _copy_exact(reader, writer, length: int, watch: _Idle) -> None:
 
 
 async def _copy_chunked(reader, writer, watch: _Idle) -> None:
+    # Sizes are re-written and extensions and trailers dropped, so the upstream reads exactly the
+    # framing the proxy read: a second request cannot hide inside a chunk line it parses differently.
     while True:
         line = await reader.readuntil(b"\r\n")
         token = line.split(b";", 1)[0].strip(b" \t\r\n")
         if not _CHUNK_SIZE.match(token):  # int(..., 16) would also take '0x', '_' and '-'
             raise asyncio.IncompleteReadError(line, None)
         size = int(token, 16)
-        writer.write(line)
+        writer.write(b"%x\r\n" % size)
         if size == 0:
             break
-        await _copy_exact(reader, writer, size + 2, watch)
-    while (trailer := await reader.readuntil(b"\r\n")) != b"\r\n":
+        await _copy_exact(reader, writer, size, watch)
+        if await reader.readexactly(2) != b"\r\n":
+            raise asyncio.IncompleteReadError(b"", None)
+        writer.write(b"\r\n")
+    while await reader.readuntil(b"\r\n") != b"\r\n":
         watch.touch()
-        writer.write(trailer)
-        await writer.drain()
     writer.write(b"\r\n")
 
 
