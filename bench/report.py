@@ -73,6 +73,8 @@ def comparisons(rows: Rows) -> list[str]:
     if _ok(rows, "output.py", "output.bare"):
         ratio = rows["output.py"].median_ms / rows["output.bare"].median_ms
         out.append(f"large output, docker-py vs bare `docker exec`: {ratio:.2f}× the time")
+    times("srtcli.bwrap", "srtcli.srt", "per-command bwrap vs the `srt` CLI (sandbox-runtime)")
+    times("srtcli.local", "srtcli.srt", "local `bash -c` vs the `srt` CLI")
     if _ok(rows, "conc.parallel"):
         out.append(f"concurrent vs sequential docker calls: {rows['conc.parallel'].metrics['speedup']:.1f}× faster")
     return out
@@ -161,6 +163,11 @@ loops on `output(since_last_read=True, wait_seconds=10)` until the shell has end
 warm-up calls, `attack.echo` {s.n} more, each sent while `execute_command` judges `false && true > x` followed by \
 26 `{{a,b}}` groups (a line whose check explodes; it is refused at the 3 s budget, and a new one starts until \
 all echoes are timed).
+- `srtcli.*`: the `srt` CLI of npm `@anthropic-ai/sandbox-runtime` (pinned version, installed by the bench into \
+`~/.cache/mgexec-bench/`) runs `true` with network off and writes only to a scratch directory; it takes turns \
+with a per-command `bwrap` of srt mode's shape (own network and PID namespaces, read-only `/`, private `/tmp`) and \
+a local `bash -c true`, {min(s.n, 10 if s.n <= 20 else 30)} runs each. Without npm, the registry, or bubblewrap, \
+socat and ripgrep, the row says it was skipped and why.
 - Requirements: a running engine with `massgen/mcp-runtime:latest` for the docker rows, and docker-py \
 (`pip install 'docker>=7'`, the `bench` extra) for the `*.py` rows; without them those rows say why they are \
 missing. `bench/channel_probe.py --container NAME` times the channel alone against an existing container.

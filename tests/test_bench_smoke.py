@@ -62,6 +62,19 @@ def test_attack_rows():
     assert "| MCP `echo` while the slowest line to judge is judged, median ≤ 100 ms | " in done.stdout
 
 
+def test_srt_cli_rows_are_measured_or_skipped_with_the_reason():
+    done = run_bench("--quick", "--n", "3", "--only", "srt-cli", timeout=900)
+    assert done.returncode == 0, done.stderr
+    rows = table_rows(done.stdout)
+    if rows["srtcli.srt"][-1].startswith("skipped: "):
+        assert "srtcli.bwrap" not in rows
+        return
+    for key in ("srtcli.srt", "srtcli.bwrap", "srtcli.local"):
+        assert_measured(rows, key, 3)
+    assert "× per-command bwrap" in rows["srtcli.srt"][-1]
+    assert "per-command bwrap vs the `srt` CLI (sandbox-runtime): **" in done.stdout
+
+
 def test_unknown_group_is_refused_with_the_choices():
     done = run_bench("--only", "nonsense", timeout=30)
     assert done.returncode == 2
@@ -98,7 +111,8 @@ def bench_containers() -> set[str]:
 
 
 @pytest.mark.parametrize("only, groups", [
-    (None, ["local", "docker", "mcp-local", "mcp-docker", "startup", "output", "concurrency", "shells", "attack"]),
+    (None, ["local", "docker", "mcp-local", "mcp-docker", "startup", "output", "concurrency", "shells", "attack",
+             "srt-cli"]),
     (["shells", "local"], ["local", "shells"]),
     (["mcp"], ["mcp-local", "mcp-docker"]),
     (["mcp-docker"], ["mcp-docker"]),
