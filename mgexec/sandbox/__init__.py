@@ -1,0 +1,1 @@
+"""srt mode: commands in a bubblewrap sandbox on the host (files, network and processes contained)."""
