@@ -1,0 +1,130 @@
+"""srt mode's executor against real bwrap: what each read mode shows, hides and lets write; network; caps."""
+
+from __future__ import annotations
+
+import pytest
+
+from mgexec.config import ExecConfig
+from mgexec.config.models import ContextPath
+from mgexec.config.sandbox import SandboxSettings
+from mgexec.sandbox.executor import SandboxExecutor
+from sandboxutil import SECRET, box  # noqa: F401  (fixture)
+
+MODES = ("confined", "strict", "open")
+
+
+def config(box, mode="confined", **settings) -> ExecConfig:
+    contexts = settings.pop("context_paths", ())
+    return ExecConfig(workspace=box.workspace, mode="srt", sandbox=SandboxSettings(read_mode=mode, **settings),
+                      context_paths=contexts, timeout=20)
+
+
+async def run(executor, command: str, **kw):
+    result = await executor.execute(command, **kw)
+    assert result.exit_code != -1, result.stderr  # ran: not refused by the guard rails
+    return result
+
+
+@pytest.fixture(params=[True, False], ids=["warm", "per-command"])
+def warm(request):
+    return request.param
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_planted_secrets_are_unreadable_in_every_mode(box, mode, warm):
+    async with SandboxExecutor(config(box, mode), warm=warm) as ex:
+        assert ex.path_used.startswith("warm" if warm else "one bwrap")
+        for secret in (".ssh/id_ed25519", ".aws/credentials", ".config/gh/hosts.yml", ".netrc", ".git-credentials"):
+            result = await run(ex, f"cat {box.home / secret}; cat /etc/shadow")
+            assert SECRET not in result.stdout and "root:" not in result.stdout, (secret, result)
+        listing = await run(ex, f"ls -a {box.home / '.ssh'} {box.home / '.aws'}; grep -r {SECRET} {box.root} 2>&1")
+        assert SECRET not in listing.stdout and "id_ed25519" not in listing.stdout
+
+
+@pytest.mark.parametrize("mode,home_readable,outside_readable", [
+    ("confined", False, True), ("strict", False, False), ("open", True, True)])
+async def test_what_each_read_mode_shows(box, mode, home_readable, outside_readable):
+    async with SandboxExecutor(config(box, mode)) as ex:
+        home = await run(ex, f"cat {box.home / 'notes.txt'}")
+        outside = await run(ex, f"cat {box.outside / 'data.txt'}")
+        tools = await run(ex, "python3 -c 'print(6*7)'; git --version >/dev/null && echo git-ok")
+    assert (home.stdout == "personal notes\n") is home_readable, home
+    assert (outside.stdout == "outside data\n") is outside_readable, outside
+    assert tools.stdout == "42\ngit-ok\n", tools
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_writes_only_in_writable_paths(box, mode):
+    async with SandboxExecutor(config(box, mode)) as ex:
+        inside = await run(ex, "echo kept > made.txt && cat made.txt")
+        assert inside.stdout == "kept\n" and (box.workspace / "made.txt").read_text() == "kept\n"
+        for target in (box.canary / "new.txt", box.home / "new.txt", box.outside / "new.txt", "/usr/new.txt",
+                       "/etc/new.txt", box.canary / "a.txt"):
+            result = await run(ex, f"echo x >> {target}")
+            assert result.exit_code != 0, (target, result)
+            assert any(s in result.stderr for s in ("Read-only file system", "Permission denied",
+                                                    "No such file or directory")), result.stderr
+        assert not (box.canary / "new.txt").exists() and not (box.home / "new.txt").exists()
+        assert not (box.outside / "new.txt").exists() and box.canary_intact()
+
+
+async def test_read_only_makes_the_workspace_read_only_and_tmp_stays_private(box):
+    async with SandboxExecutor(config(box, "confined", read_only=True)) as ex:
+        result = await run(ex, "echo x > made.txt")
+        assert result.exit_code != 0 and "Read-only file system" in result.stderr
+        tmp = await run(ex, "echo t > /tmp/private-probe && cat /tmp/private-probe")
+    assert tmp.stdout == "t\n" and not (box.workspace / "made.txt").exists()
+
+
+async def test_context_paths_deny_write_allow_read_and_deny_read(box):
+    read_ctx, write_ctx = box.root / "ref", box.root / "out"
+    for directory in (read_ctx, write_ctx, box.workspace / ".git", box.workspace / "private"):
+        directory.mkdir()
+    (read_ctx / "r.txt").write_text("ref\n")
+    (box.workspace / "private" / "p.txt").write_text("hidden\n")
+    contexts = (ContextPath(path=read_ctx, permission="read"), ContextPath(path=write_ctx, permission="write"))
+    cfg = config(box, "strict", context_paths=contexts, deny_write=(box.workspace / ".git",),
+                 allow_read=(box.home / "notes.txt",), deny_read=(box.workspace / "private",))
+    async with SandboxExecutor(cfg) as ex:
+        read = await run(ex, f"cat {read_ctx / 'r.txt'} && echo x > {read_ctx / 'w.txt'}")
+        write = await run(ex, f"echo w > {write_ctx / 'w.txt'}")
+        git = await run(ex, "echo x > .git/config")
+        notes = await run(ex, f"cat {box.home / 'notes.txt'}; echo x >> {box.home / 'notes.txt'}")
+        private = await run(ex, "ls private; cat private/p.txt")
+    assert read.stdout == "ref\n" and read.exit_code != 0 and not (read_ctx / "w.txt").exists()
+    assert write.exit_code == 0 and (write_ctx / "w.txt").read_text() == "w\n"
+    assert git.exit_code != 0 and not (box.workspace / ".git" / "config").exists()
+    assert notes.stdout == "personal notes\n" and notes.exit_code != 0
+    assert "hidden" not in private.stdout and (box.workspace / "private" / "p.txt").exists()
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_only_loopback_and_no_host_sockets(box, mode, warm):
+    async with SandboxExecutor(config(box, mode), warm=warm) as ex:
+        result = await run(ex, "python3 -c 'import socket; print(socket.if_nameindex())'; "
+                               "find /run/ /var/run/ -mindepth 1; test -e /var/run/docker.sock && echo docker-sock")
+    assert result.stdout == "[(1, 'lo')]\n", result
+
+
+async def test_results_match_local_mode_shapes(box, warm):
+    async with SandboxExecutor(config(box), warm=warm) as ex:
+        ok = await run(ex, "echo out; echo err >&2; exit 3")
+        slow = await ex.execute("sleep 5", timeout=0.5)
+        big = await run(ex, "head -c 3000000 /dev/zero | tr '\\0' a")
+        where = await run(ex, "pwd; echo $HOME", work_dir=str(box.workspace))
+        refused = await ex.execute("sudo true")
+    assert (ok.exit_code, ok.stdout, ok.stderr, ok.success) == (3, "out\n", "err\n", False)
+    assert slow.timed_out and slow.execution_time < 4
+    assert big.truncated and len(big.stdout) < 1_100_000
+    assert where.stdout == f"{box.workspace}\n{box.home}\n"
+    assert refused.exit_code == -1 and refused.stderr
+
+
+async def test_credentials_env_vars_reach_commands_and_server_env_does_not(box, monkeypatch):
+    monkeypatch.setenv("MY_TOKEN", "tok-123")
+    monkeypatch.setenv("SERVER_ONLY_KEY", "server-secret")
+    cfg = ExecConfig(workspace=box.workspace, mode="srt", credentials={"env_vars": ["MY_TOKEN"]})
+    async with SandboxExecutor(cfg) as ex:
+        result = await run(ex, 'echo "$MY_TOKEN/${SERVER_ONLY_KEY:-unset}"')
+        ps = await run(ex, "cat /proc/*/cmdline 2>/dev/null | tr '\\0' ' '")
+    assert result.stdout == "tok-123/unset\n" and "tok-123" not in ps.stdout
