@@ -19,6 +19,7 @@ from bench.latency import bench_docker, bench_local
 from bench.machine import describe_machine
 from bench.mcp_rtt import bench_mcp
 from bench.report import render
+from bench.sandbox import bench_sandbox
 from bench.timing import BenchError, Row
 
 REPO = Path(__file__).resolve().parents[1]
@@ -34,6 +35,7 @@ GROUPS = {
     "concurrency": bench_concurrency,
     "shells": bench_shells,
     "attack": bench_attack,
+    "sandbox": bench_sandbox,
 }
 
 

@@ -124,12 +124,25 @@ class SandboxExecutor(Executor):
             out = await self.channel.run(command, work_dir=str(work_dir), timeout=timeout,
                                          output_cap=self.config.max_output_bytes, kill_grace=self.kill_grace)
         except ChannelLost as exc:
-            return rejected(command, str(work_dir), f"{exc} The command may not have finished; run it again.")
-        except DockerError as exc:
+            return rejected(command, str(work_dir), _lost(exc))
+        except DockerError as exc:  # the helper refused a request: a bug, said as such by the channel
             return rejected(command, str(work_dir), str(exc))
         if out.exit_code == 126 and out.stderr.startswith("mgexec: cannot run the command in"):
             return rejected(command, str(work_dir), out.stderr.strip())
         return from_process(out, command, str(work_dir), timeout)
+
+
+def _lost(exc: ChannelLost) -> str:
+    """The channel's loss in srt mode's terms (its own message speaks of containers)."""
+    code = exc.exit_code
+    how = (f"killed by signal {code - 128}" if code is not None and 128 < code < 160
+           else f"exit code {code}" if code is not None else "closed")
+    if "was closed" in str(exc):
+        return ("The srt sandbox was closed while the command ran (the session is ending); mgexec stopped the "
+                "command and everything it started.")
+    return (f"The srt sandbox's helper ended while the command ran ({how}), so the command's result is lost; "
+            "the sandbox ended with it, taking every process the command started. The next command starts a "
+            "fresh sandbox. The command may not have finished; run it again.")
 
 
 def _with_work_dir(spec: SandboxSpec, work_dir: str) -> SandboxSpec:
