@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import shutil
 import statistics
+import sys
 
 from bench.context import BenchContext, check_ok
 from bench.latency import paired_overhead_ms, run_argv
@@ -74,7 +75,7 @@ def _rows(samples: dict[str, list[float]]) -> list[Row]:
         ratio = statistics.median(samples["srt"]) * 1000 / warm_ms
         rows.append(Row("srt.cli", f"`srt --settings FILE {COMMAND}` (the sandbox-runtime CLI)", tuple(samples["srt"]),
                         result=f"warm sandbox {ratio:.1f}× faster", metrics={"ratio": ratio}))
-    else:
-        rows.append(Row("srt.cli", "`srt` CLI (npm @anthropic-ai/sandbox-runtime)",
-                        error="the `srt` CLI is not installed (needs Node.js, bubblewrap, socat, ripgrep)"))
+    else:  # an optional comparison, not a failure of this run
+        print("sandbox: no `srt` CLI on PATH (npm @anthropic-ai/sandbox-runtime, needs Node.js, bubblewrap, socat "
+              "and ripgrep), so the srt.cli row is left out", file=sys.stderr)
     return rows
