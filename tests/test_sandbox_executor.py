@@ -128,3 +128,26 @@ async def test_credentials_env_vars_reach_commands_and_server_env_does_not(box, 
         result = await run(ex, 'echo "$MY_TOKEN/${SERVER_ONLY_KEY:-unset}"')
         ps = await run(ex, "cat /proc/*/cmdline 2>/dev/null | tr '\\0' ' '")
     assert result.stdout == "tok-123/unset\n" and "tok-123" not in ps.stdout
+
+
+async def test_no_capabilities_and_a_symlinked_secret_is_hidden_by_its_target(box):
+    keys = box.root / "keys-elsewhere"
+    keys.mkdir()
+    (keys / "key").write_text(SECRET)
+    (box.home / ".kube").symlink_to(keys)
+    async with SandboxExecutor(config(box, "open")) as ex:
+        caps = await run(ex, "grep CapEff /proc/self/status")
+        through_link = await run(ex, f"cat {box.home / '.kube/key'}; cat {keys / 'key'}")
+    assert caps.stdout.split() == ["CapEff:", "0000000000000000"]
+    assert SECRET not in through_link.stdout
+
+
+async def test_allowed_domains_without_a_proxy_refuse_to_start(box, monkeypatch):
+    import sys
+
+    from mgexec.errors import SandboxUnavailable
+
+    monkeypatch.setitem(sys.modules, "mgexec.sandbox.proxy", None)  # as in a build without the proxy
+    ex = SandboxExecutor(config(box, allowed_domains=("pypi.org",)))
+    with pytest.raises(SandboxUnavailable, match="no filtering proxy"):
+        await ex.start()

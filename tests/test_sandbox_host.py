@@ -1,0 +1,76 @@
+"""srt mode's host checks and its one-paragraph refusals: platform, bwrap, namespaces; doctor and config check."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mgexec.errors import SandboxUnavailable
+from mgexec.sandbox import diagnose, host
+from test_server import MGEXEC
+
+
+@pytest.mark.parametrize("platform,name", [("darwin", "macOS"), ("win32", "Windows")])
+def test_other_platforms_name_docker_mode(monkeypatch, platform, name):
+    monkeypatch.setattr(host.sys, "platform", platform)
+    with pytest.raises(SandboxUnavailable, match=f"srt mode needs Linux.*On {name} use docker mode"):
+        host.find_bwrap()
+
+
+def test_missing_bwrap_names_the_package(tmp_path):
+    with pytest.raises(SandboxUnavailable, match="apt-get install bubblewrap.*docker mode"):
+        host.find_bwrap({"PATH": str(tmp_path)})
+
+
+@pytest.mark.parametrize("files,fragment", [
+    ({"clone": "0"}, "kernel.unprivileged_userns_clone"),
+    ({"max": "0"}, "user.max_user_namespaces"),
+    ({"apparmor": "1"}, "apparmor_restrict_unprivileged_userns"),
+    ({"clone": "1", "max": "100", "apparmor": "0"}, None),
+])
+def test_userns_problems_name_their_setting(tmp_path, monkeypatch, files, fragment):
+    for key, attr in (("clone", "USERNS_CLONE"), ("max", "MAX_USER_NS"), ("apparmor", "APPARMOR_RESTRICT")):
+        path = tmp_path / key
+        if key in files:
+            path.write_text(files[key] + "\n")
+        monkeypatch.setattr(diagnose, attr, path)
+    monkeypatch.setattr(diagnose.os, "geteuid", lambda: 1000)
+    problem = diagnose.userns_problem()
+    assert (problem is None) if fragment is None else (fragment in problem and "docker mode" in problem)
+
+
+def test_a_failed_sandbox_says_what_bwrap_said(monkeypatch):
+    monkeypatch.setattr(diagnose, "userns_problem", lambda: diagnose.APPARMOR_FIX)
+    text = diagnose.explain_bwrap_failure("bwrap: setting up uid map: Permission denied\n", 1)
+    assert "bwrap said: bwrap: setting up uid map: Permission denied" in text and "apparmor_parser" in text
+
+
+def test_doctor_checks_the_sandbox(tmp_path):
+    done = subprocess.run([MGEXEC, "doctor", "--mode", "srt", "--workspace", str(tmp_path)], capture_output=True,
+                          text=True, cwd=tmp_path, stdin=subprocess.DEVNULL, timeout=120)
+    assert "[ok  ] bubblewrap at" in done.stdout and "[ok  ] a sandboxed `true` runs" in done.stdout, done.stdout
+    assert "warm helper (/usr/bin/python3" in done.stdout and "Ready for srt mode" in done.stdout
+
+
+def test_config_check_names_docker_only_keys(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text(f"agent:\n  id: a\n  backend:\n    cwd: {tmp_path}\n    command_line_execution_mode: srt\n"
+                      "    command_line_docker_image: custom:1\n    command_line_docker_memory_limit: 2g\n"
+                      "    command_line_docker_credentials: {mount: [ssh_keys], env_vars: [X]}\n")
+    done = subprocess.run([MGEXEC, "config", "check", str(config)], capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL, timeout=60)
+    assert done.returncode == 0, done.stderr
+    line = next(l for l in done.stdout.splitlines() if l.startswith("not applying"))
+    assert "command_line_docker_image, command_line_docker_memory_limit, command_line_docker_credentials.mount" in line
+    assert "srt mode" in line and "env_vars" not in line
+
+
+def test_exec_mode_srt_runs_sandboxed(tmp_path):
+    done = subprocess.run([MGEXEC, "exec", "--mode", "srt", "--workspace", str(tmp_path), "--",
+                           "python3 -c 'import socket; print(socket.if_nameindex())'; echo x > here"],
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60)
+    assert done.returncode == 0 and done.stdout == "[(1, 'lo')]\n", done
+    assert (tmp_path / "here").exists()
