@@ -74,3 +74,37 @@ def test_exec_mode_srt_runs_sandboxed(tmp_path):
                           capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60)
     assert done.returncode == 0 and done.stdout == "[(1, 'lo')]\n", done
     assert (tmp_path / "here").exists()
+
+
+def test_the_same_sandbox_works_for_an_unprivileged_user(tmp_path):
+    """bwrap as a normal user goes through a user namespace; the argv must work there too."""
+    import os
+    import shutil
+
+    from mgexec.config import ExecConfig
+    from mgexec.config.sandbox import SandboxSettings
+    from mgexec.sandbox.argv import build_bwrap_argv
+    from mgexec.sandbox.spec import build_spec
+
+    assert os.geteuid() == 0 and shutil.which("setpriv"), "the suite runs as root, with util-linux's setpriv"
+    workspace = Path(tempfile_dir()) / "ws"
+    workspace.mkdir()
+    os.chmod(workspace.parent, 0o755)
+    os.chown(workspace, 65534, 65534)
+    try:
+        for mode in ("confined", "strict", "open"):
+            config = ExecConfig(workspace=workspace, mode="srt", sandbox=SandboxSettings(read_mode=mode))
+            argv = build_bwrap_argv(build_spec(config, home=str(workspace.parent), work_dir=str(workspace)), [
+                "bash", "-c", "id -u; grep CapEff /proc/self/status; echo x > made && cat made; ls /root 2>&1 | head -1"])
+            done = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *argv],
+                                  capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60)
+            assert done.returncode == 0, (mode, done.stderr)
+            assert done.stdout.splitlines()[:3] == ["65534", "CapEff:\t0000000000000000", "x"], (mode, done.stdout)
+    finally:
+        shutil.rmtree(workspace.parent, ignore_errors=True)
+
+
+def tempfile_dir() -> str:
+    import tempfile
+
+    return tempfile.mkdtemp(prefix="mgexec-srt-nobody-", dir="/var/tmp")
