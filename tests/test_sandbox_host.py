@@ -108,3 +108,20 @@ def tempfile_dir() -> str:
     import tempfile
 
     return tempfile.mkdtemp(prefix="mgexec-srt-nobody-", dir="/var/tmp")
+
+
+def test_secret_paths_expand_home_globs_and_symlink_targets(tmp_path, monkeypatch):
+    from mgexec.sandbox import spec
+
+    (tmp_path / "etc").mkdir()
+    for name in ("ssh_host_rsa_key", "ssh_host_rsa_key.pub", "ssh_host_ed25519_key"):
+        (tmp_path / "etc" / name).write_text("k")
+    (tmp_path / "real-ssh").mkdir()
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / ".ssh").symlink_to(tmp_path / "real-ssh")
+    monkeypatch.setattr(spec, "ROOT_SECRETS", (str(tmp_path / "etc" / "ssh_host_*_key"),))
+    paths = spec.secret_paths(str(tmp_path / "home"), [tmp_path / "extra"])
+    assert str(tmp_path / "home" / ".ssh") in paths and str(tmp_path / "real-ssh") in paths
+    assert str(tmp_path / "etc" / "ssh_host_rsa_key") in paths and str(tmp_path / "etc" / "ssh_host_ed25519_key") in paths
+    assert str(tmp_path / "etc" / "ssh_host_rsa_key.pub") not in paths and str(tmp_path / "extra") in paths
+    assert str(tmp_path / "home" / ".config" / "gh") in paths and "/etc/shadow" in paths

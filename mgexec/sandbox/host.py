@@ -66,4 +66,7 @@ def sandbox_env(config: ExecConfig, environ: Mapping[str, str] | None = None) ->
     env.update(resolve_env(config.credentials, environ).values)  # as docker mode reads them
     env.update(NON_INTERACTIVE_ENV)
     env["TMPDIR"] = "/tmp"  # the sandbox's private /tmp
+    # $HOME is read-only inside: caches go to the private /tmp, so pip and npm work rather than fail.
+    env.setdefault("XDG_CACHE_HOME", "/tmp/.cache")
+    env.setdefault("npm_config_cache", "/tmp/.npm")
     return env

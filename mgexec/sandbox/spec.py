@@ -6,6 +6,7 @@ the argv builder (sandbox.argv) is pure.
 
 from __future__ import annotations
 
+import glob
 import os
 import stat
 from pathlib import Path
@@ -18,6 +19,8 @@ from mgexec.sandbox.argv import SOCKET_DIRS, SandboxSpec
 SECRETS = ("~/.ssh", "~/.aws", "~/.gnupg", "~/.netrc", "~/.npmrc", "~/.pypirc", "~/.docker/config.json",
            "~/.git-credentials", "~/.kube", "~/.azure", "~/.config/gcloud", "~/.config/gh",
            "/etc/shadow", "/etc/gshadow")
+# Beyond MassGen's list: what only root may read, for a server that runs as root (root keeps owner access).
+ROOT_SECRETS = ("/etc/ssh/ssh_host_*_key", "/etc/ssl/private")
 # What strict mode shows besides the agent's paths: enough to run the system's tools.
 BASELINE = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
 
@@ -31,6 +34,7 @@ def home_dir(env: dict[str, str] | None = None) -> str:
 def secret_paths(home: str, deny_read: Iterable[Path] = ()) -> list[str]:
     """The secret list and deny_read, each also by its resolved path (a symlinked ~/.ssh hides its target)."""
     named = [os.path.normpath(s.replace("~", home, 1)) if s.startswith("~") else s for s in SECRETS]
+    named += [match for pattern in ROOT_SECRETS for match in sorted(glob.glob(pattern))]
     named += [str(p) for p in deny_read]
     found: list[str] = []
     for path in named:
