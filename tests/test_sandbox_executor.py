@@ -151,3 +151,17 @@ async def test_allowed_domains_without_a_proxy_refuse_to_start(box, monkeypatch)
     ex = SandboxExecutor(config(box, allowed_domains=("pypi.org",)))
     with pytest.raises(SandboxUnavailable, match="no filtering proxy"):
         await ex.start()
+
+
+async def test_an_env_file_reaches_commands_and_a_missing_one_refuses_to_start(box):
+    (box.root / "agent.env").write_text("FROM_FILE=file-value\nOTHER=x\n")
+    creds = {"env_file": str(box.root / "agent.env"), "env_vars_from_file": ["FROM_FILE"]}
+    cfg = ExecConfig(workspace=box.workspace, mode="srt", credentials=creds)
+    async with SandboxExecutor(cfg) as ex:
+        result = await run(ex, 'echo "$FROM_FILE/${OTHER:-unset}"')
+    assert result.stdout == "file-value/unset\n"
+    from mgexec.errors import ConfigError
+
+    missing = ExecConfig(workspace=box.workspace, mode="srt", credentials={"env_file": str(box.root / "nope.env")})
+    with pytest.raises(ConfigError, match="env_file .* does not exist"):
+        await SandboxExecutor(missing).start()

@@ -214,7 +214,7 @@ def config_check(file: str, agent: str | None, as_json: bool) -> None:
     from mgexec.config.show import describe
 
     from mgexec.config.workspace import check_workspace
-    from mgexec.docker.credentials import check_credentials
+    from mgexec.docker.credentials import check_credentials, resolve_env
 
     configs = load_configs(file, create=False)
     if agent is not None:
@@ -223,6 +223,8 @@ def config_check(file: str, agent: str | None, as_json: bool) -> None:
         check_workspace(cfg)
         if cfg.mode == "docker":  # what a container start would refuse
             check_credentials(cfg.credentials)
+        elif cfg.mode == "srt":  # what a sandbox start would refuse (credential mounts do not apply)
+            resolve_env(cfg.credentials)
     if as_json:
         click.echo(json.dumps([c.model_dump(mode="json") for c in configs], indent=2))
         return
