@@ -21,7 +21,7 @@ from mgexec.runner import run_process, spawn_error
 from mgexec.sandbox.argv import SandboxSpec, build_bwrap_argv
 from mgexec.sandbox.channel import SandboxChannel
 from mgexec.sandbox.host import find_bwrap, sandbox_env, sandbox_python
-from mgexec.sandbox.network import SandboxNetwork, open_network
+from mgexec.sandbox.network import RELAY_FAILED, SandboxNetwork, open_network
 from mgexec.sandbox.spec import build_spec
 
 log = logging.getLogger("mgexec.sandbox")
@@ -47,19 +47,21 @@ class SandboxExecutor(Executor):
         self.bwrap = find_bwrap()
         self.env = sandbox_env(self.config)
         try:
-            await self._open_network()
-            self.spec = build_spec(self.config, sockets=self.network.sockets if self.network else ())
+            self.spec = build_spec(self.config)
+            await self._open_network(sandbox_python(self.spec))
+            if self.network is not None:
+                self.spec = build_spec(self.config, sockets=self.network.sockets)
             await probe(self.wrap(["true"]), self.env)
             await self._open_channel()
         except BaseException:
             await self._close_network()
             raise
 
-    async def _open_network(self) -> None:
+    async def _open_network(self, python: str | None) -> None:
         if not self.config.sandbox.allowed_domains:
             return
         self._socket_dir = tempfile.TemporaryDirectory(prefix="mgexec-srt-")
-        self.network = await open_network(self.config.sandbox, self._socket_dir.name)
+        self.network = await open_network(self.config.sandbox, self._socket_dir.name, python)
         self.env.update(self.network.env)
 
     async def _open_channel(self) -> None:
@@ -157,6 +159,10 @@ async def probe(argv: list[str], env: dict[str, str]) -> None:
         out = await run_process(argv, env=env, timeout=PROBE_TIMEOUT, output_cap=64 * 1024)
     except OSError as exc:
         raise SandboxUnavailable(spawn_error(argv[0], exc)) from exc
+    if out.exit_code == RELAY_FAILED and "network relay" in out.stderr:
+        raise SandboxUnavailable(f"{out.stderr.strip()}: the sandbox was made, but the relay to mgexec's proxy "
+                                 "did not listen inside it. Run `mgexec doctor --mode srt`, or remove "
+                                 "command_line_srt_network_allowed_domains (no network).")
     if out.exit_code != 0 or out.timed_out:
         from mgexec.sandbox.diagnose import explain_bwrap_failure
 
