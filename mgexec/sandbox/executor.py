@@ -67,7 +67,7 @@ class SandboxExecutor(Executor):
     async def _open_channel(self) -> None:
         python = sandbox_python(self.spec)
         if not self.warm or python is None:
-            why = "asked for" if not self.warm else "no python3 the sandbox can read (e.g. /usr/bin/python3)"
+            why = "the warm helper was not asked for" if not self.warm else "no python3 the sandbox can read (e.g. /usr/bin/python3)"
             self.path_used = f"one bwrap per command ({why})"
         else:
             try:
@@ -75,7 +75,9 @@ class SandboxExecutor(Executor):
                 self.path_used = f"warm helper ({python})"
             except (ChannelUnavailable, SandboxUnavailable) as exc:
                 self.path_used = f"one bwrap per command (the helper did not start: {exc})"
-        log.info("srt sandbox for agent %s: %s", self.config.agent_id, self.path_used)
+        # The slow path is worth a warning (shown without --debug); the fast one is the expected case.
+        level = logging.INFO if self.channel is not None or not self.warm else logging.WARNING
+        log.log(level, "srt sandbox for agent %s: commands run through %s", self.config.agent_id, self.path_used)
 
     def wrap(self, command: list[str], work_dir: str | None = None) -> list[str]:
         """COMMAND as it runs in the agent's sandbox (behind the network relay when there is one)."""
