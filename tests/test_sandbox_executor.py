@@ -165,3 +165,10 @@ async def test_an_env_file_reaches_commands_and_a_missing_one_refuses_to_start(b
     missing = ExecConfig(workspace=box.workspace, mode="srt", credentials={"env_file": str(box.root / "nope.env")})
     with pytest.raises(ConfigError, match="env_file .* does not exist"):
         await SandboxExecutor(missing).start()
+
+
+async def test_a_work_dir_venv_comes_first_on_path(box, warm):
+    (box.workspace / ".venv" / "bin").mkdir(parents=True)
+    async with SandboxExecutor(config(box), warm=warm) as ex:
+        result = await run(ex, 'echo "${PATH%%:*} $VIRTUAL_ENV"')
+    assert result.stdout == f"{box.workspace}/.venv/bin {box.workspace}/.venv\n"

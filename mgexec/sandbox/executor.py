@@ -13,7 +13,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from mgexec.environment import line_shell_argv
+from mgexec.environment import command_env, line_shell_argv
 from mgexec.errors import ChannelLost, ChannelUnavailable, DockerError, MgexecError, SandboxUnavailable, SpawnFailed
 from mgexec.executors.base import Executor
 from mgexec.result import ExecResult, from_process, rejected
@@ -67,7 +67,8 @@ class SandboxExecutor(Executor):
     async def _open_channel(self) -> None:
         python = sandbox_python(self.spec)
         if not self.warm or python is None:
-            why = "the warm helper was not asked for" if not self.warm else "no python3 the sandbox can read (e.g. /usr/bin/python3)"
+            why = ("the warm helper was not asked for" if not self.warm
+                   else "no python3 the sandbox can read (e.g. /usr/bin/python3)")
             self.path_used = f"one bwrap per command ({why})"
         else:
             try:
@@ -114,8 +115,8 @@ class SandboxExecutor(Executor):
         if self.channel is not None:
             return await self._run_in_channel(command, work_dir, timeout)
         argv = self.wrap(line_shell_argv(command), str(work_dir))
-        try:
-            out = await run_process(argv, env=self.env, timeout=timeout, output_cap=self.config.max_output_bytes,
+        try:  # the environment the helper would give: a work_dir .venv first, no bash start-up variables
+            out = await run_process(argv, env=command_env(work_dir, self.env), timeout=timeout, output_cap=self.config.max_output_bytes,
                                     kill_grace=self.kill_grace)
         except OSError as exc:
             if isinstance(exc, MgexecError):
