@@ -121,3 +121,9 @@ def test_work_dir_becomes_chdir():
 ])
 def test_visible(mode, path, seen):
     assert visible(spec(mode), path) is seen
+
+
+def test_a_workspace_that_is_home_stays_writable():
+    order = ops(build_bwrap_argv(spec("confined", writable=(HOME,)), ["true"]))
+    assert order.index(("--tmpfs", HOME)) < order.index(("--bind", HOME, HOME))
+    assert ("--remount-ro", HOME) not in order and ("--tmpfs", "/home/u/.ssh") in order

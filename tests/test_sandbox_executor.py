@@ -172,3 +172,11 @@ async def test_a_work_dir_venv_comes_first_on_path(box, warm):
     async with SandboxExecutor(config(box), warm=warm) as ex:
         result = await run(ex, 'echo "${PATH%%:*} $VIRTUAL_ENV"')
     assert result.stdout == f"{box.workspace}/.venv/bin {box.workspace}/.venv\n"
+
+
+async def test_home_as_the_workspace_is_writable_and_its_secrets_still_hidden(box):
+    cfg = ExecConfig(workspace=box.home, mode="srt", allow_broad_workspace=True)
+    async with SandboxExecutor(cfg) as ex:
+        result = await run(ex, "echo kept > made.txt && cat notes.txt && cat .ssh/id_ed25519 .netrc")
+    assert result.stdout == "personal notes\n" and SECRET not in result.stdout
+    assert (box.home / "made.txt").read_text() == "kept\n"

@@ -55,7 +55,10 @@ def build_bwrap_argv(spec: SandboxSpec, command: list[str], *, bwrap: str = "bwr
     for path in spec.allow_read:
         if path in spec.kinds and any(_strictly_inside(path, m) for m in masked):
             argv += ["--ro-bind", path, path]
-    for path in [p for p in emptied if p != PRIVATE_TMP] + [m for m in masked if spec.kinds[m] == "dir"]:
+    # An agent's path bound right at an emptied directory (a workspace that is $HOME) is the mount there now.
+    bound_at = {*spec.writable, *spec.readable, *spec.allow_read, *spec.deny_write}
+    for path in [p for p in emptied if p != PRIVATE_TMP and p not in bound_at] + \
+            [m for m in masked if spec.kinds[m] == "dir"]:
         argv += ["--remount-ro", path]
     if spec.work_dir is not None:
         argv += ["--chdir", spec.work_dir]
