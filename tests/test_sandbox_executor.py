@@ -180,3 +180,15 @@ async def test_home_as_the_workspace_is_writable_and_its_secrets_still_hidden(bo
         result = await run(ex, "echo kept > made.txt && cat notes.txt && cat .ssh/id_ed25519 .netrc")
     assert result.stdout == "personal notes\n" and SECRET not in result.stdout
     assert (box.home / "made.txt").read_text() == "kept\n"
+
+
+async def test_allow_read_brings_back_a_tool_under_home(box):
+    tool = box.home / ".local" / "bin" / "mytool"
+    tool.parent.mkdir(parents=True)
+    tool.write_text("#!/bin/sh\necho tool-ran\n")
+    tool.chmod(0o755)
+    async with SandboxExecutor(config(box, "confined")) as ex:
+        hidden = await run(ex, str(tool))
+    async with SandboxExecutor(config(box, "confined", allow_read=(tool.parent,))) as ex:
+        shown = await run(ex, f"{tool}; echo x > {tool.parent / 'new'}")
+    assert hidden.exit_code == 127 and shown.stdout == "tool-ran\n" and shown.exit_code != 0
