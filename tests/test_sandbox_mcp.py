@@ -158,3 +158,13 @@ async def test_a_sigkilled_server_leaves_nothing_of_the_sandbox(box):
         if not isinstance(exc, (Exception, asyncio.CancelledError)) or isinstance(exc, AssertionError):
             raise
     assert left == [], left
+
+
+def test_the_shipped_srt_example_runs_sandboxed(tmp_path):
+    import subprocess
+
+    done = subprocess.run([MGEXEC, "exec", "--config", "@examples/srt_sandbox", "--",
+                           "python3 -c 'import socket; print(socket.if_nameindex())'; pwd"],
+                          cwd=tmp_path, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"[(1, 'lo')]\n{tmp_path / 'workspace'}\n"
