@@ -116,8 +116,8 @@ class SandboxExecutor(Executor):
             return await self._run_in_channel(command, work_dir, timeout)
         argv = self.wrap(line_shell_argv(command), str(work_dir))
         try:  # the environment the helper would give: a work_dir .venv first, no bash start-up variables
-            out = await run_process(argv, env=command_env(work_dir, self.env), timeout=timeout, output_cap=self.config.max_output_bytes,
-                                    kill_grace=self.kill_grace)
+            out = await run_process(argv, env=command_env(work_dir, self.env), timeout=timeout,
+                                    output_cap=self.config.max_output_bytes, kill_grace=self.kill_grace)
         except OSError as exc:
             if isinstance(exc, MgexecError):
                 raise
