@@ -126,4 +126,4 @@ def test_sandbox_group_measures_warm_local_and_per_command_bwrap():
     rows = table_rows(run.stdout)
     for key in ("srt.local", "srt.warm", "srt.bwrap"):
         assert_measured(rows, key, 5)
-    assert "srt.cli" in rows or "no `srt` CLI on PATH" in run.stderr
+    assert "srt.cli" in rows or "no `srt` CLI" in run.stderr
