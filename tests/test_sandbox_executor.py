@@ -192,3 +192,16 @@ async def test_allow_read_brings_back_a_tool_under_home(box):
     async with SandboxExecutor(config(box, "confined", allow_read=(tool.parent,))) as ex:
         shown = await run(ex, f"{tool}; echo x > {tool.parent / 'new'}")
     assert hidden.exit_code == 127 and shown.stdout == "tool-ran\n" and shown.exit_code != 0
+
+
+async def test_a_helper_that_cannot_start_falls_back_to_one_bwrap_per_command(box, monkeypatch):
+    from mgexec.sandbox import executor as module
+
+    fake = box.root / "python3"
+    fake.write_text("#!/bin/sh\necho 'no helper here' >&2\nexit 3\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(module, "sandbox_python", lambda spec: str(fake))  # a python3 that is not one
+    async with SandboxExecutor(config(box, "open")) as ex:
+        result = await run(ex, "echo still-sandboxed; python3 -c 'import socket; print(socket.if_nameindex())'")
+    assert ex.path_used.startswith("one bwrap per command (the warm helper did not start: no helper here")
+    assert result.stdout == "still-sandboxed\n[(1, 'lo')]\n"

@@ -75,7 +75,8 @@ class SandboxExecutor(Executor):
                 self.channel = await SandboxChannel.start(self.wrap, python, self.env, f"srt-{self.config.agent_id}")
                 self.path_used = f"warm helper ({python})"
             except (ChannelUnavailable, SandboxUnavailable) as exc:
-                self.path_used = f"one bwrap per command (the helper did not start: {exc})"
+                said = " ".join((getattr(exc, "stderr", "") or str(exc)).split())[-300:]  # docker's words aside
+                self.path_used = f"one bwrap per command (the warm helper did not start: {said or 'no message'})"
         # The slow path is worth a warning (shown without --debug); the fast one is the expected case.
         level = logging.INFO if self.channel is not None or not self.warm else logging.WARNING
         log.log(level, "srt sandbox for agent %s: commands run through %s", self.config.agent_id, self.path_used)
