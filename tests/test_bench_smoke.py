@@ -112,7 +112,7 @@ def bench_containers() -> set[str]:
 
 @pytest.mark.parametrize("only, groups", [
     (None, ["local", "docker", "mcp-local", "mcp-docker", "startup", "output", "concurrency", "shells", "attack",
-             "srt-cli"]),
+             "srt-cli", "sandbox"]),
     (["shells", "local"], ["local", "shells"]),
     (["mcp"], ["mcp-local", "mcp-docker"]),
     (["mcp-docker"], ["mcp-docker"]),
@@ -132,3 +132,12 @@ def test_failed_group_and_missing_rows_are_shown_as_such():
     table = results_table(rows)
     assert "**not measured:** engine down \\| try later" in table
     assert "| mgexec docker (warm channel) median ≤ 5 ms | not measured | – |" in targets_table({r.key: r for r in rows})
+
+
+def test_sandbox_group_measures_warm_local_and_per_command_bwrap():
+    run = run_bench("--only", "sandbox", "--n", "5")
+    assert run.returncode == 0, run.stderr[-2000:]
+    rows = table_rows(run.stdout)
+    for key in ("srt.local", "srt.warm", "srt.bwrap"):
+        assert_measured(rows, key, 5)
+    assert "srt.cli" in rows or "no `srt` CLI" in run.stderr

@@ -72,7 +72,15 @@ def workspace_options(command):
                            help="Accept /, a system directory or the home directory as the workspace or an allowed path.")(command)
     command = click.option("--allow", "allow", metavar="DIR[:ro|rw]", multiple=True,
                            help="Another directory commands may use (read-only unless :rw); repeatable.")(command)
+    command = click.option("--mode", "mode", type=click.Choice(["local", "docker", "srt"]), expose_value=False,
+                           callback=_remember_mode, help="Execution mode (overrides the config's "
+                           "command_line_execution_mode); srt: a bubblewrap sandbox on this host.")(command)
     return click.option("--workspace", metavar="DIR", help="The workspace (overrides the config's cwd).")(command)
+
+
+def _remember_mode(ctx: click.Context, _param, value: str | None) -> None:
+    # Kept on the context rather than passed along, so that every command taking workspace options takes --mode.
+    ctx.ensure_object(dict)["mode"] = value
 
 
 def _agent_config(config: str | None, agent: str | None, workspace: str | None = None, allow: tuple[str, ...] = (),
@@ -82,6 +90,9 @@ def _agent_config(config: str | None, agent: str | None, workspace: str | None =
     from mgexec.config.workspace import apply_flags, check_workspace
 
     cfg = apply_flags(load_config(config, agent), workspace=workspace, allow=allow, allow_broad=allow_broad)
+    mode = (click.get_current_context().obj or {}).get("mode")
+    if mode is not None:
+        cfg = cfg.model_copy(update={"mode": mode})
     if check:
         check_workspace(cfg, "--workspace" if workspace is not None else "the config's cwd")
     return cfg
@@ -203,7 +214,7 @@ def config_check(file: str, agent: str | None, as_json: bool) -> None:
     from mgexec.config.show import describe
 
     from mgexec.config.workspace import check_workspace
-    from mgexec.docker.credentials import check_credentials
+    from mgexec.docker.credentials import check_credentials, resolve_env
 
     configs = load_configs(file, create=False)
     if agent is not None:
@@ -212,6 +223,8 @@ def config_check(file: str, agent: str | None, as_json: bool) -> None:
         check_workspace(cfg)
         if cfg.mode == "docker":  # what a container start would refuse
             check_credentials(cfg.credentials)
+        elif cfg.mode == "srt":  # what a sandbox start would refuse (credential mounts do not apply)
+            resolve_env(cfg.credentials)
     if as_json:
         click.echo(json.dumps([c.model_dump(mode="json") for c in configs], indent=2))
         return

@@ -42,6 +42,9 @@ async def run_doctor(config: ExecConfig, echo: Echo) -> bool:
             report(False, f"allowed path {context.path} is refused",
                    broad_refusal(context.path, reason, "--allow or the config's context paths", what="allowed path"))
     report(os.access(ws, os.W_OK), f"workspace {ws} is writable", f"fix the permissions of {ws} or choose another cwd")
+    from mgexec.sandbox.doctor import check_sandbox
+
+    await check_sandbox(config, report, echo)
     docker_needed = config.mode == "docker"
     binary = resolve_binary(config.docker_binary, os.environ)
     path = shutil.which(binary) if "/" not in binary else (binary if os.access(binary, os.X_OK) else None)

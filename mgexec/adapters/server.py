@@ -55,7 +55,8 @@ def build_server(executor: Executor, **server_options: Any) -> MCPServer:
     """The tools on an MCPServer; `server_options` go to MCPServer (auth hooks for HTTP)."""
     config = executor.config
     server = _Server("mgexec", version=__version__, instructions=INSTRUCTIONS, **server_options)
-    where = "inside this agent's Docker container" if config.mode == "docker" else "on the host"
+    where = {"docker": "inside this agent's Docker container",
+             "srt": "on the host inside this agent's bubblewrap sandbox (no network unless allowed)"}.get(config.mode, "on the host")
 
     @server.tool(
         description=(
@@ -69,7 +70,8 @@ def build_server(executor: Executor, **server_options: Any) -> MCPServer:
             read_only_hint=False,
             destructive_hint=True,
             idempotent_hint=False,
-            open_world_hint=config.mode == "local" or config.network_mode != "none",
+            open_world_hint=(config.mode == "local" or (config.mode == "docker" and config.network_mode != "none")
+                             or (config.mode == "srt" and config.sandbox.network)),
         ),
     )
     async def execute_command(command: str, ctx: Context, timeout: float | None = None,

@@ -14,6 +14,7 @@ from typing_extensions import Annotated
 
 from mgexec.config import limits
 from mgexec.config.limits import MAX_LIST, check_timeout, short_repr
+from mgexec.config.sandbox import SandboxSettings
 
 from mgexec.policy.rules import vet_pattern
 
@@ -124,7 +125,7 @@ class ExecConfig(_Frozen):
     agent_id: Annotated[str, StringConstraints(max_length=limits.MAX_AGENT_ID)] = "default"
     workspace: Path
     enabled: bool = True
-    mode: Literal["local", "docker"] = "local"
+    mode: Literal["local", "docker", "srt"] = "local"
     docker_image: Name = DEFAULT_IMAGE
     docker_memory_limit: Name | None = None
     docker_cpu_limit: float | None = Field(default=None, gt=0, le=limits.MAX_CPU_LIMIT, allow_inf_nan=False)
@@ -148,6 +149,7 @@ class ExecConfig(_Frozen):
     progress_interval: float = Field(default=5.0, ge=limits.MIN_PROGRESS_INTERVAL, le=limits.MAX_PROGRESS_INTERVAL,
                                      allow_inf_nan=False)
     docker_warm_channel: bool = True
+    sandbox: SandboxSettings = SandboxSettings()  # srt mode only
     # `/`, a system directory or the home directory as the workspace (or an allowed path) needs this.
     allow_broad_workspace: bool = False
     # True when no config cwd and no --workspace named the workspace: it is the current directory,

@@ -21,7 +21,7 @@ from typing import Callable, Mapping
 from mgexec import processes
 from mgexec.docker.argv import ExecSpec, build_exec_argv
 from mgexec.docker.engine import DockerCLI, binary_error, docker_said, map_docker_error
-from mgexec.errors import ChannelLost, ChannelUnavailable, DockerError
+from mgexec.errors import ChannelLost, ChannelUnavailable, DockerError, MgexecError
 from mgexec.runner import CappedBuffer, Child, ProcessOutput, decode_capped, kill_group, spawn
 
 log = logging.getLogger("mgexec.channel")
@@ -365,12 +365,21 @@ class ExecChannel:
                 self._link = await self._start()
             return self._link
 
+    def _helper_command(self) -> tuple[list[str], dict[str, str] | None]:
+        """The argv whose stdio becomes the channel (it runs `python3 -I -u -c BOOT`), and its environment.
+
+        A seam: srt mode starts the same helper inside a bubblewrap sandbox instead of a container."""
+        return helper_argv(self.cli, self.container, self.user), self.cli.client_env()
+
+    def _spawn_error(self, exc: OSError, argv: list[str]) -> MgexecError:
+        return binary_error(self.cli.binary, exc, argv)
+
     async def _start(self) -> _Link:
-        argv = helper_argv(self.cli, self.container, self.user)
+        argv, env = self._helper_command()
         try:
-            child = await spawn(argv, env=self.cli.client_env(), stdin_pipe=True)
+            child = await spawn(argv, env=env, stdin_pipe=True)
         except OSError as exc:
-            raise binary_error(self.cli.binary, exc, argv) from exc
+            raise self._spawn_error(exc, argv) from exc
         link = _Link(child, argv, self.container, self._kill_orphans)
         try:
             await link.handshake()

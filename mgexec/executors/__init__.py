@@ -1,4 +1,4 @@
-"""Executors: where commands run (local host, or the agent's Docker container)."""
+"""Executors: where commands run (local host, the agent's Docker container, or its bubblewrap sandbox)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,11 @@ def make_executor(config: ExecConfig, *, single_command: bool = False) -> Execut
 
         # Opening the warm channel costs more than the one docker exec it would save.
         return DockerExecutor(config, warm_channel=False if single_command else None)
+    if config.mode == "srt":
+        from mgexec.sandbox.executor import SandboxExecutor
+
+        # One bwrap costs less than starting the warm helper for a single command.
+        return SandboxExecutor(config, warm=not single_command)
     from mgexec.executors.local import LocalExecutor
 
     return LocalExecutor(config)

@@ -1,1 +1,2 @@
-"""srt mode: commands in a bubblewrap sandbox on the host, with network through a filtering proxy."""
+"""srt mode: commands in a bubblewrap sandbox on the host (files, network and processes contained), the
+network only through a filtering proxy."""
