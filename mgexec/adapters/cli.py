@@ -76,12 +76,18 @@ def workspace_options(command):
 
 
 def _agent_config(config: str | None, agent: str | None, workspace: str | None = None, allow: tuple[str, ...] = (),
-                  allow_broad: bool = False, *, check: bool = True):
-    """The agent's config with the workspace flags applied, its workspace checked (unless check=False)."""
+                  allow_broad: bool = False, *, check: bool = True, massgen=None):
+    """The agent's config with MassGen's server flags (`massgen`), then the workspace flags applied, its
+    workspace checked (unless check=False)."""
     from mgexec.config import load_config
     from mgexec.config.workspace import apply_flags, check_workspace
 
-    cfg = apply_flags(load_config(config, agent), workspace=workspace, allow=allow, allow_broad=allow_broad)
+    cfg = load_config(config, agent)
+    if massgen is not None:
+        from mgexec.config.massgen_flags import apply_massgen_flags
+
+        cfg = apply_massgen_flags(cfg, massgen, Path.cwd())
+    cfg = apply_flags(cfg, workspace=workspace, allow=allow, allow_broad=allow_broad)
     if check:
         check_workspace(cfg, "--workspace" if workspace is not None else "the config's cwd")
     return cfg
@@ -148,9 +154,33 @@ def _exit_status(result) -> int:
     return min(result.exit_code, 255)
 
 
-@cli.command()
+class ServeCommand(click.Command):
+    """`serve` also takes MassGen's server flags (lists as MassGen passes them), and names an unknown option in one line."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        from mgexec.config.massgen_flags import FLAGS, first_unknown_option, split_massgen_flags
+        from mgexec.errors import ConfigError
+
+        flags, rest = split_massgen_flags(args)
+        known = {opt for param in self.params for opt in (*param.opts, *param.secondary_opts)}
+        if (unknown := first_unknown_option(rest, known)) is not None:
+            raise ConfigError(f"serve does not know the option {unknown}. It takes mgexec's options (mgexec serve "
+                              f"--help) and MassGen's server flags ({', '.join(FLAGS)}); a newer MassGen may pass "
+                              "flags this mgexec predates.")
+        ctx.meta["massgen_flags"] = flags
+        return super().parse_args(ctx, rest)
+
+
+@cli.command(cls=ServeCommand, epilog="MassGen's server flags are taken too, with MassGen's meanings: "
+             "--allowed-paths P..., --timeout S, --max-output-size B, --allowed-commands P..., --blocked-commands "
+             "P..., --execution-mode local|docker|srt, --srt-settings FILE, --agent-id ID, --instance-id ID, "
+             "--enable-sudo, --local-skills-directory DIR. With --allowed-paths (MassGen's own launch) the "
+             "workspace is the current directory.")
 @config_option
 @agent_option
+@click.option("--massgen-workspace", is_flag=True,
+              help="The workspace is the CWD_<8 hex> copy that the MassGen run starting this server made of the "
+                   "config's cwd (for a command_line entry in a MassGen config).")
 @click.option("--transport", type=click.Choice(["stdio", "streamable-http"]), default="stdio", show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address for streamable-http.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port for streamable-http.")
@@ -159,9 +189,9 @@ def _exit_status(result) -> int:
 @click.option("--allow-remote", is_flag=True, help="streamable-http: allow a --host beyond loopback (needs a token you chose).")
 @workspace_options
 @click.pass_context
-def serve(ctx: click.Context, config: str | None, agent: str | None, transport: str, host: str, port: int,
-          token_file: Path | None, allow_remote: bool, workspace: str | None, allow: tuple[str, ...],
-          allow_broad: bool) -> None:
+def serve(ctx: click.Context, config: str | None, agent: str | None, massgen_workspace: bool, transport: str,
+          host: str, port: int, token_file: Path | None, allow_remote: bool, workspace: str | None,
+          allow: tuple[str, ...], allow_broad: bool) -> None:
     """Serve the execution tools over MCP (stdio by default).
 
     Over streamable-http every request must carry 'Authorization: Bearer TOKEN'.
@@ -177,7 +207,14 @@ def serve(ctx: click.Context, config: str | None, agent: str | None, transport: 
                           "or token (the client that starts the server is its only peer).")
     from mgexec.adapters.server import serve as run_server
 
-    cfg = _agent_config(config, agent, workspace, allow, allow_broad, check=False)
+    flags = ctx.meta.get("massgen_flags")
+    cfg = _agent_config(config, agent, workspace, allow, allow_broad, check=False, massgen=flags)
+    if massgen_workspace and workspace is None:
+        cfg = _in_massgen_workspace(cfg)
+    if flags is not None and flags.local_skills_directory is not None and cfg.mode == "local":
+        from mgexec.config.massgen_workspace import link_skills
+
+        link_skills(cfg.workspace, Path(flags.local_skills_directory).resolve())
     # With no workspace named, a stdio client in local mode may still supply one as MCP roots: the server
     # starts and refuses each call with the paragraph until it does. Elsewhere the refusal comes now.
     pending = workspace_problem(cfg)
@@ -186,6 +223,15 @@ def serve(ctx: click.Context, config: str | None, agent: str | None, transport: 
     processes.become_subreaper()  # the server owns every child it has: orphans of commands come back to it
     run_server(cfg, transport=transport, pending=pending,
                http=HttpOptions(host=host, port=port, token_file=token_file, allow_remote=allow_remote))
+
+
+def _in_massgen_workspace(cfg):
+    """The config with its workspace moved to the copy MassGen made of it for this run."""
+    from mgexec.config.massgen_workspace import find_massgen_workspace
+
+    here = Path.cwd().resolve()
+    given = cfg.workspace.relative_to(here) if cfg.workspace.is_relative_to(here) else cfg.workspace
+    return cfg.model_copy(update={"workspace": find_massgen_workspace(str(given), here), "workspace_implicit": False})
 
 
 @cli.group()

@@ -1,0 +1,74 @@
+"""The real MassGen (pinned, in its own venv) runs its agent's commands through mgexec, offline.
+
+A scripted model on 127.0.0.1 calls execute_command and the file tools; the tests read what MassGen
+sent back to the model, the workspaces it made, and which mgexec processes are left.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+import massgen_harness as mh
+from scripted_llm import Script, ScriptedEndpoint, ToolStep
+
+pytestmark = pytest.mark.slow
+
+
+def _work_dir(results: list[str]) -> str:
+    return json.loads(results[0])["work_dir"]
+
+
+def shared_files_script() -> Script:
+    """A command writes a file, the file tool reads it and writes another, a command reads that one."""
+    return Script([
+        ToolStep("execute_command", {"command": "pwd; echo from-mgexec > by_command.txt; echo $0"}),
+        ToolStep("read_file", lambda r: {"path": f"{_work_dir(r)}/by_command.txt"}),
+        ToolStep("write_file", lambda r: {"path": f"{_work_dir(r)}/by_file_tool.txt", "content": "from-file-tool"}),
+        ToolStep("execute_command", {"command": "cat by_file_tool.txt; ls"}),
+    ])
+
+
+def check_shared_files(script: Script, run: mh.MassGenRun, config_cwd: Path) -> Path:
+    """The checks every mode shares; returns the suffixed workspace."""
+    assert run.returncode == 0, run.output[-3000:]
+    assert "mcp__command_line__start_background_shell" in script.offered_tools(), "mgexec's tools were not offered"
+    results = script.tool_results()
+    assert len(results) == 4, results
+    first, last = json.loads(results[0]), json.loads(results[3])
+    made = mh.suffixed_workspaces(config_cwd)
+    assert len(made) == 1, made
+    workspace = made[0]
+    # mgexec answered (its result shape has `truncated`), in MassGen's suffixed workspace, through bash.
+    assert first["success"] and "truncated" in first, first
+    here, shell = first["stdout"].splitlines()
+    assert here == str(workspace) and shell.endswith("bash"), first
+    assert "from-mgexec" in results[1]
+    assert last["stdout"].startswith("from-file-tool") and "by_command.txt" in last["stdout"]
+    assert (workspace / "by_command.txt").read_text() == "from-mgexec\n"
+    return workspace
+
+
+def assert_no_mgexec_left(root: Path) -> None:
+    deadline = time.monotonic() + 10
+    while (left := mh.mgexec_pids_under(root)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not left, f"mgexec processes outlived MassGen: {left}"
+
+
+def test_command_line_entry_in_local_mode(tmp_path):
+    mh.massgen_python()
+    script = shared_files_script()
+    config, ws = tmp_path / "massgen.yaml", tmp_path / "ws"
+    entry = {"name": "command_line", "type": "stdio", "command": str(Path(mh.mgexec_command()[0]).parent / "mgexec"),
+             "args": ["serve", "--config", str(config), "--agent", "agent_a", "--massgen-workspace"],
+             # MassGen refuses any executable it does not know unless the entry names it.
+             "security": {"allowed_executables": ["mgexec"]}}
+    with ScriptedEndpoint(script) as url:
+        mh.write_config(config, mh.agent_backend(url, ws), servers=[entry])
+        run = mh.run_massgen(mh.massgen_argv(config), tmp_path)
+    check_shared_files(script, run, ws)
+    assert_no_mgexec_left(tmp_path)
