@@ -72,3 +72,17 @@ def test_command_line_entry_in_local_mode(tmp_path):
         run = mh.run_massgen(mh.massgen_argv(config), tmp_path)
     check_shared_files(script, run, ws)
     assert_no_mgexec_left(tmp_path)
+
+
+def test_mgexec_massgen_in_local_mode(tmp_path):
+    """No config change: MassGen's own command_line server is replaced by mgexec, with MassGen's flags and cwd."""
+    mh.massgen_python()
+    script = shared_files_script()
+    config, ws = tmp_path / "massgen.yaml", tmp_path / "ws"
+    env = {**mh.massgen_env(tmp_path), "MGEXEC_MASSGEN": str(mh.massgen_venv() / "bin" / "massgen")}
+    with ScriptedEndpoint(script) as url:
+        mh.write_config(config, mh.agent_backend(url, ws, command_line_blocked_commands=["^curl"]))
+        run = mh.run_massgen([*mh.mgexec_command(), "massgen", *mh.massgen_argv(config)[1:]], tmp_path, env=env)
+    workspace = check_shared_files(script, run, ws)
+    assert_no_mgexec_left(workspace)
+    assert_no_mgexec_left(tmp_path)

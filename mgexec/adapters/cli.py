@@ -28,6 +28,7 @@ Examples:
   mgexec serve --config @examples/docker_simple  MCP server on stdio
   mgexec config check my_massgen_config.yaml    validate and show the resolved settings
   mgexec doctor                                 what is available, and how to fix gaps
+  mgexec massgen --config team.yaml "question"  MassGen itself, its agents' commands run by mgexec
 """
 
 
@@ -359,6 +360,19 @@ def build(sudo: bool, bootstrap: bool, build_args: tuple[str, ...]) -> None:
     sys.stdout.flush()
     # build.sh streams its own progress; replacing this process keeps its output and exit status intact.
     os.execvp("bash", ["bash", str(script), *args])
+
+
+@cli.command("massgen", context_settings={"ignore_unknown_options": True, "allow_extra_args": True,
+                                          "help_option_names": []})
+@click.argument("massgen_args", nargs=-1, type=click.UNPROCESSED)
+def massgen_command(massgen_args: tuple[str, ...]) -> None:
+    """Run MassGen with its own arguments, every agent's command_line server being mgexec.
+
+    MassGen is the `massgen` on PATH, or $MGEXEC_MASSGEN. Its workspaces, flags and modes stay as they are.
+    """
+    from mgexec.adapters.massgen_run import run_massgen
+
+    run_massgen(list(massgen_args))
 
 
 def _docker_config(config: str | None, agent: str | None):
