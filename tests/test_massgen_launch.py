@@ -25,12 +25,20 @@ MASSGEN_ENTRY = {"name": "command_line", "type": "stdio", "command": "fastmcp",
 
 def test_massgen_entry_becomes_mgexec_serve_with_the_same_flags_cwd_and_env(monkeypatch):
     monkeypatch.setenv("MGEXEC_DOCKER", "podman")
+    monkeypatch.setenv("https_proxy", "http://proxy:3128")
+    monkeypatch.delenv("HTTPS_PROXY", raising=False)
+    monkeypatch.delenv("http_proxy", raising=False)
+    monkeypatch.delenv("HTTP_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.setenv("SECRET_TOKEN", "not passed")
     got = launcher.to_mgexec(MASSGEN_ENTRY, ["/py", "-m", "mgexec"], "0.1.97")
     assert got["command"] == "/py"
     assert got["args"] == ["-m", "mgexec", "serve", "--allowed-paths", "/w/ws_12345678", "/w/ctx",
                            "--execution-mode", "local"]
     assert (got["cwd"], got["name"]) == ("/w/ws_12345678", "command_line")
-    assert got["env"] == {"FASTMCP_SHOW_CLI_BANNER": "false", "MGEXEC_DOCKER": "podman"}
+    assert got["env"] == {"FASTMCP_SHOW_CLI_BANNER": "false", "MGEXEC_DOCKER": "podman",
+                          "https_proxy": "http://proxy:3128"}
 
 
 @pytest.mark.parametrize("entry, shown", [

@@ -35,7 +35,8 @@ def shared_files_script() -> Script:
 def check_shared_files(script: Script, run: mh.MassGenRun, config_cwd: Path) -> Path:
     """The checks every mode shares; returns the suffixed workspace."""
     assert run.returncode == 0, run.output[-3000:]
-    assert "mcp__command_line__start_background_shell" in script.offered_tools(), "mgexec's tools were not offered"
+    offered = script.offered_tools()
+    assert any(t.endswith("__start_background_shell") for t in offered), f"mgexec's tools were not offered: {offered}"
     results = script.tool_results()
     assert len(results) == 4, results
     first, last = json.loads(results[0]), json.loads(results[3])
@@ -59,18 +60,24 @@ def assert_no_mgexec_left(root: Path) -> None:
     assert not left, f"mgexec processes outlived MassGen: {left}"
 
 
-def test_command_line_entry_in_local_mode(tmp_path):
+@pytest.mark.parametrize("name, massgen_server", [
+    ("command_line", True),  # replaces MassGen's server, which MassGen then gives its flags
+    ("mgexec", False),  # mgexec's own server beside MassGen's, which is switched off
+])
+def test_server_entry_in_local_mode(tmp_path, name, massgen_server):
     mh.massgen_python()
     script = shared_files_script()
     config, ws = tmp_path / "massgen.yaml", tmp_path / "ws"
-    entry = {"name": "command_line", "type": "stdio", "command": str(Path(mh.mgexec_command()[0]).parent / "mgexec"),
+    entry = {"name": name, "type": "stdio", "command": str(Path(mh.mgexec_command()[0]).parent / "mgexec"),
              "args": ["serve", "--config", str(config), "--agent", "agent_a", "--massgen-workspace"],
              # MassGen refuses any executable it does not know unless the entry names it.
              "security": {"allowed_executables": ["mgexec"]}}
     with ScriptedEndpoint(script) as url:
-        mh.write_config(config, mh.agent_backend(url, ws), servers=[entry])
+        backend = mh.agent_backend(url, ws, enable_mcp_command_line=massgen_server)
+        mh.write_config(config, backend, servers=[entry])
         run = mh.run_massgen(mh.massgen_argv(config), tmp_path)
     check_shared_files(script, run, ws)
+    assert not any("__command_line__" in t for t in script.offered_tools()) or massgen_server
     assert_no_mgexec_left(tmp_path)
 
 

@@ -17,6 +17,9 @@ if sys.path and os.path.realpath(sys.path[0] or ".") == os.path.dirname(os.path.
 import json  # noqa: E402  (after the path fix)
 
 TESTED_VERSIONS = ("0.1.97",)
+# MassGen hands servers a bare environment (HOME, LOGNAME, PATH, SHELL, TERM, USER, DOCKER_HOST);
+# what mgexec itself reads, and the proxies commands need, come along.
+PASSED = ("http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY")
 SERVER_MODULE = "_code_execution_server.py"
 
 
@@ -51,8 +54,7 @@ def to_mgexec(config, mgexec_command, version):
     if split != 2 or not args[1].split(":")[0].endswith(SERVER_MODULE):
         _unrecognised(version, f"server {args[1:split]}")
     env = dict(config.get("env") or {})
-    # MassGen hands servers a bare environment; what mgexec itself reads comes along.
-    env.update({k: v for k, v in os.environ.items() if k.startswith("MGEXEC_")})
+    env.update({k: v for k, v in os.environ.items() if k.startswith("MGEXEC_") or k in PASSED})
     return {**config, "command": mgexec_command[0], "args": [*mgexec_command[1:], "serve", *args[split + 1:]],
             "env": env}
 
