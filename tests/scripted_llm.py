@@ -29,6 +29,8 @@ class Script:
     steps: list[ToolStep]
     answer: str = "All done."
     requests: list[dict[str, Any]] = field(default_factory=list)
+    # Called with each request before it is answered: a test looks at the world while the run is live.
+    on_request: Callable[[dict[str, Any]], None] | None = None
 
     def reply(self, body: dict[str, Any]) -> dict[str, Any]:
         """The next move for this conversation: a tool call (name, arguments) or the answer."""
@@ -107,6 +109,8 @@ class ScriptedEndpoint:
             def do_POST(self) -> None:  # noqa: N802 (http.server's name)
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
                 with endpoint._lock:
+                    if endpoint.script.on_request is not None:
+                        endpoint.script.on_request(body)
                     endpoint.script.requests.append(body)
                     move = endpoint.script.reply(body)
                     number = len(endpoint.script.requests)

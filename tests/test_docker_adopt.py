@@ -29,6 +29,8 @@ def test_candidate_names(agent, instance, names):
 @pytest.mark.parametrize("labels, ours", [
     (None, False), ({}, False), ({"com.example": "x"}, False),
     ({"io.mgexec.managed": "true"}, True), ({"io.mgexec.owner.pid": "12"}, True),
+    # MassGen's container of mgexec's image shows the image's labels: still MassGen's.
+    ({"io.mgexec.image": "runtime", "io.mgexec.base": "python:3.11-slim"}, False),
 ])
 def test_made_by_mgexec(labels, ours):
     assert made_by_mgexec(labels) is ours

@@ -6,13 +6,18 @@ sent back to the model, the workspaces it made, and which mgexec processes are l
 
 from __future__ import annotations
 
+import asyncio
 import json
+import subprocess
 import time
+import uuid
 from pathlib import Path
 
 import pytest
 
 import massgen_harness as mh
+from mgexec.docker.adopt import find_massgen_container
+from mgexec.docker.engine import DockerCLI
 from scripted_llm import Script, ScriptedEndpoint, ToolStep
 
 pytestmark = pytest.mark.slow
@@ -93,3 +98,45 @@ def test_mgexec_massgen_in_local_mode(tmp_path):
     workspace = check_shared_files(script, run, ws)
     assert_no_mgexec_left(workspace)
     assert_no_mgexec_left(tmp_path)
+
+
+def _require_massgen_image() -> None:
+    from dockerutil import _in_ci, require_engine
+
+    require_engine()
+    image = "ghcr.io/massgen/mcp-runtime:latest"
+    if subprocess.run(["docker", "image", "inspect", image], capture_output=True, timeout=60).returncode != 0:
+        why = f"{image} is missing; run ./build.sh --massgen-names (MassGen's docker mode runs that name)"
+        pytest.fail(why) if _in_ci() else pytest.skip(why)
+
+
+@pytest.mark.docker
+def test_discovery_finds_massgens_own_docker_mode_container(tmp_path):
+    """While MassGen runs in docker mode, its container is found with the workspace MassGen gave the agent."""
+    mh.massgen_python()
+    _require_massgen_image()
+    agent = f"mgx{uuid.uuid4().hex[:8]}"
+    seen: list = []
+
+    def look(body: dict) -> None:
+        if seen:
+            return
+        names = subprocess.run(["docker", "ps", "--filter", f"name=^massgen-{agent}-", "--format", "{{.Names}}"],
+                               capture_output=True, text=True, timeout=60).stdout.split()
+        instance = names[0].rsplit("-", 1)[1] if len(names) == 1 else None
+        seen.append((names, asyncio.run(find_massgen_container(DockerCLI(), agent, instance))))
+
+    config, ws = tmp_path / "massgen.yaml", tmp_path / "ws"
+    with ScriptedEndpoint(Script([], on_request=look)) as url:
+        mh.write_config(config, mh.agent_backend(url, ws, command_line_execution_mode="docker"), agent_id=agent)
+        run = mh.run_massgen(mh.massgen_argv(config), tmp_path, outside_container=True)
+    assert run.returncode == 0, run.output[-3000:]
+    [(names, found)] = seen
+    assert len(names) == 1 and found is not None, (names, run.output[-3000:])
+    [workspace] = mh.suffixed_workspaces(ws)
+    assert found.name == names[0] and found.workspace == workspace
+    assert found.running
+    # MassGen removes its own container at the end.
+    left = subprocess.run(["docker", "ps", "-a", "--filter", f"name=^massgen-{agent}", "--format", "{{.Names}}"],
+                          capture_output=True, text=True, timeout=60).stdout.split()
+    assert left == []

@@ -42,9 +42,14 @@ def candidate_names(agent_id: str, instance_id: str | None) -> tuple[str, ...]:
     return (f"massgen-{agent_id}",)
 
 
+# Labels `docker run` by mgexec sets. A container also shows its image's labels, and mgexec's images
+# carry io.mgexec.image/io.mgexec.base, which MassGen's containers of those images inherit.
+CONTAINER_LABELS = tuple(f"{LABEL}.{key}" for key in ("managed", "agent", "owner.host", "owner.pid", "owner.start"))
+
+
 def made_by_mgexec(labels: Mapping[str, str] | None) -> bool:
-    """mgexec labels every container it makes; MassGen's carry none of those labels."""
-    return any(key.startswith(f"{LABEL}.") for key in (labels or {}))
+    """mgexec labels every container it makes with its owner; MassGen's carry none of those labels."""
+    return any(key in (labels or {}) for key in CONTAINER_LABELS)
 
 
 def read_massgen_container(data: Mapping[str, Any]) -> MassGenContainer:
