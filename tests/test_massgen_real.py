@@ -140,3 +140,31 @@ def test_discovery_finds_massgens_own_docker_mode_container(tmp_path):
     left = subprocess.run(["docker", "ps", "-a", "--filter", f"name=^massgen-{agent}", "--format", "{{.Names}}"],
                           capture_output=True, text=True, timeout=60).stdout.split()
     assert left == []
+
+
+@pytest.mark.docker
+def test_mgexec_massgen_in_docker_mode(tmp_path):
+    """MassGen's docker mode under `mgexec massgen`: the server gets MassGen's docker flags and workspace; nothing is left."""
+    mh.massgen_python()
+    _require_massgen_image()
+    agent = f"mgd{uuid.uuid4().hex[:8]}"
+    script = shared_files_script()
+    containers: set[str] = set()
+    script.on_request = lambda body: containers.update(subprocess.run(
+        ["docker", "ps", "--filter", f"name=^massgen-{agent}", "--format", '{{.Names}}:{{.Label "io.mgexec.managed"}}'],
+        capture_output=True, text=True, timeout=60).stdout.split())
+    config, ws = tmp_path / "massgen.yaml", tmp_path / "ws"
+    env = {**mh.massgen_env(tmp_path), "MGEXEC_MASSGEN": str(mh.massgen_venv() / "bin" / "massgen")}
+    # The sitecustomize there hides /.dockerenv from MassGen, so it keeps docker mode on this machine.
+    launcher_env = {**env, "PYTHONPATH": str(mh.HERE / "data" / "outside_container")}
+    with ScriptedEndpoint(script) as url:
+        mh.write_config(config, mh.agent_backend(url, ws, command_line_execution_mode="docker"), agent_id=agent)
+        run = mh.run_massgen([*mh.mgexec_command(), "massgen", *mh.massgen_argv(config)[1:]], tmp_path,
+                             env=launcher_env)
+    workspace = check_shared_files(script, run, ws)
+    # MassGen made its container and mgexec (told --agent-id and --execution-mode docker) ran its own.
+    assert f"massgen-{agent}:true" in containers and any(c.startswith(f"massgen-{agent}-") for c in containers), containers
+    assert_no_mgexec_left(workspace)
+    left = subprocess.run(["docker", "ps", "-a", "--filter", f"name=^massgen-{agent}", "--format", "{{.Names}}"],
+                          capture_output=True, text=True, timeout=60).stdout.split()
+    assert left == [], left

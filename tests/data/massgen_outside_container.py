@@ -1,22 +1,15 @@
-"""Runs MassGen as if this machine were not a container: hides /.dockerenv, the one file it looks at.
+"""Runs MassGen as if this machine were not a container (see outside_container/sitecustomize.py).
 
-MassGen switches docker mode to local when it sees that file; the tests run inside a container but
-drive a real engine, so they need MassGen's real docker mode. Usage: python THIS [massgen arguments].
+Usage: MASSGEN_PYTHON THIS [massgen arguments...]
 """
 
-import os.path
+import os
 import sys
 
-_exists = os.path.exists
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "outside_container"))
+import hide_dockerenv  # noqa: E402,F401  (patches os.path.exists before MassGen is imported)
 
-
-def _exists_but_dockerenv(path):
-    return False if os.fspath(path) == "/.dockerenv" else _exists(path)
-
-
-os.path.exists = _exists_but_dockerenv
-
-from massgen.cli.entrypoint import cli_main  # noqa: E402  (after the patch, which it must see)
+from massgen.cli.entrypoint import cli_main  # noqa: E402
 
 sys.argv = ["massgen", *sys.argv[1:]]
 cli_main()
