@@ -8,6 +8,7 @@ import sys
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import pytest
 import yaml
 from mcp.client import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
@@ -72,6 +73,14 @@ def test_unknown_flag_is_one_line_on_stderr(tmp_path):
     assert proc.returncode == 2 and proc.stdout == ""
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "--future-flag" in lines[0] and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_help_still_works_and_names_massgens_flags(tmp_path, flag):
+    proc = subprocess.run([MGEXEC, "serve", flag], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                          stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stderr
+    assert "--massgen-workspace" in proc.stdout and "--execution-mode local|docker|srt" in " ".join(proc.stdout.split())
 
 
 def test_bad_massgen_value_is_one_paragraph(tmp_path):

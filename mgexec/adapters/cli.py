@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from mgexec import __version__, processes
+from mgexec.adapters.massgen_serve import SERVE_EPILOG, ServeCommand, massgen_setup, massgen_workspace_option
 from mgexec.errors import MgexecError
 
 EXIT_USAGE = 2
@@ -155,33 +156,10 @@ def _exit_status(result) -> int:
     return min(result.exit_code, 255)
 
 
-class ServeCommand(click.Command):
-    """`serve` also takes MassGen's server flags (lists as MassGen passes them), and names an unknown option in one line."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        from mgexec.config.massgen_flags import FLAGS, first_unknown_option, split_massgen_flags
-        from mgexec.errors import ConfigError
-
-        flags, rest = split_massgen_flags(args)
-        known = {opt for param in self.params for opt in (*param.opts, *param.secondary_opts)}
-        if (unknown := first_unknown_option(rest, known)) is not None:
-            raise ConfigError(f"serve does not know the option {unknown}. It takes mgexec's options (mgexec serve "
-                              f"--help) and MassGen's server flags ({', '.join(FLAGS)}); a newer MassGen may pass "
-                              "flags this mgexec predates.")
-        ctx.meta["massgen_flags"] = flags
-        return super().parse_args(ctx, rest)
-
-
-@cli.command(cls=ServeCommand, epilog="MassGen's server flags are taken too, with MassGen's meanings: "
-             "--allowed-paths P..., --timeout S, --max-output-size B, --allowed-commands P..., --blocked-commands "
-             "P..., --execution-mode local|docker|srt, --srt-settings FILE, --agent-id ID, --instance-id ID, "
-             "--enable-sudo, --local-skills-directory DIR. With --allowed-paths (MassGen's own launch) the "
-             "workspace is the current directory.")
+@cli.command(cls=ServeCommand, epilog=SERVE_EPILOG)
 @config_option
 @agent_option
-@click.option("--massgen-workspace", is_flag=True,
-              help="The workspace is the CWD_<8 hex> copy that the MassGen run starting this server made of the "
-                   "config's cwd (for a command_line entry in a MassGen config).")
+@massgen_workspace_option
 @click.option("--transport", type=click.Choice(["stdio", "streamable-http"]), default="stdio", show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address for streamable-http.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port for streamable-http.")
@@ -210,12 +188,7 @@ def serve(ctx: click.Context, config: str | None, agent: str | None, massgen_wor
 
     flags = ctx.meta.get("massgen_flags")
     cfg = _agent_config(config, agent, workspace, allow, allow_broad, check=False, massgen=flags)
-    if massgen_workspace and workspace is None:
-        cfg = _in_massgen_workspace(cfg)
-    if flags is not None and flags.local_skills_directory is not None and cfg.mode == "local":
-        from mgexec.config.massgen_workspace import link_skills
-
-        link_skills(cfg.workspace, Path(flags.local_skills_directory).resolve())
+    cfg = massgen_setup(cfg, flags, find_workspace=massgen_workspace and workspace is None)
     # With no workspace named, a stdio client in local mode may still supply one as MCP roots: the server
     # starts and refuses each call with the paragraph until it does. Elsewhere the refusal comes now.
     pending = workspace_problem(cfg)
@@ -224,15 +197,6 @@ def serve(ctx: click.Context, config: str | None, agent: str | None, massgen_wor
     processes.become_subreaper()  # the server owns every child it has: orphans of commands come back to it
     run_server(cfg, transport=transport, pending=pending,
                http=HttpOptions(host=host, port=port, token_file=token_file, allow_remote=allow_remote))
-
-
-def _in_massgen_workspace(cfg):
-    """The config with its workspace moved to the copy MassGen made of it for this run."""
-    from mgexec.config.massgen_workspace import find_massgen_workspace
-
-    here = Path.cwd().resolve()
-    given = cfg.workspace.relative_to(here) if cfg.workspace.is_relative_to(here) else cfg.workspace
-    return cfg.model_copy(update={"workspace": find_massgen_workspace(str(given), here), "workspace_implicit": False})
 
 
 @cli.group()
