@@ -123,6 +123,8 @@ class ExecConfig(_Frozen):
     """Everything one agent's execution needs, after defaults and validation."""
 
     agent_id: Annotated[str, StringConstraints(max_length=limits.MAX_AGENT_ID)] = "default"
+    # MassGen's --instance-id: its container for this agent is massgen-{agent_id}-{instance_id}.
+    instance_id: Annotated[str, StringConstraints(max_length=limits.MAX_AGENT_ID)] | None = None
     workspace: Path
     enabled: bool = True
     mode: Literal["local", "docker", "srt"] = "local"
@@ -185,11 +187,11 @@ class ExecConfig(_Frozen):
                 raise ValueError(problem)
         return tuple(value)
 
-    @field_validator("agent_id")
+    @field_validator("agent_id", "instance_id")
     @classmethod
-    def _agent_id(cls, value: str) -> str:
+    def _agent_id(cls, value: str | None) -> str | None:
         # The id becomes part of the container name `massgen-{id}`.
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", value):
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", value):
             raise ValueError(f"{short_repr(value)} cannot name a container; use letters, digits, '_', '.' and '-', starting with a letter or digit")
         return value
 
