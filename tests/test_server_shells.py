@@ -219,3 +219,24 @@ async def test_every_shell_tool_error_fits_its_schema_in_massgen_shape(workspace
     for name, schema in schemas.items():
         with pytest.raises(jsonschema.ValidationError):  # an error is exactly {success: false, error}
             jsonschema.validate({"success": False, "error": "x", "extra": 1}, schema)
+
+
+async def test_an_answer_that_does_not_fit_its_model_still_comes_in_the_tool_shape():
+    from mgexec.adapters.server import _shell_call
+    from mgexec.errors import ShellNotFound
+    from mgexec.shells.results import KillAnswer, ListAnswer
+
+    async def drifted():
+        return {"shell_id": "shell_1", "status": "gone", "signal": None}
+
+    async def refused():
+        raise ShellNotFound("Shell not found: shell_\ud800")
+
+    async def fine():
+        return {"shells": [], "count": 0}
+
+    odd = (await _shell_call(KillAnswer, drifted)).model_dump(mode="json")
+    assert odd["success"] is False and odd["error"].startswith("internal error: ValidationError")
+    assert (await _shell_call(KillAnswer, refused)).model_dump(mode="json") == {
+        "success": False, "error": "Shell not found: shell_\\ud800"}  # a lone surrogate shown escaped
+    assert (await _shell_call(ListAnswer, fine)).model_dump(mode="json") == {"shells": [], "count": 0}

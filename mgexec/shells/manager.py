@@ -30,8 +30,8 @@ from mgexec.errors import (
 )
 from mgexec.shells.buffer import OutputBuffer
 from mgexec.shells.launcher import Launcher, ShellProcess
-from mgexec.waiting import finished_within
 from mgexec.shells.shell import BackgroundShell, control_character, spawn_in_pty
+from mgexec.waiting import finished_within
 
 MAX_WAIT_SECONDS = 60.0
 WAIT_FOR_SECONDS = 1.0  # one search of wait_for over the output (a thread; the loop goes on)

@@ -89,31 +89,31 @@ class InputSent(_Answer):
     bytes_written: int
 
 
-def _answer(result: type[_Answer]) -> dict[str, Any]:
+def _schema_of(result: type[_Answer]) -> ConfigDict:
     # RootModel's schema is a bare anyOf; MCP wants an object at the root of every outputSchema.
     return ConfigDict(json_schema_extra={"type": "object"}, title=f"{result.__name__}OrError")
 
 
 class StartAnswer(RootModel[Union[StartedShell, ShellError]]):
-    model_config = _answer(StartedShell)
+    model_config = _schema_of(StartedShell)
 
 
 class OutputAnswer(RootModel[Union[ShellOutput, ShellError]]):
-    model_config = _answer(ShellOutput)
+    model_config = _schema_of(ShellOutput)
 
 
 class StatusAnswer(RootModel[Union[ShellStatus, ShellError]]):
-    model_config = _answer(ShellStatus)
+    model_config = _schema_of(ShellStatus)
 
 
 class KillAnswer(RootModel[Union[KilledShell, ShellError]]):
-    model_config = _answer(KilledShell)
+    model_config = _schema_of(KilledShell)
 
 
 class ListAnswer(RootModel[Union[ShellList, ShellError]]):
-    model_config = _answer(ShellList)
+    model_config = _schema_of(ShellList)
 
 
 class InputAnswer(RootModel[Union[InputSent, ShellError]]):
-    model_config = _answer(InputSent)
+    model_config = _schema_of(InputSent)
 
