@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Awaitable
 
 
-async def finished_within(waited: Awaitable | asyncio.Event, seconds: float | None) -> bool:
+async def finished_within(waited: asyncio.Future | asyncio.Event, seconds: float | None) -> bool:
     """Wait up to `seconds` for `waited`: True once it has finished (or was cancelled), False when time ran out.
 
-    `waited` is a future, a task, a coroutine (run as a task) or an Event; `seconds=None` waits
-    as long as it takes. Unlike a bare
+    `waited` is a future, a task or an Event (a coroutine has no owner to await it later: make it
+    a task first); `seconds=None` waits as long as it takes. Unlike a bare
     `asyncio.wait_for`, running out of time leaves it going on, for its owner to await or cancel
     (a process's exit, a kill in progress, a reader still draining); an exception it raised is
     raised here. Cancelling the caller cancels only the wait.
@@ -24,13 +23,14 @@ async def finished_within(waited: Awaitable | asyncio.Event, seconds: float | No
         finally:
             setter.cancel()  # ours alone: the Event itself is untouched
         return waited.is_set()
-    future = asyncio.ensure_future(waited)
-    if not future.done():
-        await asyncio.wait({future}, timeout=_bounded(seconds))
-    if not future.done():
+    if not isinstance(waited, asyncio.Future):
+        raise TypeError(f"finished_within waits for a future, a task or an Event, not {type(waited).__name__}")
+    if not waited.done():
+        await asyncio.wait({waited}, timeout=_bounded(seconds))
+    if not waited.done():
         return False
-    if not future.cancelled():
-        future.result()  # re-raise its failure
+    if not waited.cancelled():
+        waited.result()  # re-raise its failure
     return True
 
 
