@@ -7,16 +7,14 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
-from typing_extensions import Annotated
 
 from mgexec.config import limits
 from mgexec.config.limits import MAX_LIST, check_timeout, short_repr
 from mgexec.config.sandbox import SandboxSettings
-
-from mgexec.policy.rules import vet_pattern
+from mgexec.config.validators import NetworkMode, env_name_problem, image_problem, pattern_problem
 
 DEFAULT_IMAGE = "massgen/mcp-runtime:latest"
 DEFAULT_SUDO_IMAGE = "massgen/mcp-runtime-sudo:latest"
@@ -83,8 +81,8 @@ class Credentials(_Frozen):
         if isinstance(value, str):
             value = [value]
         for name in value:
-            if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-                raise ValueError(f"{short_repr(name)} is not an environment variable name")
+            if (problem := env_name_problem(name)) is not None:
+                raise ValueError(problem)
         return value
 
 
@@ -131,7 +129,7 @@ class ExecConfig(_Frozen):
     docker_image: Name = DEFAULT_IMAGE
     docker_memory_limit: Name | None = None
     docker_cpu_limit: float | None = Field(default=None, gt=0, le=limits.MAX_CPU_LIMIT, allow_inf_nan=False)
-    network_mode: Literal["none", "bridge", "host"] = "none"
+    network_mode: NetworkMode = "none"
     enable_sudo: bool = False
     allow_patterns: tuple[str, ...] = Field(default=(), max_length=MAX_LIST)
     deny_patterns: tuple[str, ...] = Field(default=(), max_length=MAX_LIST)
@@ -165,6 +163,13 @@ class ExecConfig(_Frozen):
             memory_bytes(value)
         return value
 
+    @field_validator("docker_image")
+    @classmethod
+    def _image(cls, value: str) -> str:
+        if (problem := image_problem(value)) is not None:
+            raise ValueError(problem)
+        return value
+
     @field_validator("timeout", mode="before")
     @classmethod
     def _timeout(cls, value):
@@ -177,13 +182,11 @@ class ExecConfig(_Frozen):
             return ()
         if isinstance(value, str):
             value = [value]
+        if len(value) > MAX_LIST:
+            return tuple(value)  # refused by the length limit, without probing a thousand patterns first
         for pattern in value:
-            if not isinstance(pattern, str):
-                raise ValueError(f"patterns must be strings (regular expressions), got {short_repr(pattern)}")
-            if len(pattern) > limits.MAX_PATTERN:
-                raise ValueError(f"a pattern is {len(pattern)} characters long; patterns may have at most {limits.MAX_PATTERN}")
             # Probed here so `config check`, `exec` and `serve` refuse the same patterns.
-            if (problem := vet_pattern(pattern, "deny" if info.field_name == "deny_patterns" else "allow")):
+            if (problem := pattern_problem(pattern, "deny" if info.field_name == "deny_patterns" else "allow")):
                 raise ValueError(problem)
         return tuple(value)
 

@@ -51,6 +51,7 @@ from functools import lru_cache
 import regex
 
 from mgexec import saferegex
+from mgexec.config.validators import vet_pattern  # noqa: F401  (the rule lives with the config; callers import it here too)
 from mgexec.errors import ConfigError, PolicyViolation
 from mgexec.policy.baseline import LineFacts, dangerous_reason, glob_forms, line_facts
 from mgexec.policy.budget import ParseBudget
@@ -94,22 +95,6 @@ def _compile(patterns: tuple[str, ...], kind: str) -> tuple[saferegex.Pattern, .
                 f"in the {kind} list of the config (patterns use Python `re` syntax; escape "
                 "literal characters such as `.`, `+`, `(` or `[` with a backslash).") from None
     return tuple(compiled)
-
-
-def vet_pattern(pattern: str, kind: str) -> str | None:
-    """Why a configured allow/deny pattern cannot be used (bad syntax, catastrophic backtracking), or None.
-
-    The probe matches the way the policy will (`match` for deny, `fullmatch` for allow).
-    """
-    try:
-        slow = saferegex.backtracking_input(pattern, "match" if kind == "deny" else "fullmatch")
-    except regex.error as err:
-        return f"`{pattern}` is not a valid regular expression: {err}"
-    if slow is None:
-        return None
-    return (f"`{pattern}` backtracks catastrophically: matching it against {slow} takes longer than "
-            f"{saferegex.PROBE_SECONDS:g} s, and it would be tried on every command. Rewrite it without "
-            "nested or overlapping repetition (for example `(a+)+` -> `a+`, `(a|aa)+` -> `a+`)")
 
 
 def check_command(command: str, policy: CommandPolicy, *, work_dir: str | None = None,
