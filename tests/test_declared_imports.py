@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# Imported only by code that runs in another program's interpreter, never in mgexec's own.
+FOREIGN = {"massgen": "mgexec/adapters/massgen_launcher.py runs inside MassGen's own Python"}
 
 
 def _imported_top_level_modules() -> set[str]:
@@ -20,7 +22,7 @@ def _imported_top_level_modules() -> set[str]:
                 modules |= {alias.name.split(".")[0] for alias in node.names}
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 modules.add(node.module.split(".")[0])
-    return {m for m in modules if m != "mgexec" and m not in sys.stdlib_module_names}
+    return {m for m in modules if m != "mgexec" and m not in sys.stdlib_module_names and m not in FOREIGN}
 
 
 def _normal(name: str) -> str:
