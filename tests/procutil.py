@@ -25,7 +25,7 @@ def wait_all_gone(pids, seconds: float = 5.0) -> list[int]:
     return alive
 
 
-def read_pids(path: Path, expected: int, seconds: float = 5.0) -> list[int]:
+def read_pids(path: Path, expected: int, seconds: float = 20.0) -> list[int]:
     """PIDs a test command wrote one per line, once `expected` of them are there."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
