@@ -45,6 +45,10 @@ class Place:
         """(status, exit_code) of a shell whose shell process a signal ended, as this launcher reports it."""
         raise NotImplementedError
 
+    def killed_code(self, signum: int) -> int:
+        """The exit_code of a shell a kill ended with signum."""
+        raise NotImplementedError
+
     def still_there(self) -> bool:
         """What the shells ran in outlives a deliberate close."""
         return True
@@ -91,6 +95,9 @@ class HostPlace(Place):
 
     def signal_death(self, signum: int) -> tuple[str, int]:
         return "killed", -signum
+
+    def killed_code(self, signum: int) -> int:
+        return -signum
 
 
 class ContainerPlace(Place):
@@ -148,6 +155,9 @@ class ContainerPlace(Place):
 
     def signal_death(self, signum: int) -> tuple[str, int]:
         return "failed", 128 + signum  # docker exec reports a signal death as a shell does
+
+    def killed_code(self, signum: int) -> int:
+        return 128 + signum
 
     def still_there(self) -> bool:
         from dockermode import exists

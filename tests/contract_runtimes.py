@@ -140,19 +140,13 @@ def runtime_workspace(runtime_kind, tmp_path) -> Path:
 @pytest.fixture
 async def make_runtime(runtime_kind, runtime_workspace):
     """A factory: `await make_runtime(**config_fields)` is a started executor, closed after the test."""
-    started = []
     with runtime_kind.setup():
-        async def make(**fields):
-            executor = make_executor(runtime_kind.config(runtime_workspace, **fields))
-            await executor.__aenter__()
-            started.append(executor)
-            return executor
+        async with contextlib.AsyncExitStack() as running:
+            async def make(**fields):
+                return await running.enter_async_context(make_executor(runtime_kind.config(runtime_workspace,
+                                                                                          **fields)))
 
-        try:
             yield make
-        finally:
-            for executor in reversed(started):
-                await executor.__aexit__(None, None, None)
 
 
 @pytest.fixture

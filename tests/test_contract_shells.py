@@ -170,7 +170,8 @@ async def test_kill_takes_the_whole_tree(shells, work_dir, place):
     result = await shells.kill(started["shell_id"])
     assert result == {"shell_id": started["shell_id"], "status": "killed", "signal": "SIGTERM"}
     assert await place.gone(tree) == []
-    assert (await shells.status(started["shell_id"]))["status"] == "killed"
+    status = await shells.status(started["shell_id"])
+    assert (status["status"], status["exit_code"]) == ("killed", place.killed_code(signal.SIGTERM))
 
 
 async def test_kill_reaches_other_process_groups_of_the_session(shells, work_dir, place):
