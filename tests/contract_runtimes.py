@@ -61,10 +61,15 @@ class Runtime:
     cancel_settle: float = 3.0  # seconds a cancelled command's processes may take to go after the cancel
 
 
+    @property
+    def in_container(self) -> bool:
+        """Its commands run in a container: their pids are read there, and the tests need an engine."""
+        return self.config_fields.get("mode") == "docker"
+
     def config(self, workspace: Path, **fields) -> ExecConfig:
         merged = {**self.config_fields, **fields}
-        if merged.get("mode") == "docker":
-            merged.setdefault("agent_id", f"t{uuid.uuid4().hex[:10]}")
+        if self.in_container:
+            merged.setdefault("agent_id", f"t{uuid.uuid4().hex[:10]}")  # a container of its own per test
         return ExecConfig(workspace=workspace, **merged)
 
 
@@ -98,8 +103,7 @@ class Probe:
 
     @property
     def container(self) -> str | None:
-        return getattr(self.executor, "container", None) if self.runtime.config_fields.get("mode") == "docker" \
-            else None
+        return getattr(self.executor, "container", None) if self.runtime.in_container else None
 
     def uses_warm_channel(self) -> bool:
         return getattr(self.executor, "channel", None) is not None
@@ -122,8 +126,7 @@ class Probe:
 
 
 def runtime_params():
-    return [pytest.param(r, id=r.id, marks=[pytest.mark.docker] if r.config_fields.get("mode") == "docker" else [])
-            for r in RUNTIMES]
+    return [pytest.param(r, id=r.id, marks=[pytest.mark.docker] if r.in_container else []) for r in RUNTIMES]
 
 
 @pytest.fixture(params=runtime_params())
