@@ -13,6 +13,7 @@ from bench.__main__ import select_groups
 from bench.report import results_table, targets_table
 from bench.timing import Row, percentile
 from dockermode import require_image
+from dockerutil import docker_binary
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -105,7 +106,7 @@ def test_docker_groups_rows_and_written_report(tmp_path):
 
 
 def bench_containers() -> set[str]:
-    found = subprocess.run(["docker", "ps", "-a", "--format", "{{.Names}}", "--filter", "name=^massgen-bench-"],
+    found = subprocess.run([docker_binary(), "ps", "-a", "--format", "{{.Names}}", "--filter", "name=^massgen-bench-"],
                            capture_output=True, text=True, stdin=subprocess.DEVNULL, check=True)
     return set(found.stdout.split())
 
