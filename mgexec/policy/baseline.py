@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from mgexec.policy import findexpr, forkbomb, globnames
 from mgexec.policy.wordforms import is_computed, run_forms
 from mgexec.policy.privilege import PRIVILEGE_PROGRAMS, privilege_reason
-from mgexec.policy.shellwalker import SimpleCommand
+from mgexec.policy.shellcommand import SimpleCommand
 from mgexec.policy.targets import brace_expand, catastrophic_target, is_block_device, normalize
 from mgexec.policy.workdirs import (Place, command_places, covers_directory, follow_links,
                                     line_links)

@@ -58,7 +58,8 @@ from mgexec.policy.stdin_scripts import stdin_script
 from mgexec.policy.wordforms import glob_names, is_computed, is_glob, run_forms
 from mgexec.policy.globalopts import canonical_forms
 from mgexec.policy.globnames import is_glob_name
-from mgexec.policy.shellwalker import SimpleCommand, parse_command_line
+from mgexec.policy.shellcommand import SimpleCommand
+from mgexec.policy.shellwalker import parse_command_line
 
 _SHOW_MAX = 200
 
