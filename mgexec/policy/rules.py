@@ -55,7 +55,7 @@ from mgexec.errors import ConfigError, PolicyViolation
 from mgexec.policy.baseline import LineFacts, dangerous_reason, glob_forms, line_facts
 from mgexec.policy.budget import ParseBudget
 from mgexec.policy.stdin_scripts import stdin_script
-from mgexec.policy.wordforms import glob_names, is_computed, is_glob, run_forms
+from mgexec.policy.expansions import glob_names, is_computed, is_glob, run_forms
 from mgexec.policy.globalopts import canonical_forms
 from mgexec.policy.globnames import is_glob_name
 from mgexec.policy.shellcommand import SimpleCommand
