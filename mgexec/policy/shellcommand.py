@@ -27,14 +27,13 @@ class SimpleCommand:
     wrappers it runs through, outermost first; `function` is the function whose body holds it, and
     `in_pipeline`/`background` say how it runs within that body (or within the line); `repeats`
     says it sits in a loop or trap and may run again after later commands; `unreadable` says why
-    part of what it runs (a script a shell reads from a pipe, a file or a descriptor; a command a
-    program builds) is known only when the line runs; `readings` are the word lists it may run as
-    where the line decides its expansions (variables it sets, `for` words, positional parameters,
-    `$(echo ...)`), empty when only `words` is known; `and_or` numbers the `a && b || c` lists it
-    sits in (outermost first) with the operators before its pipeline in each. `unseen` names text
-    made at run time that decides what the command does (a variable the line does not set,
-    evaluated as arithmetic): no check can judge it, so an allow list refuses the command, as it
-    does an `unreadable` one.
+    part of what it does is text known only when the line runs (a script a shell reads from a
+    pipe, a file or a descriptor; a command a program builds; a value the line does not set,
+    evaluated as arithmetic): no check can judge that text, so an allow list refuses the command;
+    `readings` are the word lists it may run as where the line decides its expansions (variables
+    it sets, `for` words, positional parameters, `$(echo ...)`), empty when only `words` is known;
+    `and_or` numbers the `a && b || c` lists it sits in (outermost first) with the operators
+    before its pipeline in each.
     """
 
     words: tuple[str, ...]
@@ -49,7 +48,6 @@ class SimpleCommand:
     repeats: bool = False
     readings: tuple[tuple[str, ...], ...] = ()
     and_or: tuple[tuple[int, tuple[str, ...]], ...] = ()
-    unseen: tuple[str, ...] = ()
 
     @cached_property  # read by every rule for every command
     def name(self) -> str:

@@ -37,12 +37,18 @@ def parse_command_line(command: str, *,
     check_line_size(command)
     walk = Walk(budget or ParseBudget())
     commands = list(_script_commands(command, Ctx(walk=walk), label=None, dialects=(BASH,)))
-    unseen = shellarith.judge(walk.arith)
-    if unseen:
-        commands = [replace(c, unseen=tuple(unseen[c])) if c in unseen else c for c in commands]
-        if None in unseen:  # from `(( ))`, `[[ ]]` or `for (( ))`: no simple command to carry it
-            commands.append(SimpleCommand(words=(), raw="", unseen=tuple(unseen[None])))
+    run_time = shellarith.judge(walk.arith)  # values the line does not set, per command
+    if run_time:
+        commands = [_made_at_run_time(c, run_time[c]) if c in run_time else c for c in commands]
+        if None in run_time:  # from `(( ))`, `[[ ]]` or `for (( ))`: no simple command to carry it
+            commands.append(_made_at_run_time(SimpleCommand(words=(), raw=""), run_time[None]))
     return tuple(commands)
+
+
+def _made_at_run_time(command: SimpleCommand, reasons: list[str]) -> SimpleCommand:
+    """The command, marked with the run-time values its arithmetic evaluates."""
+    return replace(command, unreadable="; ".join(([command.unreadable] if command.unreadable else [])
+                                                 + reasons))
 
 
 def _script_commands(text: str, ctx: Ctx, label: str | None,
