@@ -12,15 +12,16 @@ def make_executor(config: ExecConfig, *, single_command: bool = False) -> Execut
         from mgexec.executors.docker import DockerExecutor
 
         # Opening the warm channel costs more than the one docker exec it would save.
-        return DockerExecutor(config, warm_channel=False if single_command else None)
+        return DockerExecutor(config, warm_channel=False if single_command else None,
+                              single_command=single_command)
     if config.mode == "srt":
         from mgexec.sandbox.executor import SandboxExecutor
 
         # One bwrap costs less than starting the warm helper for a single command.
-        return SandboxExecutor(config, warm=not single_command)
+        return SandboxExecutor(config, warm=not single_command, single_command=single_command)
     from mgexec.executors.local import LocalExecutor
 
-    return LocalExecutor(config)
+    return LocalExecutor(config, single_command=single_command)
 
 
 __all__ = ["Executor", "CommandGate", "ProgressCallback", "make_executor"]

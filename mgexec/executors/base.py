@@ -14,7 +14,7 @@ from mgexec.config.limits import check_timeout
 from mgexec.errors import ConfigError, MgexecError, PolicyViolation
 from mgexec.policy import CommandPolicy, resolve_work_dir
 from mgexec.policy.paths import open_work_dir
-from mgexec.policy.checker import PolicyChecker
+from mgexec.policy.checker import InlineChecker, PolicyChecker
 from mgexec.policy.inputs import check_command_text
 from mgexec.result import ExecResult, rejected
 
@@ -28,16 +28,18 @@ class CommandGate:
 
     The policy check runs in worker processes (see policy.checker): the event loop never
     spends time reading a command line, and a line that cannot be judged in time is refused.
+    `single_command`: the caller runs one command and exits, so nothing else waits on its loop
+    and the line is judged in this process, within the same budget, without starting a worker.
     """
 
-    def __init__(self, config: ExecConfig) -> None:
+    def __init__(self, config: ExecConfig, *, single_command: bool = False) -> None:
         self.config = config
         self.policy = CommandPolicy(
             allow_patterns=config.allow_patterns,
             deny_patterns=config.deny_patterns,
             enable_sudo=config.enable_sudo,
         )
-        self.checker = PolicyChecker(self.policy)
+        self.checker = InlineChecker(self.policy) if single_command else PolicyChecker(self.policy)
 
     async def approve(self, command: str, work_dir: str | None) -> Path:
         """The resolved work_dir for an allowed command; PolicyViolation otherwise."""
@@ -87,9 +89,9 @@ async def with_progress(work: Awaitable[T], on_progress: ProgressCallback | None
 class Executor(ABC):
     """Runs commands for one agent; owns whatever it starts and releases it on close()."""
 
-    def __init__(self, config: ExecConfig) -> None:
+    def __init__(self, config: ExecConfig, *, single_command: bool = False) -> None:
         self.config = config
-        self.gate = CommandGate(config)
+        self.gate = CommandGate(config, single_command=single_command)
         self._inflight: set[asyncio.Task] = set()
         self._preparing: asyncio.Task | None = None
         self.preparing_message = ""

@@ -60,8 +60,9 @@ class DockerExecutor(Executor):
     container) when the image can run it, else each is its own `docker exec`; results are the same.
     """
 
-    def __init__(self, config, *, keep: bool = False, kill_grace: float = 2.0, warm_channel: bool | None = None) -> None:
-        super().__init__(config)
+    def __init__(self, config, *, keep: bool = False, kill_grace: float = 2.0, warm_channel: bool | None = None,
+                 single_command: bool = False) -> None:
+        super().__init__(config, single_command=single_command)
         self.keep = keep
         self.kill_grace = kill_grace
         self.warm_channel = config.docker_warm_channel if warm_channel is None else warm_channel

@@ -18,8 +18,8 @@ from mgexec.runner import run_process, spawn_error
 class LocalExecutor(Executor):
     """Commands on this host; a watchdog process kills them if this process dies first (even by SIGKILL)."""
 
-    def __init__(self, config) -> None:
-        super().__init__(config)
+    def __init__(self, config, *, single_command: bool = False) -> None:
+        super().__init__(config, single_command=single_command)
         self.watchdog: LocalWatchdog | None = None
 
     async def open(self) -> None:

@@ -31,8 +31,8 @@ PROBE_TIMEOUT = 30.0
 class SandboxExecutor(Executor):
     """Runs the agent's commands in its sandbox; closing it ends the sandbox and everything inside."""
 
-    def __init__(self, config, *, warm: bool = True, kill_grace: float = 2.0) -> None:
-        super().__init__(config)
+    def __init__(self, config, *, warm: bool = True, kill_grace: float = 2.0, single_command: bool = False) -> None:
+        super().__init__(config, single_command=single_command)
         self.warm = warm
         self.kill_grace = kill_grace
         self.bwrap: str | None = None
