@@ -19,6 +19,8 @@ from bench.latency import bench_docker, bench_local
 from bench.machine import describe_machine
 from bench.mcp_rtt import bench_mcp
 from bench.report import render
+from bench.srt_cli import bench_srt_cli
+from bench.sandbox import bench_sandbox
 from bench.timing import BenchError, Row
 
 REPO = Path(__file__).resolve().parents[1]
@@ -34,6 +36,8 @@ GROUPS = {
     "concurrency": bench_concurrency,
     "shells": bench_shells,
     "attack": bench_attack,
+    "srt-cli": bench_srt_cli,  # installs the npm CLI on first use; a skipped row says why when it cannot
+    "sandbox": bench_sandbox,
 }
 
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import subprocess
 import time
 import uuid
 
 from mgexec.docker.channel import ExecChannel
-from mgexec.docker.engine import DockerCLI
+from mgexec.docker.engine import DockerCLI, resolve_binary
 from mgexec.runner import run_process
 
 
@@ -34,7 +35,7 @@ def summary(label: str, times: list[float]) -> str:
 
 
 async def probe(container: str, runs: int) -> None:
-    cli = DockerCLI()
+    cli = DockerCLI(resolve_binary(None, os.environ))
     channel = await ExecChannel.open(cli, container)
     try:
         await channel.run("true", work_dir="/", timeout=30, output_cap=1000)  # warm-up
@@ -55,14 +56,15 @@ def main() -> None:
     parser.add_argument("--container", help="an existing running container to probe")
     args = parser.parse_args()
     name = args.container or f"mgexec-probe-{uuid.uuid4().hex[:8]}"
+    docker = resolve_binary(None, os.environ)
     if not args.container:
-        subprocess.run(["docker", "run", "-d", "--rm", "--init", "--name", name, "--network", "none", args.image],
+        subprocess.run([docker, "run", "-d", "--rm", "--init", "--name", name, "--network", "none", args.image],
                        check=True, capture_output=True)
     try:
         asyncio.run(probe(name, args.runs))
     finally:
         if not args.container:
-            subprocess.run(["docker", "rm", "-f", name], capture_output=True)
+            subprocess.run([docker, "rm", "-f", name], capture_output=True)
 
 
 if __name__ == "__main__":

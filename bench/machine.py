@@ -8,6 +8,7 @@ import platform
 from pathlib import Path
 
 import mgexec
+from mgexec.docker.engine import resolve_binary
 
 
 def _first_value(path: str, key: str) -> str | None:
@@ -42,8 +43,9 @@ async def _output(*argv: str) -> str | None:
 
 async def describe_machine(repo: Path) -> dict[str, str]:
     """Ordered name → value pairs for the report."""
-    client = await _output("docker", "version", "--format", "{{.Client.Version}}")
-    server = await _output("docker", "version", "--format", "{{.Server.Version}} (API {{.Server.APIVersion}})")
+    docker = resolve_binary(None, os.environ)  # MGEXEC_DOCKER, as mgexec itself picks the CLI
+    client = await _output(docker, "version", "--format", "{{.Client.Version}}")
+    server = await _output(docker, "version", "--format", "{{.Server.Version}} (API {{.Server.APIVersion}})")
     commit = await _output("git", "-C", str(repo), "rev-parse", "--short", "HEAD")
     ram = ram_gib()
     load = os.getloadavg()

@@ -10,6 +10,7 @@ from pathlib import Path
 from bench.context import BenchContext, agent_id, check_ok
 from bench.latency import paired_overhead_ms
 from bench.timing import BenchError, Row, time_interleaved
+from mgexec.docker.engine import resolve_binary
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -84,7 +85,7 @@ async def remove_leftover(agent: str) -> str:
 
 
 async def _docker(*args: str) -> str:
-    proc = await asyncio.create_subprocess_exec("docker", *args, stdin=asyncio.subprocess.DEVNULL,
+    proc = await asyncio.create_subprocess_exec(resolve_binary(None, os.environ), *args, stdin=asyncio.subprocess.DEVNULL,
                                                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
     out, _ = await proc.communicate()
     return out.decode(errors="replace")

@@ -73,6 +73,15 @@ def comparisons(rows: Rows) -> list[str]:
     if _ok(rows, "output.py", "output.bare"):
         ratio = rows["output.py"].median_ms / rows["output.bare"].median_ms
         out.append(f"large output, docker-py vs bare `docker exec`: {ratio:.2f}× the time")
+    times("srtcli.bwrap", "srtcli.srt", "per-command bwrap vs the `srt` CLI (sandbox-runtime)")
+    times("srtcli.local", "srtcli.srt", "local `bash -c` vs the `srt` CLI")
+    if _ok(rows, "srt.warm"):
+        out.append(f"mgexec srt warm sandbox vs mgexec local: {rows['srt.warm'].metrics['vs_local_ms']:+.2f} ms "
+                   "(median of paired differences, same run)")
+    times("srt.warm", "srt.bwrap", "mgexec srt warm sandbox vs one bwrap per command")
+    if _ok(rows, "srt.cli"):  # timed in turns with the warm sandbox, fewer runs: its own ratio
+        out.append(f"mgexec srt warm sandbox vs the `srt` CLI: **{rows['srt.cli'].metrics['ratio']:.0f}×** faster "
+                   f"({fmt_ms(rows['srt.cli'].median_ms)} ms per CLI call, median)")
     if _ok(rows, "conc.parallel"):
         out.append(f"concurrent vs sequential docker calls: {rows['conc.parallel'].metrics['speedup']:.1f}× faster")
     return out
@@ -113,6 +122,10 @@ TARGETS = (
     Target("large output through the warm channel within 2× of bare `docker exec`", ("output.warm", "output.bare"),
            _output_ratio),
     Target("concurrent docker calls all succeed", ("conc.parallel",), _concurrency),
+    Target("mgexec srt (warm sandbox) within 1 ms of local mode at the median", ("srt.warm",),
+           lambda r: (f"{r['srt.warm'].metrics['vs_local_ms']:+.2f} ms", r["srt.warm"].metrics["vs_local_ms"] <= 1)),
+    Target("mgexec srt (warm sandbox) ≥ 20× faster than the `srt` CLI", ("srt.warm", "srt.cli"),
+           lambda r: (f"{r['srt.cli'].metrics['ratio']:.1f}×", r["srt.cli"].metrics["ratio"] >= 20)),
     Target("MCP `echo` while the slowest line to judge is judged, median ≤ 100 ms", ("attack.echo",),
            lambda r: (f"{fmt_ms(r['attack.echo'].median_ms)} ms", r["attack.echo"].median_ms <= 100)),
 )
@@ -161,6 +174,11 @@ loops on `output(since_last_read=True, wait_seconds=10)` until the shell has end
 warm-up calls, `attack.echo` {s.n} more, each sent while `execute_command` judges `false && true > x` followed by \
 26 `{{a,b}}` groups (a line whose check explodes; it is refused at the 3 s budget, and a new one starts until \
 all echoes are timed).
+- `srtcli.*`: the `srt` CLI of npm `@anthropic-ai/sandbox-runtime` (pinned version, installed by the bench into \
+`~/.cache/mgexec-bench/`) runs `true` with network off and writes only to a scratch directory; it takes turns \
+with a per-command `bwrap` of srt mode's shape (own network and PID namespaces, read-only `/`, private `/tmp`) and \
+a local `bash -c true`, {min(s.n, 10 if s.n <= 20 else 30)} runs each. Without npm, the registry, or bubblewrap, \
+socat and ripgrep, the row says it was skipped and why.
 - Requirements: a running engine with `massgen/mcp-runtime:latest` for the docker rows, and docker-py \
 (`pip install 'docker>=7'`, the `bench` extra) for the `*.py` rows; without them those rows say why they are \
 missing. `bench/channel_probe.py --container NAME` times the channel alone against an existing container.

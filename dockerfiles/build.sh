@@ -8,6 +8,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 DOCKER=${MGEXEC_DOCKER:-docker}
 RUNTIME_NAME=massgen/mcp-runtime
 SUDO_NAME=massgen/mcp-runtime-sudo
+# The names MassGen's own docker mode looks for (it pulls them from ghcr.io when they are missing).
+MASSGEN_PREFIX=ghcr.io/
 DEFAULT_BASE=python:3.11-slim
 SUITE=bookworm
 BOOTSTRAP_IMAGE=mgexec/debian-$SUITE:latest
@@ -50,6 +52,10 @@ Options:
                       Default: $HOST_CA
                       when this host has it.
   --no-cache          build without the layer cache (fresh packages)
+  --massgen-names     also tag the image under the name MassGen's own docker
+                      mode uses (${MASSGEN_PREFIX}$RUNTIME_NAME or
+                      ${MASSGEN_PREFIX}$SUDO_NAME, same tag), so MassGen finds it
+                      on a machine that reaches no registry
   -h, --help          show this help
 
 Why the host's CA bundle by default: behind a corporate proxy the build only
@@ -94,7 +100,7 @@ usage_error() {
     exit 2
 }
 
-sudo_variant=0 name="" tag=latest base="" bootstrap=0 rebuild_base=0 no_cache=0 dockerfile=""
+massgen_names=0 sudo_variant=0 name="" tag=latest base="" bootstrap=0 rebuild_base=0 no_cache=0 dockerfile=""
 mirror=${MGEXEC_DEBIAN_MIRROR:-}
 ca_bundle=${MGEXEC_CA_BUNDLE:-}
 
@@ -105,6 +111,7 @@ parse_args() {
             --bootstrap) bootstrap=1 ;;
             --rebuild-base) bootstrap=1 rebuild_base=1 ;;
             --no-cache) no_cache=1 ;;
+            --massgen-names) massgen_names=1 ;;
             -h | --help) usage; exit 0 ;;
             -t | --tag | -n | --name | --base | --mirror | --ca-bundle | -f | --file)
                 if (($# < 2)) || [[ -z $2 ]]; then usage_error "option $1 needs a value."; fi
@@ -121,6 +128,9 @@ parse_args() {
         usage_error "--base and --bootstrap (or --rebuild-base) both choose the base image; give only one."
     fi
     if [[ -n $dockerfile ]]; then check_file_options; fi
+    if ((massgen_names)) && [[ -n $dockerfile || ( -n $name && $name != "$RUNTIME_NAME" && $name != "$SUDO_NAME" ) ]]; then
+        usage_error "--massgen-names tags the runtime images $RUNTIME_NAME and $SUDO_NAME under MassGen's names; it does not apply to --file or -n NAME."
+    fi
     # Checked now rather than by docker after minutes of work.
     [[ $tag =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]] ||
         usage_error "'$tag' is not a valid image tag (letters, digits, '_', '.', '-'; at most 128)."
@@ -606,9 +616,19 @@ main() {
         build_custom "$name:$tag"
     elif ((sudo_variant)); then
         build_sudo "${name:-$SUDO_NAME}:$tag" "$tag"
+        tag_for_massgen "$SUDO_NAME:$tag"
     else
         build_runtime "${name:-$RUNTIME_NAME}:$tag"
+        tag_for_massgen "$RUNTIME_NAME:$tag"
     fi
+}
+
+# tag_for_massgen IMAGE: with --massgen-names, IMAGE also answers to MassGen's name for it.
+tag_for_massgen() {
+    ((massgen_names)) || return 0
+    "$DOCKER" tag "$1" "$MASSGEN_PREFIX$1" ||
+        die "tagging $1 as $MASSGEN_PREFIX$1 failed (see the error above)."
+    say "tagged $1 as $MASSGEN_PREFIX$1 (MassGen's name for it)"
 }
 
 main "$@"

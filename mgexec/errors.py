@@ -122,3 +122,7 @@ class ChannelUnavailable(DockerError):
 
 class ChannelLost(DockerError):
     """The exec channel into a container ended while commands were in flight; their results are lost."""
+
+
+class SandboxUnavailable(MgexecError, RuntimeError):
+    """srt mode cannot run here: no bwrap, no user namespaces, not Linux, or the sandbox fails to start."""

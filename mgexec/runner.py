@@ -18,6 +18,7 @@ from typing import Callable, Mapping, Sequence
 
 from mgexec import processes
 from mgexec.errors import SpawnFailed
+from mgexec.waiting import finished_within
 
 DEFAULT_KILL_GRACE = 2.0
 # How long to wait for pipes to close once the main process has exited; after that, whatever
@@ -206,19 +207,17 @@ async def run_process(
     readers = asyncio.gather(_pump(proc.stdout, out), _pump(proc.stderr, err), _feed(proc, stdin_data))
     timed_out = False
     try:
-        try:
-            await asyncio.wait_for(asyncio.shield(child.exited), timeout)
-        except asyncio.TimeoutError:
+        if not await finished_within(child.exited, timeout):
             timed_out = True
             if on_timeout is not None:
                 maybe = on_timeout()
                 if asyncio.iscoroutine(maybe) or isinstance(maybe, asyncio.Future):
                     await maybe
             await kill_command(child, kill_grace)
-        if not await _finished_within(readers, LEFTOVER_WAIT):
+        if not await finished_within(readers, LEFTOVER_WAIT):
             # The main process is gone but something it started still holds the pipes.
             await sweep_command(child.pid)
-            if not await _finished_within(readers, kill_grace):
+            if not await finished_within(readers, kill_grace):
                 # Nothing should hold them now; never wait on them forever.
                 _cancel_quietly(readers)
                 proc._transport.close()  # type: ignore[attr-defined]
@@ -247,18 +246,6 @@ def _cancel_quietly(readers: asyncio.Future) -> None:
     # with a traceback ("exception was never retrieved") when the future is collected.
     readers.cancel()
     readers.add_done_callback(lambda f: f.cancelled() or f.exception())
-
-
-async def _finished_within(task: asyncio.Future, seconds: float) -> bool:
-    try:
-        await asyncio.wait_for(asyncio.shield(task), seconds)
-        return True
-    except asyncio.TimeoutError:
-        return False
-    except asyncio.CancelledError:
-        if task.cancelled():
-            return True
-        raise
 
 
 async def _pump(stream: asyncio.StreamReader | None, sink: CappedBuffer) -> None:
@@ -306,10 +293,7 @@ async def kill_command(child: Child, grace: float = DEFAULT_KILL_GRACE) -> None:
         # The group at once, before any await: a shutdown may end the loop during the sweep below.
         _signal_group(child.pid, signal.SIGTERM)
         await asyncio.to_thread(processes.terminate, _scope(child.pid), signal.SIGTERM)
-        try:
-            await asyncio.wait_for(asyncio.shield(child.exited), grace)
-        except asyncio.TimeoutError:
-            pass
+        await finished_within(child.exited, grace)
     await sweep_command(child.pid)
     await child.exited
 
@@ -322,11 +306,9 @@ async def kill_group(child: Child, grace: float = DEFAULT_KILL_GRACE) -> int | N
     already_gone = child.exited.done()
     if not _signal_group(child.pid, signal.SIGTERM) and already_gone:
         return None
-    ended_by: int | None = None
-    try:
-        await asyncio.wait_for(asyncio.shield(child.exited), grace)
+    if await finished_within(child.exited, grace):
         ended_by = None if already_gone else signal.SIGTERM
-    except asyncio.TimeoutError:
+    else:
         ended_by = signal.SIGKILL
     # SIGKILL the group regardless: children that ignored SIGTERM must go too.
     _signal_group(child.pid, signal.SIGKILL)

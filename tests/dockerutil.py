@@ -24,6 +24,23 @@ _PASSWD = "root:x:0:0:root:/root:/bin/sh\nmassgen:x:1000:1000::/home/massgen:/bi
 _GROUP = "root:x:0:\nmassgen:x:1000:\n"
 
 
+def docker_binary() -> str:
+    """The docker CLI the tests drive: MGEXEC_DOCKER when set (podman, a wrapper), else `docker`, as mgexec does."""
+    return os.environ.get("MGEXEC_DOCKER", "").strip() or "docker"
+
+
+def docker_argv(*args: str) -> list[str]:
+    """argv of one docker call, with the CLI the tests drive (never a hard-coded `docker`)."""
+    return [docker_binary(), *args]
+
+
+def docker_cli():
+    """mgexec's gateway to the CLI the tests drive."""
+    from mgexec.docker.engine import DockerCLI
+
+    return DockerCLI(docker_binary())
+
+
 def _in_ci() -> bool:
     return os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
 
@@ -31,7 +48,7 @@ def _in_ci() -> bool:
 @functools.lru_cache(maxsize=1)
 def engine_available() -> tuple[bool, str]:
     """(True, "") when `docker info` answers, else (False, why): checked once per test run."""
-    docker = shutil.which(os.environ.get("MGEXEC_DOCKER") or "docker")
+    docker = shutil.which(docker_binary())
     if docker is None:
         return False, "no docker CLI on PATH"
     try:
@@ -61,24 +78,24 @@ def require_engine() -> None:
 
 def require_docker_cli() -> str:
     """The docker CLI path (no engine needed); skips without one, fails in CI."""
-    docker = shutil.which("docker")
+    docker = shutil.which(docker_binary())
     if docker:
         return docker
     if _in_ci():
-        pytest.fail("CI needs the docker CLI on PATH for this test.")
-    pytest.skip("no docker CLI on PATH")
+        pytest.fail(f"CI needs the docker CLI ({docker_binary()}) on PATH for this test.")
+    pytest.skip(f"no docker CLI ({docker_binary()}) on PATH")
 
 
 @functools.lru_cache(maxsize=1)
 def ensure_test_image() -> str:
     """Tag of a tiny image (sh, bash, sleep, coreutils; user massgen 1000; CMD sleep infinity), built once."""
     require_engine()
-    have = subprocess.run(["docker", "image", "inspect", TEST_IMAGE], capture_output=True,
+    have = subprocess.run(docker_argv("image", "inspect", TEST_IMAGE), capture_output=True,
                           stdin=subprocess.DEVNULL)
     if have.returncode == 0:
         return TEST_IMAGE
     imported = subprocess.run(
-        ["docker", "import", "-c", 'CMD ["sleep", "infinity"]', "-c", "WORKDIR /workspace", "-", TEST_IMAGE],
+        docker_argv("import", "-c", 'CMD ["sleep", "infinity"]', "-c", "WORKDIR /workspace", "-", TEST_IMAGE),
         input=_rootfs_tar(), capture_output=True, timeout=120)
     if imported.returncode != 0:
         pytest.fail(f"could not build {TEST_IMAGE}: {imported.stderr.decode(errors='replace')}")

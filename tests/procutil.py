@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -25,7 +26,7 @@ def wait_all_gone(pids, seconds: float = 5.0) -> list[int]:
     return alive
 
 
-def read_pids(path: Path, expected: int, seconds: float = 5.0) -> list[int]:
+def read_pids(path: Path, expected: int, seconds: float = 20.0) -> list[int]:
     """PIDs a test command wrote one per line, once `expected` of them are there."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -35,3 +36,35 @@ def read_pids(path: Path, expected: int, seconds: float = 5.0) -> list[int]:
                 return pids
         time.sleep(0.02)
     raise AssertionError(f"only found {path.read_text() if path.exists() else 'no file'} in {path}")
+
+
+def with_token(token: str) -> list[int]:
+    """Live host processes whose command line holds token (zombies count as gone), this one aside."""
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) == os.getpid():
+            continue
+        try:
+            cmdline = Path(f"/proc/{name}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if token.encode() in cmdline and pid_alive(int(name)):
+            found.append(int(name))
+    return found
+
+
+def session_table(sid: int) -> dict[int, tuple[int, str]]:
+    """{pid: (process group, command name)} of the live processes of session sid on this host."""
+    found = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{name}/stat").read_text()
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat.rsplit(")", 1)[1].split()  # state, ppid, pgrp, session, ...
+        if fields[0] not in ("Z", "X") and int(fields[3]) == sid:
+            found[int(name)] = (int(fields[2]), comm)
+    return found

@@ -13,6 +13,7 @@ from bench.__main__ import select_groups
 from bench.report import results_table, targets_table
 from bench.timing import Row, percentile
 from dockermode import require_image
+from dockerutil import docker_binary
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -62,6 +63,19 @@ def test_attack_rows():
     assert "| MCP `echo` while the slowest line to judge is judged, median ≤ 100 ms | " in done.stdout
 
 
+def test_srt_cli_rows_are_measured_or_skipped_with_the_reason():
+    done = run_bench("--quick", "--n", "3", "--only", "srt-cli", timeout=900)
+    assert done.returncode == 0, done.stderr
+    rows = table_rows(done.stdout)
+    if rows["srtcli.srt"][-1].startswith("skipped: "):
+        assert "srtcli.bwrap" not in rows
+        return
+    for key in ("srtcli.srt", "srtcli.bwrap", "srtcli.local"):
+        assert_measured(rows, key, 3)
+    assert "× per-command bwrap" in rows["srtcli.srt"][-1]
+    assert "per-command bwrap vs the `srt` CLI (sandbox-runtime): **" in done.stdout
+
+
 def test_unknown_group_is_refused_with_the_choices():
     done = run_bench("--only", "nonsense", timeout=30)
     assert done.returncode == 2
@@ -92,13 +106,14 @@ def test_docker_groups_rows_and_written_report(tmp_path):
 
 
 def bench_containers() -> set[str]:
-    found = subprocess.run(["docker", "ps", "-a", "--format", "{{.Names}}", "--filter", "name=^massgen-bench-"],
+    found = subprocess.run([docker_binary(), "ps", "-a", "--format", "{{.Names}}", "--filter", "name=^massgen-bench-"],
                            capture_output=True, text=True, stdin=subprocess.DEVNULL, check=True)
     return set(found.stdout.split())
 
 
 @pytest.mark.parametrize("only, groups", [
-    (None, ["local", "docker", "mcp-local", "mcp-docker", "startup", "output", "concurrency", "shells", "attack"]),
+    (None, ["local", "docker", "mcp-local", "mcp-docker", "startup", "output", "concurrency", "shells", "attack",
+             "srt-cli", "sandbox"]),
     (["shells", "local"], ["local", "shells"]),
     (["mcp"], ["mcp-local", "mcp-docker"]),
     (["mcp-docker"], ["mcp-docker"]),
@@ -118,3 +133,12 @@ def test_failed_group_and_missing_rows_are_shown_as_such():
     table = results_table(rows)
     assert "**not measured:** engine down \\| try later" in table
     assert "| mgexec docker (warm channel) median ≤ 5 ms | not measured | – |" in targets_table({r.key: r for r in rows})
+
+
+def test_sandbox_group_measures_warm_local_and_per_command_bwrap():
+    run = run_bench("--only", "sandbox", "--n", "5")
+    assert run.returncode == 0, run.stderr[-2000:]
+    rows = table_rows(run.stdout)
+    for key in ("srt.local", "srt.warm", "srt.bwrap"):
+        assert_measured(rows, key, 5)
+    assert "srt.cli" in rows or "no `srt` CLI" in run.stderr

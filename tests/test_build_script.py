@@ -35,6 +35,7 @@ def test_help_lists_every_option(script, flag):
     assert out.returncode == 0, out.stderr
     for option in ("--sudo", "--tag", "--name", "--base", "--bootstrap", "--rebuild-base", "--ca-bundle",
                    "MGEXEC_CA_BUNDLE", "MGEXEC_DOCKER", "massgen/mcp-runtime", "-f, --file DOCKERFILE",
+                   "--massgen-names", "ghcr.io/massgen/mcp-runtime-sudo",
                    "required with --file", "mgexec-build-ca.cr[t]",
                    "build.sh --file dockerfiles/Dockerfile.custom-example -n my-org/mcp-runtime-custom -t latest"):
         assert option in out.stdout
@@ -59,6 +60,8 @@ def test_help_lists_every_option(script, flag):
     (["--file", "Dockerfile", "--sudo", "-n", "my-org/rt"], "--sudo and --file both say what to build"),
     (["-f", "Dockerfile", "-n", "massgen/mcp-runtime"], "would replace the runtime image your Dockerfile builds on"),
     (["-f", "Dockerfile", "-n", "massgen/mcp-runtime-sudo"], "would replace the runtime image"),
+    (["--massgen-names", "-f", "Dockerfile", "-n", "my-org/rt"], "--massgen-names tags the runtime images"),
+    (["--massgen-names", "-n", "my-org/rt"], "it does not apply to --file or -n NAME"),
 ])
 def test_bad_options_exit_2_with_one_clear_line(args, message):
     out = run([str(BUILD_SH), *args])
@@ -154,6 +157,7 @@ case $1 in
     --version) echo "Docker version 28.0.0, fake"; exit 0 ;;
     info) exit 0 ;;
     buildx) exit 1 ;;
+    tag) grep -qxF "$2" "$state/images" || exit 1; echo "$3" >>"$state/images"; echo "$2 $3" >>"$state/tags"; exit 0 ;;
     image)
         name=${!#}
         [[ $2 == inspect ]] && grep -qxF "$name" "$state/images" || exit 1
@@ -255,6 +259,24 @@ def test_file_build_failure_names_the_context(tmp_path):
     assert "building my-org/custom:latest failed" in out.stderr
     assert f"the build context is the Dockerfile's folder {tmp_path.resolve()}" in out.stderr
     assert out.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("args, built, alias", [
+    ((), "massgen/mcp-runtime:latest", "ghcr.io/massgen/mcp-runtime:latest"),
+    (("--sudo", "-t", "v3"), "massgen/mcp-runtime-sudo:v3", "ghcr.io/massgen/mcp-runtime-sudo:v3"),
+])
+def test_massgen_names_tag_the_built_image(tmp_path, args, built, alias):
+    engine = FakeEngine(tmp_path, ["debian:12"])
+    out = engine.build_sh("--massgen-names", "--base", "debian:12", "--ca-bundle", "none", *args, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert (engine.state / "tags").read_text() == f"{built} {alias}\n"
+    assert f"tagged {built} as {alias}" in out.stdout
+
+
+def test_without_massgen_names_nothing_is_tagged(tmp_path):
+    engine = FakeEngine(tmp_path, ["debian:12"])
+    assert engine.build_sh("--base", "debian:12", "--ca-bundle", "none", cwd=tmp_path).returncode == 0
+    assert not (engine.state / "tags").exists()
 
 
 def test_engine_script_rejects_unknown_action():

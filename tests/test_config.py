@@ -94,7 +94,7 @@ def test_bad_file_creates_no_workspace(tmp_path):
 
 
 BAD_VALUES = [
-    ("command_line_execution_mode: kubernetes", r"command_line_execution_mode = 'kubernetes'.*'local' or 'docker'"),
+    ("command_line_execution_mode: kubernetes", r"command_line_execution_mode = 'kubernetes'.*'local', 'docker' or 'srt'"),
     ("command_line_docker_network_mode: wifi", r"command_line_docker_network_mode = 'wifi'.*'none', 'bridge' or 'host'"),
     ("command_line_docker_memory_limit: 2x", r"command_line_docker_memory_limit = '2x'.*like '512m' or '2g'"),
     ("command_line_docker_memory_limit: 1k", r"below docker's minimum"),

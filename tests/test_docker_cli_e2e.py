@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from dockermode import exists, inspect, remove, require_image
+from dockerutil import docker_binary
 from mgexec.config import list_examples, load_configs
 from test_server import call, connect
 
@@ -70,12 +71,12 @@ def test_cleanup_removes_leftovers_of_dead_owners_only(tmp_path):
               "io.mgexec.owner.host": os.uname().nodename, "io.mgexec.owner.pid": str(dead_pid.pid),
               "io.mgexec.owner.start": "1"}
     args = sum((["--label", f"{k}={v}"] for k, v in labels.items()), [])
-    subprocess.run(["docker", "run", "-d", "--name", "massgen-leftover_x", *args, "massgen/mcp-runtime:latest"],
+    subprocess.run([docker_binary(), "run", "-d", "--name", "massgen-leftover_x", *args, "massgen/mcp-runtime:latest"],
                    check=True, capture_output=True)
     live = {**labels, "io.mgexec.owner.pid": str(os.getpid()),
             "io.mgexec.owner.start": Path(f"/proc/{os.getpid()}/stat").read_text().rsplit(")", 1)[1].split()[19]}
     args = sum((["--label", f"{k}={v}"] for k, v in live.items()), [])
-    subprocess.run(["docker", "run", "-d", "--name", "massgen-held_x", *args, "massgen/mcp-runtime:latest"],
+    subprocess.run([docker_binary(), "run", "-d", "--name", "massgen-held_x", *args, "massgen/mcp-runtime:latest"],
                    check=True, capture_output=True)
     try:
         listing = run(["ps"], tmp_path).stdout
@@ -112,7 +113,7 @@ def test_every_docker_example_runs_a_command(tmp_path, name, monkeypatch):
 
 
 def _build_custom_example(tag: str) -> None:
-    have = subprocess.run(["docker", "image", "inspect", tag], capture_output=True)
+    have = subprocess.run([docker_binary(), "image", "inspect", tag], capture_output=True)
     if have.returncode == 0:
         return
     dockerfiles = Path(__file__).resolve().parents[1] / "dockerfiles"

@@ -8,6 +8,7 @@ import subprocess
 import pytest
 
 from dockermode import docker_config, require_image
+from dockerutil import docker_binary
 from mgexec.executors.docker import DockerExecutor
 
 pytestmark = pytest.mark.docker
@@ -33,7 +34,7 @@ async def test_image_without_python_falls_back_to_exec_per_command(workspace, tm
     ctx = tmp_path / "img"
     ctx.mkdir()
     (ctx / "Dockerfile").write_text(f"FROM {base}\nRUN mkdir -p /context /temp_workspaces\n")
-    subprocess.run(["docker", "build", "-q", "-t", "mgexec-test/nopython:1", str(ctx)], check=True, capture_output=True)
+    subprocess.run([docker_binary(), "build", "-q", "-t", "mgexec-test/nopython:1", str(ctx)], check=True, capture_output=True)
     async with DockerExecutor(docker_config(workspace, docker_image="mgexec-test/nopython:1")) as executor:
         assert executor.channel is None
         result = await executor.execute("echo fallback; exit 3")
@@ -44,7 +45,7 @@ async def test_image_without_python_falls_back_to_exec_per_command(workspace, tm
 async def test_lost_channel_fails_the_command_clearly_and_recovers(running):
     task = asyncio.create_task(running.execute("sleep 30"))
     await asyncio.sleep(0.5)
-    subprocess.run(["docker", "exec", "--user", "0", running.container, "kill", "-KILL", str(running.channel.helper_pid)],
+    subprocess.run([docker_binary(), "exec", "--user", "0", running.container, "kill", "-KILL", str(running.channel.helper_pid)],
                    check=True)
     result = await asyncio.wait_for(task, 10)
     assert result.exit_code == -1 and "run it again" in result.stderr

@@ -1,5 +1,8 @@
 """Processes that try to escape the kill (new session, new group, double fork, daemon, fork loop, TERM
 ignored) die with their command or shell, in every mode; checked by PID, inside the container for docker.
+A command's end, timeout and cancel, and a shell's kill, are checked in every runtime and launcher by
+test_contract_commands.py and test_contract_shells.py; here: concurrent commands, a shell that ends on its
+own, an owner that is SIGKILLed.
 """
 
 from __future__ import annotations
@@ -15,83 +18,16 @@ from pathlib import Path
 
 import pytest
 
+from dockermode import in_container
+from dockerutil import docker_binary
+from escapeshapes import SHAPES, appear, gone, new_token, shape
 from mgexec import processes
 from mgexec.config import ExecConfig
 from mgexec.executors.local import LocalExecutor
 from mgexec.shells import BackgroundShellManager, LocalLauncher
-from procutil import pid_alive
+from procutil import with_token
 
 REPO = Path(__file__).resolve().parents[1]
-
-# Each shape starts at least one process whose command line holds the token T, by a different way
-# out of the command's process group, session or tree.
-DAEMON = ("import os, sys\n"
-          "if os.fork(): os._exit(0)\n"
-          "os.setsid()\n"
-          "if os.fork(): os._exit(0)\n"
-          "os.closerange(0, 1024)\n"
-          "os.execvp('sleep', [sys.argv[1], '300'])\n")
-SHAPES = {
-    "setsid": "setsid bash -c 'exec -a T sleep 300' &",
-    "double-fork-setsid": "( setsid bash -c 'exec -a T sleep 300' & ) &",
-    "python-setpgid": "python3 -c 'import os, sys; os.setpgid(0, 0); os.execvp(\"sleep\", [sys.argv[1], \"300\"])' T &",
-    "perl-setpgrp": "perl -e 'setpgrp; exec {\"sleep\"} $ARGV[0], \"300\"' T &",
-    "daemon-env-i": f"env -i python3 -c \"{DAEMON}\" T",
-    "nohup-disown": "nohup bash -c 'exec -a T sleep 300' >/dev/null 2>&1 & disown",
-    "fork-loop": "(exec -a T bash -c 'while :; do setsid bash -c \"exec -a T sleep 0.5\" & sleep 0.005; done') &",
-    "ignores-term": "bash -c 'trap \"\" TERM; exec -a T sleep 300' &",
-}
-
-
-def shape(name: str, token: str) -> str:
-    return SHAPES[name].replace("T", token) if name != "daemon-env-i" else SHAPES[name][:-1] + token
-
-
-def new_token() -> str:
-    return f"mgx-esc-{uuid.uuid4().hex[:10]}"
-
-
-def with_token(token: str) -> list[int]:
-    """Live host processes whose command line holds token (zombies count as gone)."""
-    found = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit() or int(name) == os.getpid():
-            continue
-        try:
-            cmdline = Path(f"/proc/{name}/cmdline").read_bytes()
-        except OSError:
-            continue
-        if token.encode() in cmdline and pid_alive(int(name)):
-            found.append(int(name))
-    return found
-
-
-async def appear(find, token: str, seconds: float = 15.0) -> list[int]:
-    deadline = time.monotonic() + seconds
-    while not (pids := await asyncio.to_thread(find, token)):
-        assert time.monotonic() < deadline, f"no process with {token} ever appeared"
-        await asyncio.sleep(0.05)
-    return pids
-
-
-async def gone(find, token: str, seconds: float = 3.0) -> list[int]:
-    """What still runs with the token after up to `seconds` (the kill itself is done before the result)."""
-    deadline = time.monotonic() + seconds
-    while (pids := await asyncio.to_thread(find, token)) and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
-    return pids
-
-
-async def run_and_check(executor, find, name: str, *, timeout: float | None) -> None:
-    """Run a shape, see its escaped process appear, and check nothing of it is left once the result is in."""
-    token = new_token()
-    tail = "sleep 300" if timeout else "sleep 1"
-    task = asyncio.create_task(executor.execute(f"{shape(name, token)}\n{tail}", timeout=timeout or 60))
-    seen = await appear(find, token)
-    result = await task
-    assert result.timed_out == bool(timeout), result
-    assert await gone(find, token) == [], f"{name}: {seen} started, still running after the command ended"
-
 
 # --- local mode ------------------------------------------------------------------------------------
 
@@ -104,16 +40,6 @@ async def local(tmp_path):
             yield executor
     finally:
         processes.stop_being_subreaper()
-
-
-@pytest.mark.parametrize("name", SHAPES)
-async def test_local_command_end_kills_escapes(local, name):
-    await run_and_check(local, with_token, name, timeout=None)
-
-
-@pytest.mark.parametrize("name", SHAPES)
-async def test_local_timeout_kills_escapes(local, name):
-    await run_and_check(local, with_token, name, timeout=2)
 
 
 async def concurrent_check(executor, find) -> None:
@@ -137,24 +63,6 @@ async def concurrent_check(executor, find) -> None:
 
 async def test_local_concurrent_command_keeps_its_own_processes(local):
     await concurrent_check(local, with_token)
-
-
-async def shell_check(manager, find, name: str, work_dir: str) -> None:
-    token = new_token()
-    shell = await manager.start(f"{shape(name, token)}\nsleep 300", work_dir)
-    seen = await appear(find, token)
-    killed = await manager.kill(shell["shell_id"])
-    assert killed["status"] == "killed"
-    assert await gone(find, token) == [], f"{name}: {seen} started, still running after the shell was killed"
-
-
-@pytest.mark.parametrize("name", SHAPES)
-async def test_local_shell_kill_kills_escapes(tmp_path, name):
-    manager = BackgroundShellManager(LocalLauncher(), kill_grace=1.0)
-    try:
-        await shell_check(manager, with_token, name, str(tmp_path))
-    finally:
-        await manager.close()
 
 
 async def test_local_shell_that_ends_leaves_nothing(tmp_path):
@@ -217,27 +125,6 @@ def test_local_shells_escapes_die_with_a_sigkilled_server(tmp_path):
 
 # --- docker mode -----------------------------------------------------------------------------------
 
-def in_container(container: str):
-    """A finder of live processes inside the container whose command line holds a token (read as root)."""
-    # The token is passed in two pieces, so this script's own command line never matches it.
-    script = ('want="$1$2"; for p in /proc/[0-9]*; do '
-              'c=$(tr "\\0" " " < "$p/cmdline" 2>/dev/null) || continue; case "$c" in *"$want"*) '
-              'read -r st < "$p/stat" 2>/dev/null || continue; st=${st##*") "}; '
-              '[ "${st%% *}" != Z ] && echo "${p#/proc/}";; esac; done; true')
-
-    def find(token: str) -> list[int]:
-        head, tail = token[:8], token[8:]
-        for _ in range(3):  # a loaded engine now and then fails one exec; the listing itself cannot fail
-            out = subprocess.run(["docker", "exec", "--user", "0", container, "sh", "-c", script, "x", head, tail],
-                                 capture_output=True, text=True)
-            if out.returncode == 0:
-                return [int(pid) for pid in out.stdout.split()]
-            time.sleep(0.2)
-        raise AssertionError(f"cannot list processes in {container}: {out.stderr}")
-
-    return find
-
-
 @pytest.fixture(scope="module")
 def workspace_1000():
     from dockermode import require_image
@@ -249,29 +136,6 @@ def workspace_1000():
     os.chown(path, 1000, 1000)
     yield path
     shutil.rmtree(path, ignore_errors=True)
-
-
-@pytest.fixture(params=["warm", "exec"])
-async def docker_executor(request, workspace_1000):
-    from dockermode import docker_config
-    from mgexec.executors.docker import DockerExecutor
-
-    executor = DockerExecutor(docker_config(workspace_1000), warm_channel=request.param == "warm")
-    async with executor:
-        assert (executor.channel is not None) == (request.param == "warm")
-        yield executor
-
-
-@pytest.mark.docker
-@pytest.mark.parametrize("name", SHAPES)
-async def test_docker_command_end_kills_escapes(docker_executor, name):
-    await run_and_check(docker_executor, in_container(docker_executor.container), name, timeout=None)
-
-
-@pytest.mark.docker
-@pytest.mark.parametrize("name", SHAPES)
-async def test_docker_timeout_kills_escapes(docker_executor, name):
-    await run_and_check(docker_executor, in_container(docker_executor.container), name, timeout=3)
 
 
 @pytest.mark.docker
@@ -294,19 +158,6 @@ def docker_agent(workspace_1000):
     asyncio.run(executor.close())
 
 
-@pytest.mark.docker
-@pytest.mark.parametrize("name", SHAPES)
-async def test_docker_shell_kill_kills_escapes(docker_agent, workspace_1000, name):
-    from mgexec.shells.docker_launcher import DockerLauncher
-
-    launcher = DockerLauncher(cli=docker_agent.cli, container=docker_agent.container)
-    manager = BackgroundShellManager(launcher, kill_grace=1.0)
-    try:
-        await shell_check(manager, in_container(docker_agent.container), name, str(workspace_1000))
-    finally:
-        await manager.close()
-
-
 DOCKER_OWNER = """
 import asyncio, sys
 sys.path.insert(0, {repo!r})
@@ -315,7 +166,7 @@ from mgexec.shells import BackgroundShellManager
 from mgexec.shells.docker_launcher import DockerLauncher
 
 async def main():
-    shells = BackgroundShellManager(DockerLauncher(cli=DockerCLI(), container={container!r}))
+    shells = BackgroundShellManager(DockerLauncher(cli=DockerCLI({docker!r}), container={container!r}))
     for command in {commands!r}:
         await shells.start(command, {work_dir!r})
     print("started", flush=True)
@@ -332,7 +183,7 @@ def test_docker_shells_escapes_die_with_a_sigkilled_server_in_a_kept_container(d
     # The container is not the owner's, so the guard cannot remove it: it must sweep every tree.
     token = new_token()
     commands = [f"{shape(name, token)}\nsleep 300" for name in SHAPES]
-    script = DOCKER_OWNER.format(repo=str(REPO), container=docker_agent.container, commands=commands,
+    script = DOCKER_OWNER.format(repo=str(REPO), docker=docker_binary(), container=docker_agent.container, commands=commands,
                                  work_dir=str(workspace_1000))
     sigkill_owner(script, tmp_path, in_container(docker_agent.container), token)
 
@@ -387,7 +238,7 @@ from mgexec.docker.channel import ExecChannel
 from mgexec.docker.engine import DockerCLI
 
 async def main():
-    channel = await ExecChannel.open(DockerCLI(), {container!r})
+    channel = await ExecChannel.open(DockerCLI({docker!r}), {container!r})
     running = [asyncio.create_task(channel.run(command, work_dir={work_dir!r}, timeout=300, output_cap=1000))
                for command in {commands!r}]
     print("started", flush=True)
@@ -404,31 +255,9 @@ def test_docker_warm_commands_die_with_a_sigkilled_server_in_a_kept_container(do
     # The server's death closes the channel's stdin; the helper then kills every command's tree.
     token = new_token()
     commands = [f"{shape(name, token)}\nsleep 300" for name in SHAPES]
-    script = CHANNEL_OWNER.format(repo=str(REPO), container=docker_agent.container, commands=commands,
+    script = CHANNEL_OWNER.format(repo=str(REPO), docker=docker_binary(), container=docker_agent.container, commands=commands,
                                   work_dir=str(workspace_1000))
     sigkill_owner(script, tmp_path, in_container(docker_agent.container), token)
-
-
-@pytest.mark.docker
-@pytest.mark.parametrize("name", SHAPES)
-async def test_docker_cancel_kills_escapes(docker_executor, name):
-    # A cancelled call (the client gave up, the session ends) stops the command inside too.
-    find, token = in_container(docker_executor.container), new_token()
-    task = asyncio.create_task(docker_executor.execute(f"{shape(name, token)}\nsleep 300", timeout=60))
-    seen = await appear(find, token)
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
-    assert await gone(find, token, seconds=5) == [], f"{name}: {seen} started, still running after the cancel"
-
-
-@pytest.mark.parametrize("name", SHAPES)
-async def test_local_cancel_kills_escapes(local, name):
-    token = new_token()
-    task = asyncio.create_task(local.execute(f"{shape(name, token)}\nsleep 300", timeout=60))
-    seen = await appear(with_token, token)
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
-    assert await gone(with_token, token) == [], f"{name}: {seen} started, still running after the cancel"
 
 
 EXEC_OWNER = """

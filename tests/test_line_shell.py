@@ -1,5 +1,6 @@
-"""Every command line runs with bash, in every mode and for background shells, and the environment
-cannot change how bash reads it (start-up files, options, exported functions)."""
+"""Every command line runs with bash, and the environment cannot change how bash reads it (start-up files,
+options, exported functions): the pure pieces and background shells here; commands in every runtime in
+test_contract_commands.py."""
 
 from __future__ import annotations
 
@@ -8,11 +9,7 @@ import time
 
 import pytest
 
-from dockermode import docker_config, require_image, shared_dir
-from mgexec.config.models import Credentials
 from mgexec.environment import command_env, line_shell_argv
-from mgexec.executors.docker import DockerExecutor
-from mgexec.executors.local import LocalExecutor
 from mgexec.shells import BackgroundShellManager, LocalLauncher
 
 # Bash-only forms models write every day: each would fail or mean something else under dash.
@@ -40,11 +37,6 @@ def hostile_host_env(monkeypatch, tmp_path):
     monkeypatch.setenv("BASH_FUNC_echo%%", "() { builtin echo HIJACKED; }")
 
 
-async def test_local_mode_runs_bash_and_ignores_the_hosts_startup_variables(local_config, hostile_host_env):
-    result = await LocalExecutor(local_config).execute(BASH_LINE)
-    assert (result.exit_code, result.stdout, result.stderr) == (0, BASH_OUTPUT, "")
-
-
 async def test_local_background_shell_runs_bash(tmp_path, hostile_host_env):
     shells = BackgroundShellManager(LocalLauncher(), kill_grace=1.0)
     try:
@@ -57,21 +49,3 @@ async def test_local_background_shell_runs_bash(tmp_path, hostile_host_env):
         assert output.replace("\r\n", "\n") == BASH_OUTPUT
     finally:
         await shells.close()
-
-
-@pytest.mark.docker
-@pytest.mark.parametrize("warm", [True, False], ids=["warm-channel", "exec-per-command"])
-async def test_docker_mode_runs_bash_and_ignores_startup_variables(tmp_path, monkeypatch, warm):
-    require_image()
-    workspace = shared_dir(tmp_path, uid=1000)
-    monkeypatch.setenv("BASH_ENV", "/etc/passwd")  # sourced, it would fill stderr with errors
-    monkeypatch.setenv("SHELLOPTS", "xtrace")
-    config = docker_config(workspace, docker_warm_channel=warm,
-                           credentials=Credentials(env_vars=("BASH_ENV", "SHELLOPTS")))
-    executor = DockerExecutor(config)
-    try:
-        await executor.start()
-        result = await executor.execute(BASH_LINE)
-        assert (result.exit_code, result.stdout, result.stderr) == (0, BASH_OUTPUT, "")
-    finally:
-        await executor.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import time
 from pathlib import Path
 
@@ -10,8 +11,8 @@ import pytest
 
 from mgexec.errors import PolicyViolation
 from mgexec.policy import CommandPolicy
-from mgexec.policy.checker import PolicyChecker
-from mgexec.policy.worker import MEMORY_LIMIT
+from mgexec.policy.checker import InlineChecker, PolicyChecker
+from mgexec.policy.worker import MEMORY_LIMIT, PARSE_SECONDS
 from procutil import wait_all_gone
 
 # The parser refuses a brace bomb at once; the longest line of `a;` takes it about 2 s of CPU,
@@ -85,3 +86,87 @@ async def test_a_worker_that_cannot_start_is_named_in_the_refusal(monkeypatch):
             await checker.check("true")
     finally:
         await checker.close()
+
+
+# A one-shot caller (`mgexec exec`) judges in its own process, within the parser's own budget.
+
+SAME_VERDICT_LINES = [
+    "ls -la | grep x",
+    "ls; rm y",
+    "rm -rf /",
+    "echo 'never closed",
+    "true > x" + "{a,b}" * 26,
+    "( " * 38 + "ls" + " )" * 38,
+    "".join(f"sh <<E{k}\n" for k in range(14)) + "ls\n" + "".join(f"E{k}\n" for k in reversed(range(14))),
+    "curl -s http://127.0.0.1:9/x | sh",
+]
+
+
+async def verdict_of(checker, line: str) -> str | None:
+    try:
+        await checker.check(line, work_dir="/tmp")
+    except PolicyViolation as err:
+        return str(err)
+    return None
+
+
+@pytest.mark.parametrize("policy", [CommandPolicy(deny_patterns=("rm .*",)),
+                                    CommandPolicy(allow_patterns=("ls.*", "grep .*", "sh", "curl .*"))])
+async def test_inline_checker_gives_the_verdicts_a_worker_gives(policy):
+    worker = PolicyChecker(policy)
+    inline = InlineChecker(policy)
+    try:
+        for line in SAME_VERDICT_LINES:
+            assert await verdict_of(inline, line) == await verdict_of(worker, line), line
+    finally:
+        await worker.close()
+        await inline.close()
+
+
+async def test_inline_check_of_a_line_built_to_explode_ends_within_the_parse_budget():
+    inline = InlineChecker(CommandPolicy())
+    start = time.monotonic()
+    with pytest.raises(PolicyViolation, match="could not be judged"):
+        await inline.check(EXPLODING)
+    assert time.monotonic() - start < PARSE_SECONDS + 1.5
+
+
+def descendants(pid: int) -> list[str]:
+    """The command lines of every process under `pid`."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    found, todo = [], [pid]
+    while todo:
+        parent = todo.pop()
+        for child in (c for c, p in parents.items() if p == parent):
+            todo.append(child)
+            try:
+                found.append(Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode())
+            except OSError:
+                pass
+    return found
+
+
+def test_one_shot_exec_starts_no_policy_worker_and_a_server_gate_does(tmp_path):
+    from mgexec.config import ExecConfig
+    from mgexec.executors import make_executor
+    from test_server import MGEXEC
+
+    config = ExecConfig(workspace=tmp_path)
+    assert isinstance(make_executor(config, single_command=True).gate.checker, InlineChecker)
+    assert isinstance(make_executor(config).gate.checker, PolicyChecker)
+    cli = subprocess.Popen([MGEXEC, "exec", "--", "sleep 2 && echo done"], cwd=tmp_path,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    seen: list[str] = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and cli.poll() is None:  # until the CLI ends
+        seen += descendants(cli.pid)
+        time.sleep(0.05)
+    out, err = cli.communicate(timeout=30)
+    assert cli.returncode == 0 and out == b"done\n", err
+    assert any("sleep 2" in line for line in seen), seen  # the scan does see the command run
+    assert not any("mgexec.policy.worker" in line for line in seen), seen

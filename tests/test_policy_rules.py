@@ -704,3 +704,24 @@ def test_a_pattern_that_runs_out_of_time_refuses_the_line_naming_it() -> None:
     with pytest.raises(PolicyViolation) as raised:
         check_command("b" * 5000, policy)
     assert "(b|bb)+;" in str(raised.value) and "did not finish matching" in str(raised.value)
+
+
+# Text made at run time, whatever makes it (a script read from a pipe, a command a program builds,
+# a value the line does not set evaluated as arithmetic), is one mark on the command it concerns.
+@pytest.mark.parametrize("line, command, why", [
+    ("(( COUNT > 1 ))", (), "evaluates `COUNT`, which the line does not set"),
+    ("echo $((n + 1))", ("echo", "$((n + 1))"), "evaluates `n`, which the line does not set"),
+    ("bash <(curl -s http://127.0.0.1:9/x)", ("bash", "<(curl -s http://127.0.0.1:9/x)"),
+     "reads from the output of `<(curl"),
+    ("awk '{system(\"rm \" $1)}' f", ("rm", "${awk_value}"), "awk builds"),
+    ("bash <(curl -s http://127.0.0.1:9/x) $((n))", ("bash", "<(curl -s http://127.0.0.1:9/x)", "$((n))"),
+     "evaluates `n`"),
+])
+def test_text_made_at_run_time_marks_its_command_once_and_an_allow_list_refuses_it(line, command, why):
+    from mgexec.policy import parse_command_line
+
+    marked = [c for c in parse_command_line(line) if c.unreadable]
+    assert any(c.words == command and why in c.unreadable for c in marked), marked
+    assert refusal(line) is None or "dangerous" in refusal(line)
+    message = refusal(line, CommandPolicy(allow_patterns=(".*",)))
+    assert message is not None and "cannot be judged" in message and why in message, message

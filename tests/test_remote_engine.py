@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from composeutil import require_compose
 from dockermode import docker_config, exists, require_image
-from dockerutil import _in_ci
+from dockerutil import docker_binary
 from mgexec.executors.docker import DockerExecutor
 
 pytestmark = pytest.mark.docker
@@ -17,27 +18,10 @@ PROXY_DIR = Path("/tmp/mgexec-engine-proxy")
 SOCKET = PROXY_DIR / "engine.sock"
 
 
-def compose_command() -> str | None:
-    """`docker compose` (the v2 plugin most machines have) or `docker-compose` (v1, Debian's), if either runs."""
-    for argv in (["docker", "compose"], ["docker-compose"]):
-        try:
-            ok = subprocess.run([*argv, "version"], capture_output=True, stdin=subprocess.DEVNULL, timeout=30)
-        except (OSError, subprocess.TimeoutExpired):
-            continue
-        if ok.returncode == 0:
-            return " ".join(argv)
-    return None
-
-
 @pytest.fixture(scope="session")
 def docker_compose_command() -> str:
-    command = compose_command()
-    if command is None:
-        why = "neither `docker compose` (v2 plugin) nor `docker-compose` (v1) is installed"
-        if _in_ci():
-            pytest.fail(why)
-        pytest.skip(why)
-    return command
+    """pytest-docker's hook: whichever compose exists (composeutil), not its fixed `docker compose`."""
+    return require_compose()
 
 
 @pytest.fixture(scope="session")
@@ -55,7 +39,7 @@ def engine_socket(docker_services) -> str:
     def ready() -> bool:
         if not SOCKET.exists():
             return False
-        out = subprocess.run(["docker", "-H", f"unix://{SOCKET}", "version", "--format", "{{.Server.Version}}"],
+        out = subprocess.run([docker_binary(), "-H", f"unix://{SOCKET}", "version", "--format", "{{.Server.Version}}"],
                              capture_output=True, text=True)
         return out.returncode == 0
 

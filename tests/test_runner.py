@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sys
 
 import pytest
 
@@ -33,14 +32,6 @@ async def test_sigterm_ignoring_tree_is_sigkilled(tmp_path):
     assert wait_all_gone(read_pids(pids, 2)) == []
 
 
-async def test_background_leftovers_do_not_hold_the_result_and_are_killed(tmp_path):
-    pids = tmp_path / "pids"
-    out = await run_process(["/bin/sh", "-c", f"sleep 300 & echo $! > {pids}; echo done"], timeout=30)
-    assert out.exit_code == 0 and out.stdout == "done\n" and not out.timed_out
-    assert out.duration < 10  # not the 30 s timeout, nor the 300 s sleep
-    assert wait_all_gone(read_pids(pids, 1)) == []
-
-
 async def test_cancellation_kills_the_tree(tmp_path):
     pids = tmp_path / "pids"
     task = asyncio.create_task(run_process(["/bin/sh", "-c", f"echo $$ > {pids}; sleep 300"]))
@@ -63,12 +54,6 @@ async def test_flood_is_drained_and_bounded():
     assert out.exit_code == 0 and out.stdout_dropped == 50_000_000 - 1000
 
 
-async def test_invalid_utf8_is_replaced():
-    code = "import sys; sys.stdout.buffer.write(b'ok \\xff\\xfe end'); sys.stderr.buffer.write(b'\\xc3')"
-    out = await run_process([sys.executable, "-c", code])
-    assert out.stdout == "ok \ufffd\ufffd end" and out.stderr == "\ufffd"
-
-
 @pytest.mark.parametrize("data,cap,kept", [
     ("aé".encode(), 2, "a"),          # cut inside é: the partial byte goes
     ("aé".encode(), 3, "aé"),
@@ -87,8 +72,3 @@ def test_truncation_never_splits_a_character(data, cap, kept):
 
 def test_no_marker_when_nothing_dropped():
     assert decode_capped(b"hi", 0) == "hi"
-
-
-async def test_stdin_is_devnull():
-    out = await run_process(["/bin/sh", "-c", "cat; echo end"], timeout=5)
-    assert out.stdout == "end\n"

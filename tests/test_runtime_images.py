@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from dockerutil import require_engine
+from dockerutil import docker_binary, require_engine
 
 pytestmark = pytest.mark.docker
 
@@ -29,7 +29,7 @@ SUDO = "massgen/mcp-runtime-sudo:latest"
 
 
 def docker(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout,
+    return subprocess.run([docker_binary(), *args], capture_output=True, text=True, timeout=timeout,
                           stdin=subprocess.DEVNULL)
 
 

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import json
 import os
 import signal
 import sys
 from pathlib import Path
 
+import jsonschema
+import pytest
 from mcp.client import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
@@ -136,3 +140,103 @@ async def test_background_shell_demo_runs_parallel_experiments(tmp_path):
     assert running["count"] == 3
     assert all(r["matched"] for r in results)
     assert [r["stdout"].strip().splitlines()[-1] for r in results] == ["final loss 0.1", "final loss 0.01", "final loss 0.001"]
+
+
+SHAPES = {  # MassGen's keys (mgexec's additions to get_background_shell_output after them)
+    "start_background_shell": {"shell_id", "status", "command", "pid", "work_dir"},
+    "get_background_shell_output": {"shell_id", "stdout", "stderr", "status", "exit_code", "merged",
+                                    "dropped_lines", "dropped_bytes"},
+    "get_background_shell_status": {"shell_id", "status", "exit_code", "pid", "command", "cwd", "start_time",
+                                    "duration_seconds"},
+    "kill_background_shell": {"shell_id", "status", "signal"},
+    "list_background_shells": {"shells", "count"},
+    "send_background_shell_input": {"shell_id", "success", "bytes_written"},
+}
+
+
+async def _answer(session, schemas: dict, name: str, **arguments) -> dict:
+    """A tool's structured answer, checked against its published schema and against its text content."""
+    result = await session.call_tool(name, arguments)
+    assert not result.is_error, result
+    answer = result.structured_content
+    jsonschema.validate(answer, schemas[name])
+    assert json.loads(result.content[0].text) == answer
+    return answer
+
+
+async def test_every_shell_tool_publishes_an_output_schema_that_its_answers_fit(workspace):
+    async with connect(workspace) as session:
+        schemas = {t.name: t.output_schema for t in (await session.list_tools()).tools if t.name in SHELL_TOOLS}
+        assert set(schemas) == SHELL_TOOLS
+        for name, schema in schemas.items():
+            assert schema["type"] == "object" and len(schema["anyOf"]) == 2, name
+            jsonschema.Draft202012Validator.check_schema(schema)
+        answer = functools.partial(_answer, session, schemas)
+        started = await answer("start_background_shell", command="echo ready; read x; echo got $x; sleep 300")
+        shell_id = started["shell_id"]
+        waited = await answer("get_background_shell_output", shell_id=shell_id, wait_seconds=20, wait_for="^ready")
+        plain = await answer("get_background_shell_output", shell_id=shell_id, since_last_read=True)
+        sent = await answer("send_background_shell_input", shell_id=shell_id, text="yes")
+        status = await answer("get_background_shell_status", shell_id=shell_id)
+        listed = await answer("list_background_shells")
+        killed = await answer("kill_background_shell", shell_id=shell_id)
+        again = await answer("kill_background_shell", shell_id=shell_id)
+    assert set(started) == SHAPES["start_background_shell"] and started["status"] == "running"
+    assert set(waited) == SHAPES["get_background_shell_output"] | {"matched"} and waited["matched"] is True
+    assert set(plain) == SHAPES["get_background_shell_output"]  # `matched` only when wait_for was given
+    assert set(sent) == SHAPES["send_background_shell_input"] and sent["bytes_written"] == 4
+    assert set(status) == SHAPES["get_background_shell_status"] and status["exit_code"] is None
+    assert set(listed) == SHAPES["list_background_shells"] and listed["shells"] == [listed["shells"][0]]
+    assert set(listed["shells"][0]) == SHAPES["get_background_shell_status"]
+    assert set(killed) == SHAPES["kill_background_shell"] and killed["signal"] in ("SIGTERM", "SIGKILL")
+    assert again == {"shell_id": shell_id, "status": "killed", "signal": None, "message": "Process already terminated"}
+
+
+async def test_every_shell_tool_error_fits_its_schema_in_massgen_shape(workspace):
+    missing = "shell_00000000"
+    calls = {
+        "start_background_shell": {"command": "ls", "work_dir": "/"},
+        "get_background_shell_output": {"shell_id": missing, "wait_for": "("},
+        "get_background_shell_status": {"shell_id": missing},
+        "kill_background_shell": {"shell_id": missing},
+        "send_background_shell_input": {"shell_id": missing, "text": "x"},
+    }
+    async with connect(workspace) as session:
+        schemas = {t.name: t.output_schema for t in (await session.list_tools()).tools if t.name in SHELL_TOOLS}
+        errors = {name: await _answer(session, schemas, name, **args) for name, args in calls.items()}
+        started = await call(session, "start_background_shell", command="sleep 300")
+        bad_pattern = await _answer(session, schemas, "get_background_shell_output",
+                                    shell_id=started["shell_id"], wait_for="(")
+        bad_key = await _answer(session, schemas, "send_background_shell_input",
+                                shell_id=started["shell_id"], control="cc")
+    for name, error in {**errors, "bad_pattern": bad_pattern, "bad_key": bad_key}.items():
+        assert set(error) == {"success", "error"} and error["success"] is False and error["error"], name
+    assert errors["get_background_shell_status"]["error"] == f"Shell not found: {missing}"
+    assert "wait_for is not a valid regular expression" in bad_pattern["error"]
+    assert "Unknown control key" in bad_key["error"]
+    # list_background_shells has no refusal a client can provoke; its error arm is the same model.
+    jsonschema.validate({"success": False, "error": "x"}, schemas["list_background_shells"])
+    for name, schema in schemas.items():
+        with pytest.raises(jsonschema.ValidationError):  # an error is exactly {success: false, error}
+            jsonschema.validate({"success": False, "error": "x", "extra": 1}, schema)
+
+
+async def test_an_answer_that_does_not_fit_its_model_still_comes_in_the_tool_shape():
+    from mgexec.adapters.server import _shell_call
+    from mgexec.errors import ShellNotFound
+    from mgexec.shells.results import KillAnswer, ListAnswer
+
+    async def drifted():
+        return {"shell_id": "shell_1", "status": "gone", "signal": None}
+
+    async def refused():
+        raise ShellNotFound("Shell not found: shell_\ud800")
+
+    async def fine():
+        return {"shells": [], "count": 0}
+
+    odd = (await _shell_call(KillAnswer, drifted)).model_dump(mode="json")
+    assert odd["success"] is False and odd["error"].startswith("internal error: ValidationError")
+    assert (await _shell_call(KillAnswer, refused)).model_dump(mode="json") == {
+        "success": False, "error": "Shell not found: shell_\\ud800"}  # a lone surrogate shown escaped
+    assert (await _shell_call(ListAnswer, fine)).model_dump(mode="json") == {"shells": [], "count": 0}

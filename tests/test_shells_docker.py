@@ -1,4 +1,5 @@
-"""Background shells inside the agent's container, on a real engine: output, input, tree kills, the guard."""
+"""Background shells inside the agent's container, on a real engine: the launcher, pids inside, the guard,
+images without tools, owner death. What shells do wherever they run is in test_contract_shells.py."""
 
 from __future__ import annotations
 
@@ -17,14 +18,12 @@ import pytest
 
 from procutil import pid_alive
 from dockermode import alive_in_container, docker_config, exists, remove, require_image
-from dockerutil import ensure_test_image, require_engine
+from dockerutil import docker_binary, docker_cli, ensure_test_image, require_engine
 from mgexec.docker.engine import DockerCLI
-from mgexec.errors import ShellLimitReached
 from mgexec.executors.docker import DockerExecutor
 from mgexec.shells import BackgroundShellManager
 from mgexec.shells.docker_launcher import WRAPPER, DockerLauncher
 from mgexec.shells.launcher import Handshake
-from test_shells_local import finished
 
 pytestmark = pytest.mark.docker
 REPO = Path(__file__).resolve().parents[1]
@@ -71,7 +70,7 @@ def work_dir(agent) -> str:
 
 
 def inside(container: str, script: str, *args: str) -> str:
-    return subprocess.run(["docker", "exec", container, "sh", "-c", script, "x", *args], capture_output=True,
+    return subprocess.run([docker_binary(), "exec", container, "sh", "-c", script, "x", *args], capture_output=True,
                           text=True, check=True).stdout
 
 
@@ -124,7 +123,7 @@ def test_argv_is_a_tty_exec_with_context_workdir_and_noninteractive_env():
 ])
 def test_read_handshake(pieces, expected):
     require_engine()
-    launcher = DockerLauncher(cli=DockerCLI(), container="massgen-a1")
+    launcher = DockerLauncher(cli=docker_cli(), container="massgen-a1")
     try:
         data, results = b"", []
         for piece in pieces:
@@ -150,147 +149,7 @@ async def test_start_has_the_massgen_shape_and_the_pid_inside_the_container(mana
     assert "sleep 300" in args and started["pid"] in session_inside(container, started["pid"])
 
 
-async def test_exit_and_output_shapes(manager, work_dir):
-    shell_id = (await manager.start("echo out; exit 3", work_dir))["shell_id"]
-    status = await finished(manager, shell_id)
-    assert (status["status"], status["exit_code"], status["cwd"]) == ("failed", 3, work_dir)
-    assert await manager.output(shell_id) == {"shell_id": shell_id, "stdout": "out\n", "stderr": "",
-                                              "status": "failed", "exit_code": 3, "merged": True,
-                                              "dropped_lines": 0, "dropped_bytes": 0}
-
-
-async def test_output_streams_while_running(manager, work_dir):
-    shell_id = (await manager.start("for i in 1 2 3; do echo tick $i; sleep 0.4; done; sleep 300",
-                                    work_dir))["shell_id"]
-    first = await manager.output(shell_id, wait_seconds=20, wait_for="tick 1\n")
-    assert first["status"] == "running" and "tick 3" not in first["stdout"]
-    later = await manager.output(shell_id, since_last_read=True, wait_seconds=20, wait_for="tick 3\n")
-    assert later["status"] == "running" and later["stdout"].endswith("tick 3\n")
-
-
-async def test_parallel_starts(manager, work_dir):
-    results = await asyncio.gather(*(manager.start(f"echo marker-{i}", work_dir) for i in range(5)))
-    assert len({r["shell_id"] for r in results}) == len({r["pid"] for r in results}) == 5
-    for i, result in enumerate(results):
-        assert (await finished(manager, result["shell_id"]))["status"] == "stopped"
-        assert (await manager.output(result["shell_id"]))["stdout"] == f"marker-{i}\n"
-
-
-async def test_answer_a_prompt(manager, work_dir):
-    shell_id = (await manager.start("""python3 -c "x = input('name? '); print('hi', x)" """,
-                                    work_dir))["shell_id"]
-    assert (await manager.output(shell_id, wait_seconds=20, wait_for=r"name\? $"))["matched"]
-    assert (await manager.send_input(shell_id, "Ada"))["bytes_written"] == 4
-    assert (await finished(manager, shell_id))["status"] == "stopped"
-    assert (await manager.output(shell_id))["stdout"] == "name? Ada\nhi Ada\n"
-
-
-async def test_drive_a_python_repl(manager, work_dir):
-    shell_id = (await manager.start("python3 -q", work_dir))["shell_id"]
-    assert (await manager.output(shell_id, wait_seconds=20, wait_for=">>> $"))["matched"]
-    await manager.send_input(shell_id, "x = 6 * 7")
-    await manager.send_input(shell_id, "print(x, 'ü')")
-    assert (await manager.output(shell_id, wait_seconds=20, wait_for="^42 ü\n>>> $"))["matched"]
-    await manager.send_input(shell_id, "", control="d")
-    assert (await finished(manager, shell_id))["status"] == "stopped"
-
-
-async def test_ctrl_c_interrupts_a_sleep(manager, container, work_dir):
-    started = await manager.start("sleep 300", work_dir)
-    # Once sleep runs: a SIGINT the shell gets while it forks waits for the child, which never saw it.
-    deadline = time.monotonic() + 10
-    while "sleep" not in inside(container, "ps -o comm= -s $1", str(started["pid"])).split():
-        assert time.monotonic() < deadline, "sleep never started"
-        await asyncio.sleep(0.05)
-    await manager.send_input(started["shell_id"], "", control="c")
-    status = await finished(manager, started["shell_id"])
-    # docker exec reports a signal death as the shell does: 128 + SIGINT.
-    assert (status["status"], status["exit_code"]) == ("failed", 128 + signal.SIGINT)
-    assert wait_gone_inside(container, [started["pid"]]) == []
-
-
-async def test_server_keeps_running_while_other_shells_come_and_go(manager, work_dir):
-    Path(work_dir, "hello.txt").write_text("hello from the workspace")
-    server = (await manager.start("python3 -m http.server 0 --bind 127.0.0.1", work_dir))["shell_id"]
-    port = re.search(r"port (\d+)", (await manager.output(server, wait_seconds=30,
-                                                         wait_for=r"port \d+"))["stdout"]).group(1)
-    for i in range(3):
-        other = (await manager.start(f"echo other work {i}", work_dir))["shell_id"]
-        assert (await finished(manager, other))["status"] == "stopped"
-    fetch = (await manager.start(f"python3 -c \"import urllib.request as u; "
-                                 f"print(u.urlopen('http://127.0.0.1:{port}/hello.txt').read().decode())\"",
-                                 work_dir))["shell_id"]
-    assert (await finished(manager, fetch))["status"] == "stopped"
-    assert (await manager.output(fetch))["stdout"] == "hello from the workspace\n"
-    assert (await manager.output(server, wait_seconds=20, wait_for="GET /hello.txt"))["matched"]
-    assert (await manager.status(server))["status"] == "running"
-    assert (await manager.kill(server))["signal"] == "SIGTERM"
-
-
-async def test_work_dir_and_its_venv_come_first_on_path(manager, work_dir):
-    sub = Path(work_dir, "proj")
-    (sub / ".venv" / "bin").mkdir(parents=True)
-    tool = sub / ".venv" / "bin" / "venv-tool"
-    tool.write_text("#!/bin/sh\necho from the venv\n")
-    tool.chmod(0o755)
-    shell_id = (await manager.start('pwd; venv-tool; echo "$VIRTUAL_ENV $PAGER $TERM"', str(sub)))["shell_id"]
-    assert (await finished(manager, shell_id))["status"] == "stopped"
-    assert (await manager.output(shell_id))["stdout"] == f"{sub}\nfrom the venv\n{sub}/.venv cat dumb\n"
-
-
 # --- kills and limits --------------------------------------------------------------------------
-
-async def test_kill_ends_the_whole_tree_inside_the_container(manager, container, work_dir):
-    started = await manager.start("sleep 300 & sleep 300 & wait", work_dir)
-    tree = await tree_of(container, started["pid"], 3)
-    result = await manager.kill(started["shell_id"])
-    assert result == {"shell_id": started["shell_id"], "status": "killed", "signal": "SIGTERM"}
-    assert wait_gone_inside(container, tree) == []
-    assert (await manager.status(started["shell_id"]))["status"] == "killed"
-
-
-async def test_kill_reaches_other_process_groups_of_the_session(manager, container, work_dir):
-    # With job control on, each background job gets a process group of its own.
-    started = await manager.start("set -m; sleep 300 & sleep 300 & wait", work_dir)
-    tree = await tree_of(container, started["pid"], 3)
-    groups = inside(container, "ps -o pgid= -p $1,$2,$3", *map(str, tree)).split()
-    assert len(set(groups)) == 3
-    assert (await manager.kill(started["shell_id"]))["status"] == "killed"
-    assert wait_gone_inside(container, tree) == []
-
-
-async def test_term_ignoring_tree_ends_with_sigkill(agent, container, work_dir):
-    executor, _ = agent
-    shells = BackgroundShellManager(DockerLauncher(cli=executor.cli, container=container), kill_grace=0.5)
-    try:
-        started = await shells.start("trap '' TERM; sleep 300 & sleep 300", work_dir)
-        tree = await tree_of(container, started["pid"], 3)
-        result = await shells.kill(started["shell_id"])
-        assert (result["status"], result["signal"]) == ("killed", "SIGKILL")
-        assert wait_gone_inside(container, tree) == []
-    finally:
-        await shells.close()
-
-
-async def test_leftovers_end_with_the_shell(manager, container, work_dir):
-    shell_id = (await manager.start("sleep 300 & echo $!", work_dir))["shell_id"]
-    assert (await finished(manager, shell_id))["status"] == "stopped"
-    leftover = int((await manager.output(shell_id))["stdout"])
-    assert wait_gone_inside(container, [leftover]) == []
-
-
-async def test_concurrency_limit(agent, container, work_dir):
-    executor, _ = agent
-    shells = BackgroundShellManager(DockerLauncher(cli=executor.cli, container=container))
-    try:
-        started = await asyncio.gather(*(shells.start("sleep 300", work_dir) for _ in range(10)))
-        with pytest.raises(ShellLimitReached, match=r"^Maximum concurrent shells \(10\) reached"):
-            await shells.start("sleep 300", work_dir)
-        await shells.kill(started[0]["shell_id"])
-        assert (await shells.start("true", work_dir))["status"] == "running"
-    finally:
-        await shells.close()
-    assert wait_gone_inside(container, [s["pid"] for s in started]) == []
 
 
 async def test_flood_keeps_memory_bounded(agent, container, work_dir):
@@ -312,32 +171,20 @@ async def test_flood_keeps_memory_bounded(agent, container, work_dir):
         await shells.close()
 
 
-async def test_close_kills_every_shell_and_leaves_the_container(agent, container, work_dir):
-    executor, _ = agent
-    shells = BackgroundShellManager(DockerLauncher(cli=executor.cli, container=container, owns_container=True))
-    started = [await shells.start("sleep 300 & sleep 300", work_dir) for _ in range(3)]
-    trees = [await tree_of(container, s["pid"], 3) for s in started]
-    await shells.close()
-    assert wait_gone_inside(container, [pid for tree in trees for pid in tree]) == []
-    assert {(await shells.status(s["shell_id"]))["status"] for s in started} == {"killed"}
-    await asyncio.sleep(0.5)
-    assert exists(container)  # a deliberate close leaves the container to its owner
-
-
 async def test_guard_sweeps_tagged_processes_and_bars_late_starts(agent, container, work_dir):
     # A shell whose pid the server never learnt (it died between the engine starting the shell
     # and the handshake arriving) is found by its tag; one the engine starts later refuses to run.
     executor, _ = agent
     launcher = DockerLauncher(cli=executor.cli, container=container)
     tag = ["-e", f"MGEXEC_GUARD={launcher.watchdog_tag}"]
-    subprocess.run(["docker", "exec", "-d", *tag, container, "sh", "-c", "setsid sleep 301"], check=True)
+    subprocess.run([docker_binary(), "exec", "-d", *tag, container, "sh", "-c", "setsid sleep 301"], check=True)
     deadline = time.monotonic() + 10
     while not (stray := inside(container, "pgrep -f 'sleep 301' || true").split()):
         assert time.monotonic() < deadline
         time.sleep(0.05)
     launcher.close()
     assert wait_gone_inside(container, [int(p) for p in stray], seconds=15) == []
-    late = subprocess.run(["docker", "exec", *tag, container, "/bin/sh", "-c", WRAPPER, "mgexec-shell",
+    late = subprocess.run([docker_binary(), "exec", *tag, container, "/bin/sh", "-c", WRAPPER, "mgexec-shell",
                            "echo ran"], capture_output=True, text=True)
     assert (late.returncode, late.stdout) == (125, "")
     assert "has ended" in late.stderr
@@ -384,9 +231,9 @@ async def test_kill_without_pkill_in_the_image(tmp_path):
     # The fallback reads /proc; the tiny image has sh, sleep and cat, no ps, pkill or init.
     image = ensure_test_image()
     name = f"mgexec-shells-tiny-{uuid.uuid4().hex[:8]}"
-    subprocess.run(["docker", "run", "-d", "--name", name, "--cap-drop", "ALL", "--user", "1000:1000",
+    subprocess.run([docker_binary(), "run", "-d", "--name", name, "--cap-drop", "ALL", "--user", "1000:1000",
                     "--network", "none", image], check=True, capture_output=True)
-    shells = BackgroundShellManager(DockerLauncher(cli=DockerCLI(), container=name), kill_grace=1.0)
+    shells = BackgroundShellManager(DockerLauncher(cli=docker_cli(), container=name), kill_grace=1.0)
     try:
         started = await shells.start("set -m; sleep 300 & echo $!; sleep 300 & echo $!; wait", "/workspace")
         out = await shells.output(started["shell_id"], wait_seconds=20, wait_for=r"^\d+\n\d+\n")
@@ -414,7 +261,7 @@ from mgexec.shells.docker_launcher import DockerLauncher
 
 async def main():
     if {container!r}:
-        cli, container, owned = DockerCLI(), {container!r}, False
+        cli, container, owned = DockerCLI({docker!r}), {container!r}, False
     else:
         executor = DockerExecutor(ExecConfig(workspace=Path({work_dir!r}), mode="docker", agent_id={agent!r}),
                                   warm_channel=False)
@@ -432,7 +279,8 @@ asyncio.run(main())
 def sigkill_owner(tmp_path: Path, work_dir: str, container: str = "", agent: str = "") -> tuple[str, list[int]]:
     """Run an owner with two shells, SIGKILL it once their trees exist; (container, pids of the trees)."""
     script = tmp_path / "owner.py"
-    script.write_text(OWNER.format(repo=str(REPO), work_dir=work_dir, container=container, agent=agent))
+    script.write_text(OWNER.format(repo=str(REPO), docker=docker_binary(), work_dir=work_dir, container=container,
+                                    agent=agent))
     owner = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
     try:
         lines = [owner.stdout.readline().split() for _ in range(2)]

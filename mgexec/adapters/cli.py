@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from mgexec import __version__, processes
+from mgexec.adapters.massgen_serve import SERVE_EPILOG, ServeCommand, massgen_setup, massgen_workspace_option
 from mgexec.errors import MgexecError
 
 EXIT_USAGE = 2
@@ -28,6 +29,7 @@ Examples:
   mgexec serve --config @examples/docker_simple  MCP server on stdio
   mgexec config check my_massgen_config.yaml    validate and show the resolved settings
   mgexec doctor                                 what is available, and how to fix gaps
+  mgexec massgen --config team.yaml "question"  MassGen itself, its agents' commands run by mgexec
 """
 
 
@@ -72,16 +74,33 @@ def workspace_options(command):
                            help="Accept /, a system directory or the home directory as the workspace or an allowed path.")(command)
     command = click.option("--allow", "allow", metavar="DIR[:ro|rw]", multiple=True,
                            help="Another directory commands may use (read-only unless :rw); repeatable.")(command)
+    command = click.option("--mode", "mode", type=click.Choice(["local", "docker", "srt"]), expose_value=False,
+                           callback=_remember_mode, help="Execution mode (overrides the config's "
+                           "command_line_execution_mode); srt: a bubblewrap sandbox on this host.")(command)
     return click.option("--workspace", metavar="DIR", help="The workspace (overrides the config's cwd).")(command)
 
 
+def _remember_mode(ctx: click.Context, _param, value: str | None) -> None:
+    # Kept on the context rather than passed along, so that every command taking workspace options takes --mode.
+    ctx.ensure_object(dict)["mode"] = value
+
+
 def _agent_config(config: str | None, agent: str | None, workspace: str | None = None, allow: tuple[str, ...] = (),
-                  allow_broad: bool = False, *, check: bool = True):
-    """The agent's config with the workspace flags applied, its workspace checked (unless check=False)."""
+                  allow_broad: bool = False, *, check: bool = True, massgen=None):
+    """The agent's config with MassGen's server flags (`massgen`), then the workspace flags applied, its
+    workspace checked (unless check=False)."""
     from mgexec.config import load_config
     from mgexec.config.workspace import apply_flags, check_workspace
 
-    cfg = apply_flags(load_config(config, agent), workspace=workspace, allow=allow, allow_broad=allow_broad)
+    cfg = load_config(config, agent)
+    if massgen is not None:
+        from mgexec.config.massgen_flags import apply_massgen_flags
+
+        cfg = apply_massgen_flags(cfg, massgen, Path.cwd())
+    cfg = apply_flags(cfg, workspace=workspace, allow=allow, allow_broad=allow_broad)
+    mode = (click.get_current_context().obj or {}).get("mode")
+    if mode is not None:
+        cfg = cfg.model_copy(update={"mode": mode})
     if check:
         check_workspace(cfg, "--workspace" if workspace is not None else "the config's cwd")
     return cfg
@@ -148,9 +167,10 @@ def _exit_status(result) -> int:
     return min(result.exit_code, 255)
 
 
-@cli.command()
+@cli.command(cls=ServeCommand, epilog=SERVE_EPILOG)
 @config_option
 @agent_option
+@massgen_workspace_option
 @click.option("--transport", type=click.Choice(["stdio", "streamable-http"]), default="stdio", show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address for streamable-http.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port for streamable-http.")
@@ -159,9 +179,9 @@ def _exit_status(result) -> int:
 @click.option("--allow-remote", is_flag=True, help="streamable-http: allow a --host beyond loopback (needs a token you chose).")
 @workspace_options
 @click.pass_context
-def serve(ctx: click.Context, config: str | None, agent: str | None, transport: str, host: str, port: int,
-          token_file: Path | None, allow_remote: bool, workspace: str | None, allow: tuple[str, ...],
-          allow_broad: bool) -> None:
+def serve(ctx: click.Context, config: str | None, agent: str | None, massgen_workspace: bool, transport: str,
+          host: str, port: int, token_file: Path | None, allow_remote: bool, workspace: str | None,
+          allow: tuple[str, ...], allow_broad: bool) -> None:
     """Serve the execution tools over MCP (stdio by default).
 
     Over streamable-http every request must carry 'Authorization: Bearer TOKEN'.
@@ -177,7 +197,9 @@ def serve(ctx: click.Context, config: str | None, agent: str | None, transport: 
                           "or token (the client that starts the server is its only peer).")
     from mgexec.adapters.server import serve as run_server
 
-    cfg = _agent_config(config, agent, workspace, allow, allow_broad, check=False)
+    flags = ctx.meta.get("massgen_flags")
+    cfg = _agent_config(config, agent, workspace, allow, allow_broad, check=False, massgen=flags)
+    cfg = massgen_setup(cfg, flags, find_workspace=massgen_workspace and workspace is None)
     # With no workspace named, a stdio client in local mode may still supply one as MCP roots: the server
     # starts and refuses each call with the paragraph until it does. Elsewhere the refusal comes now.
     pending = workspace_problem(cfg)
@@ -203,7 +225,7 @@ def config_check(file: str, agent: str | None, as_json: bool) -> None:
     from mgexec.config.show import describe
 
     from mgexec.config.workspace import check_workspace
-    from mgexec.docker.credentials import check_credentials
+    from mgexec.docker.credentials import check_credentials, resolve_env
 
     configs = load_configs(file, create=False)
     if agent is not None:
@@ -212,6 +234,8 @@ def config_check(file: str, agent: str | None, as_json: bool) -> None:
         check_workspace(cfg)
         if cfg.mode == "docker":  # what a container start would refuse
             check_credentials(cfg.credentials)
+        elif cfg.mode == "srt":  # what a sandbox start would refuse (credential mounts do not apply)
+            resolve_env(cfg.credentials)
     if as_json:
         click.echo(json.dumps([c.model_dump(mode="json") for c in configs], indent=2))
         return
@@ -313,6 +337,19 @@ def build(sudo: bool, bootstrap: bool, build_args: tuple[str, ...]) -> None:
     sys.stdout.flush()
     # build.sh streams its own progress; replacing this process keeps its output and exit status intact.
     os.execvp("bash", ["bash", str(script), *args])
+
+
+@cli.command("massgen", context_settings={"ignore_unknown_options": True, "allow_extra_args": True,
+                                          "help_option_names": []})
+@click.argument("massgen_args", nargs=-1, type=click.UNPROCESSED)
+def massgen_command(massgen_args: tuple[str, ...]) -> None:
+    """Run MassGen with its own arguments, every agent's command_line server being mgexec.
+
+    MassGen is the `massgen` on PATH, or $MGEXEC_MASSGEN. Its workspaces, flags and modes stay as they are.
+    """
+    from mgexec.adapters.massgen_run import run_massgen
+
+    run_massgen(list(massgen_args))
 
 
 def _docker_config(config: str | None, agent: str | None):

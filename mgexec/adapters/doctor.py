@@ -17,6 +17,8 @@ from mgexec.docker.container import IMAGE_UID
 from mgexec.errors import DockerError, ImageNotFound
 
 Echo = Callable[[str], None]
+# What MassGen's own docker mode runs (and pulls from ghcr.io when missing); build.sh --massgen-names tags them.
+MASSGEN_IMAGES = ((f"ghcr.io/{DEFAULT_IMAGE}", ""), (f"ghcr.io/{DEFAULT_SUDO_IMAGE}", " --sudo"))
 
 
 async def run_doctor(config: ExecConfig, echo: Echo) -> bool:
@@ -42,6 +44,9 @@ async def run_doctor(config: ExecConfig, echo: Echo) -> bool:
             report(False, f"allowed path {context.path} is refused",
                    broad_refusal(context.path, reason, "--allow or the config's context paths", what="allowed path"))
     report(os.access(ws, os.W_OK), f"workspace {ws} is writable", f"fix the permissions of {ws} or choose another cwd")
+    from mgexec.sandbox.doctor import check_sandbox
+
+    await check_sandbox(config, report, echo)
     docker_needed = config.mode == "docker"
     binary = resolve_binary(config.docker_binary, os.environ)
     path = shutil.which(binary) if "/" not in binary else (binary if os.access(binary, os.X_OK) else None)
@@ -65,6 +70,10 @@ async def run_doctor(config: ExecConfig, echo: Echo) -> bool:
         needed = docker_needed and image == config.image
         report(present, f"image {image} {'present' if present else 'missing'}",
                f"mgexec build{flag} (or ./build.sh{flag}; add --bootstrap where no registry is reachable)", needed=needed)
+    for image, flag in MASSGEN_IMAGES:
+        present = await _has_image(cli, image)
+        report(present, f"MassGen's image name {image} {'present' if present else 'missing'}",
+               f"mgexec build --massgen-names{flag} (only MassGen's own docker mode needs it)", needed=False)
     if config.image not in (DEFAULT_IMAGE, DEFAULT_SUDO_IMAGE):
         present = await _has_image(cli, config.image)
         report(present, f"configured image {config.image} {'present' if present else 'missing'}",

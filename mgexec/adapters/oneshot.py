@@ -14,8 +14,7 @@ async def run_once(config: ExecConfig, command: str, *, timeout: float | None = 
 
     `on_setup` hears about start-up steps (package preinstall), `on_progress` about the command.
     """
-    executor = make_executor(config, single_command=True)
-    executor.gate.checker.warm()  # the policy worker starts while the executor (a container) does
+    executor = make_executor(config, single_command=True)  # judges the line without a policy worker
     await executor.start(on_setup)
     try:
         return await executor.execute(command, timeout=timeout, work_dir=work_dir, on_progress=on_progress)

@@ -14,7 +14,7 @@ import os
 import signal
 import sys
 
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, TypeVar
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import ToolAnnotations
@@ -25,9 +25,19 @@ from mgexec.errors import MgexecError
 from mgexec.executors import Executor, make_executor
 from mgexec.adapters.http import HttpAccess, HttpOptions, HttpServer
 from mgexec.result import ExecResult, encodable, encodable_tree, rejected
+from mgexec.shells.results import (
+    InputAnswer,
+    KillAnswer,
+    ListAnswer,
+    OutputAnswer,
+    ShellError,
+    StartAnswer,
+    StatusAnswer,
+)
 from mgexec.adapters.stdio import checked_stdio_server
 
 log = logging.getLogger("mgexec.adapters.server")
+AnswerT = TypeVar("AnswerT", StartAnswer, OutputAnswer, StatusAnswer, KillAnswer, ListAnswer, InputAnswer)
 
 INSTRUCTIONS = """\
 Run shell commands for this agent with execute_command. Commands run with bash -c in the \
@@ -55,7 +65,8 @@ def build_server(executor: Executor, **server_options: Any) -> MCPServer:
     """The tools on an MCPServer; `server_options` go to MCPServer (auth hooks for HTTP)."""
     config = executor.config
     server = _Server("mgexec", version=__version__, instructions=INSTRUCTIONS, **server_options)
-    where = "inside this agent's Docker container" if config.mode == "docker" else "on the host"
+    where = {"docker": "inside this agent's Docker container",
+             "srt": "on the host inside this agent's bubblewrap sandbox (no network unless allowed)"}.get(config.mode, "on the host")
 
     @server.tool(
         description=(
@@ -69,7 +80,8 @@ def build_server(executor: Executor, **server_options: Any) -> MCPServer:
             read_only_hint=False,
             destructive_hint=True,
             idempotent_hint=False,
-            open_world_hint=config.mode == "local" or config.network_mode != "none",
+            open_world_hint=(config.mode == "local" or (config.mode == "docker" and config.network_mode != "none")
+                             or (config.mode == "srt" and config.sandbox.network)),
         ),
     )
     async def execute_command(command: str, ctx: Context, timeout: float | None = None,
@@ -90,16 +102,15 @@ def build_server(executor: Executor, **server_options: Any) -> MCPServer:
     return server
 
 
-async def _shell_call(call: Callable[[], Awaitable[dict]]) -> dict[str, Any]:
-    """MassGen's error shape for every refusal and failure: {success: false, error}."""
+async def _shell_call(answer: type[AnswerT], call: Callable[[], Awaitable[dict]]) -> AnswerT:
+    """The tool's result as its model, or MassGen's shape for every refusal and failure: {success: false, error}."""
     try:
-        return encodable_tree(await call())
+        return answer(encodable_tree(await call()))
     except MgexecError as exc:
-        return {"success": False, "error": encodable(str(exc))}
-    except Exception as exc:  # a bug must still answer in the tool's shape
+        return answer(ShellError(error=encodable(str(exc))))
+    except Exception as exc:  # a bug (a result that does not fit its model too) must still answer in the tool's shape
         log.debug("background-shell call failed", exc_info=True)
-        return {"success": False,
-                "error": encodable(f"internal error: {type(exc).__name__}: {exc}; please report this.")}
+        return answer(ShellError(error=encodable(f"internal error: {type(exc).__name__}: {exc}; please report this.")))
 
 
 def _register_shell_tools(server: MCPServer, executor: Executor, where: str) -> None:
@@ -112,8 +123,8 @@ def _register_shell_tools(server: MCPServer, executor: Executor, where: str) -> 
         "The same checks as execute_command apply."),
         annotations=ToolAnnotations(title="Start background shell", read_only_hint=False, destructive_hint=True,
                                     idempotent_hint=False, open_world_hint=True))
-    async def start_background_shell(command: str, work_dir: str | None = None) -> dict[str, Any]:
-        return await _shell_call(lambda: executor.start_background(command, work_dir))
+    async def start_background_shell(command: str, work_dir: str | None = None) -> StartAnswer:
+        return await _shell_call(StartAnswer, lambda: executor.start_background(command, work_dir))
 
     @server.tool(description=(
         "Read a background shell's output (stdout and stderr merged, as a terminal shows them; the last 10,000 "
@@ -122,26 +133,26 @@ def _register_shell_tools(server: MCPServer, executor: Executor, where: str) -> 
         "(a regex) until it appears; returns early when the shell ends."),
         annotations=reading)
     async def get_background_shell_output(shell_id: str, since_last_read: bool = False, tail_lines: int | None = None,
-                                          wait_seconds: float = 0, wait_for: str | None = None) -> dict[str, Any]:
-        return await _shell_call(lambda: executor.shells.output(
+                                          wait_seconds: float = 0, wait_for: str | None = None) -> OutputAnswer:
+        return await _shell_call(OutputAnswer, lambda: executor.shells.output(
             shell_id, since_last_read=since_last_read, tail_lines=tail_lines, wait_seconds=wait_seconds,
             wait_for=wait_for))
 
     @server.tool(description="A background shell's status (running, stopped, failed, killed), exit_code, pid, "
                              "command, cwd, start_time and duration_seconds.", annotations=reading)
-    async def get_background_shell_status(shell_id: str) -> dict[str, Any]:
-        return await _shell_call(lambda: executor.shells.status(shell_id))
+    async def get_background_shell_status(shell_id: str) -> StatusAnswer:
+        return await _shell_call(StatusAnswer, lambda: executor.shells.status(shell_id))
 
     @server.tool(description="Stop a background shell and everything it started (SIGTERM, then SIGKILL after a "
                              "grace period); reports the signal that ended it.",
                  annotations=ToolAnnotations(title="Kill background shell", read_only_hint=False, destructive_hint=True,
                                              idempotent_hint=True, open_world_hint=False))
-    async def kill_background_shell(shell_id: str) -> dict[str, Any]:
-        return await _shell_call(lambda: executor.shells.kill(shell_id))
+    async def kill_background_shell(shell_id: str) -> KillAnswer:
+        return await _shell_call(KillAnswer, lambda: executor.shells.kill(shell_id))
 
     @server.tool(description="List this agent's background shells with their status.", annotations=reading)
-    async def list_background_shells() -> dict[str, Any]:
-        return await _shell_call(lambda: executor.shells.list())
+    async def list_background_shells() -> ListAnswer:
+        return await _shell_call(ListAnswer, lambda: executor.shells.list())
 
     @server.tool(description=(
         "Type text into a running background shell's terminal: answer a prompt, drive a REPL. press_enter (default "
@@ -150,8 +161,8 @@ def _register_shell_tools(server: MCPServer, executor: Executor, where: str) -> 
         annotations=ToolAnnotations(title="Send input to background shell", read_only_hint=False,
                                     destructive_hint=True, idempotent_hint=False, open_world_hint=False))
     async def send_background_shell_input(shell_id: str, text: str = "", press_enter: bool = True,
-                                          control: str | None = None) -> dict[str, Any]:
-        return await _shell_call(lambda: executor.shells.send_input(shell_id, text, press_enter=press_enter,
+                                          control: str | None = None) -> InputAnswer:
+        return await _shell_call(InputAnswer, lambda: executor.shells.send_input(shell_id, text, press_enter=press_enter,
                                                                     control=control))
 
 

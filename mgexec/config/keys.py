@@ -22,7 +22,17 @@ BACKEND_KEYS: dict[str, str] = {
     "command_line_blocked_commands": "deny_patterns",
     "command_line_docker_credentials": "credentials",
     "command_line_docker_packages": "packages",
+    # srt mode (MassGen 0.1.97): "sandbox.X" fills ExecConfig.sandbox's field X.
+    "command_line_srt_read_mode": "sandbox.read_mode",
+    "command_line_srt_deny_read": "sandbox.deny_read",
+    "command_line_srt_allow_read": "sandbox.allow_read",
+    "command_line_srt_read_only": "sandbox.read_only",
+    "command_line_srt_network_allowed_domains": "sandbox.allowed_domains",
+    "command_line_srt_allow_unix_sockets": "sandbox.allow_unix_sockets",
     # mgexec's own settings, named in the same style.
+    "command_line_srt_network_denied_domains": "sandbox.denied_domains",
+    "command_line_srt_allow_write": "sandbox.allow_write",
+    "command_line_srt_deny_write": "sandbox.deny_write",
     "command_line_default_timeout": "timeout",
     "command_line_max_output_bytes": "max_output_bytes",
     "command_line_context_paths": "context_paths",
@@ -72,4 +82,16 @@ def translate_backend(backend: Mapping[str, Any], where: str) -> tuple[dict[str,
                            "setting; keep one of them.")
         fields[field] = value
         origin[field] = key
-    return fields, origin
+    return _nest(fields), origin
+
+
+def _nest(fields: dict[str, Any]) -> dict[str, Any]:
+    """"sandbox.read_mode": v -> "sandbox": {"read_mode": v}, for the settings that form a sub-model."""
+    nested: dict[str, Any] = {}
+    for field, value in fields.items():
+        head, dot, tail = field.partition(".")
+        if dot:
+            nested.setdefault(head, {})[tail] = value
+        else:
+            nested[field] = value
+    return nested

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from mgexec.config.keys import FIELD_TO_KEYS, did_you_mean, translate_backend
 from mgexec.config.limits import MAX_LIST, check_path_text, short_repr
 from mgexec.config.models import ExecConfig
+from mgexec.config.sandbox import PATH_FIELDS
 from mgexec.config.workspace import resolve_path
 from mgexec.config.yamlload import read_config_yaml
 from mgexec.errors import ConfigError
@@ -190,7 +191,22 @@ def _resolve_paths(fields: dict[str, Any], base: Path) -> dict[str, Any]:
     if fields.get("context_paths"):
         fields["context_paths"] = _resolve_contexts(fields["context_paths"], base)
     _check_mount_sources(fields.get("credentials"), base)
+    if isinstance(fields.get("sandbox"), dict):
+        fields["sandbox"] = _resolve_sandbox_paths(fields["sandbox"], base)
     return fields
+
+
+def _resolve_sandbox_paths(sandbox: dict[str, Any], base: Path) -> dict[str, Any]:
+    """Relative srt paths are relative to the working directory, like cwd; `~` is the server's home."""
+    resolved = dict(sandbox)
+    for field in PATH_FIELDS:
+        value = resolved.get(field)
+        if isinstance(value, (str, os.PathLike)):
+            value = [value]
+        if isinstance(value, list):
+            resolved[field] = [os.path.normpath(base / os.path.expanduser(str(v)))
+                               if isinstance(v, (str, os.PathLike)) and str(v).strip() else v for v in value]
+    return resolved
 
 
 def _resolve_contexts(entries: Any, base: Path) -> list[Any]:
@@ -229,7 +245,11 @@ def _explain(exc: ValidationError, where: str, origin: Mapping[str, str]) -> str
         if not loc:
             lines.append(f"{error['msg'].removeprefix('Value error, ')}.")
             continue
-        key = origin.get(loc[0]) or FIELD_TO_KEYS.get(loc[0], [loc[0]])[0]
+        sub = ".".join(loc[:2])
+        if sub in origin or sub in FIELD_TO_KEYS:  # a sub-model field with a key of its own
+            key, loc = origin.get(sub) or FIELD_TO_KEYS[sub][0], [sub, *loc[2:]]
+        else:
+            key = origin.get(loc[0]) or FIELD_TO_KEYS.get(loc[0], [loc[0]])[0]
         path = ".".join([key, *loc[1:]])
         value = error.get("input")
         msg = error["msg"].removeprefix("Value error, ").rstrip(".")

@@ -7,15 +7,14 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
-from typing_extensions import Annotated
 
 from mgexec.config import limits
 from mgexec.config.limits import MAX_LIST, check_timeout, short_repr
-
-from mgexec.policy.rules import vet_pattern
+from mgexec.config.sandbox import SandboxSettings
+from mgexec.config.validators import NetworkMode, env_name_problem, image_problem, pattern_problem
 
 DEFAULT_IMAGE = "massgen/mcp-runtime:latest"
 DEFAULT_SUDO_IMAGE = "massgen/mcp-runtime-sudo:latest"
@@ -82,8 +81,8 @@ class Credentials(_Frozen):
         if isinstance(value, str):
             value = [value]
         for name in value:
-            if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-                raise ValueError(f"{short_repr(name)} is not an environment variable name")
+            if (problem := env_name_problem(name)) is not None:
+                raise ValueError(problem)
         return value
 
 
@@ -122,13 +121,15 @@ class ExecConfig(_Frozen):
     """Everything one agent's execution needs, after defaults and validation."""
 
     agent_id: Annotated[str, StringConstraints(max_length=limits.MAX_AGENT_ID)] = "default"
+    # MassGen's --instance-id: its container for this agent is massgen-{agent_id}-{instance_id}.
+    instance_id: Annotated[str, StringConstraints(max_length=limits.MAX_AGENT_ID)] | None = None
     workspace: Path
     enabled: bool = True
-    mode: Literal["local", "docker"] = "local"
+    mode: Literal["local", "docker", "srt"] = "local"
     docker_image: Name = DEFAULT_IMAGE
     docker_memory_limit: Name | None = None
     docker_cpu_limit: float | None = Field(default=None, gt=0, le=limits.MAX_CPU_LIMIT, allow_inf_nan=False)
-    network_mode: Literal["none", "bridge", "host"] = "none"
+    network_mode: NetworkMode = "none"
     enable_sudo: bool = False
     allow_patterns: tuple[str, ...] = Field(default=(), max_length=MAX_LIST)
     deny_patterns: tuple[str, ...] = Field(default=(), max_length=MAX_LIST)
@@ -148,6 +149,7 @@ class ExecConfig(_Frozen):
     progress_interval: float = Field(default=5.0, ge=limits.MIN_PROGRESS_INTERVAL, le=limits.MAX_PROGRESS_INTERVAL,
                                      allow_inf_nan=False)
     docker_warm_channel: bool = True
+    sandbox: SandboxSettings = SandboxSettings()  # srt mode only
     # `/`, a system directory or the home directory as the workspace (or an allowed path) needs this.
     allow_broad_workspace: bool = False
     # True when no config cwd and no --workspace named the workspace: it is the current directory,
@@ -159,6 +161,13 @@ class ExecConfig(_Frozen):
     def _memory(cls, value: str | None) -> str | None:
         if value is not None:
             memory_bytes(value)
+        return value
+
+    @field_validator("docker_image")
+    @classmethod
+    def _image(cls, value: str) -> str:
+        if (problem := image_problem(value)) is not None:
+            raise ValueError(problem)
         return value
 
     @field_validator("timeout", mode="before")
@@ -173,21 +182,19 @@ class ExecConfig(_Frozen):
             return ()
         if isinstance(value, str):
             value = [value]
+        if len(value) > MAX_LIST:
+            return tuple(value)  # refused by the length limit, without probing a thousand patterns first
         for pattern in value:
-            if not isinstance(pattern, str):
-                raise ValueError(f"patterns must be strings (regular expressions), got {short_repr(pattern)}")
-            if len(pattern) > limits.MAX_PATTERN:
-                raise ValueError(f"a pattern is {len(pattern)} characters long; patterns may have at most {limits.MAX_PATTERN}")
             # Probed here so `config check`, `exec` and `serve` refuse the same patterns.
-            if (problem := vet_pattern(pattern, "deny" if info.field_name == "deny_patterns" else "allow")):
+            if (problem := pattern_problem(pattern, "deny" if info.field_name == "deny_patterns" else "allow")):
                 raise ValueError(problem)
         return tuple(value)
 
-    @field_validator("agent_id")
+    @field_validator("agent_id", "instance_id")
     @classmethod
-    def _agent_id(cls, value: str) -> str:
+    def _agent_id(cls, value: str | None) -> str | None:
         # The id becomes part of the container name `massgen-{id}`.
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", value):
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", value):
             raise ValueError(f"{short_repr(value)} cannot name a container; use letters, digits, '_', '.' and '-', starting with a letter or digit")
         return value
 

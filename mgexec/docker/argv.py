@@ -7,15 +7,13 @@ values never appear here: environment variables are passed by name.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Iterable, Mapping, Sequence
 
+from mgexec.config.validators import argv_word_problem, env_name_problem, network_problem, require
 from mgexec.errors import ConfigError
 
-NETWORK_MODES = ("none", "bridge", "host")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _EMPTY: Mapping[str, str] = MappingProxyType({})
 
 
@@ -82,9 +80,7 @@ class ContainerSpec:
     def __post_init__(self) -> None:
         _check_word("container name", self.name)
         _check_word("image", self.image)
-        if self.network not in NETWORK_MODES:
-            raise ConfigError(f"The docker network mode {self.network!r} is not supported; use one of "
-                              f"{', '.join(NETWORK_MODES)} (none keeps the container offline).")
+        require(network_problem(self.network))
         _check_env_names(self.env_names)
         _check_env_names(tuple(self.env))
 
@@ -112,18 +108,13 @@ class ExecSpec:
 
 
 def _check_word(what: str, value: str) -> None:
-    # A leading dash would be read as a flag, shifting every argument after it.
-    if not value or value.startswith("-") or any(ch.isspace() for ch in value):
-        raise ConfigError(f"The {what} {value!r} is not valid: it must be non-empty, must not start with "
-                          "'-' and must not contain spaces.")
+    require(argv_word_problem(what, value))
 
 
 def _check_env_names(names: Sequence[str]) -> None:
     # `-e NAME=value` would put a value into argv, where any user of `ps` can read it.
     for name in names:
-        if not _ENV_NAME.match(name):
-            raise ConfigError(f"The environment variable name {name!r} is not valid: use letters, digits and "
-                              "underscores, not starting with a digit (values are passed separately).")
+        require(env_name_problem(name))
 
 
 def mount_arg(mount: Mount) -> str:

@@ -23,8 +23,9 @@ from mgexec.docker import inside
 from mgexec.docker.argv import ExecSpec, build_exec_argv
 from mgexec.docker.engine import DockerCLI
 from mgexec.docker.errors import TOO_OLD_EXIT, binary_error, docker_said, helper_start_failure
-from mgexec.errors import ChannelLost, ChannelUnavailable, DockerError
+from mgexec.errors import ChannelLost, ChannelUnavailable, DockerError, MgexecError
 from mgexec.runner import CappedBuffer, Child, ProcessOutput, decode_capped, kill_group, spawn
+from mgexec.waiting import finished_within
 
 log = logging.getLogger("mgexec.channel")
 
@@ -162,14 +163,9 @@ class _Link:
 
     async def _ended(self) -> None:
         """The helper's output ended: fail every request still waiting, and the handshake if it was one."""
-        try:
-            await asyncio.wait_for(asyncio.shield(self.child.exited), 2.0)
-        except asyncio.TimeoutError:
+        if not await finished_within(self.child.exited, 2.0):
             await kill_group(self.child, 0.5)
-        try:
-            await asyncio.wait_for(asyncio.shield(self.tasks[1]), 1.0)
-        except (asyncio.TimeoutError, asyncio.CancelledError):
-            pass
+        await finished_within(self.tasks[1], 1.0)
         stderr = (self.said + self.stderr_tail).decode("utf-8", "replace").strip()
         code = self.child.returncode
         self.lost = ChannelLost(self._lost_message(code, stderr), argv=self.argv, exit_code=code, stderr=stderr)
@@ -218,15 +214,13 @@ class _Link:
 
     async def handshake(self) -> None:
         source = helper_source()
-        try:
-            await self.send_raw(b"%d\n" % len(source) + source)
-            await asyncio.wait_for(asyncio.shield(self.hello), OPEN_TIMEOUT)
-        except asyncio.TimeoutError:
+        await self.send_raw(b"%d\n" % len(source) + source)
+        if not await finished_within(self.hello, OPEN_TIMEOUT):
             raise ChannelUnavailable(
                 f"mgexec's exec helper did not answer within {OPEN_TIMEOUT:g} seconds of `docker exec` into the "
                 f"container `{self.container}`; the engine may be overloaded, or python3 there does not read "
                 "its standard input. mgexec runs each command through its own `docker exec` instead.",
-                argv=self.argv) from None
+                argv=self.argv)
 
     async def send_raw(self, data: bytes) -> None:
         try:
@@ -272,9 +266,7 @@ class _Link:
         stdin = self.child.proc.stdin
         if stdin is not None and not stdin.is_closing():
             stdin.close()
-        try:
-            await asyncio.wait_for(asyncio.shield(self.child.exited), CLOSE_TIMEOUT)
-        except asyncio.TimeoutError:
+        if not await finished_within(self.child.exited, CLOSE_TIMEOUT):
             await kill_group(self.child, 0.5)
         await asyncio.gather(*self.tasks, return_exceptions=True)
 
@@ -361,12 +353,21 @@ class ExecChannel:
                 self._link = await self._start()
             return self._link
 
+    def _helper_command(self) -> tuple[list[str], dict[str, str] | None]:
+        """The argv whose stdio becomes the channel (it runs `python3 -I -u -c BOOT`), and its environment.
+
+        A seam: srt mode starts the same helper inside a bubblewrap sandbox instead of a container."""
+        return helper_argv(self.cli, self.container, self.user), self.cli.client_env()
+
+    def _spawn_error(self, exc: OSError, argv: list[str]) -> MgexecError:
+        return binary_error(self.cli.binary, exc, argv)
+
     async def _start(self) -> _Link:
-        argv = helper_argv(self.cli, self.container, self.user)
+        argv, env = self._helper_command()
         try:
-            child = await spawn(argv, env=self.cli.client_env(), stdin_pipe=True)
+            child = await spawn(argv, env=env, stdin_pipe=True)
         except OSError as exc:
-            raise binary_error(self.cli.binary, exc, argv) from exc
+            raise self._spawn_error(exc, argv) from exc
         link = _Link(child, argv, self.container, self._kill_orphans)
         try:
             await link.handshake()

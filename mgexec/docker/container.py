@@ -203,8 +203,11 @@ class ContainerManager:
                   "for d in /workspace /context /temp_workspaces; do [ -d $d ] || echo missing:$d; done")
         args = build_exec_argv(ExecSpec(self.name, ("/bin/sh", "-c", script), user="0"))
         out = await self.cli.run(args, timeout=30, check=False)
-        if out.exit_code != 0 and classify(args, out.stderr) is DockerFailure.NOT_RUNNING:
-            await self._stopped(self.config.image)
+        stopped = classify(args, out.stderr) is DockerFailure.NOT_RUNNING
+        if out.exit_code != 0 and (stopped or not out.stdout.strip()):
+            info = await self.inspect()  # a CMD that ends can stop the container during the check itself
+            if info is None or not info.running:
+                await self._stopped(self.config.image)
         problems = []
         lines = out.stdout.split()
         if out.exit_code != 0 and not lines:

@@ -16,6 +16,7 @@ from typing import Mapping
 from dotenv import dotenv_values
 
 from mgexec.config.models import CREDENTIAL_MOUNTS, Credentials
+from mgexec.config.validators import env_name_problem, is_env_name
 from mgexec.docker.argv import Mount
 from mgexec.errors import ConfigError
 
@@ -49,7 +50,8 @@ def resolve_env(creds: Credentials, environ: Mapping[str, str] | None = None, *,
     if creds.pass_all_env:
         log.warning("pass_all_env is on: every host environment variable (except host-only ones like PATH "
                     "and HOME) is copied into the container; list the ones you need in env_vars instead")
-        values.update({k: v for k, v in environ.items() if k not in HOST_ONLY and _valid_name(k)})
+        # Names no shell could use (exported functions such as BASH_FUNC_f%%) are skipped, not refused.
+        values.update({k: v for k, v in environ.items() if k not in HOST_ONLY and is_env_name(k)})
     for name in creds.env_vars:
         if name in environ:
             values[name] = environ[name]
@@ -78,6 +80,10 @@ def _from_file(creds: Credentials, base: Path) -> dict[str, str]:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"command_line_docker_credentials.env_file {path} cannot be read: {type(exc).__name__}.") from None
     found = {k: v for k, v in raw.items() if v is not None}
+    for name in found if creds.env_vars_from_file is None else ():  # listed names passed the config's rule
+        if (problem := env_name_problem(name)) is not None:
+            raise ConfigError(f"command_line_docker_credentials.env_file {path} sets {problem}. Rename the "
+                              "variable in the file, or list the names to take in env_vars_from_file.")
     if creds.env_vars_from_file is None:
         return found
     missing = [n for n in creds.env_vars_from_file if n not in found]
@@ -86,10 +92,6 @@ def _from_file(creds: Credentials, base: Path) -> dict[str, str]:
                           f"which {'is' if len(missing) == 1 else 'are'} not in {path}; add "
                           f"{'it' if len(missing) == 1 else 'them'} to the file or drop {'it' if len(missing) == 1 else 'them'} from the list.")
     return {n: found[n] for n in creds.env_vars_from_file}
-
-
-def _valid_name(name: str) -> bool:
-    return name.replace("_", "a").isalnum() and not name[0].isdigit()
 
 
 def credential_mounts(creds: Credentials, home: Path | None = None, *, base: Path | None = None) -> tuple[Mount, ...]:

@@ -1,5 +1,6 @@
 """Executors: one agent's commands, each executor a deployment (the host, or the agent's container) composed
-with a runtime (how commands run there), behind the policy gate."""
+with a runtime (how commands run there), behind the policy gate; the bubblewrap sandbox (srt mode) runs
+its own way beside them (mgexec.sandbox.executor)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,16 @@ def make_executor(config: ExecConfig, *, single_command: bool = False) -> Execut
         from mgexec.executors.docker import DockerExecutor
 
         # Opening the warm channel costs more than the one docker exec it would save.
-        return DockerExecutor(config, warm_channel=False if single_command else None)
+        return DockerExecutor(config, warm_channel=False if single_command else None,
+                              single_command=single_command)
+    if config.mode == "srt":
+        from mgexec.sandbox.executor import SandboxExecutor
+
+        # One bwrap costs less than starting the warm helper for a single command.
+        return SandboxExecutor(config, warm=not single_command, single_command=single_command)
     from mgexec.executors.local import LocalExecutor
 
-    return LocalExecutor(config)
+    return LocalExecutor(config, single_command=single_command)
 
 
 __all__ = ["Executor", "CommandGate", "ProgressCallback", "make_executor"]

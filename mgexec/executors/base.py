@@ -15,7 +15,7 @@ from mgexec.deployments import Deployment
 from mgexec.errors import ConfigError, MgexecError, PolicyViolation
 from mgexec.policy import CommandPolicy, resolve_work_dir
 from mgexec.policy.paths import open_work_dir
-from mgexec.policy.checker import PolicyChecker
+from mgexec.policy.checker import InlineChecker, PolicyChecker
 from mgexec.policy.inputs import check_command_text
 from mgexec.result import ExecResult, from_process, rejected
 from mgexec.runtimes import Runtime
@@ -30,16 +30,18 @@ class CommandGate:
 
     The policy check runs in worker processes (see policy.checker): the event loop never
     spends time reading a command line, and a line that cannot be judged in time is refused.
+    `single_command`: the caller runs one command and exits, so nothing else waits on its loop
+    and the line is judged in this process, within the same budget, without starting a worker.
     """
 
-    def __init__(self, config: ExecConfig) -> None:
+    def __init__(self, config: ExecConfig, *, single_command: bool = False) -> None:
         self.config = config
         self.policy = CommandPolicy(
             allow_patterns=config.allow_patterns,
             deny_patterns=config.deny_patterns,
             enable_sudo=config.enable_sudo,
         )
-        self.checker = PolicyChecker(self.policy)
+        self.checker = InlineChecker(self.policy) if single_command else PolicyChecker(self.policy)
 
     async def approve(self, command: str, work_dir: str | None) -> Path:
         """The resolved work_dir for an allowed command; PolicyViolation otherwise."""
@@ -91,10 +93,12 @@ class Executor:
     commands run there). Owns whatever it starts, the tasks its commands run in included, and releases it on
     close()."""
 
-    def __init__(self, config: ExecConfig, deployment: Deployment, runtime: Runtime | None = None) -> None:
+    def __init__(self, config: ExecConfig, deployment: Deployment | None = None, runtime: Runtime | None = None,
+                 *, single_command: bool = False) -> None:
         self.config = config
-        self.gate = CommandGate(config)
-        self.deployment = deployment
+        self.gate = CommandGate(config, single_command=single_command)
+        # Without one, the executor looks after its place itself (overriding open/close/_run).
+        self.deployment = deployment if deployment is not None else Deployment()
         self.runtime = runtime  # None until open() chose one, and again once closed
         self._commands: set[asyncio.Task] = set()  # the tasks commands run in: this executor's own
         self._preparing: asyncio.Task | None = None
@@ -213,8 +217,6 @@ class Executor:
             return rejected(command, shown_dir, str(exc))
         if (not_ready := await self._wait_prepared(on_progress)) is not None:
             return rejected(command, shown_dir, not_ready)
-        if self.runtime is None:
-            return rejected(command, str(resolved), self.deployment.not_running())
         # The command runs in a task of this executor's own, so close() cancels it and never the caller.
         # Awaiting it directly ties the two: a cancelled caller cancels the command and resumes (with
         # CancelledError) only once its clean-up has killed what it started; a command cancelled by close()

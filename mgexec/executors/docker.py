@@ -28,8 +28,9 @@ class DockerExecutor(Executor):
 
     deployment: ContainerDeployment
 
-    def __init__(self, config, *, keep: bool = False, kill_grace: float = 2.0, warm_channel: bool | None = None) -> None:
-        super().__init__(config, ContainerDeployment(config, keep=keep))
+    def __init__(self, config, *, keep: bool = False, kill_grace: float = 2.0, warm_channel: bool | None = None,
+                 single_command: bool = False) -> None:
+        super().__init__(config, ContainerDeployment(config, keep=keep), single_command=single_command)
         self.kill_grace = kill_grace
         self.warm_channel = config.docker_warm_channel if warm_channel is None else warm_channel
 

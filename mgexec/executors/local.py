@@ -16,8 +16,8 @@ class LocalExecutor(Executor):
 
     Commands may run before start() too (then without the watchdog)."""
 
-    def __init__(self, config) -> None:
-        super().__init__(config, HostDeployment())
+    def __init__(self, config, *, single_command: bool = False) -> None:
+        super().__init__(config, HostDeployment(), single_command=single_command)
         self.runtime = self._subprocesses()
 
     async def open_runtime(self) -> Runtime:

@@ -10,9 +10,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 from mgexec.policy import findexpr, forkbomb, globnames
-from mgexec.policy.wordforms import is_computed, run_forms
+from mgexec.policy.expansions import is_computed, run_as, run_forms
 from mgexec.policy.privilege import PRIVILEGE_PROGRAMS, privilege_reason
-from mgexec.policy.shellwalker import SimpleCommand
+from mgexec.policy.shellcommand import SimpleCommand
 from mgexec.policy.targets import brace_expand, catastrophic_target, is_block_device, normalize
 from mgexec.policy.workdirs import (Place, command_places, covers_directory, follow_links,
                                     line_links)
@@ -114,7 +114,7 @@ def as_run(cmd: SimpleCommand, facts: LineFacts) -> list[SimpleCommand]:
     (`{rm,-rf,/}`), plus each command a name may stand for when it is computed (`$(which sudo)`,
     `$RM`: the dangerous commands it mentions, and rm) or a wildcard (`/???/?m`: every match)."""
     found: dict[tuple[str, ...], SimpleCommand] = {}
-    for words in dict.fromkeys((cmd.words,) + cmd.readings + _expanded_forms(cmd)):
+    for words in run_as(cmd.words, cmd.readings):
         base = cmd if words == cmd.words else replace(cmd, words=words, readings=())
         for form in _name_forms(base, facts):
             found.setdefault(form.words, form)

@@ -5,6 +5,8 @@ Reading a command line is plain Python (and `re`) that holds the GIL: a line bui
 and a thread could not be stopped. A worker process can be: a check that has not answered
 within CHECK_SECONDS is refused with that reason and its worker killed. A warm spare is kept,
 so a call made while one worker is busy with such a line is judged at once by another.
+A caller that runs one command and exits has no other calls to keep answering: InlineChecker
+judges in its own process, within the same parse budget, and saves starting a worker.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 
 from mgexec.errors import MgexecError, PolicyViolation
 from mgexec.policy.rules import CommandPolicy
+from mgexec.policy.worker import verdict
 from mgexec.runner import Child, spawn
 
 CHECK_SECONDS = 3.0  # the outer bound on judging one line, waiting for a free worker included
@@ -189,6 +192,27 @@ class PolicyChecker:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+class InlineChecker:
+    """The policy check of a one-shot caller (`mgexec exec`): judged in this process, bounded by
+    the parser's own step and time budget (worker.PARSE_SECONDS), with the refusals a worker gives."""
+
+    def __init__(self, policy: CommandPolicy) -> None:
+        self.policy = policy
+
+    def warm(self) -> None:
+        """Nothing to start ahead: the check needs no worker."""
+
+    async def check(self, command: str, *, work_dir: str | None = None) -> None:
+        """Refuse (PolicyViolation) or allow `command`, judged as starting in `work_dir`."""
+        # A thread of its own gives the parser a fresh stack, as deep as a worker's.
+        reply = await asyncio.to_thread(verdict, command, self.policy, work_dir=work_dir)
+        if not reply.get("ok"):
+            raise PolicyViolation(reply.get("refused") or "The policy check refused the command line.")
+
+    async def close(self) -> None:
+        """Nothing to stop."""
 
 
 async def _within(awaitable, seconds: float):

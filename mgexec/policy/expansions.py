@@ -1,12 +1,16 @@
-"""Expansions the line itself decides: variables it assigns earlier (`d=/; rm -rf $d`, `HOME=/`
-then `~`), read as every value they may hold; values it does not set stay as written."""
+"""The words a command runs as, once bash expands them as far as the line shows: variables it
+assigns earlier (`d=/; rm -rf $d`, `HOME=/` then `~`, every value they may hold; values it does
+not set stay as written), `$IFS` splitting, `$(echo WORDS)` as the command word, glob names."""
 
 from __future__ import annotations
 
+import fnmatch
 import itertools
+import posixpath
 import re
 import shlex
 from dataclasses import dataclass
+from functools import lru_cache
 
 _VARIABLE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*|[0-9]+|[@*])(\[[^]]*\])?\}"
                        r"|([A-Za-z_][A-Za-z0-9_]*|[0-9@*]))")
@@ -17,6 +21,11 @@ _READERS = frozenset({"read", "mapfile", "readarray", "unset", "getopts"})
 MAX_READINGS = 16
 _KEPT = frozenset({"HOME", "PWD", "FUNCNAME"})  # kept as written: the policy reads them later
 Variables = dict[str, list[str | None]]  # every value a name was given; None: one not known
+_MAX_WORDS = 64
+_IFS = re.compile(r"\$IFS\b|\$\{IFS(?:[:%#/][^}]*)?\}")
+_ECHO = re.compile(r"(?:\$\(|`)\s*(?:echo|printf(?:\s+%s)?)\s+(?:(?P<text>[^$`()\"';&|<>\\]*?)"
+                   r"|'(?P<quoted>[^']*)'|\"(?P<dquoted>[^$`\"\\]*)\")\s*(?:\)|`)")
+_GLOB = re.compile(r"[*?]|\[[^\]]+\]")
 
 
 def remember_assignments(variables: Variables, words: tuple[str, ...],
@@ -199,3 +208,50 @@ def _closing(value: str, start: int) -> int:
                 return i
         i += 1
     return len(value) - 1
+
+
+# -- what bash's own expansions make of the words, whatever the line set -------------------------
+
+def run_as(words: tuple[str, ...], readings: tuple[tuple[str, ...], ...]) -> tuple[tuple[str, ...], ...]:
+    """Every word list a command may run as: `words` as written, each of its `readings` (what the
+    line's own variables and substitutions make of it) and what bash's expansions make of it."""
+    return tuple(dict.fromkeys((words,) + readings + tuple(run_forms(words))))
+
+
+def run_forms(words: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """The words the command runs as, when expansions change them (none if they do not)."""
+    return list(_run_forms(words))
+
+
+@lru_cache(maxsize=1024)
+def _run_forms(words: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
+    if not words:
+        return ()
+    expanded: list[str] = []
+    for k, word in enumerate(words):
+        echoed = _ECHO.fullmatch(word) if k == 0 else None
+        if echoed:  # `$(echo rm -rf x)` as the command word: its output, split into words
+            expanded += (echoed["text"] or echoed["quoted"] or echoed["dquoted"] or "").split()
+            continue
+        # Brace expansion is not redone here: the parser makes brace words exactly where the
+        # shell reading the command has it (bash, not dash; unquoted braces only).
+        expanded += _IFS.sub(" ", word).split() if _IFS.search(word) else [word]
+    form = tuple(expanded[:_MAX_WORDS])
+    return (form,) if form and form != words else ()
+
+
+def is_glob(word: str) -> bool:
+    """True if a command word holds glob characters that bash matches against file names."""
+    return bool(_GLOB.search(posixpath.basename(word))) and not word.startswith(("$", "`"))
+
+
+def glob_names(word: str, names: set[str] | frozenset[str]) -> list[str]:
+    """The program names among `names` a glob command word may resolve to (`/bin/r?` -> rm)."""
+    pattern = posixpath.basename(word).lower()
+    return sorted(name for name in names if fnmatch.fnmatchcase(name, pattern))
+
+
+def is_computed(word: str) -> bool:
+    """True if a command word is known only when the line runs: an expansion (`$X`,
+    `$(which rm)`), or `{}`, which find, xargs -I{} and parallel replace with what they read."""
+    return bool(re.search(r"[$`]", word)) or "{}" in word

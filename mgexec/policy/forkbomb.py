@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from mgexec.policy.shellwalker import SimpleCommand
+from mgexec.policy.shellcommand import SimpleCommand
 from mgexec.policy.wrappers import SHELLS
 
 

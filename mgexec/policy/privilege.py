@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from mgexec.policy.shellwalker import SimpleCommand
+from mgexec.policy.shellcommand import SimpleCommand
 
 # Commands refused whatever their arguments.
 PRIVILEGED = {

@@ -34,7 +34,8 @@ refusal wins:
    not `python x && rm -rf y` (whose `rm -rf y` matches nothing) nor `env python x` (the wrapper
    is a command too: allow `env .*` as well, and its inner `python x` must still match). A
    command the line does not show (a computed command name, a command a program builds at run
-   time, commands in files a program is pointed at) is refused: no pattern can vouch for it.
+   time, commands in files a program is pointed at, a value the line does not set that bash
+   evaluates as arithmetic) is refused: no pattern can vouch for it.
 
 Both lists err towards refusing: a too-broad deny pattern or a too-narrow allow pattern refuses a
 command visibly, with the command and the pattern named, instead of letting one through.
@@ -51,14 +52,16 @@ from functools import lru_cache
 import regex
 
 from mgexec import saferegex
+from mgexec.config.validators import vet_pattern  # noqa: F401  (the rule lives with the config; callers import it here too)
 from mgexec.errors import ConfigError, PolicyViolation
 from mgexec.policy.baseline import LineFacts, dangerous_reason, glob_forms, line_facts
 from mgexec.policy.budget import ParseBudget
 from mgexec.policy.stdin_scripts import stdin_script
-from mgexec.policy.wordforms import glob_names, is_computed, is_glob, run_forms
+from mgexec.policy.expansions import glob_names, is_computed, is_glob, run_forms
 from mgexec.policy.globalopts import canonical_forms
 from mgexec.policy.globnames import is_glob_name
-from mgexec.policy.shellwalker import SimpleCommand, parse_command_line
+from mgexec.policy.shellcommand import SimpleCommand
+from mgexec.policy.shellwalker import parse_command_line
 
 _SHOW_MAX = 200
 
@@ -96,22 +99,6 @@ def _compile(patterns: tuple[str, ...], kind: str) -> tuple[saferegex.Pattern, .
     return tuple(compiled)
 
 
-def vet_pattern(pattern: str, kind: str) -> str | None:
-    """Why a configured allow/deny pattern cannot be used (bad syntax, catastrophic backtracking), or None.
-
-    The probe matches the way the policy will (`match` for deny, `fullmatch` for allow).
-    """
-    try:
-        slow = saferegex.backtracking_input(pattern, "match" if kind == "deny" else "fullmatch")
-    except regex.error as err:
-        return f"`{pattern}` is not a valid regular expression: {err}"
-    if slow is None:
-        return None
-    return (f"`{pattern}` backtracks catastrophically: matching it against {slow} takes longer than "
-            f"{saferegex.PROBE_SECONDS:g} s, and it would be tried on every command. Rewrite it without "
-            "nested or overlapping repetition (for example `(a+)+` -> `a+`, `(a|aa)+` -> `a+`)")
-
-
 def check_command(command: str, policy: CommandPolicy, *, work_dir: str | None = None,
                   home: str | None = None, path: str | None = None,
                   budget: ParseBudget | None = None) -> None:
@@ -139,8 +126,6 @@ def check_command(command: str, policy: CommandPolicy, *, work_dir: str | None =
         read_pipes = {v for cmd in commands for v in cmd.via if v.endswith(" reading a pipe")}
         for cmd in commands:
             _check_allow(_with_piped_script(cmd, read_pipes), allow, command, facts)
-    for cmd in commands:
-        _check_unseen(cmd, allow, command)
 
 
 def _as_run(cmd: SimpleCommand, facts: LineFacts) -> list[SimpleCommand]:
@@ -270,26 +255,18 @@ def _matches(pattern: saferegex.Pattern, kind: saferegex.MatchKind, text: str, c
             f"The {role} pattern `{pattern.pattern}` did not finish matching {_show(cmd, line)} within "
             f"{saferegex.MATCH_SECONDS:g} seconds (catastrophic backtracking), so mgexec could not judge "
             "the line and did not run it. Rewrite the pattern without nested or overlapping repetition.") from None
-def _check_unseen(cmd: SimpleCommand, allow: tuple[saferegex.Pattern, ...], line: str) -> None:
-    """Under an allow list, text made at run time that decides what runs cannot be allowed."""
-    if not allow or not cmd.unseen:
-        return
-    where = _show(cmd, line) if cmd.words else f"the line `{_clip(line.strip())}`"
-    raise PolicyViolation(
-        f"Command not in the allow list: {where} depends on text made only when the line runs "
-        f"({'; '.join(cmd.unseen)}), so no allow pattern can vouch for it. Use fixed values, or "
-        "split the line so that each step is checked. mgexec did not run the command line.")
 
 
 def _show(cmd: SimpleCommand, line: str) -> str:
-    text = _clip(cmd.text or cmd.raw)
-    shown = f"the command `{text}`"
+    text, whole = _clip(cmd.text or cmd.raw), _clip(line.strip())
+    # What `(( ))` or `[[ ]]` evaluates has no command of its own: the line stands for it.
+    shown = f"the command `{text}`" if text else f"the line `{whole}`"
     if cmd.via:
         shown += " (run by " + " -> ".join(f"`{v}`" for v in cmd.via) + ")"
     if cmd.unreadable:  # say that the policy judged only the part the line shows
         shown += f" ({cmd.unreadable})"
-    if _clip(line.strip()) != text:
-        shown += f" of the line `{_clip(line.strip())}`"
+    if text and whole != text:
+        shown += f" of the line `{whole}`"
     return shown
 
 

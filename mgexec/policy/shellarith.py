@@ -99,10 +99,9 @@ def _expression(facts: ArithFacts, text: str, where: str, seen: set[str]) -> lis
 
 def _literal(facts: ArithFacts, text: str, where: str, seen: set[str]) -> list[str]:
     if _SUBSTITUTION.search(text):
-        raise PolicyViolation(
-            f"mgexec did not run this command line: {where} evaluates the quoted text "
-            f"`{_clip(text)}` as arithmetic; bash expands the command substitution in it and runs "
-            "the command, which no check can see beforehand. Write the command outside quotes.")
+        raise _hidden_command(
+            f"{where} evaluates the quoted text `{_clip(text)}` as arithmetic; bash expands the "
+            "command substitution in it and runs the command", "Write the command outside quotes.")
     return _expression(facts, text, where, seen)
 
 
@@ -111,11 +110,10 @@ def _name(facts: ArithFacts, text: str, where: str, seen: set[str]) -> list[str]
     if subscript is None:
         return []
     if _SUBSTITUTION.search(subscript[1]):
-        raise PolicyViolation(
-            f"mgexec did not run this command line: {where} is given the variable name "
-            f"`{_clip(text)}`, whose array subscript holds a command substitution; bash expands "
-            "that subscript and runs the command, which no check can see beforehand. Use a plain "
-            "variable name, or compute the index in a separate step.")
+        raise _hidden_command(
+            f"{where} is given the variable name `{_clip(text)}`, whose array subscript holds a "
+            "command substitution; bash expands that subscript and runs the command",
+            "Use a plain variable name, or compute the index in a separate step.")
     return _expression(facts, subscript[1], where, seen)
 
 
@@ -141,11 +139,10 @@ def _reparsed(facts: ArithFacts, variable: str, where: str, seen: set[str]) -> l
         if value is None:
             reasons.append(f"{where} expands the value of `{variable}`, set at run time, again")
         elif _SUBSTITUTION.search(value):
-            raise PolicyViolation(
-                f"mgexec did not run this command line: {where} expands the value of `{variable}`, "
-                f"which the line sets to `{_clip(value)}`, a second time, running the command "
-                "substitution in it, which no check can see beforehand. Write the command in the "
-                "line itself.")
+            raise _hidden_command(
+                f"{where} expands the value of `{variable}`, which the line sets to "
+                f"`{_clip(value)}`, a second time, running the command substitution in it",
+                "Write the command in the line itself.")
     return reasons
 
 
@@ -160,15 +157,20 @@ def _value_of(facts: ArithFacts, name: str, where: str, seen: set[str]) -> list[
         if value is None:
             reasons.append(f"{where} evaluates `{name}`, whose value is made at run time")
         elif "$" in value or "`" in value:
-            raise PolicyViolation(
-                f"mgexec did not run this command line: {where} evaluates `{name}`, which the line "
-                f"sets to `{_clip(value)}`; bash reads that value as arithmetic, expands it and "
-                "runs any command substitution in an array subscript of it, which no check can "
-                "see beforehand. Set the variable to a number, or run the command in a step of "
-                "its own.")
+            raise _hidden_command(
+                f"{where} evaluates `{name}`, which the line sets to `{_clip(value)}`; bash reads "
+                "that value as arithmetic, expands it and runs any command substitution in an "
+                "array subscript of it",
+                "Set the variable to a number, or run the command in a step of its own.")
         else:
             reasons.extend(_expression(facts, value, where, seen))
     return reasons
+
+
+def _hidden_command(what: str, advice: str) -> PolicyViolation:
+    """The refusal of a line that hides a command where bash finds it only while evaluating."""
+    return PolicyViolation(f"mgexec did not run this command line: {what}, which no check can see "
+                           f"beforehand. {advice}")
 
 
 def _strip_refs(text: str) -> str:
@@ -334,11 +336,10 @@ def _note_declaration(facts: ArithFacts, args: list[Word], where: str, owner: Ha
                 facts.expression("$(", where, owner)
         elif is_static(arg) and _SUBSTITUTION.search(arg.value.partition("=")[2]) and \
                 arg.value.partition("=")[2].startswith("("):
-            raise PolicyViolation(
-                f"mgexec did not run this command line: {where} is given `{_clip(arg.value)}` as "
-                "quoted text; bash reads the `( … )` in it as an array assignment and runs the "
-                "command substitution inside, which no check can see beforehand. Write the "
-                "array assignment without quotes.")
+            raise _hidden_command(
+                f"{where} is given `{_clip(arg.value)}` as quoted text; bash reads the `( … )` in "
+                "it as an array assignment and runs the command substitution inside",
+                "Write the array assignment without quotes.")
         if "=" in arg.value:
             note_assignment(facts, arg, owner)
             if "n" in flags:  # a nameref: its value is a variable name

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mgexec.policy.dialects import PORTABLE_HINTS, Dialect
-from mgexec.policy.shelltokens import DialectError, NestedParser, ShellSyntaxError
+from mgexec.policy.shelltokens import DialectError, NestedParser, ShellSyntaxError, unclosed
 
 _PARAM = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]|[@*#?$!-]")
 # `${` + optional `#`/`!` + name + optional subscript, then the operator (if any).
@@ -101,7 +101,7 @@ class DollarScanner:
             if self.dialect.portable:
                 raise self.not_portable("$(( … ) )", start)
             if not self.dialect.bash:  # dash has no `$( (` fallback: `$((` must close with `))`
-                raise self.error("a `$((` is never closed with `))`", start)
+                raise unclosed("$((", "))", src, start)
         return self.paren_substitution(acc, start + 2)
 
     def paren_substitution(self, acc: Acc, body_start: int) -> str:
@@ -117,7 +117,7 @@ class DollarScanner:
         src, start = self.src, self.pos
         end = self.matched_end(start + 2, "[", "]")
         if end is None:
-            raise self.error("a `$[` is never closed with `]`", start)
+            raise unclosed("$[", "]", src, start)
         self.expansions_in(src[start + 2:end - 1], acc)
         acc.exprs.append(src[start + 2:end - 1])
         self.pos = end
@@ -130,7 +130,7 @@ class DollarScanner:
         self.pos += 2
         while True:
             if self.pos >= len(src):
-                raise self.error("a `${` is never closed with `}`", start)
+                raise unclosed("${", "}", src, start)
             char = src[self.pos]
             if char == "}":
                 self.pos += 1

@@ -9,7 +9,8 @@ from mgexec.policy.budget import ParseBudget
 from mgexec.policy.dialects import BASH, Dialect
 from mgexec.policy.shelllex import Lexer
 from mgexec.policy.shellnodes import AndOr, Command, Compound, FuncDef, Pipeline, RedirNode, Script, Simple
-from mgexec.policy.shelltokens import MAX_NESTING, Arith, Op, Redir, ShellSyntaxError, Token, Word
+from mgexec.policy.shelltokens import (MAX_NESTING, Arith, Op, Redir, ShellSyntaxError, Token, Word,
+                                      unclosed)
 
 __all__ = ["AndOr", "Command", "Compound", "FuncDef", "Parser", "Pipeline", "RedirNode", "Script",
            "Simple", "parse_tree"]
@@ -263,7 +264,7 @@ class Parser:
         opener = self.take()
         body = self.parse_list(frozenset({")"}))
         if not self._is_op(self.take(), ")"):
-            raise ShellSyntaxError("a `(` is never closed with `)`", self.src, opener.start)
+            raise unclosed("(", ")", self.src, opener.start)
         if not body.items:
             raise ShellSyntaxError("empty `( )`", self.src, opener.start)
         return Compound("subshell", [body], [])
@@ -377,7 +378,7 @@ class Parser:
             elif isinstance(tok, Redir) and tok.op in ("<", ">") and not tok.fd:
                 continue
             elif isinstance(tok, Op) and tok.kind == "EOF":
-                raise ShellSyntaxError("a `[[` is never closed with `]]`", self.src, opener.start)
+                raise unclosed("[[", "]]", self.src, opener.start)
             elif not (isinstance(tok, Op) and tok.kind in _COND_OPS):
                 if isinstance(tok, Redir):
                     self.lexer.cancel_heredoc()

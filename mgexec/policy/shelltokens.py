@@ -46,6 +46,11 @@ class DialectError(ShellSyntaxError):
             "shell that runs it; rewrite the construct as suggested, or run the script with `bash -c`.")
 
 
+def unclosed(opener: str, closer: str, source: str, position: int) -> ShellSyntaxError:
+    """The error for a span (`$((`, `${`, `(`, `[[`) the line opens at `position` and never closes."""
+    return ShellSyntaxError(f"a `{opener}` is never closed with `{closer}`", source, position)
+
+
 @dataclass
 class HereDoc:
     """A here-document; its body is read by the lexer at the end of the line that opened it."""

@@ -8,7 +8,7 @@ import fnmatch
 import re
 from dataclasses import dataclass, field, replace
 
-from mgexec.policy.shellwalker import SimpleCommand
+from mgexec.policy.shellcommand import SimpleCommand
 from mgexec.policy.targets import normalize
 
 _CHANGERS = frozenset({"cd", "pushd", "popd"})

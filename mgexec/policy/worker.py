@@ -24,14 +24,20 @@ _PR_SET_PDEATHSIG = 1
 
 
 def judge(line: bytes, policy) -> dict:
+    """The reply to one request line of the protocol."""
+    request = json.loads(line)
+    return verdict(request["command"], policy, work_dir=request.get("work_dir"))
+
+
+def verdict(command: str, policy, *, work_dir: str | None) -> dict:
+    """`{"ok": True}`, or `{"refused": why}` (with `"retire": True` after running out of memory):
+    the check within PARSE_SECONDS, failing closed on anything it did not expect."""
     from mgexec.errors import PolicyViolation
     from mgexec.policy.budget import ParseBudget
     from mgexec.policy.rules import check_command
 
-    request = json.loads(line)
     try:
-        check_command(request["command"], policy, work_dir=request.get("work_dir"),
-                      budget=ParseBudget(seconds=PARSE_SECONDS))
+        check_command(command, policy, work_dir=work_dir, budget=ParseBudget(seconds=PARSE_SECONDS))
         return {"ok": True}
     except PolicyViolation as exc:
         return {"refused": str(exc)}

@@ -13,7 +13,6 @@ import signal
 import time
 from typing import Callable
 
-import pexpect
 import regex
 
 from mgexec import saferegex
@@ -31,7 +30,8 @@ from mgexec.errors import (
 )
 from mgexec.shells.buffer import OutputBuffer
 from mgexec.shells.launcher import Launcher, ShellProcess
-from mgexec.shells.shell import BackgroundShell, PtySpawn, control_character, wait_event
+from mgexec.shells.shell import BackgroundShell, control_character, spawn_in_pty
+from mgexec.waiting import finished_within
 
 MAX_WAIT_SECONDS = 60.0
 WAIT_FOR_SECONDS = 1.0  # one search of wait_for over the output (a thread; the loop goes on)
@@ -41,7 +41,6 @@ WAIT_FOR_OVERLAP = 64 * 1024
 WAIT_FOR_CONTEXT = 1024  # bytes before the first tried start that `^` and lookbehinds may see
 HANDSHAKE_TIMEOUT = 10.0
 LAST_RESORT_SECONDS = 10.0  # after SIGKILL to the tree, how long before signalling our child directly
-TERMINAL_SIZE = (40, 200)  # rows, columns: wide enough that tools do not wrap most lines
 ENTER = "\r"  # what the Enter key sends; the terminal turns it into "\n" for line-reading programs
 
 
@@ -85,7 +84,7 @@ class BackgroundShellManager:
                 os.close(dir_fd)
         self._shells[shell.shell_id] = shell
         shell.watch()
-        if not await wait_event(shell.handshaken, HANDSHAKE_TIMEOUT):
+        if not await finished_within(shell.handshaken, HANDSHAKE_TIMEOUT):
             await self._kill(shell)
             raise ShellStartFailed(f"Shell {shell.shell_id} did not report its process id within "
                                    f"{HANDSHAKE_TIMEOUT:g} seconds and was killed; try starting it again.")
@@ -194,11 +193,10 @@ class BackgroundShellManager:
             # Forked on the loop's own thread: PR_SET_PDEATHSIG follows the forking thread,
             # so a short-lived worker thread would take the shell down when it ends.
             with processes.spawning() as own:  # never taken for an orphan by a command's sweep
-                child = PtySpawn(argv[0], argv[1:], env=self.launcher.env_for(work_dir), echo=True,
-                                  dimensions=TERMINAL_SIZE, pass_fds=options.pass_fds + keep,
-                                  preexec_fn=_preexec(options.cwd, options.preexec_fn, dir_fd))
+                child = spawn_in_pty(argv, self.launcher.env_for(work_dir), pass_fds=options.pass_fds + keep,
+                                     preexec_fn=_preexec(options.cwd, options.preexec_fn, dir_fd))
                 own(child.pid)
-        except (OSError, pexpect.ExceptionPexpect) as exc:
+        except OSError as exc:
             raise ShellStartFailed(f"Cannot start a background shell in {work_dir}: {exc}. Check that the "
                                    "directory is accessible and the program exists.") from exc
         return BackgroundShell(shell_id=self._new_id(), command=command, work_dir=work_dir, child=child,
@@ -217,10 +215,10 @@ class BackgroundShellManager:
             shell.kill_requested = True
             await self.launcher.kill_tree(shell.process, signal.SIGTERM)
             ended_by = "SIGTERM"
-            if not await wait_event(shell.exited, self.kill_grace):
+            if not await finished_within(shell.exited, self.kill_grace):
                 await self.launcher.kill_tree(shell.process, signal.SIGKILL)
                 ended_by = "SIGKILL"
-                if not await wait_event(shell.exited, LAST_RESORT_SECONDS):
+                if not await finished_within(shell.exited, LAST_RESORT_SECONDS):
                     os.kill(shell.process.local_pid, signal.SIGKILL)  # the tree kill did not reach it
         await shell.finished.wait()
         return ended_by

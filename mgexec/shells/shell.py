@@ -12,7 +12,9 @@ import signal
 import time
 from dataclasses import dataclass, field, replace
 
-import pexpect
+import shutil
+from typing import Callable, Mapping
+
 import ptyprocess
 
 from mgexec import processes
@@ -20,6 +22,7 @@ from mgexec.errors import ExecTimeout, InvalidShellRequest, ShellNotRunning
 from mgexec.shells.buffer import OutputBuffer
 from mgexec.shells.launcher import Handshake, Launcher, ShellProcess
 from mgexec.shells.terminput import TERMINAL_LINE_MAX, input_problem, line_mode, terminal_pieces, unread_input
+from mgexec.waiting import finished_within
 
 DRAIN_SECONDS = 1.0  # without our own terminal descriptor: how long to wait for the pty's end
 DRAIN_READS = 256  # after the shell ended, at most this many reads (16 MiB) empty the pty
@@ -27,21 +30,25 @@ INPUT_TIMEOUT = 5.0  # how long a program may leave its input unread before send
 HANDSHAKE_LIMIT = 64 * 1024  # a launcher that found no handshake in this much output gets none
 READ_SIZE = 64 * 1024
 READS_PER_WAKEUP = 16  # bounded, so a flooding shell cannot starve the rest of the event loop
+TERMINAL_SIZE = (40, 200)  # rows, columns: wide enough that tools do not wrap most lines
 TIOCGPTPEER = 0x5441  # Linux: open a pty's terminal side from its master, without a path
 CONTROL_KEYS = {chr(c): chr(c - 96) for c in range(ord("a"), ord("z") + 1)} | {
     "@": "\x00", "[": "\x1b", "\\": "\x1c", "]": "\x1d", "^": "\x1e", "_": "\x1f", "?": "\x7f",
 }
 
 
-class PtySpawn(pexpect.spawn):
-    """pexpect.spawn that also keeps the launcher's descriptors open in the child."""
+def spawn_in_pty(argv: list[str], env: Mapping[str, str], *, pass_fds: tuple[int, ...] = (),
+                 preexec_fn: Callable[[], None] | None = None) -> ptyprocess.PtyProcess:
+    """argv in a new pseudo-terminal (ptyprocess's public API), keeping the launcher's descriptors open in it.
 
-    def __init__(self, *args, pass_fds: tuple[int, ...] = (), **kwargs) -> None:
-        self._pass_fds = pass_fds
-        super().__init__(*args, **kwargs)
-
-    def _spawnpty(self, args, **kwargs):
-        return ptyprocess.PtyProcess.spawn(args, pass_fds=self._pass_fds, **kwargs)
+    The program is looked up on `env`'s PATH, not the server's (the child runs with `env`); the
+    echo stays on, so typed input shows in the output as it does in a terminal.
+    """
+    program = shutil.which(argv[0], path=env.get("PATH") or os.defpath)
+    if program is None:
+        raise FileNotFoundError(f"The command was not found or was not executable: {argv[0]}.")
+    return ptyprocess.PtyProcess.spawn([program, *argv[1:]], env=dict(env), echo=True, dimensions=TERMINAL_SIZE,
+                                       pass_fds=pass_fds, preexec_fn=preexec_fn)
 
 
 @dataclass(eq=False)
@@ -65,7 +72,7 @@ class BackgroundShell:
     shell_id: str
     command: str
     work_dir: str
-    child: pexpect.spawn
+    child: ptyprocess.PtyProcess
     process: ShellProcess
     buffer: OutputBuffer
     launcher: Launcher
@@ -89,7 +96,7 @@ class BackgroundShell:
 
     @property
     def fd(self) -> int:
-        return self.child.child_fd
+        return self.child.fd
 
     def watch(self) -> None:
         loop = asyncio.get_running_loop()
@@ -107,10 +114,7 @@ class BackgroundShell:
         """Wait up to timeout for new output or the end of the shell."""
         if self._changed is None or self._changed.done():
             self._changed = asyncio.get_running_loop().create_future()
-        try:
-            await asyncio.wait_for(asyncio.shield(self._changed), timeout)
-        except asyncio.TimeoutError:
-            pass
+        await finished_within(self._changed, timeout)  # shared by concurrent readers: never cancelled by one
 
     async def write(self, data: bytes) -> int:
         """Type data into the terminal; ExecTimeout (naming what was written) if the program does not read it.
@@ -226,7 +230,7 @@ class BackgroundShell:
             code, sig = self._reap()
             processes.release(self.child.pid)
             if self._peer is None:
-                await wait_event(self._eof, DRAIN_SECONDS)
+                await finished_within(self._eof, DRAIN_SECONDS)
             self._drain()
             self._stop_reading()
             self._take(b"", final=True)
@@ -253,7 +257,7 @@ class BackgroundShell:
     def _reap(self) -> tuple[int | None, int | None]:
         try:
             self.child.isalive()
-        except pexpect.ExceptionPexpect:  # someone else reaped it: the exit status is lost
+        except ptyprocess.PtyProcessError:  # someone else reaped it: the exit status is lost
             return None, None
         return self.child.exitstatus, self.child.signalstatus
 
@@ -261,10 +265,10 @@ class BackgroundShell:
         if self._peer is not None:
             os.close(self._peer)
             self._peer = None
-        self.child.ptyproc.delayafterclose = 0  # pexpect would sleep on the event loop
+        self.child.delayafterclose = 0  # ptyprocess would sleep on the event loop
         try:
             self.child.close(force=False)
-        except pexpect.ExceptionPexpect:
+        except ptyprocess.PtyProcessError:
             pass
 
     async def _writable(self, timeout: float) -> bool:
@@ -272,7 +276,7 @@ class BackgroundShell:
         ready = loop.create_future()
         loop.add_writer(self.fd, lambda: ready.done() or ready.set_result(None))
         try:
-            return await wait_future(ready, max(0.0, timeout))
+            return await finished_within(ready, timeout)
         finally:
             loop.remove_writer(self.fd)
 
@@ -322,23 +326,5 @@ def control_character(key: str) -> str:
             f"Unknown control key {key!r}: give one letter (\"c\" sends Ctrl-C, \"d\" sends Ctrl-D, "
             "\"z\" sends Ctrl-Z) or one of @ [ \\ ] ^ _ ?.")
     return char
-
-
-async def wait_event(event: asyncio.Event, timeout: float) -> bool:
-    if event.is_set():
-        return True
-    try:
-        await asyncio.wait_for(event.wait(), timeout)
-        return True
-    except asyncio.TimeoutError:
-        return False
-
-
-async def wait_future(future: asyncio.Future, timeout: float) -> bool:
-    try:
-        await asyncio.wait_for(asyncio.shield(future), timeout)
-        return True
-    except asyncio.TimeoutError:
-        return False
 
 

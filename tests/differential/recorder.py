@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from dockermode import require_image
-from dockerutil import _in_ci
+from dockerutil import _in_ci, docker_binary
 from mgexec.config import DEFAULT_IMAGE
 
 HERE = Path(__file__).resolve().parent
@@ -97,7 +97,7 @@ def _run_argv(name: str, image: str) -> list[str]:
     """Nothing of the host is mounted; the root file system is read-only, so destructive lines
     only reach tmpfs mounts (limited in size) of a container that is removed afterwards."""
     driver = (HERE / "driver.py").read_text()
-    return ["docker", "run", "--rm", "-i", "--name", name, "--label", "io.mgexec.test=differential",
+    return [docker_binary(), "run", "--rm", "-i", "--name", name, "--label", "io.mgexec.test=differential",
             "--network", "none", "--pids-limit", "128", "--memory", "512m",
             "--cap-add", "SYS_PTRACE", "--security-opt", "no-new-privileges", "--read-only",
             "--tmpfs", "/tmp:size=64m", "--tmpfs", "/var/tmp:size=16m",
@@ -106,7 +106,7 @@ def _run_argv(name: str, image: str) -> list[str]:
 
 
 def _docker(*args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
-    done = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout,
+    done = subprocess.run([docker_binary(), *args], capture_output=True, text=True, timeout=timeout,
                           stdin=subprocess.DEVNULL)
     if check and done.returncode != 0:
         raise AssertionError(f"docker {' '.join(args[:3])} failed: {done.stderr.strip()}")

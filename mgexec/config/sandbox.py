@@ -1,0 +1,79 @@
+"""Settings of srt mode (the bubblewrap sandbox): what a sandboxed command may read, write and reach.
+
+MassGen's `command_line_srt_*` keys map onto these fields (config/keys.py); paths are absolute
+once the loader has resolved them against the config's directory and `~`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from mgexec.config.limits import MAX_LIST, check_path_text, short_repr
+
+ReadMode = Literal["confined", "strict", "open"]
+
+# An exact host name, or `*.` + one: letters, digits, '-' and '.', as proxies compare them.
+_DOMAIN = re.compile(r"^(\*\.)?(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+                     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+
+PATH_FIELDS = ("deny_read", "allow_read", "allow_write", "deny_write", "allow_unix_sockets")
+
+
+class SandboxSettings(BaseModel):
+    """What srt mode hides, exposes and lets through; the defaults are MassGen's."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # confined: $HOME hidden but the agent's paths; strict: only the agent's paths and a system
+    # baseline; open: everything but the secret list.
+    read_mode: ReadMode = "confined"
+    deny_read: tuple[Path, ...] = Field(default=(), max_length=MAX_LIST)  # added to the secret list
+    allow_read: tuple[Path, ...] = Field(default=(), max_length=MAX_LIST)  # re-allowed (read-only)
+    allow_write: tuple[Path, ...] = Field(default=(), max_length=MAX_LIST)  # writable besides workspace
+    deny_write: tuple[Path, ...] = Field(default=(), max_length=MAX_LIST)  # read-only even if below a writable path
+    read_only: bool = False  # nothing writable, not even the workspace
+    allowed_domains: tuple[str, ...] = Field(default=(), max_length=MAX_LIST)
+    denied_domains: tuple[str, ...] = Field(default=(), max_length=MAX_LIST)
+    allow_unix_sockets: tuple[Path, ...] = Field(default=(), max_length=MAX_LIST)
+
+    @field_validator(*PATH_FIELDS, mode="before")
+    @classmethod
+    def _paths(cls, value: Any) -> Any:
+        if value is None:
+            return ()
+        if isinstance(value, (str, os.PathLike)):
+            value = [value]
+        if not isinstance(value, (list, tuple)):
+            raise ValueError(f"expected a list of paths, got {short_repr(value)}")
+        for item in value:
+            if not isinstance(item, (str, os.PathLike)) or not str(item).strip():
+                raise ValueError(f"{short_repr(item)} is not a path")
+            check_path_text(str(item), "a sandbox path")
+            if not os.path.isabs(os.path.expanduser(str(item))):
+                raise ValueError(f"{short_repr(str(item))} is relative; sandbox paths must be absolute or start with ~")
+        return tuple(Path(os.path.normpath(os.path.expanduser(str(item)))) for item in value)
+
+    @field_validator("allowed_domains", "denied_domains", mode="before")
+    @classmethod
+    def _domains(cls, value: Any) -> Any:
+        if value is None:
+            return ()
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, (list, tuple)):
+            raise ValueError(f"expected a list of domain names, got {short_repr(value)}")
+        for name in value:
+            if not isinstance(name, str) or not _DOMAIN.match(name.strip()):
+                raise ValueError(f"{short_repr(name)} is not a domain name; use an exact name like "
+                                 "'pypi.org' or a wildcard like '*.example.com'")
+        return tuple(name.strip().lower() for name in value)
+
+    @property
+    def network(self) -> bool:
+        """True when some HTTP(S) traffic may leave the sandbox (through the filtering proxy)."""
+        return bool(self.allowed_domains)
