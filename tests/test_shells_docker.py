@@ -22,7 +22,8 @@ from mgexec.docker.engine import DockerCLI
 from mgexec.errors import ShellLimitReached
 from mgexec.executors.docker import DockerExecutor
 from mgexec.shells import BackgroundShellManager
-from mgexec.shells.docker_launcher import WRAPPER, DockerLauncher
+from mgexec.inside.shell_wrapper import SHELL_WRAPPER as WRAPPER
+from mgexec.shells.docker_launcher import DockerLauncher
 from mgexec.shells.launcher import Handshake
 from test_shells_local import finished
 
