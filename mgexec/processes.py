@@ -4,7 +4,8 @@ A command may leave its process group or session (`setsid`, `setpgid`) or orphan
 fork); the kill follows it anyway. The process that owns commands becomes a child subreaper, so a
 command's orphans are re-parented to it instead of to init; every sweep takes the command's
 session and group, every descendant of them, and these adopted orphans, freezes them (SIGSTOP, so
-a fork loop cannot race the listing), SIGKILLs them, and repeats until none is left.
+a fork loop cannot race the listing), SIGKILLs them, and repeats until none is left. Every host-side
+kill escalates through `escalate` (SIGTERM, KILL_GRACE, SIGKILL) and reads /proc off the event loop.
 """
 
 from __future__ import annotations
@@ -149,9 +150,13 @@ def freeze_and_kill(collect, spare=()):
 SHIPPED = (read_stat, process_table, tree_of, descendants, _signal_all, freeze_and_kill)
 
 
+# Read once, at import: the running code's own text, even if the installed file changes later.
+_SHIPPED_SOURCE = "\n\n".join(inspect.getsource(function) for function in SHIPPED)
+
+
 def shipped_source() -> str:
     """The source of SHIPPED, to put before a script's own code."""
-    return "\n\n".join(inspect.getsource(function) for function in SHIPPED)
+    return _SHIPPED_SOURCE
 
 
 def signal_all(pids: Iterable[int], sig: int) -> None:
