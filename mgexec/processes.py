@@ -309,8 +309,8 @@ def _own_alive(table, scope: Scope) -> set[int]:
 def terminate(collect: Scope | Callable[[], Iterable[int]], sig: int) -> int:
     """Blocking: SIGKILL (frozen first) or another signal to every member of scope; how many were found.
 
-    `collect` is a Scope or a function that lists the members. Run it off the event loop (see `send`):
-    it reads /proc.
+    `collect` is a Scope or a function that lists the members. It reads /proc: from the event loop, call
+    `signal_scope` instead.
     """
     members = collect.members if isinstance(collect, Scope) else collect
     if sig == signal.SIGKILL:
@@ -320,7 +320,7 @@ def terminate(collect: Scope | Callable[[], Iterable[int]], sig: int) -> int:
     return len(found)
 
 
-async def send(collect: Scope | Callable[[], Iterable[int]], sig: int) -> int:
+async def signal_scope(collect: Scope | Callable[[], Iterable[int]], sig: int) -> int:
     """`terminate`, off the event loop: its /proc reads never stall the loop."""
     return await asyncio.to_thread(terminate, collect, sig)
 

@@ -303,7 +303,7 @@ def _scope(pid: int) -> processes.Scope:
 async def _signal_command(pid: int, sig: int) -> None:
     # The group at once, before any await: a shutdown may end the loop during the sweep (off the loop).
     processes.signal_group(pid, sig)
-    await processes.send(_scope(pid), sig)
+    await processes.signal_scope(_scope(pid), sig)
 
 
 async def sweep_command(pid: int) -> None:

@@ -126,7 +126,7 @@ class LocalLauncher:
     async def kill_tree(self, shell: ShellProcess, sig: int) -> None:
         # Everything below the keeper, never the keeper: it reaps the shell, sweeps once more and
         # exits with the shell's status.
-        await processes.send(functools.partial(keeper_tree, shell.local_pid), sig)
+        await processes.signal_scope(functools.partial(keeper_tree, shell.local_pid), sig)
 
     def close(self) -> None:
         if self._closed:
