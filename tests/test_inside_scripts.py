@@ -9,6 +9,7 @@ unique tag); the pid-file scripts, which also sweep orphans of PID 1, run in a t
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import os
 import signal
@@ -178,6 +179,22 @@ async def test_helper_reports_an_unusable_cwd_in_the_words_the_executor_refuses(
     out = await helper_link.run("true", str(tmp_path / "missing"), 10, 1000, 1.0, None)
     assert out.exit_code == channel_helper.START_FAILED
     assert out.stderr.startswith(channel_helper.CWD_FAILED_PREFIX)
+
+
+async def test_helper_reports_the_started_pid_and_obeys_a_cancel(helper_link, tmp_path):
+    task = asyncio.create_task(helper_link.run("sleep 30", str(tmp_path), 60, 1000, 1.0, None))
+    deadline = time.monotonic() + 10
+    while not any(request.pid for request in helper_link.pending.values()):
+        assert time.monotonic() < deadline, "no `started` frame"
+        await asyncio.sleep(0.02)
+    pid = next(request.pid for request in helper_link.pending.values())
+    assert Path(f"/proc/{pid}").exists()  # the helper runs here: its pid is this host's
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    while (stat := processes.read_stat(pid)) is not None and stat[0] != "Z":
+        assert time.monotonic() < deadline + 10, "the cancelled command still runs"
+        await asyncio.sleep(0.02)
 
 
 def test_orphan_groups_kill_takes_group_ids_as_arguments():
