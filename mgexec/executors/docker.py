@@ -2,7 +2,7 @@
 
 Killing the host-side `docker exec` client does not stop the process inside, so without the warm
 channel every command is started by a small wrapper that puts it in its own session and records its
-pid and start time; its end or a timeout then sweeps its tree inside the container (docker.sweep).
+pid and start time; its end or a timeout then sweeps its tree inside the container (mgexec.inside).
 """
 
 from __future__ import annotations
@@ -13,42 +13,21 @@ import os
 import uuid
 from pathlib import Path
 
+from mgexec import processes
 from mgexec.docker.argv import ExecSpec, build_exec_argv, build_image_inspect_argv
 from mgexec.docker.channel import ExecChannel
 from mgexec.docker.engine import DockerCLI, resolve_binary
 from mgexec.docker.container import ContainerManager, Owner, build_spec
 from mgexec.docker.credentials import resolve_env
 from mgexec.docker.preinstall import preinstall
-from mgexec.docker.sweep import START_TIME_SH, sweep_sh
 from mgexec.errors import ChannelLost, ChannelUnavailable, DockerError
 from mgexec.executors.base import Executor, ProgressCallback
-from mgexec.environment import NON_INTERACTIVE_ENV, REQUIRE_BASH_SH, UNSET_STARTUP_SH, VENV_FIRST_SH
+from mgexec.environment import NON_INTERACTIVE_ENV
+from mgexec.inside.channel_helper import CWD_FAILED_PREFIX
+from mgexec.inside.pidfile import PIDFILE_DIR, PIDFILE_KILL, PIDFILE_WRAPPER, grace_tenths
+from mgexec.inside.sweep import START_TIME_SH, TAG_VARIABLE
 from mgexec.result import ExecResult, from_process, rejected
-from mgexec.shells.docker_watchdog import TAG_VARIABLE
 from mgexec.runner import run_process
-
-# $1: pid file, $2: the command. setsid makes the command lead its own session and group; the pid file
-# holds its pid and the wrapper's start time, so a kill (and the wrapper once the command ends) sweeps
-# its tree and whatever it orphaned to PID 1 since (see mgexec.docker.sweep).
-WRAPPER = r"""pidfile=$1
-""" + "\n".join((VENV_FIRST_SH, UNSET_STARTUP_SH, REQUIRE_BASH_SH, START_TIME_SH)) + r"""
-since=$(start_of $$)
-if command -v setsid >/dev/null 2>&1; then setsid bash -c "$2" </dev/null & else bash -c "$2" </dev/null & fi
-pid=$!
-echo "$pid $since" > "$pidfile"
-wait "$pid" 2>/dev/null; code=$?
-""" + sweep_sh("KILL", "-", '"$since"', '"$pid"') + r"""
-rm -f "$pidfile"
-exit $code"""
-
-# $1: pid file, $2: grace in tenths of a second.
-KILL_SCRIPT = r"""read -r pid since < "$1" 2>/dev/null || exit 0
-""" + sweep_sh("TERM", "-", '"$since"', '"$pid"') + r"""
-i=0
-while kill -0 "$pid" 2>/dev/null && [ $i -lt "$2" ]; do sleep 0.1; i=$((i+1)); done
-""" + sweep_sh("KILL", "-", '"$since"', '"$pid"') + r"""
-rm -f "$1"; exit 0"""
-
 
 log = logging.getLogger("mgexec.docker")
 
@@ -60,8 +39,8 @@ class DockerExecutor(Executor):
     container) when the image can run it, else each is its own `docker exec`; results are the same.
     """
 
-    def __init__(self, config, *, keep: bool = False, kill_grace: float = 2.0, warm_channel: bool | None = None,
-                 single_command: bool = False) -> None:
+    def __init__(self, config, *, keep: bool = False, kill_grace: float = processes.KILL_GRACE,
+                 warm_channel: bool | None = None, single_command: bool = False) -> None:
         super().__init__(config, single_command=single_command)
         self.keep = keep
         self.kill_grace = kill_grace
@@ -161,8 +140,8 @@ class DockerExecutor(Executor):
             return rejected(command, str(work_dir), "The agent's container is not running: the executor was not started.")
         if self.channel is not None:
             return await self._run_in_channel(command, work_dir, timeout)
-        pidfile = f"/tmp/.mgexec-{uuid.uuid4().hex}.pid"
-        argv = self.cli.argv(build_exec_argv(self._exec_spec(("/bin/sh", "-c", WRAPPER, "mgexec", pidfile, command),
+        pidfile = f"{PIDFILE_DIR}/.mgexec-{uuid.uuid4().hex}.pid"
+        argv = self.cli.argv(build_exec_argv(self._exec_spec(("/bin/sh", "-c", PIDFILE_WRAPPER, "mgexec", pidfile, command),
                                                               work_dir), docker=None))
         try:
             out = await run_process(argv, env=self.cli.client_env(), timeout=timeout,
@@ -186,7 +165,7 @@ class DockerExecutor(Executor):
             return rejected(command, str(work_dir), f"{exc} The command may not have finished; run it again.")
         except DockerError as exc:
             return rejected(command, str(work_dir), str(exc))
-        if out.exit_code == 126 and out.stderr.startswith("mgexec: cannot run the command in"):
+        if out.exit_code == 126 and out.stderr.startswith(CWD_FAILED_PREFIX):
             return rejected(command, str(work_dir), out.stderr.strip())
         return from_process(out, command, str(work_dir), timeout)
 
@@ -195,8 +174,8 @@ class DockerExecutor(Executor):
         return ExecSpec(self.container, argv, workdir=str(work_dir), env={**NON_INTERACTIVE_ENV, **tag})
 
     async def _kill_inside(self, pidfile: str) -> None:
-        ticks = str(max(1, int(self.kill_grace * 10)))
-        spec = ExecSpec(self.container, ("/bin/sh", "-c", KILL_SCRIPT, "mgexec-kill", pidfile, ticks))
+        spec = ExecSpec(self.container, ("/bin/sh", "-c", PIDFILE_KILL, "mgexec-kill", pidfile,
+                                         grace_tenths(self.kill_grace)))
         try:
             await self.cli.run(build_exec_argv(spec, docker=None), timeout=self.kill_grace + 30, check=False)
         except DockerError:

@@ -21,8 +21,8 @@ descendant of its shell, and the orphans the helper adopted (except those still 
 command's session or group), freezes them (SIGSTOP, so a fork loop cannot race it) and SIGKILLs
 them until none is left. Making each shell a subreaper too would keep the sets apart exactly, but
 costs a fork instead of a vfork per command (about 2 ms here), so it is not done.
-The /proc readers (read_stat, process_table, tree_of, freeze_and_kill) are mgexec.processes', appended
-by the channel when it sends this file.
+The /proc readers and the sweep (mgexec.processes.SHIPPED: read_stat, process_table, tree_of,
+_signal_all, freeze_and_kill, ...) are appended by the channel when it sends this file.
 """
 
 from __future__ import annotations
@@ -50,6 +50,8 @@ READ_SIZE = 65536
 LEFTOVER_WAIT = 0.2
 ABANDON_WAIT = 0.2
 START_FAILED = 126  # what a shell reports for a command it could not start
+# How the error of a command whose working directory is unusable begins; the host reports it as its own.
+CWD_FAILED_PREFIX = "mgexec: cannot run the command in "
 PR_SET_CHILD_SUBREAPER = 36
 
 
@@ -128,11 +130,7 @@ class Job:
         """SIGTERM the command's whole tree, SIGKILL it after the grace period."""
         self.deadline = None
         kill_group(self.pgid, signal.SIGTERM)
-        for pid in helper.tree(self):
-            try:
-                os.kill(pid, signal.SIGTERM)
-            except OSError:
-                pass
+        _signal_all(helper.tree(self), signal.SIGTERM)
         if self.kill_at is None:
             self.kill_at = now + self.grace
 
@@ -377,7 +375,7 @@ def reap(pid):
 
 def start_error(cwd, exc):
     if isinstance(exc, OSError) and exc.filename == cwd:
-        return "mgexec: cannot run the command in %s: %s" % (cwd, exc.strerror or exc)
+        return CWD_FAILED_PREFIX + "%s: %s" % (cwd, exc.strerror or exc)
     return "mgexec: cannot start the command: %s" % (exc,)
 
 
