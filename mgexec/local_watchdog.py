@@ -75,10 +75,8 @@ def _watchdog_main() -> None:
             time.sleep(0.05)
 
 
-WATCHDOG_SOURCE = "from __future__ import annotations\n\n" + "\n\n".join(
-    inspect.getsource(function) for function in (
-        processes.read_stat, processes.process_table, processes.tree_of, processes.freeze_and_kill, _watchdog_main)
-) + "\n\n_watchdog_main()\n"
+WATCHDOG_SOURCE = ("from __future__ import annotations\n\n" + processes.shipped_source() + "\n\n"
+                   + inspect.getsource(_watchdog_main) + "\n\n_watchdog_main()\n")
 
 
 def own_cgroup_dir() -> str | None:

@@ -4,20 +4,23 @@ A command may leave its process group or session (`setsid`, `setpgid`) or orphan
 fork); the kill follows it anyway. The process that owns commands becomes a child subreaper, so a
 command's orphans are re-parented to it instead of to init; every sweep takes the command's
 session and group, every descendant of them, and these adopted orphans, freezes them (SIGSTOP, so
-a fork loop cannot race the listing), SIGKILLs them, and repeats until none is left.
+a fork loop cannot race the listing), SIGKILLs them, and repeats until none is left. Every host-side
+kill escalates through `escalate` (SIGTERM, KILL_GRACE, SIGKILL) and reads /proc off the event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ctypes
+import inspect
 import os
 import signal
 import sys
 import threading
 import time
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Awaitable, Callable, Iterable
 
 _PR_SET_CHILD_SUBREAPER = 36
 _LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
@@ -29,6 +32,9 @@ _spawning = 0
 _own: set[int] = set()  # live direct children that mgexec started itself (not orphans)
 _subreaper = False
 SPAWN_WAIT = 2.0  # how long a sweep waits for spawns under way to register their child
+# Between SIGTERM and SIGKILL, wherever mgexec ends something: a command, a shell, a `docker exec`
+# client, a command inside a container (the in-container scripts get it as an argument).
+KILL_GRACE = 2.0
 
 
 def read_stat(pid):
@@ -75,13 +81,52 @@ def tree_of(table, roots, sessions=()):
     return found
 
 
+def descendants(root):
+    """Every live descendant of root, read from the kernel's per-thread child lists: it costs the size of
+    the tree, not a scan of /proc. Exact under a live subreaper root, which adopts what its tree orphans.
+    None where the kernel keeps no child lists (CONFIG_PROC_CHILDREN). Self-contained."""
+    import os
+
+    if not os.path.exists("/proc/%d/task/%d/children" % (root, root)):
+        return None if os.path.exists("/proc/%d" % root) else set()
+    found, todo = set(), [root]
+    while todo:
+        pid = todo.pop()
+        try:
+            threads = os.listdir("/proc/%d/task" % pid)
+        except OSError:
+            continue  # gone meanwhile: a later listing finds its children under their new parent
+        for tid in threads:
+            try:
+                with open("/proc/%d/task/%s/children" % (pid, tid), "rb") as listing:
+                    children = listing.read().split()
+            except OSError:
+                continue
+            for child in map(int, children):
+                stat = read_stat(child)
+                if child not in found and stat is not None and stat[0] not in ("Z", "X"):
+                    found.add(child)
+                    todo.append(child)
+    return found
+
+
+def _signal_all(pids, sig):
+    """Send sig to each pid, ignoring those already gone. Self-contained."""
+    import os
+
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except OSError:
+            pass
+
+
 def freeze_and_kill(collect, spare=()):
     """SIGSTOP what `collect()` lists until a listing finds nothing new, SIGKILL it all; repeat until empty.
 
     A stopped process cannot fork, so once a listing adds nothing the frozen set is complete.
     Returns how many processes were killed. Self-contained (shipped to the local shell keeper).
     """
-    import os
     import signal
 
     killed = set()
@@ -91,29 +136,45 @@ def freeze_and_kill(collect, spare=()):
             new = set(collect()) - frozen - set(spare)
             if not new:
                 break
-            for pid in new:
-                try:
-                    os.kill(pid, signal.SIGSTOP)
-                except OSError:
-                    pass
+            _signal_all(new, signal.SIGSTOP)
             frozen |= new
         if not frozen:
             break
-        for pid in frozen:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
+        _signal_all(frozen, signal.SIGKILL)
         killed |= frozen
     return len(killed)
 
 
+# The termination functions scripts outside this process run as they are (the local shell keeper, the
+# local watchdog, the warm channel's helper in a container): shipped as source, in this order.
+SHIPPED = (read_stat, process_table, tree_of, descendants, _signal_all, freeze_and_kill)
+
+
+# Read once, at import: the running code's own text, even if the installed file changes later.
+_SHIPPED_SOURCE = "\n\n".join(inspect.getsource(function) for function in SHIPPED)
+
+
+def shipped_source() -> str:
+    """The source of SHIPPED, to put before a script's own code."""
+    return _SHIPPED_SOURCE
+
+
 def signal_all(pids: Iterable[int], sig: int) -> None:
-    for pid in pids:
-        try:
-            os.kill(pid, sig)
-        except OSError:
-            pass
+    _signal_all(pids, sig)
+
+
+def signal_group(pgid: int, sig: int) -> bool:
+    """Send sig to a process group; False when it is gone (or not ours to signal)."""
+    try:
+        os.killpg(pgid, sig)
+        return True
+    except (ProcessLookupError, PermissionError):
+        return False
+
+
+def session_members(sid: int) -> set[int]:
+    """Pids of every live process whose session id is sid (a full scan of /proc)."""
+    return {pid for pid, stat in process_table().items() if stat[3] == sid}
 
 
 # --- the owner's side: subreaper, registry of its own children, adopted orphans ----------------------
@@ -245,16 +306,54 @@ def _own_alive(table, scope: Scope) -> set[int]:
     return {pid for pid in _own if pid in table and pid not in scope.roots and pid not in scope.sessions}
 
 
-def terminate(scope: Scope, sig: int) -> int:
+def terminate(collect: Scope | Callable[[], Iterable[int]], sig: int) -> int:
     """Blocking: SIGKILL (frozen first) or another signal to every member of scope; how many were found.
 
-    Run it off the event loop (asyncio.to_thread): it reads /proc.
+    `collect` is a Scope or a function that lists the members. It reads /proc: from the event loop, call
+    `signal_scope` instead.
     """
+    members = collect.members if isinstance(collect, Scope) else collect
     if sig == signal.SIGKILL:
-        return freeze_and_kill(scope.members)
-    members = scope.members()
-    signal_all(members, sig)
-    return len(members)
+        return freeze_and_kill(members)
+    found = set(members())
+    signal_all(found, sig)
+    return len(found)
+
+
+async def signal_scope(collect: Scope | Callable[[], Iterable[int]], sig: int) -> int:
+    """`terminate`, off the event loop: its /proc reads never stall the loop."""
+    return await asyncio.to_thread(terminate, collect, sig)
+
+
+async def escalate(signal_tree: Callable[[int], Awaitable[object]], ended: Callable[[float], Awaitable[bool]],
+                   grace: float = KILL_GRACE, *, kill_anyway: bool = False) -> int:
+    """The one escalation: SIGTERM through `signal_tree`, up to `grace` seconds for `ended(timeout)`, then
+    SIGKILL; with kill_anyway also after a timely end, for what the leader left behind.
+
+    Returns the signal that ended it: SIGTERM when it ended within the grace, else SIGKILL.
+    """
+    await signal_tree(signal.SIGTERM)
+    if await ended(grace):
+        if kill_anyway:
+            await signal_tree(signal.SIGKILL)
+        return signal.SIGTERM
+    await signal_tree(signal.SIGKILL)
+    return signal.SIGKILL
+
+
+async def exited_within(pid: int, timeout: float) -> bool:
+    """Whether this process's child pid exits within timeout; its zombie is left for its owner to reap."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        try:
+            if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+                return True
+        except ChildProcessError:  # reaped already
+            return True
+        if loop.time() >= deadline:
+            return False
+        await asyncio.sleep(0.02)
 
 
 def anything_left(pgid: int) -> bool:

@@ -1,8 +1,12 @@
-"""The one place mgexec starts subprocesses: asyncio, own process group, capped output, kill on timeout.
+"""Where mgexec starts every piped child process (commands, docker CLI calls, policy workers, the
+channel's `docker exec`): asyncio, own session, capped output, the tree killed on timeout.
 
 Every child gets its own session (so its whole tree can be signalled as a group), stdin from
 /dev/null unless data is given (the MCP server's stdin is the protocol stream), and output read
-concurrently from separate pipes, each kept up to a byte cap and decoded with replacement.
+concurrently from separate pipes, each kept up to a byte cap and decoded with replacement. Two kinds
+of children start elsewhere, each for a reason: background shells need a terminal (a pty, in
+shells/manager.py), and the watchdogs (local_watchdog.py, shells/docker_launcher.py) are plain
+`subprocess.Popen`s so they outlive the event loop. How children end is mgexec.processes'.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import errno
+import functools
 import os
 import signal
 import time
@@ -20,7 +25,6 @@ from mgexec import processes
 from mgexec.errors import SpawnFailed
 from mgexec.waiting import finished_within
 
-DEFAULT_KILL_GRACE = 2.0
 # How long to wait for pipes to close once the main process has exited; after that, whatever
 # the command left in its process group is killed so nothing it spawned outlives it.
 LEFTOVER_WAIT = 0.2
@@ -188,7 +192,7 @@ async def run_process(
     timeout: float | None = None,
     output_cap: int = 1_000_000,
     stdin_data: bytes | None = None,
-    kill_grace: float = DEFAULT_KILL_GRACE,
+    kill_grace: float = processes.KILL_GRACE,
     on_timeout: Callable[[], object] | None = None,
     on_spawn: Callable[[int], None] | None = None,
 ) -> ProcessOutput:
@@ -205,22 +209,9 @@ async def run_process(
     proc = child.proc
     out, err = CappedBuffer(output_cap), CappedBuffer(output_cap)
     readers = asyncio.gather(_pump(proc.stdout, out), _pump(proc.stderr, err), _feed(proc, stdin_data))
-    timed_out = False
     try:
-        if not await finished_within(child.exited, timeout):
-            timed_out = True
-            if on_timeout is not None:
-                maybe = on_timeout()
-                if asyncio.iscoroutine(maybe) or isinstance(maybe, asyncio.Future):
-                    await maybe
-            await kill_command(child, kill_grace)
-        if not await finished_within(readers, LEFTOVER_WAIT):
-            # The main process is gone but something it started still holds the pipes.
-            await sweep_command(child.pid)
-            if not await finished_within(readers, kill_grace):
-                # Nothing should hold them now; never wait on them forever.
-                _cancel_quietly(readers)
-                proc._transport.close()  # type: ignore[attr-defined]
+        timed_out = await _wait_or_kill(child, timeout, kill_grace, on_timeout)
+        await _collect_output(child, readers, kill_grace)
     except BaseException:
         await asyncio.shield(kill_command(child, kill_grace))
         _cancel_quietly(readers)
@@ -239,6 +230,31 @@ async def run_process(
         stderr_dropped=err.dropped,
         signal=-code if code is not None and code < 0 else None,
     )
+
+
+async def _wait_or_kill(child: Child, timeout: float | None, grace: float,
+                        on_timeout: Callable[[], object] | None) -> bool:
+    """Wait for the command's main process; past the timeout kill its tree. Whether it timed out."""
+    if await finished_within(child.exited, timeout):
+        return False
+    if on_timeout is not None:
+        maybe = on_timeout()
+        if asyncio.iscoroutine(maybe) or isinstance(maybe, asyncio.Future):
+            await maybe
+    await kill_command(child, grace)
+    return True
+
+
+async def _collect_output(child: Child, readers: asyncio.Future, grace: float) -> None:
+    """Wait for the pipes to close once the main process is gone; never forever."""
+    if await finished_within(readers, LEFTOVER_WAIT):
+        return
+    # The main process is gone but something it started still holds the pipes.
+    await sweep_command(child.pid)
+    if not await finished_within(readers, grace):
+        # Nothing should hold them now; never wait on them forever.
+        _cancel_quietly(readers)
+        child.proc._transport.close()  # type: ignore[attr-defined]
 
 
 def _cancel_quietly(readers: asyncio.Future) -> None:
@@ -267,50 +283,42 @@ async def _feed(proc: asyncio.subprocess.Process, data: bytes | None) -> None:
         proc.stdin.close()
 
 
-def _signal_group(pgid: int, sig: int) -> bool:
-    try:
-        os.killpg(pgid, sig)
-        return True
-    except (ProcessLookupError, PermissionError):
-        return False
-
-
 def _scope(pid: int) -> processes.Scope:
     # The leader is its session's and group's id; members that moved elsewhere are its descendants,
     # or orphans re-parented to mgexec once their parent ended.
     return processes.Scope(roots=frozenset({pid}), sessions=frozenset({pid}))
 
 
+async def _signal_command(pid: int, sig: int) -> None:
+    # The group at once, before any await: a shutdown may end the loop during the sweep (off the loop).
+    processes.signal_group(pid, sig)
+    await processes.signal_scope(_scope(pid), sig)
+
+
 async def sweep_command(pid: int) -> None:
     """Freeze and SIGKILL everything the command led by pid started, wherever it moved (off the loop)."""
-    _signal_group(pid, signal.SIGKILL)
-    await asyncio.to_thread(processes.terminate, _scope(pid), signal.SIGKILL)
+    await _signal_command(pid, signal.SIGKILL)
 
 
-async def kill_command(child: Child, grace: float = DEFAULT_KILL_GRACE) -> None:
+async def kill_command(child: Child, grace: float = processes.KILL_GRACE) -> None:
     """SIGTERM the command's whole tree, wait up to `grace` for its leader, then sweep it with SIGKILL."""
-    if not child.exited.done():
-        # The group at once, before any await: a shutdown may end the loop during the sweep below.
-        _signal_group(child.pid, signal.SIGTERM)
-        await asyncio.to_thread(processes.terminate, _scope(child.pid), signal.SIGTERM)
-        await finished_within(child.exited, grace)
-    await sweep_command(child.pid)
-    await child.exited
-
-
-async def kill_group(child: Child, grace: float = DEFAULT_KILL_GRACE) -> int | None:
-    """SIGTERM the process group, wait up to `grace`, then SIGKILL it.
-
-    Returns the signal that ended the group leader (None if it had already exited).
-    """
-    already_gone = child.exited.done()
-    if not _signal_group(child.pid, signal.SIGTERM) and already_gone:
-        return None
-    if await finished_within(child.exited, grace):
-        ended_by = None if already_gone else signal.SIGTERM
+    if child.exited.done():
+        await sweep_command(child.pid)
     else:
-        ended_by = signal.SIGKILL
-    # SIGKILL the group regardless: children that ignored SIGTERM must go too.
-    _signal_group(child.pid, signal.SIGKILL)
+        await processes.escalate(functools.partial(_signal_command, child.pid),
+                                 functools.partial(finished_within, child.exited), grace, kill_anyway=True)
     await child.exited
-    return ended_by
+
+
+async def kill_group(child: Child, grace: float = processes.KILL_GRACE) -> int | None:
+    """SIGTERM the process group, wait up to `grace`, then SIGKILL it (also after a timely end, for members
+    that ignored SIGTERM). Returns the signal that ended the leader (None if it had already exited)."""
+    already_gone = child.exited.done()
+
+    async def signal_group(sig: int) -> None:
+        processes.signal_group(child.pid, sig)
+
+    ended_by = await processes.escalate(signal_group, functools.partial(finished_within, child.exited), grace,
+                                        kill_anyway=True)
+    await child.exited
+    return None if already_gone else ended_by

@@ -22,7 +22,8 @@ from dockerutil import docker_binary, docker_cli, ensure_test_image, require_eng
 from mgexec.docker.engine import DockerCLI
 from mgexec.executors.docker import DockerExecutor
 from mgexec.shells import BackgroundShellManager
-from mgexec.shells.docker_launcher import WRAPPER, DockerLauncher
+from mgexec.inside.shell_wrapper import SHELL_WRAPPER as WRAPPER
+from mgexec.shells.docker_launcher import DockerLauncher
 from mgexec.shells.launcher import Handshake
 
 pytestmark = pytest.mark.docker

@@ -21,7 +21,8 @@ from mgexec.errors import (
     ShellStartFailed,
 )
 from mgexec.shells import BackgroundShellManager, LocalLauncher
-from mgexec.shells.launcher import BACKGROUND_SHELL_ENV, Handshake, session_members, shell_env
+from mgexec.processes import session_members
+from mgexec.shells.launcher import BACKGROUND_SHELL_ENV, Handshake, shell_env
 from mgexec.shells.shell import control_character, final_status
 from procutil import pid_alive, wait_all_gone
 

@@ -1,4 +1,4 @@
-"""A warm exec channel into a container: one long-lived `docker exec` running mgexec's helper (inside.py).
+"""A warm exec channel into a container: one long-lived `docker exec` running mgexec's helper (mgexec.inside).
 
 Each command is still a fresh process inside the container, but costs a message instead of a new
 `docker exec`; a lost channel fails its commands promptly and is reopened by the next one.
@@ -10,7 +10,6 @@ import asyncio
 import base64
 import functools
 import importlib.resources
-import inspect
 import itertools
 import json
 import logging
@@ -19,11 +18,12 @@ from dataclasses import dataclass
 from typing import Callable, Mapping
 
 from mgexec import processes
-from mgexec.docker import inside
 from mgexec.docker.argv import ExecSpec, build_exec_argv
 from mgexec.docker.engine import DockerCLI
-from mgexec.docker.errors import TOO_OLD_EXIT, binary_error, docker_said, helper_start_failure
+from mgexec.docker.errors import binary_error, docker_said, helper_start_failure
 from mgexec.errors import ChannelLost, ChannelUnavailable, DockerError, MgexecError
+from mgexec.inside.channel_boot import HELPER_BOOT, ORPHAN_GROUPS_KILL, TOO_OLD_EXIT
+from mgexec.inside.channel_helper import FAILED_FIELD, FAILED_WORK_DIR
 from mgexec.runner import CappedBuffer, Child, ProcessOutput, decode_capped, kill_group, spawn
 from mgexec.waiting import finished_within
 
@@ -35,43 +35,21 @@ CLOSE_TIMEOUT = 5.0
 # considered hung and torn down (the helper enforces the timeout; this only guards against a hang).
 WATCHDOG_MARGIN = 30.0
 _STDERR_TAIL = 4096
-# Short on purpose: the helper's program comes on stdin, so `ps` inside shows one line, and -I keeps
-# files in the working directory or PYTHON* variables from shadowing the standard library.
-BOOT = f"""# mgexec-inside: the program follows on stdin
-import os, sys
-if sys.version_info < (3, 7):
-    sys.stderr.write("mgexec-inside: needs Python 3.7 or newer, found %s\\n" % sys.version.split()[0])
-    sys.exit({TOO_OLD_EXIT})
-def read(n):
-    data = b""
-    while len(data) < n:
-        chunk = os.read(0, n - len(data))
-        if not chunk:
-            sys.exit(0)
-        data += chunk
-    return data
-size = b""
-while not size.endswith(b"\\n"):
-    size += read(1)
-exec(compile(read(int(size)), "mgexec-inside", "exec"), {{"__name__": "__main__"}})
-"""
-# Kills the groups of commands a lost helper left behind (argv: the group ids).
-KILL_GROUPS = "import os, sys\nfor g in sys.argv[1:]:\n    try: os.killpg(int(g), 9)\n    except OSError: pass\n"
 
 
 @functools.lru_cache(maxsize=1)
 def helper_source() -> bytes:
-    """inside.py with mgexec.processes' /proc readers and sweep inserted before its entry point."""
-    text = importlib.resources.files(__package__).joinpath("inside.py").read_text()
+    """The helper (mgexec.inside.channel_helper) with mgexec.processes' shipped functions inserted before
+    its entry point."""
+    text = importlib.resources.files("mgexec.inside").joinpath("channel_helper.py").read_text()
     entry = text.rindex('\nif __name__ == "__main__":')
-    shared = "\n\n".join(inspect.getsource(function) for function in (
-        processes.read_stat, processes.process_table, processes.tree_of, processes.freeze_and_kill))
+    shared = processes.shipped_source()
     return (text[:entry] + "\n\n# --- from mgexec.processes ---\n" + shared + "\n" + text[entry:]).encode()
 
 
 def helper_argv(cli: DockerCLI, container: str, user: str | None) -> list[str]:
-    """`docker exec -i [--user U] CONTAINER python3 -I -u -c BOOT`."""
-    spec = ExecSpec(container, ("python3", "-I", "-u", "-c", BOOT), user=user, interactive=True)
+    """`docker exec -i [--user U] CONTAINER python3 -I -u -c HELPER_BOOT`."""
+    spec = ExecSpec(container, ("python3", "-I", "-u", "-c", HELPER_BOOT), user=user, interactive=True)
     return cli.argv(build_exec_argv(spec))
 
 
@@ -130,7 +108,7 @@ class _Link:
                 self._on_line(buf)  # docker's error may lack a final newline; a helper's cut frame is moot
         except (ValueError, KeyError, TypeError) as exc:
             self.reason = f"it sent an unreadable message ({exc})"
-            await kill_group(self.child, 0.5)
+            await kill_group(self.child)
         finally:
             await self._ended()
 
@@ -164,7 +142,7 @@ class _Link:
     async def _ended(self) -> None:
         """The helper's output ended: fail every request still waiting, and the handshake if it was one."""
         if not await finished_within(self.child.exited, 2.0):
-            await kill_group(self.child, 0.5)
+            await kill_group(self.child)
         await finished_within(self.tasks[1], 1.0)
         stderr = (self.said + self.stderr_tail).decode("utf-8", "replace").strip()
         code = self.child.returncode
@@ -243,7 +221,7 @@ class _Link:
             frame = await asyncio.wait_for(request.future, timeout + kill_grace + WATCHDOG_MARGIN)
         except asyncio.TimeoutError:
             self.reason = f"the helper did not report the end of a command {WATCHDOG_MARGIN:g} s past its timeout"
-            await kill_group(self.child, 0.5)
+            await kill_group(self.child)
             await asyncio.shield(self.tasks[0])
             raise self.lost_error() from None
         except asyncio.CancelledError:
@@ -267,7 +245,7 @@ class _Link:
         if stdin is not None and not stdin.is_closing():
             stdin.close()
         if not await finished_within(self.child.exited, CLOSE_TIMEOUT):
-            await kill_group(self.child, 0.5)
+            await kill_group(self.child)
         await asyncio.gather(*self.tasks, return_exceptions=True)
 
 
@@ -279,7 +257,7 @@ class ChannelOutput(ProcessOutput):
 
     @property
     def work_dir_unusable(self) -> bool:
-        return self.failed == inside.FAILED_WORK_DIR
+        return self.failed == FAILED_WORK_DIR
 
 
 def _output(frame: dict, request: _Request, duration: float) -> ChannelOutput:
@@ -291,7 +269,7 @@ def _output(frame: dict, request: _Request, duration: float) -> ChannelOutput:
     return ChannelOutput(exit_code=frame["code"], stdout=decode_capped(bytes(request.stdout.data), out_dropped),
                          stderr=stderr, duration=duration, timed_out=bool(frame["timed_out"]),
                          stdout_dropped=out_dropped, stderr_dropped=err_dropped, signal=frame.get("signal"),
-                         failed=frame.get(inside.FAILED_FIELD))
+                         failed=frame.get(FAILED_FIELD))
 
 
 class ExecChannel:
@@ -320,7 +298,7 @@ class ExecChannel:
         return link.helper_pid if link is not None and link.lost is None else None
 
     async def run(self, command: str, *, work_dir: str, timeout: float, output_cap: int,
-                  kill_grace: float = 2.0, env: Mapping[str, str] | None = None) -> ProcessOutput:
+                  kill_grace: float = processes.KILL_GRACE, env: Mapping[str, str] | None = None) -> ProcessOutput:
         """Run `/bin/sh -c command` as a fresh process inside; the helper enforces timeout and caps."""
         try:
             link = await self._connected()
@@ -378,7 +356,7 @@ class ExecChannel:
 
     def _kill_orphans(self, pids: list[int]) -> None:
         """A helper killed from outside cannot stop its commands: kill their groups with a one-off exec."""
-        spec = ExecSpec(self.container, ("python3", "-I", "-c", KILL_GROUPS, *map(str, pids)), user=self.user)
+        spec = ExecSpec(self.container, ("python3", "-I", "-c", ORPHAN_GROUPS_KILL, *map(str, pids)), user=self.user)
         task = asyncio.create_task(self._quiet(self.cli.run(build_exec_argv(spec), timeout=30,
                                                             check=False)))
         self._cleanups.add(task)

@@ -12,13 +12,12 @@ import re
 from typing import Sequence
 
 from mgexec.config import DEFAULT_IMAGE, DEFAULT_SUDO_IMAGE
+from mgexec.inside.channel_boot import TOO_OLD_EXIT  # the helper's boot: python3 older than 3.7
 from mgexec.errors import (ChannelUnavailable, ContainerConflict, DockerError, DockerFailure, DockerTimeout,
                            DockerUnavailable, ImageNotFound, NoSuchContainer)
 
 K = DockerFailure
 DEFAULT_TOOL = "docker"
-# The warm channel's boot code exits with this when python3 is older than 3.7 (see docker.channel.BOOT).
-TOO_OLD_EXIT = 97
 # Exit codes with which `docker exec` reports that it, not the command, failed (or the command could not start).
 ENGINE_EXIT_CODES = (125, 126, 127)
 # The kinds a `docker exec` itself reports; anything else on its stderr is the command's own output.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 
+from mgexec import processes
 from mgexec.deployments.container import ContainerDeployment
 from mgexec.docker.channel import ExecChannel
 from mgexec.docker.engine import DockerCLI
@@ -28,8 +29,8 @@ class DockerExecutor(Executor):
 
     deployment: ContainerDeployment
 
-    def __init__(self, config, *, keep: bool = False, kill_grace: float = 2.0, warm_channel: bool | None = None,
-                 single_command: bool = False) -> None:
+    def __init__(self, config, *, keep: bool = False, kill_grace: float = processes.KILL_GRACE,
+                 warm_channel: bool | None = None, single_command: bool = False) -> None:
         super().__init__(config, ContainerDeployment(config, keep=keep), single_command=single_command)
         self.kill_grace = kill_grace
         self.warm_channel = config.docker_warm_channel if warm_channel is None else warm_channel

@@ -2,7 +2,7 @@
 
 Killing the host-side `docker exec` client does not stop the process inside, so every command is started
 by a small wrapper that puts it in its own session and records its pid and start time; its end or a
-timeout then sweeps its tree inside the container (docker.sweep).
+timeout then sweeps its tree inside the container (the scripts are mgexec.inside.pidfile's).
 """
 
 from __future__ import annotations
@@ -15,35 +15,12 @@ from typing import Mapping
 from mgexec.docker.argv import ExecSpec, build_exec_argv
 from mgexec.docker.engine import DockerCLI
 from mgexec.docker.errors import exec_failure
-from mgexec.docker.sweep import START_TIME_SH, sweep_sh
-from mgexec.environment import NON_INTERACTIVE_ENV, REQUIRE_BASH_SH, UNSET_STARTUP_SH, VENV_FIRST_SH
+from mgexec.environment import NON_INTERACTIVE_ENV
 from mgexec.errors import DockerError, SpawnFailed
+from mgexec.inside.pidfile import PIDFILE_DIR, PIDFILE_KILL, PIDFILE_WRAPPER, grace_tenths
+from mgexec.inside.sweep import START_TIME_SH, TAG_VARIABLE
 from mgexec.runner import ProcessOutput, run_process
 from mgexec.runtimes import Runtime
-from mgexec.shells.docker_watchdog import TAG_VARIABLE
-
-# $1: pid file, $2: the command. setsid makes the command lead its own session and group; the pid file
-# holds its pid and the wrapper's start time, so a kill (and the wrapper once the command ends) sweeps
-# its tree and whatever it orphaned to PID 1 since (see mgexec.docker.sweep).
-WRAPPER = r"""pidfile=$1
-""" + "\n".join((VENV_FIRST_SH, UNSET_STARTUP_SH, REQUIRE_BASH_SH, START_TIME_SH)) + r"""
-since=$(start_of $$)
-if command -v setsid >/dev/null 2>&1; then setsid bash -c "$2" </dev/null & else bash -c "$2" </dev/null & fi
-pid=$!
-echo "$pid $since" > "$pidfile"
-wait "$pid" 2>/dev/null; code=$?
-""" + sweep_sh("KILL", "-", '"$since"', '"$pid"') + r"""
-rm -f "$pidfile"
-exit $code"""
-
-# $1: pid file, $2: grace in tenths of a second.
-KILL_SCRIPT = r"""read -r pid since < "$1" 2>/dev/null || exit 0
-""" + sweep_sh("TERM", "-", '"$since"', '"$pid"') + r"""
-i=0
-while kill -0 "$pid" 2>/dev/null && [ $i -lt "$2" ]; do sleep 0.1; i=$((i+1)); done
-""" + sweep_sh("KILL", "-", '"$since"', '"$pid"') + r"""
-rm -f "$1"; exit 0"""
-
 
 class DockerExecRuntime(Runtime):
     """One `docker exec` per command. `watchdog` (a DockerLauncher) ends this runtime's commands if this
@@ -73,9 +50,9 @@ class DockerExecRuntime(Runtime):
 
     async def run(self, command: str, *, work_dir: Path, timeout: float, output_cap: int,
                   env: Mapping[str, str] | None = None) -> ProcessOutput:
-        pidfile = f"/tmp/.mgexec-{uuid.uuid4().hex}.pid"
+        pidfile = f"{PIDFILE_DIR}/.mgexec-{uuid.uuid4().hex}.pid"
         tag = {TAG_VARIABLE: self.watchdog.watchdog_tag} if self.watchdog is not None else {}
-        spec = ExecSpec(self.container, ("/bin/sh", "-c", WRAPPER, "mgexec", pidfile, command), workdir=str(work_dir),
+        spec = ExecSpec(self.container, ("/bin/sh", "-c", PIDFILE_WRAPPER, "mgexec", pidfile, command), workdir=str(work_dir),
                         env={**NON_INTERACTIVE_ENV, **(env or {}), **tag})
         argv = self.cli.argv(build_exec_argv(spec))
         try:
@@ -99,8 +76,8 @@ class DockerExecRuntime(Runtime):
             watchdog.close()
 
     async def _kill_inside(self, pidfile: str) -> None:
-        ticks = str(max(1, int(self.kill_grace * 10)))
-        spec = ExecSpec(self.container, ("/bin/sh", "-c", KILL_SCRIPT, "mgexec-kill", pidfile, ticks))
+        spec = ExecSpec(self.container, ("/bin/sh", "-c", PIDFILE_KILL, "mgexec-kill", pidfile,
+                                         grace_tenths(self.kill_grace)))
         try:
             await self.cli.run(build_exec_argv(spec), timeout=self.kill_grace + 30, check=False)
         except DockerError:

@@ -1,4 +1,4 @@
-"""The warm channel in srt mode: docker mode's exec helper (docker/inside.py), started inside one bwrap sandbox.
+"""The warm channel in srt mode: docker mode's exec helper (mgexec/inside/channel_helper.py), started inside one bwrap sandbox.
 
 The helper runs as a child subreaper in the sandbox's PID namespace, so a command that double-forks
 is still found and swept; if the helper is lost, the sandbox's init dies with it and takes every
@@ -9,18 +9,19 @@ from __future__ import annotations
 
 from typing import Callable
 
-from mgexec.docker.channel import BOOT, ExecChannel
+from mgexec.docker.channel import ExecChannel
+from mgexec.inside.channel_boot import HELPER_BOOT
 from mgexec.errors import MgexecError, SandboxUnavailable
 from mgexec.runner import spawn_error
 
 
 def helper_command(python: str) -> list[str]:
     """The helper's command inside the sandbox; its program follows on stdin."""
-    return [python, "-I", "-u", "-c", BOOT]
+    return [python, "-I", "-u", "-c", HELPER_BOOT]
 
 
 class SandboxChannel(ExecChannel):
-    """An ExecChannel whose helper is `bwrap ... python3 -I -u -c BOOT` rather than a `docker exec`."""
+    """An ExecChannel whose helper is `bwrap ... python3 -I -u -c HELPER_BOOT` rather than a `docker exec`."""
 
     def __init__(self, make_argv: Callable[[list[str]], list[str]], python: str, env: dict[str, str],
                  label: str) -> None:

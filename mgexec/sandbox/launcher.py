@@ -11,10 +11,9 @@ import asyncio
 from typing import Callable, Mapping
 
 from mgexec import processes
-from mgexec.environment import NON_INTERACTIVE_ENV
 from mgexec.errors import SandboxUnavailable
-from mgexec.shells.launcher import (BOOTSTRAP, WRAPPER_SOURCE, WRAPPER_VARIABLE, LocalLauncher, ShellProcess,
-                                    SpawnOptions)
+from mgexec.inside.keeper import KEEPER_BOOTSTRAP, KEEPER_VARIABLE
+from mgexec.shells.launcher import BACKGROUND_SHELL_ENV, KEEPER_SOURCE, LocalLauncher, ShellProcess, SpawnOptions
 
 SANDBOX_SHELL = "/bin/bash"  # visible in every read mode (strict mode shows /usr and its /bin link)
 
@@ -35,12 +34,12 @@ class SandboxLauncher(LocalLauncher):
                 "Background shells in srt mode need a python3 the sandbox can read (such as /usr/bin/python3) to "
                 "keep the shell's processes together; install python3 from the system's packages, or run the "
                 "command in the foreground.")
-        keeper = [self._python, "-I", "-S", "-c", BOOTSTRAP, str(self._lifeline_read), self._shell, command]
+        keeper = [self._python, "-I", "-S", "-c", KEEPER_BOOTSTRAP, str(self._lifeline_read), self._shell, command]
         return self._wrap(keeper, work_dir)
 
     def env_for(self, work_dir: str) -> dict[str, str]:
         # The sandbox's own environment (not the server's), a plain terminal, the keeper's source.
-        return {**self._base_env, **NON_INTERACTIVE_ENV, "TERM": "dumb", WRAPPER_VARIABLE: WRAPPER_SOURCE}
+        return {**self._base_env, **BACKGROUND_SHELL_ENV, KEEPER_VARIABLE: KEEPER_SOURCE}
 
     def spawn_options(self, work_dir: str) -> SpawnOptions:
         self._check_open()

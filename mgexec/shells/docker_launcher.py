@@ -4,7 +4,6 @@ inside the container, and a watchdog process so that none outlives the server, e
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import logging
 import os
@@ -17,23 +16,11 @@ from mgexec import processes
 from mgexec.docker.argv import ExecSpec, build_exec_argv
 from mgexec.docker.engine import DockerCLI
 from mgexec.errors import MgexecError
-from mgexec.environment import REQUIRE_BASH_SH, UNSET_STARTUP_SH, VENV_FIRST_SH
+from mgexec.inside.shell_wrapper import SHELL_WRAPPER
+from mgexec.inside.sweep import SWEEP, TAG_VARIABLE
 from mgexec.shells import docker_watchdog
-from mgexec.docker.sweep import START_TIME_SH, SWEEP
 from mgexec.shells.launcher import BACKGROUND_SHELL_ENV, Handshake, ShellProcess, SpawnOptions, _die_with, find_handshake
 
-# $0: mgexec-shell, $1: the command. Runs as the session leader of the exec's terminal, then
-# becomes the user's shell with exec: the pid it announces is the session id of the whole tree.
-WRAPPER = rf"""if [ -e "{docker_watchdog.CLOSED_MARKER}" ]; then
-  echo "mgexec: the server that started this shell has ended; it does not run." >&2; exit 125
-fi
-{START_TIME_SH}
-printf '\036mgexec-pid %s %s\036\n' "$$" "$(start_of $$)"
-{VENV_FIRST_SH}
-{UNSET_STARTUP_SH}
-{REQUIRE_BASH_SH}
-exec bash -c "$1"
-"""
 KILL_TIMEOUT = 30.0  # one `docker exec` that signals a tree
 CLIENT_GRACE = 1.0  # after a SIGKILL inside, how long the local `docker exec` may take to notice
 
@@ -55,7 +42,7 @@ class DockerLauncher:
     process inside, so one guard per launcher (see `mgexec.shells.docker_watchdog`) holds a pipe whose only
     write end the server holds, and learns each session as it starts (`+SID`) and ends (`-SID`).
     When the pipe reaches EOF because the server died, the watchdog removes the container if the
-    server owned it, else sweeps (mgexec.docker.sweep) the listed sessions' trees, what they
+    server owned it, else sweeps (mgexec.inside.sweep) the listed sessions' trees, what they
     orphaned to PID 1 since the first of them started, and every process tagged with this
     launcher's guard variable, in one `docker exec`. `close()` says `close` first: the watchdog then
     only sweeps, and the container is left to its owner, which removes it itself.
@@ -74,8 +61,8 @@ class DockerLauncher:
 
     def argv_for(self, command: str, work_dir: str) -> list[str]:
         self._check_open()
-        spec = ExecSpec(self.container, ("/bin/sh", "-c", WRAPPER, "mgexec-shell", command), workdir=work_dir,
-                        env={**BACKGROUND_SHELL_ENV, docker_watchdog.TAG_VARIABLE: self.watchdog_tag}, interactive=True, tty=True)
+        spec = ExecSpec(self.container, ("/bin/sh", "-c", SHELL_WRAPPER, "mgexec-shell", command), workdir=work_dir,
+                        env={**BACKGROUND_SHELL_ENV, TAG_VARIABLE: self.watchdog_tag}, interactive=True, tty=True)
         return self.cli.argv(build_exec_argv(spec))
 
     def env_for(self, work_dir: str) -> dict[str, str]:
@@ -101,7 +88,7 @@ class DockerLauncher:
             return
         if sig != signal.SIGKILL:
             return
-        if await _client_ended(shell.local_pid, CLIENT_GRACE):
+        if await processes.exited_within(shell.local_pid, CLIENT_GRACE):
             self._forget(shell.pid)
         else:
             _kill_client(shell.local_pid)  # its tree is dead; a client still waiting would wait forever
@@ -130,7 +117,7 @@ class DockerLauncher:
         self._starters = [starter for starter in self._starters if starter.poll() is None]
 
     async def _signal_sessions(self, sig: int, sid: int) -> bool:
-        """Signal the shell's tree inside, and what it orphaned to PID 1 since it started (see docker.sweep)."""
+        """Signal the shell's tree inside, and what it orphaned to PID 1 since it started (see mgexec.inside.sweep)."""
         argv = docker_watchdog.sweep_argv([], self.container, signal.Signals(sig).name.removeprefix("SIG"), "-",
                                 {sid: self._sessions.get(sid)}, SWEEP)
         try:
@@ -187,22 +174,4 @@ class DockerLauncher:
 
 
 def _kill_client(local_pid: int) -> None:
-    try:
-        os.kill(local_pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-
-
-async def _client_ended(local_pid: int, timeout: float) -> bool:
-    """Whether the local `docker exec` exits within timeout (its zombie is left for the shell to reap)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        try:
-            if os.waitid(os.P_PID, local_pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
-                return True
-        except ChildProcessError:  # reaped already
-            return True
-        if loop.time() >= deadline:
-            return False
-        await asyncio.sleep(0.02)
+    processes.signal_all([local_pid], signal.SIGKILL)

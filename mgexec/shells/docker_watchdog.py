@@ -14,17 +14,13 @@ import signal
 import subprocess
 import sys
 
-# Exported into every shell the launcher starts, so each process of its trees carries the tag
-# (a process found by its tag is ended even when the server died before learning its pid).
-TAG_VARIABLE = "MGEXEC_GUARD"
-# Once this file exists (the watchdog writes it before it sweeps), a shell of this launcher that the
-# engine starts late refuses to run: either the sweep sees its process, or the shell sees the file.
-CLOSED_MARKER = "/tmp/.mgexec-guard-$MGEXEC_GUARD.closed"
+# The tag of the launcher's shells (MGEXEC_GUARD) and the file its sweep leaves are the sweep's words:
+# see mgexec.inside.sweep.
 CLOSE_LINE = b"close"  # the server closed the launcher on purpose: leave the container to its owner
 EXEC_TIMEOUT = 30
 RM_TIMEOUT = 60
 
-# The in-container sweep (mgexec.docker.sweep.SWEEP) reaches the watchdog in this variable, which it
+# The in-container sweep (mgexec.inside.sweep.SWEEP) reaches the watchdog in this variable, which it
 # removes from its environment; the watchdog imports nothing of mgexec.
 SWEEP_VARIABLE = "MGEXEC_SWEEP"
 
@@ -84,7 +80,7 @@ def main(argv: list[str]) -> None:
     lifeline, tag, container, owns, docker = int(argv[0]), argv[1], argv[2], argv[3] == "owns", argv[4:]
     script = os.environ.pop(SWEEP_VARIABLE, None)
     if script is None:  # run as `python -m mgexec.shells.docker_watchdog`
-        from mgexec.docker.sweep import SWEEP as script
+        from mgexec.inside.sweep import SWEEP as script
     # In its own session already; these keep a terminal hangup or a stray Ctrl-C from ending it early.
     # It stays the server's child: a server that is a subreaper would take a detached guard for an orphan.
     for sig in (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM):

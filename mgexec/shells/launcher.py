@@ -6,9 +6,8 @@ command, with which environment, and how to signal the whole tree it becomes.
 
 from __future__ import annotations
 
-import asyncio
 import ctypes
-import inspect
+import functools
 import os
 import re
 import signal
@@ -19,6 +18,7 @@ from typing import Callable, Mapping, Protocol
 from mgexec import processes
 from mgexec.environment import NON_INTERACTIVE_ENV, command_env, host_line_shell
 from mgexec.errors import MgexecError
+from mgexec.inside.keeper import KEEPER_BOOTSTRAP, KEEPER_VARIABLE, keeper_source
 
 # A shell's terminal is a plain one: no colour codes or cursor movement in the buffered output.
 BACKGROUND_SHELL_ENV = {**NON_INTERACTIVE_ENV, "TERM": "dumb"}
@@ -89,115 +89,10 @@ class Launcher(Protocol):
     def close(self) -> None: ...
 
 
-def _keeper_main() -> None:
-    """Runs as the spawned process: a subreaper that forks the user's shell and keeps its whole tree.
-
-    Every orphan of the shell's tree is re-parented to the keeper, so the tree stays exact whatever
-    its processes do (setsid, setpgid, double fork). When the shell ends, the keeper freezes and
-    kills what is left, then exits with the shell's status; when the server's end of the lifeline
-    closes (the server died, even by SIGKILL, or closed the launcher), it does the same at once.
-    """
-    import ctypes
-    import os
-    import signal
-    import sys
-
-    lifeline, shell, command = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-    if ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) != 0:  # PR_SET_CHILD_SUBREAPER
-        os.write(2, b"mgexec: cannot become a child subreaper; the shell does not run.\n")
-        os._exit(125)
-    wake_r, wake_w = os.pipe()
-    os.set_blocking(wake_w, False)
-    signal.signal(signal.SIGCHLD, lambda *_: None)
-    signal.set_wakeup_fd(wake_w)
-    # The shell keeps its terminal and default signals; the keeper holds neither, so a Ctrl-C, a
-    # hangup or a group SIGTERM reaches only the shell's processes. Blocked across the fork, so one
-    # that comes early is neither lost in Python's handler before exec nor fatal to the keeper.
-    tty_signals = (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGTSTP, signal.SIGTTIN,
-                   signal.SIGTTOU)
-    signal.pthread_sigmask(signal.SIG_BLOCK, tty_signals)
-    child = os.fork()
-    if child == 0:
-        os.close(lifeline)
-        signal.set_wakeup_fd(-1)
-        for sig in (signal.SIGCHLD,) + tty_signals:
-            signal.signal(sig, signal.SIG_DFL)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, tty_signals)
-        os.execv(shell, [os.path.basename(shell), "-c", command])
-    for sig in tty_signals:
-        signal.signal(sig, signal.SIG_IGN)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, tty_signals)
-    # The shell exists now: announce it, so a kill right after the start finds the shell to kill.
-    os.write(1, b"\x1emgexec-pid %d\x1e\n" % os.getpid())
-    null = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1, 2):
-        os.dup2(null, fd)
-    status = _keeper_wait(lifeline, wake_r, child)
-    me = os.getpid()
-    freeze_and_kill(lambda: tree_of(process_table(), [me]) - {me})
-    _exit_as(status)
-
-
-def _keeper_wait(lifeline, wake_r, child):
-    """Reap children (the shell, and orphans re-parented to the keeper) until the shell ends: its wait
-    status; None when the lifeline closed first."""
-    import os
-    import select
-
-    while True:
-        ready = select.select([lifeline, wake_r], [], [])[0]
-        if lifeline in ready and not os.read(lifeline, 4096):
-            return None
-        if wake_r in ready:
-            os.read(wake_r, 4096)
-        while True:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                break
-            if pid == 0:
-                break
-            if pid == child:
-                return status
-
-
-def _exit_as(status):
-    """Exit with the shell's status; die of its signal, so the server reports that (SIGKILL without one)."""
-    import os
-    import signal
-
-    if status is not None and not os.WIFSIGNALED(status):
-        os._exit(os.WEXITSTATUS(status))
-    sig = os.WTERMSIG(status) if status is not None else signal.SIGKILL
-    if sig not in (signal.SIGKILL, signal.SIGSTOP):
-        signal.signal(sig, signal.SIG_DFL)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, [sig])
-    os.kill(os.getpid(), sig)
-    os._exit(128 + sig)  # a signal whose default is to be ignored
-
-
-# The keeper is shipped as source to `python -I -S` (no site, no import of mgexec, a fast start),
-# with the termination functions it shares with the server; that is why they import what they use
-# themselves. The source travels in an environment variable the bootstrap removes, so `ps` shows a
-# short command line and the user's shell never sees it.
-WRAPPER_VARIABLE = "MGEXEC_SHELL_WRAPPER"
-BOOTSTRAP = f"import os; exec(os.environ.pop({WRAPPER_VARIABLE!r}))"
-WRAPPER_SOURCE = "from __future__ import annotations\n\n" + "\n\n".join(
-    inspect.getsource(function) for function in (
-        processes.read_stat, processes.process_table, processes.tree_of, processes.freeze_and_kill,
-        _keeper_wait, _exit_as, _keeper_main)
-) + "\n\n_keeper_main()\n"
-
-
-def session_members(sid: int) -> set[int]:
-    """Pids of every live process whose session id is sid."""
-    return {pid for pid, stat in processes.process_table().items() if stat[3] == sid}
-
-
 class LocalLauncher:
     """Runs shells on this host, each under its own keeper, so none outlives its kill or the server.
 
-    The spawned process is a keeper (see `_keeper_main`): a child subreaper that runs the user's
+    The spawned process is a keeper (see mgexec.inside.keeper): a child subreaper that runs the user's
     shell as its child, so every process the shell starts stays in the keeper's tree wherever it
     moves. The keeper reads a pipe whose only write end the server holds: when the server dies for
     any reason, even SIGKILL, the kernel closes that end and the keeper kills the whole tree.
@@ -216,10 +111,10 @@ class LocalLauncher:
 
     def argv_for(self, command: str, work_dir: str) -> list[str]:
         self._check_open()
-        return [sys.executable, "-I", "-S", "-c", BOOTSTRAP, str(self._lifeline_read), self._shell, command]
+        return [sys.executable, "-I", "-S", "-c", KEEPER_BOOTSTRAP, str(self._lifeline_read), self._shell, command]
 
     def env_for(self, work_dir: str) -> dict[str, str]:
-        return {**shell_env(self._base_env, work_dir), WRAPPER_VARIABLE: WRAPPER_SOURCE}
+        return {**shell_env(self._base_env, work_dir), KEEPER_VARIABLE: KEEPER_SOURCE}
 
     def spawn_options(self, work_dir: str) -> SpawnOptions:
         self._check_open()
@@ -231,10 +126,7 @@ class LocalLauncher:
     async def kill_tree(self, shell: ShellProcess, sig: int) -> None:
         # Everything below the keeper, never the keeper: it reaps the shell, sweeps once more and
         # exits with the shell's status.
-        keeper = shell.local_pid
-        scope = processes.Scope(roots=frozenset({keeper}), sessions=frozenset({keeper}), orphans=False,
-                                spare=frozenset({keeper}))
-        await asyncio.to_thread(processes.terminate, scope, sig)
+        await processes.signal_scope(functools.partial(keeper_tree, shell.local_pid), sig)
 
     def close(self) -> None:
         if self._closed:
@@ -246,6 +138,24 @@ class LocalLauncher:
     def _check_open(self) -> None:
         if self._closed:
             raise MgexecError("This local launcher is closed; create a new one to start background shells.")
+
+
+def keeper_tree(keeper: int) -> set[int]:
+    """The processes of a shell's tree, the keeper left out. While the keeper lives its descendants are
+    the whole tree (it adopts the tree's orphans): no scan of /proc. Once it has ended, its session and
+    what descends from it, found by a scan."""
+    stat = processes.read_stat(keeper)
+    if stat is not None and stat[0] not in ("Z", "X"):
+        found = processes.descendants(keeper)
+        if found is not None:
+            return found
+    scope = processes.Scope(roots=frozenset({keeper}), sessions=frozenset({keeper}), orphans=False,
+                            spare=frozenset({keeper}))
+    return scope.members()
+
+
+# The keeper's program, built once: every local shell gets it in its environment.
+KEEPER_SOURCE = keeper_source()
 
 
 def shell_env(base: Mapping[str, str], work_dir: str) -> dict[str, str]:

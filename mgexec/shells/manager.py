@@ -6,6 +6,7 @@ Results follow MassGen 0.1.12's background-shell tools; errors are MgexecError s
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import os
 import secrets
@@ -53,7 +54,7 @@ class BackgroundShellManager:
     """
 
     def __init__(self, launcher: Launcher, *, max_running: int = 10, retention_seconds: float = 3600,
-                 max_lines: int = 10_000, max_bytes: int = 4 * 1024 * 1024, kill_grace: float = 2.0) -> None:
+                 max_lines: int = 10_000, max_bytes: int = 4 * 1024 * 1024, kill_grace: float = processes.KILL_GRACE) -> None:
         self.launcher = launcher
         self.max_running = max_running
         self.retention_seconds = retention_seconds
@@ -213,13 +214,11 @@ class BackgroundShellManager:
         ended_by = None
         if not shell.exited.is_set():
             shell.kill_requested = True
-            await self.launcher.kill_tree(shell.process, signal.SIGTERM)
-            ended_by = "SIGTERM"
-            if not await finished_within(shell.exited, self.kill_grace):
-                await self.launcher.kill_tree(shell.process, signal.SIGKILL)
-                ended_by = "SIGKILL"
-                if not await finished_within(shell.exited, LAST_RESORT_SECONDS):
-                    os.kill(shell.process.local_pid, signal.SIGKILL)  # the tree kill did not reach it
+            sig = await processes.escalate(functools.partial(self.launcher.kill_tree, shell.process),
+                                           functools.partial(finished_within, shell.exited), self.kill_grace)
+            ended_by = signal.Signals(sig).name
+            if sig == signal.SIGKILL and not await finished_within(shell.exited, LAST_RESORT_SECONDS):
+                processes.signal_all([shell.process.local_pid], signal.SIGKILL)  # the tree kill did not reach it
         await shell.finished.wait()
         return ended_by
 

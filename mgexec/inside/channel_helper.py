@@ -21,8 +21,8 @@ descendant of its shell, and the orphans the helper adopted (except those still 
 command's session or group), freezes them (SIGSTOP, so a fork loop cannot race it) and SIGKILLs
 them until none is left. Making each shell a subreaper too would keep the sets apart exactly, but
 costs a fork instead of a vfork per command (about 2 ms here), so it is not done.
-The /proc readers (read_stat, process_table, tree_of, freeze_and_kill) are mgexec.processes', appended
-by the channel when it sends this file.
+The /proc readers and the sweep (mgexec.processes.SHIPPED: read_stat, process_table, tree_of,
+_signal_all, freeze_and_kill, ...) are appended by the channel when it sends this file.
 """
 
 from __future__ import annotations
@@ -50,8 +50,10 @@ READ_SIZE = 65536
 LEFTOVER_WAIT = 0.2
 ABANDON_WAIT = 0.2
 START_FAILED = 126  # what a shell reports for a command it could not start
-# Why a command did not start, in its exit frame (mgexec.docker.channel reads these names from here).
-FAILED_FIELD, FAILED_WORK_DIR, FAILED_START = "failed", "work_dir", "start"  # its cwd cannot be used / other
+# How the error of a command whose working directory is unusable begins; the host reports it as its own.
+CWD_FAILED_PREFIX = "mgexec: cannot run the command in "
+# Why a command did not start, in its exit frame's FAILED_FIELD (the host reads these names from here).
+FAILED_FIELD, FAILED_WORK_DIR, FAILED_START = "failed", "work_dir", "start"  # its cwd is unusable / other
 PR_SET_CHILD_SUBREAPER = 36
 
 
@@ -130,11 +132,7 @@ class Job:
         """SIGTERM the command's whole tree, SIGKILL it after the grace period."""
         self.deadline = None
         kill_group(self.pgid, signal.SIGTERM)
-        for pid in helper.tree(self):
-            try:
-                os.kill(pid, signal.SIGTERM)
-            except OSError:
-                pass
+        _signal_all(helper.tree(self), signal.SIGTERM)
         if self.kill_at is None:
             self.kill_at = now + self.grace
 
@@ -380,7 +378,7 @@ def reap(pid):
 
 def start_error(cwd, exc):
     if isinstance(exc, OSError) and exc.filename == cwd:
-        return FAILED_WORK_DIR, "mgexec: cannot run the command in %s: %s" % (cwd, exc.strerror or exc)
+        return FAILED_WORK_DIR, CWD_FAILED_PREFIX + "%s: %s" % (cwd, exc.strerror or exc)
     return FAILED_START, "mgexec: cannot start the command: %s" % (exc,)
 
 

@@ -11,11 +11,25 @@ listing adds nothing, then killed, and that repeats until none is left, so a for
 
 from __future__ import annotations
 
+# Exported into every process a watchdog guards (background shells, per-command execs), so each process
+# of their trees carries the tag: one found by its tag is ended even when the server died before
+# learning its pid.
+TAG_VARIABLE = "MGEXEC_GUARD"
+
+
+def closed_marker(tag: str) -> str:
+    """The file a tagged sweep creates first: once it exists, a shell of that watchdog which the engine
+    starts late refuses to run (either the sweep sees its process, or the shell sees the file)."""
+    return f"/tmp/.mgexec-guard-{tag}.closed"
+
+
+CLOSED_MARKER = closed_marker("$" + TAG_VARIABLE)  # as the shell wrapper, which carries the tag, spells it
+
 # $1: signal name (TERM, KILL, ...); $2: a guard tag or "-"; $3: since (clock ticks) or "-"; then the
 # root pids. Written without single quotes, so it can be embedded in a single-quoted shell word.
 SWEEP = r"""sig=$1 tag=$2 since=$3; shift 3
 # With a guard tag: from now on, a shell of that guard which the engine starts late refuses to run.
-[[ $tag != - ]] && : > "/tmp/.mgexec-guard-$tag.closed" 2>/dev/null
+[[ $tag != - ]] && : > "@MARKER@" 2>/dev/null
 declare -A root=()
 for r in "$@"; do root[$r]=1; done
 me=$$
@@ -34,7 +48,7 @@ collect() {
     elif [[ $since != - && ${f[1]} == 1 && ${f[19]} -ge $since ]]; then inscope[$p]=1
     elif [[ $tag != - ]]; then
       while IFS= read -r -d "" kv; do
-        [[ $kv == "MGEXEC_GUARD=$tag" ]] && { inscope[$p]=1; break; }
+        [[ $kv == "@TAG@=$tag" ]] && { inscope[$p]=1; break; }
       done < "$d/environ" 2>/dev/null
     fi
   done
@@ -68,7 +82,7 @@ for ((round = 0; round < 50 && same < 3; round++)); do
   [[ $now == "$last" ]] && same=$((same + 1)) || same=0
   last=$now
 done
-exit 0"""
+exit 0""".replace("@MARKER@", closed_marker("$tag")).replace("@TAG@", TAG_VARIABLE)
 
 assert "'" not in SWEEP
 
