@@ -31,9 +31,9 @@ from mgexec.inside.channel_boot import HELPER_BOOT, ORPHAN_GROUPS_KILL, TOO_OLD_
 from mgexec.inside.keeper import KEEPER_REFUSED_EXIT, keeper_main
 from mgexec.inside.pidfile import PIDFILE_KILL, PIDFILE_WRAPPER, grace_tenths
 from mgexec.inside.shell_wrapper import SHELL_REFUSED_EXIT, SHELL_WRAPPER
-from mgexec.inside.sweep import SWEEP, TAG_VARIABLE, closed_marker
+from mgexec.inside.sweep import SWEEP_COMMAND, TAG_VARIABLE, closed_marker
 from mgexec.runner import spawn
-from mgexec.shells.docker_watchdog import sweep_argv
+from mgexec.shells.docker_watchdog import sweep_args
 from mgexec.shells.launcher import LocalLauncher, find_handshake
 
 DOCKER = os.environ.get("MGEXEC_DOCKER") or "docker"
@@ -111,8 +111,8 @@ def test_tagged_sweep_kills_tagged_processes_and_then_shells_of_that_tag_refuse(
     untagged = own_session_sleep()
     try:
         # Watchdog's argv, less the `docker exec CONTAINER` in front: no roots, no since, only the tag.
-        argv = sweep_argv([], "-", "KILL", tag, {}, SWEEP)
-        subprocess.run(argv[argv.index("bash"):], check=True, timeout=60, stdin=subprocess.DEVNULL)
+        argv = [*SWEEP_COMMAND, *sweep_args("KILL", tag, {})]
+        subprocess.run(argv, check=True, timeout=60, stdin=subprocess.DEVNULL)
         assert ended_by(tagged) == signal.SIGKILL
         assert untagged.poll() is None
         assert marker.exists()
@@ -129,8 +129,8 @@ def test_sweep_takes_its_arguments_in_the_order_the_watchdog_gives_them():
     root = own_session_sleep()
     bystander = own_session_sleep()
     try:
-        argv = sweep_argv([], "-", "TERM", "-", {root.pid: None}, SWEEP)
-        subprocess.run(argv[argv.index("bash"):], check=True, timeout=60, stdin=subprocess.DEVNULL)
+        argv = [*SWEEP_COMMAND, *sweep_args("TERM", "-", {root.pid: None})]
+        subprocess.run(argv, check=True, timeout=60, stdin=subprocess.DEVNULL)
         assert ended_by(root) == signal.SIGTERM
         assert bystander.poll() is None
     finally:

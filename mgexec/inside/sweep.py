@@ -87,6 +87,9 @@ exit 0""".replace("@MARKER@", closed_marker("$tag")).replace("@TAG@", TAG_VARIAB
 assert "'" not in SWEEP
 
 # POSIX sh: the start time of process $1 in clock ticks since boot (field 22 of /proc/PID/stat).
+# How SWEEP is run inside (through `docker exec CONTAINER`); its words follow: SIGNAME TAG SINCE [SID...].
+SWEEP_COMMAND = ("bash", "-c", SWEEP, "mgexec-sweep")
+
 START_TIME_SH = r"""start_of() { read -r st < "/proc/$1/stat" || return 1; st=${st##*") "}; set -- $st; echo "${20}"; }"""
 
 

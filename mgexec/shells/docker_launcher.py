@@ -5,6 +5,7 @@ inside the container, and a watchdog process so that none outlives the server, e
 from __future__ import annotations
 
 import inspect
+import json
 import logging
 import os
 import secrets
@@ -13,11 +14,11 @@ import subprocess
 import sys
 
 from mgexec import processes
-from mgexec.docker.argv import ExecSpec, build_exec_argv
+from mgexec.docker.argv import ExecSpec, build_exec_argv, build_rm_argv
 from mgexec.docker.engine import DockerCLI
 from mgexec.errors import MgexecError
 from mgexec.inside.shell_wrapper import SHELL_WRAPPER
-from mgexec.inside.sweep import SWEEP, TAG_VARIABLE
+from mgexec.inside.sweep import SWEEP_COMMAND, TAG_VARIABLE
 from mgexec.shells import docker_watchdog
 from mgexec.shells.launcher import BACKGROUND_SHELL_ENV, Handshake, ShellProcess, SpawnOptions, _die_with, find_handshake
 
@@ -27,7 +28,7 @@ CLIENT_GRACE = 1.0  # after a SIGKILL inside, how long the local `docker exec` m
 # Same shipping as the local launcher's wrapper: the source travels in an environment variable
 # the bootstrap removes, so `ps` shows a short command line.
 WATCHDOG_VARIABLE = "MGEXEC_DOCKER_GUARD"
-GUARD_BOOTSTRAP = f"import os; exec(os.environ.pop({WATCHDOG_VARIABLE!r}))"
+WATCHDOG_BOOTSTRAP = f"import os; exec(os.environ.pop({WATCHDOG_VARIABLE!r}))"
 WATCHDOG_SOURCE = inspect.getsource(docker_watchdog)
 
 log = logging.getLogger("mgexec.shells")
@@ -118,8 +119,8 @@ class DockerLauncher:
 
     async def _signal_sessions(self, sig: int, sid: int) -> bool:
         """Signal the shell's tree inside, and what it orphaned to PID 1 since it started (see mgexec.inside.sweep)."""
-        argv = docker_watchdog.sweep_argv([], self.container, signal.Signals(sig).name.removeprefix("SIG"), "-",
-                                {sid: self._sessions.get(sid)}, SWEEP)
+        words = docker_watchdog.sweep_args(signal.Signals(sig).name.removeprefix("SIG"), "-", {sid: self._sessions.get(sid)})
+        argv = build_exec_argv(ExecSpec(self.container, (*SWEEP_COMMAND, *words)))
         try:
             out = await self.cli.run(argv, timeout=KILL_TIMEOUT, check=False)
         except MgexecError:  # the engine did not answer in time, or the CLI is gone
@@ -150,12 +151,13 @@ class DockerLauncher:
 
     def _start_guard(self) -> int:
         read_end, write_end = os.pipe()  # both close-on-exec: only the watchdog gets the read end
-        argv = [sys.executable, "-I", "-S", "-c", GUARD_BOOTSTRAP, str(read_end), self.watchdog_tag, self.container,
-                "owns" if self.owns_container else "keeps", *self.cli.argv([])]
+        argv = [sys.executable, "-I", "-S", "-c", WATCHDOG_BOOTSTRAP, str(read_end), self.watchdog_tag,
+                "owns" if self.owns_container else "keeps"]
         try:
             with processes.spawning() as own:  # a child of the server, never taken for an orphan
                 guard_process = subprocess.Popen(
-                    argv, env={**os.environ, WATCHDOG_VARIABLE: WATCHDOG_SOURCE, docker_watchdog.SWEEP_VARIABLE: SWEEP},
+                    argv, env={**os.environ, WATCHDOG_VARIABLE: WATCHDOG_SOURCE,
+                         docker_watchdog.ARGVS_VARIABLE: json.dumps(self._watchdog_argvs())},
                     pass_fds=(read_end,), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL, start_new_session=True)
                 own(guard_process.pid)
@@ -167,6 +169,10 @@ class DockerLauncher:
         finally:
             os.close(read_end)
         return write_end
+
+    def _watchdog_argvs(self) -> dict[str, list[str]]:
+        return {"remove": self.cli.argv(build_rm_argv(self.container, force=True)),
+                "sweep": self.cli.argv(build_exec_argv(ExecSpec(self.container, SWEEP_COMMAND)))}
 
     def _check_open(self) -> None:
         if self._closed:

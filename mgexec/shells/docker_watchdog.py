@@ -4,11 +4,13 @@ inside the container (and removes a container the server owned), even after a SI
 Standard library only, and no import of mgexec: DockerLauncher ships this file as source to
 `python -I -S` (no site, no package import), so the watchdog starts in milliseconds, cannot be broken
 by the state of the installation or the working directory, and keeps nothing of the server's
-interpreter. `python -m mgexec.shells.docker_watchdog ARGS` runs the same code.
+interpreter. Every docker argv it runs is built by the host (mgexec.docker.argv) and handed over in
+ARGVS_VARIABLE, so the watchdog only appends the sweep's words.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -20,9 +22,9 @@ CLOSE_LINE = b"close"  # the server closed the launcher on purpose: leave the co
 EXEC_TIMEOUT = 30
 RM_TIMEOUT = 60
 
-# The in-container sweep (mgexec.inside.sweep.SWEEP) reaches the watchdog in this variable, which it
-# removes from its environment; the watchdog imports nothing of mgexec.
-SWEEP_VARIABLE = "MGEXEC_SWEEP"
+# {"remove": argv of `docker rm -f CONTAINER`, "sweep": argv of `docker exec CONTAINER` + SWEEP_COMMAND}:
+# built by the host, read once and removed from the environment.
+ARGVS_VARIABLE = "MGEXEC_WATCHDOG_ARGVS"
 
 
 def open_line(sid: int, since: int | None) -> bytes:
@@ -55,16 +57,14 @@ def follow(lifeline: int) -> tuple[dict, bool, int | None]:
     return sessions, closed, floor
 
 
-def sweep_argv(docker: list[str], container: str, signame: str, tag: str, sessions: dict, script: str,
-               floor: int | None = None) -> list[str]:
-    """`docker exec CONTAINER bash -c SWEEP`: signal the sessions' trees, what was orphaned to PID 1 since
-    the earliest of them (or `floor`) started, and, with a tag, every process carrying it."""
+def sweep_args(signame: str, tag: str, sessions: dict, floor: int | None = None) -> list[str]:
+    """The words of mgexec.inside.sweep.SWEEP: signal the sessions' trees, what was orphaned to PID 1 since the
+    earliest of them (or `floor`) started, and, with a tag, every process carrying it."""
     starts = [since for since in sessions.values() if since is not None]
     known = floor is not None or len(starts) == len(sessions)
     starts += [floor] if floor is not None else []
     since = str(min(starts)) if starts and known else "-"
-    return [*docker, "exec", container, "bash", "-c", script, "mgexec-sweep", signame, tag, since,
-            *(str(sid) for sid in sorted(sessions))]
+    return [signame, tag, since, *(str(sid) for sid in sorted(sessions))]
 
 
 def run_quietly(argv: list[str], timeout: float) -> bool:
@@ -76,21 +76,19 @@ def run_quietly(argv: list[str], timeout: float) -> bool:
 
 
 def main(argv: list[str]) -> None:
-    """argv: LIFELINE_FD TAG CONTAINER owns|keeps DOCKER [GLOBAL ARGS...]."""
-    lifeline, tag, container, owns, docker = int(argv[0]), argv[1], argv[2], argv[3] == "owns", argv[4:]
-    script = os.environ.pop(SWEEP_VARIABLE, None)
-    if script is None:  # run as `python -m mgexec.shells.docker_watchdog`
-        from mgexec.inside.sweep import SWEEP as script
+    """argv: LIFELINE_FD TAG owns|keeps; the docker argvs in ARGVS_VARIABLE."""
+    lifeline, tag, owns = int(argv[0]), argv[1], argv[2] == "owns"
+    argvs = json.loads(os.environ.pop(ARGVS_VARIABLE))
     # In its own session already; these keep a terminal hangup or a stray Ctrl-C from ending it early.
-    # It stays the server's child: a server that is a subreaper would take a detached guard for an orphan.
+    # It stays the server's child: a server that is a subreaper would take a detached watchdog for an orphan.
     for sig in (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_IGN)
     sessions, closed, floor = follow(lifeline)
     os.close(lifeline)
     # A server that died cannot remove its container; removing it ends every process inside.
-    if owns and not closed and run_quietly([*docker, "rm", "-f", container], RM_TIMEOUT):
+    if owns and not closed and run_quietly(argvs["remove"], RM_TIMEOUT):
         return
-    run_quietly(sweep_argv(docker, container, "KILL", tag, sessions, script, floor), EXEC_TIMEOUT)
+    run_quietly([*argvs["sweep"], *sweep_args("KILL", tag, sessions, floor)], EXEC_TIMEOUT)
 
 
 if __name__ == "__main__":
