@@ -1,4 +1,4 @@
-"""The built runtime images keep the contract mgexec and MassGen configs rely on (REFERENCE §3).
+"""The built runtime images keep the contract mgexec and MassGen configs rely on (the runtime image contract, see README "Images").
 
 Needs the images from ./build.sh --bootstrap and ./build.sh --sudo: skipped locally without them,
 failed in CI (which builds them first). Only the custom-image build needs a network (one file from PyPI).

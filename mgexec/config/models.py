@@ -20,7 +20,7 @@ DEFAULT_IMAGE = "massgen/mcp-runtime:latest"
 DEFAULT_SUDO_IMAGE = "massgen/mcp-runtime-sudo:latest"
 HOST_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 
-# host path (with ~) -> path inside the container, all mounted read-only (REFERENCE §1).
+# host path (with ~) -> path inside the container, all mounted read-only (as MassGen mounts them).
 CREDENTIAL_MOUNTS: dict[str, tuple[str, str]] = {
     "ssh_keys": ("~/.ssh", "/home/massgen/.ssh"),
     "git_config": ("~/.gitconfig", "/home/massgen/.gitconfig"),
