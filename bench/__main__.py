@@ -17,6 +17,7 @@ from bench.context import BenchContext, Settings
 from bench.heavy import bench_concurrency, bench_output, bench_startup
 from bench.latency import bench_docker, bench_local
 from bench.machine import describe_machine
+from bench.massgen import bench_massgen
 from bench.mcp_rtt import bench_mcp
 from bench.report import render
 from bench.srt_cli import bench_srt_cli
@@ -38,6 +39,7 @@ GROUPS = {
     "attack": bench_attack,
     "srt-cli": bench_srt_cli,  # installs the npm CLI on first use; a skipped row says why when it cannot
     "sandbox": bench_sandbox,
+    "massgen": bench_massgen,  # MassGen's own server vs mgexec on its container; skipped without MassGen's venv
 }
 
 

@@ -73,6 +73,7 @@ def comparisons(rows: Rows) -> list[str]:
     if _ok(rows, "output.py", "output.bare"):
         ratio = rows["output.py"].median_ms / rows["output.bare"].median_ms
         out.append(f"large output, docker-py vs bare `docker exec`: {ratio:.2f}× the time")
+    times("massgen.mgexec", "massgen.server", "MassGen docker mode `execute_command`, mgexec vs MassGen's own server")
     times("srtcli.bwrap", "srtcli.srt", "per-command bwrap vs the `srt` CLI (sandbox-runtime)")
     times("srtcli.local", "srtcli.srt", "local `bash -c` vs the `srt` CLI")
     if _ok(rows, "srt.warm"):

@@ -93,12 +93,14 @@ def massgen_env(home: Path) -> dict[str, str]:
 
 
 def run_massgen(argv: list[str], cwd: Path, *, timeout: float = 240, outside_container: bool = False,
-                env: dict[str, str] | None = None) -> MassGenRun:
-    """Runs `argv` (a massgen or mgexec command line) in cwd; outside_container hides /.dockerenv from MassGen."""
+                env: dict[str, str] | None = None, umask: int = -1) -> MassGenRun:
+    """Runs `argv` (a massgen or mgexec command line) in cwd; outside_container hides /.dockerenv from MassGen.
+    `umask` 0: the workspaces MassGen makes are writable for its container's user (UID 1000) too, as a
+    workspace owned by that user would be."""
     if outside_container:
         argv = [str(massgen_python()), str(LAUNCHER), *argv[1:]]
     proc = subprocess.run(argv, cwd=cwd, env=env or massgen_env(cwd), stdin=subprocess.DEVNULL,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout)
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout, umask=umask)
     log_dir = next((Path(line.split(":", 1)[1].strip()) for line in proc.stdout.splitlines()
                     if line.startswith("LOG_DIR:")), None)
     return MassGenRun(proc.returncode, proc.stdout, log_dir)

@@ -76,6 +76,31 @@ def test_srt_cli_rows_are_measured_or_skipped_with_the_reason():
     assert "per-command bwrap vs the `srt` CLI (sandbox-runtime): **" in done.stdout
 
 
+@pytest.mark.docker
+def test_massgen_rows_compare_massgens_server_with_mgexec_on_one_container():
+    before = bench_containers()
+    done = run_bench("--quick", "--n", "3", "--only", "massgen", timeout=600)
+    assert done.returncode == 0, done.stderr
+    rows = table_rows(done.stdout)
+    if rows["massgen.server"][-1].startswith("skipped: "):
+        assert "is not installed" in rows["massgen.server"][-1] and "massgen.mgexec" not in rows
+        return
+    for key in ("massgen.server", "massgen.mgexec"):
+        assert_measured(rows, key, 3)
+    assert "MassGen docker mode `execute_command`, mgexec vs MassGen's own server: **" in done.stdout
+    assert bench_containers() <= before, "the bench left containers behind"
+
+
+def test_massgen_group_without_massgen_is_one_skipped_row(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(REPO), "MGEXEC_MASSGEN_VENV": str(tmp_path / "none")}
+    done = subprocess.run([sys.executable, "-m", "bench", "--quick", "--n", "1", "--only", "massgen"], cwd=REPO,
+                          env=env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr
+    rows = table_rows(done.stdout)
+    assert list(k for k in rows if k.startswith("massgen.")) == ["massgen.server"]
+    assert rows["massgen.server"][-1] == f"skipped: MassGen 0.1.97 is not installed in {tmp_path / 'none'} (run .ci/massgen.sh)"
+
+
 def test_unknown_group_is_refused_with_the_choices():
     done = run_bench("--only", "nonsense", timeout=30)
     assert done.returncode == 2
@@ -113,7 +138,7 @@ def bench_containers() -> set[str]:
 
 @pytest.mark.parametrize("only, groups", [
     (None, ["local", "docker", "mcp-local", "mcp-docker", "startup", "output", "concurrency", "shells", "attack",
-             "srt-cli", "sandbox"]),
+             "srt-cli", "sandbox", "massgen"]),
     (["shells", "local"], ["local", "shells"]),
     (["mcp"], ["mcp-local", "mcp-docker"]),
     (["mcp-docker"], ["mcp-docker"]),

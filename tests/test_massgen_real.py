@@ -37,13 +37,13 @@ def shared_files_script() -> Script:
     ])
 
 
-def check_shared_files(script: Script, run: mh.MassGenRun, config_cwd: Path) -> Path:
+def check_shared_files(script: Script, run: mh.MassGenRun, config_cwd: Path, steps: int = 4) -> Path:
     """The checks every mode shares; returns the suffixed workspace."""
     assert run.returncode == 0, run.output[-3000:]
     offered = script.offered_tools()
     assert any(t.endswith("__start_background_shell") for t in offered), f"mgexec's tools were not offered: {offered}"
     results = script.tool_results()
-    assert len(results) == 4, results
+    assert len(results) == steps, results
     first, last = json.loads(results[0]), json.loads(results[3])
     made = mh.suffixed_workspaces(config_cwd)
     assert len(made) == 1, made
@@ -142,29 +142,113 @@ def test_discovery_finds_massgens_own_docker_mode_container(tmp_path):
     assert left == []
 
 
+def in_container_script() -> Script:
+    """The shared-files steps, then a look from inside: the hostname, and the file MassGen's container has."""
+    script = shared_files_script()
+    script.steps.append(ToolStep("execute_command", {"command": "cat /etc/hostname; test -f /.dockerenv && echo docker"}))
+    return script
+
+
+def run_in_massgens_container(tmp_path: Path, agent: str, launch) -> None:
+    """MassGen in docker mode with mgexec as its command_line server (`launch` starts it): every command runs
+    inside MassGen's own container (adopted, not made by mgexec), which MassGen removes at the end. Commands
+    run as that container's user (UID 1000), as MassGen's own server runs them, so the workspaces MassGen
+    makes must be writable for it: `launch` runs MassGen with umask 0."""
+    script = in_container_script()
+    seen: dict[str, str] = {}  # name -> "id:mgexec label", while MassGen runs
+    script.on_request = lambda body: seen.update(line.split(":", 1) for line in subprocess.run(
+        ["docker", "ps", "--filter", f"name=^massgen-{agent}",
+         "--format", '{{.Names}}:{{.ID}}:{{.Label "io.mgexec.managed"}}'],
+        capture_output=True, text=True, timeout=60).stdout.split())
+    config, ws = tmp_path / "massgen.yaml", tmp_path / "ws"
+    with ScriptedEndpoint(script) as url:
+        run = launch(url, config, ws)
+    workspace = check_shared_files(script, run, ws, steps=5)
+    [(name, ident)] = seen.items()  # one container: MassGen's; mgexec made none of its own
+    assert name.startswith(f"massgen-{agent}-") and ident.endswith(":"), seen
+    inside = json.loads(script.tool_results()[4])
+    assert inside["stdout"].split() == [ident.split(":")[0], "docker"], inside
+    assert_no_mgexec_left(workspace)
+    assert_no_mgexec_left(tmp_path)
+    left = subprocess.run(["docker", "ps", "-a", "--filter", f"name=^massgen-{agent}", "--format", "{{.Names}}"],
+                          capture_output=True, text=True, timeout=60).stdout.split()
+    assert left == [], left  # MassGen removed its container; mgexec left nothing
+
+
 @pytest.mark.docker
 def test_mgexec_massgen_in_docker_mode(tmp_path):
-    """MassGen's docker mode under `mgexec massgen`: the server gets MassGen's docker flags and workspace; nothing is left."""
+    """`mgexec massgen`, MassGen's docker mode: mgexec gets MassGen's docker flags and runs in MassGen's container."""
     mh.massgen_python()
     _require_massgen_image()
     agent = f"mgd{uuid.uuid4().hex[:8]}"
-    script = shared_files_script()
-    containers: set[str] = set()
-    script.on_request = lambda body: containers.update(subprocess.run(
-        ["docker", "ps", "--filter", f"name=^massgen-{agent}", "--format", '{{.Names}}:{{.Label "io.mgexec.managed"}}'],
-        capture_output=True, text=True, timeout=60).stdout.split())
+    env = {**mh.massgen_env(tmp_path), "MGEXEC_MASSGEN": str(mh.massgen_venv() / "bin" / "massgen"),
+           # The sitecustomize there hides /.dockerenv from MassGen, so it keeps docker mode on this machine.
+           "PYTHONPATH": str(mh.HERE / "data" / "outside_container")}
+
+    def launch(url, config, ws):
+        mh.write_config(config, mh.agent_backend(url, ws, command_line_execution_mode="docker"), agent_id=agent)
+        return mh.run_massgen([*mh.mgexec_command(), "massgen", *mh.massgen_argv(config)[1:]], tmp_path, env=env,
+                              umask=0)
+
+    run_in_massgens_container(tmp_path, agent, launch)
+
+
+@pytest.mark.docker
+def test_command_line_entry_in_docker_mode(tmp_path):
+    """A `command_line` entry naming mgexec, MassGen's docker mode: MassGen appends --agent-id/--instance-id and
+    mgexec adopts the container MassGen makes."""
+    mh.massgen_python()
+    _require_massgen_image()
+    agent = f"mge{uuid.uuid4().hex[:8]}"
+
+    def launch(url, config, ws):
+        # The entry of the local-mode test: mgexec reads docker mode from the same YAML.
+        entry = {"name": "command_line", "type": "stdio", "command": str(Path(mh.mgexec_command()[0]).parent / "mgexec"),
+                 "args": ["serve", "--config", str(config), "--agent", agent, "--massgen-workspace"],
+                 "security": {"allowed_executables": ["mgexec"]}}
+        backend = mh.agent_backend(url, ws, command_line_execution_mode="docker")
+        mh.write_config(config, backend, agent_id=agent, servers=[entry])
+        return mh.run_massgen(mh.massgen_argv(config), tmp_path, outside_container=True, umask=0)
+
+    run_in_massgens_container(tmp_path, agent, launch)
+
+
+def _srt_cli() -> Path:
+    """The `srt` CLI MassGen's srt mode needs on PATH: it wraps MassGen's file-tools server in it at start."""
+    from bench.srt_cli import cache_dir
+
+    srt = cache_dir() / "node_modules" / ".bin" / "srt"
+    if not srt.exists():
+        # Not a CI failure: the CLI is an npm package this repository does not install for the tests.
+        pytest.skip(f"MassGen's srt mode starts its file-tools server under the `srt` CLI (npm "
+                    f"@anthropic-ai/sandbox-runtime), which is not at {srt}; `python -m bench --only srt-cli` installs it")
+    return srt
+
+
+def test_mgexec_massgen_in_srt_mode_enforces_massgens_settings(tmp_path):
+    """MassGen's srt mode under `mgexec massgen`: mgexec gets --execution-mode srt --srt-settings F and enforces F."""
+    mh.massgen_python()
+    srt = _srt_cli()
+    outside, secret = tmp_path / "outside", tmp_path / ".ssh" / "id_rsa"  # HOME is tmp_path (massgen_env)
+    outside.mkdir(), secret.parent.mkdir()
+    secret.write_text("canary-key-material\n")
+    script = Script([
+        ToolStep("execute_command", {"command": "pwd; echo inside > in_ws.txt; cat in_ws.txt"}),
+        ToolStep("execute_command", {"command": f"echo escaped > {outside}/escape.txt"}),
+        ToolStep("execute_command", {"command": f"cat {secret}"}),
+    ])
     config, ws = tmp_path / "massgen.yaml", tmp_path / "ws"
     env = {**mh.massgen_env(tmp_path), "MGEXEC_MASSGEN": str(mh.massgen_venv() / "bin" / "massgen")}
-    # The sitecustomize there hides /.dockerenv from MassGen, so it keeps docker mode on this machine.
-    launcher_env = {**env, "PYTHONPATH": str(mh.HERE / "data" / "outside_container")}
+    env["PATH"] = f"{srt.parent}:{env['PATH']}"
     with ScriptedEndpoint(script) as url:
-        mh.write_config(config, mh.agent_backend(url, ws, command_line_execution_mode="docker"), agent_id=agent)
-        run = mh.run_massgen([*mh.mgexec_command(), "massgen", *mh.massgen_argv(config)[1:]], tmp_path,
-                             env=launcher_env)
-    workspace = check_shared_files(script, run, ws)
-    # MassGen made its container and mgexec (told --agent-id and --execution-mode docker) ran its own.
-    assert f"massgen-{agent}:true" in containers and any(c.startswith(f"massgen-{agent}-") for c in containers), containers
-    assert_no_mgexec_left(workspace)
-    left = subprocess.run(["docker", "ps", "-a", "--filter", f"name=^massgen-{agent}", "--format", "{{.Names}}"],
-                          capture_output=True, text=True, timeout=60).stdout.split()
-    assert left == [], left
+        mh.write_config(config, mh.agent_backend(url, ws, command_line_execution_mode="srt"))
+        run = mh.run_massgen([*mh.mgexec_command(), "massgen", *mh.massgen_argv(config)[1:]], tmp_path, env=env)
+    assert run.returncode == 0, run.output[-3000:]
+    results = [json.loads(r) for r in script.tool_results()]
+    assert len(results) == 3, results
+    [workspace] = mh.suffixed_workspaces(ws)
+    inside, escape, read = results
+    assert "truncated" in inside and inside["stdout"].split() == [str(workspace), "inside"], inside  # mgexec's answer
+    assert not escape["success"] and not (outside / "escape.txt").exists(), escape  # write outside: refused
+    assert not read["success"] and "canary" not in read["stdout"], read  # MassGen's denyRead of ~/.ssh
+    assert_no_mgexec_left(tmp_path)

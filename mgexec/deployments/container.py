@@ -3,7 +3,9 @@
 Opening claims the name (reuses a container kept by `mgexec up`, replaces a leftover whose owner is gone,
 refuses one held by a live owner or made by someone else), creates the container, checks the image and
 preinstalls packages; closing removes it only when this deployment made it and does not keep it. A
-container made by someone else can be adopted: commands run in it, and it is never stopped or removed.
+container made by someone else can be adopted: commands run in it, and it is never stopped or removed. With
+MassGen's --instance-id (its docker mode) the agent's container is MassGen's to make: it is adopted, waited for
+at the first command when MassGen makes it after starting the server, and never created here.
 The docker calls themselves are mgexec.docker.container's.
 """
 
@@ -13,7 +15,8 @@ import enum
 
 from mgexec.config import ExecConfig
 from mgexec.deployments.base import Deployment, ProgressCallback
-from mgexec.deployments.state import Event
+from mgexec.deployments.state import Event, State
+from mgexec.docker import adopt as massgen
 from mgexec.docker.container import ContainerInfo, ContainerManager, Owner, build_spec
 from mgexec.docker.credentials import resolve_env
 from mgexec.docker.engine import DockerCLI
@@ -47,12 +50,24 @@ class ContainerDeployment(Deployment):
 
     where = "The agent's container"
 
-    def __init__(self, config: ExecConfig, *, keep: bool = False, cli: DockerCLI | None = None) -> None:
+    def __init__(self, config: ExecConfig, *, keep: bool = False, cli: DockerCLI | None = None,
+                 adopt_wait: float = massgen.WAIT_SECONDS) -> None:
         super().__init__()
         self.config = config
         self.keep = keep
         self.cli = cli or DockerCLI.from_config(config)
         self.manager = ContainerManager(self.cli, config)
+        self.adopt_wait = adopt_wait  # how long the first command waits for MassGen's container
+
+    @property
+    def adopts_massgen(self) -> bool:
+        """MassGen passes --instance-id only in its docker mode, where it makes the agent's container itself."""
+        return bool(self.config.instance_id) and not self.keep
+
+    @property
+    def awaiting_container(self) -> bool:
+        """Opened, but MassGen's container did not exist yet: the first command waits for it."""
+        return self.adopts_massgen and self.state is State.ABSENT
 
     @property
     def name(self) -> str:
@@ -62,6 +77,11 @@ class ContainerDeployment(Deployment):
         """Reuse a container kept by `mgexec up`, or create one (checking its image); errors leave nothing behind.
         A deployment already running (an adopted container) stays as it is."""
         if self.running:
+            return
+        if self.adopts_massgen:
+            found = await massgen.find_massgen_container(self.cli, self.config.agent_id, self.config.instance_id)
+            if found is not None:
+                await self._adopt_massgen(found)
             return
         secrets = resolve_env(self.config.credentials)
         await self.manager.check_image()
@@ -87,6 +107,21 @@ class ContainerDeployment(Deployment):
                               container=name)
         self.manager.name = name
         await self._move(Event.ADOPT)
+
+    async def wait_for_massgen(self) -> None:
+        """Adopt MassGen's container once it runs, waiting at most `adopt_wait` seconds (NoSuchContainer after)."""
+        if not self.awaiting_container:
+            return
+        found = await massgen.wait_for_massgen_container(self.cli, self.config.agent_id, self.config.instance_id,
+                                                         wait=self.adopt_wait)
+        if self.awaiting_container:  # not closed (or adopted by another command) meanwhile
+            await self._adopt_massgen(found)
+
+    async def _adopt_massgen(self, found: massgen.MassGenContainer) -> None:
+        # Its mounts say where the agent's files are: the same paths on the host and inside.
+        self.config = self.config.model_copy(update={"workspace": found.workspace, "workspace_implicit": False,
+                                                     "context_paths": found.context_paths})
+        await self.adopt(found.name)
 
     async def prepare(self, on_progress: ProgressCallback | None = None) -> None:
         """Package preinstall, in a container this deployment just created."""

@@ -3,14 +3,16 @@ through the warm exec channel or, where the image cannot run the channel's helpe
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from mgexec import processes
 from mgexec.deployments.container import ContainerDeployment
 from mgexec.docker.channel import ExecChannel
 from mgexec.docker.engine import DockerCLI
-from mgexec.errors import ChannelUnavailable
-from mgexec.executors.base import Executor
+from mgexec.errors import ChannelUnavailable, MgexecError
+from mgexec.executors.base import Executor, ProgressCallback, with_progress
+from mgexec.result import ExecResult, rejected
 from mgexec.runtimes import Runtime
 from mgexec.runtimes.channel import ChannelRuntime
 from mgexec.runtimes.docker_exec import DockerExecRuntime
@@ -34,6 +36,7 @@ class DockerExecutor(Executor):
         super().__init__(config, ContainerDeployment(config, keep=keep), single_command=single_command)
         self.kill_grace = kill_grace
         self.warm_channel = config.docker_warm_channel if warm_channel is None else warm_channel
+        self._adopting = asyncio.Lock()
 
     @property
     def cli(self) -> DockerCLI:
@@ -57,7 +60,43 @@ class DockerExecutor(Executor):
         """The DockerLauncher whose watchdog ends per-command `docker exec`s if this process dies first."""
         return self.runtime.watchdog if isinstance(self.runtime, DockerExecRuntime) else None
 
-    async def open_runtime(self) -> Runtime:
+    async def open(self) -> None:
+        await super().open()
+        self._take_place_config()
+
+    async def execute(self, command: str, timeout: float | None = None, work_dir: str | None = None,
+                      on_progress: ProgressCallback | None = None) -> ExecResult:
+        if (why := await self._await_massgen(on_progress)) is not None:
+            return rejected(command, work_dir or str(self.config.workspace), why)
+        return await super().execute(command, timeout, work_dir, on_progress)
+
+    async def start_background(self, command: str, work_dir: str | None = None) -> dict:
+        if (why := await self._await_massgen(None)) is not None:
+            raise MgexecError(why)
+        return await super().start_background(command, work_dir)
+
+    async def _await_massgen(self, on_progress: ProgressCallback | None) -> str | None:
+        """Adopt MassGen's container if it was not there at start; None when commands can run, else why not."""
+        if not self.deployment.awaiting_container:
+            return None
+        async with self._adopting:
+            try:
+                await with_progress(self.deployment.wait_for_massgen(), on_progress, self.config.progress_interval,
+                                    lambda s: f"waiting for MassGen's container, {s:.0f}s")
+                if self.runtime is None and self.deployment.running:
+                    self.runtime = await self.open_runtime()
+            except MgexecError as exc:
+                return str(exc)
+        self._take_place_config()
+        return None
+
+    def _take_place_config(self) -> None:
+        """An adopted container's mounts give the workspace and context paths: the gate checks against those."""
+        self.config = self.gate.config = self.deployment.config
+
+    async def open_runtime(self) -> Runtime | None:
+        if not self.deployment.running:  # MassGen's container is not there yet: the first command waits for it
+            return None
         if self.deployment.keep:
             return DockerExecRuntime(self.cli, self.container, self.kill_grace)
         if self.warm_channel:
