@@ -17,7 +17,7 @@ import pytest
 
 from mgexec.config import ExecConfig
 from mgexec.config.sandbox import SandboxSettings
-from mgexec.sandbox.executor import SandboxExecutor
+from mgexec.executors.sandbox import SandboxExecutor
 from sandboxutil import box  # noqa: F401  (fixture)
 
 # A relay with the real one's command line (SOCKET PORT --detach): listens on 127.0.0.1:PORT inside,

@@ -7,7 +7,7 @@ import pytest
 from mgexec.config import ExecConfig
 from mgexec.config.models import ContextPath
 from mgexec.config.sandbox import SandboxSettings
-from mgexec.sandbox.executor import SandboxExecutor
+from mgexec.executors.sandbox import SandboxExecutor
 from sandboxutil import SECRET, box  # noqa: F401  (fixture)
 
 MODES = ("confined", "strict", "open")
@@ -195,7 +195,7 @@ async def test_allow_read_brings_back_a_tool_under_home(box):
 
 
 async def test_a_helper_that_cannot_start_falls_back_to_one_bwrap_per_command(box, monkeypatch):
-    from mgexec.sandbox import executor as module
+    from mgexec.deployments import sandbox as module
 
     fake = box.root / "python3"
     fake.write_text("#!/bin/sh\necho 'no helper here' >&2\nexit 3\n")
