@@ -205,3 +205,17 @@ async def test_a_helper_that_cannot_start_falls_back_to_one_bwrap_per_command(bo
         result = await run(ex, "echo still-sandboxed; python3 -c 'import socket; print(socket.if_nameindex())'")
     assert ex.path_used.startswith("one bwrap per command (the warm helper did not start: no helper here")
     assert result.stdout == "still-sandboxed\n[(1, 'lo')]\n"
+
+
+# The command's parent is the warm helper; writing to its stdout would forge the channel's frames.
+FORGE_LINE = ("tr '\\0' ' ' </proc/$PPID/cmdline | grep -q mgexec-inside && echo helper; "
+              "{ exec 3>>/proc/$PPID/fd/1; } 2>/dev/null && echo opened || echo refused; echo still-works")
+
+
+async def test_a_command_cannot_open_the_warm_helpers_stdout(box):
+    async with SandboxExecutor(config(box, "open")) as ex:
+        assert ex.path_used.startswith("warm")
+        result = await run(ex, FORGE_LINE)
+        after = await run(ex, "echo next")
+    assert result.stdout == "helper\nrefused\nstill-works\n", result
+    assert (after.stdout, after.exit_code) == ("next\n", 0)
