@@ -68,3 +68,30 @@ def session_table(sid: int) -> dict[int, tuple[int, str]]:
         if fields[0] not in ("Z", "X") and int(fields[3]) == sid:
             found[int(name)] = (int(fields[2]), comm)
     return found
+
+
+def in_nested_namespace(pids) -> list[int]:
+    """Of `pids` as seen inside a PID namespace nested in this one (a sandbox this process started), those a
+    live descendant of this process still has there."""
+    wanted, found, parents, inner = set(pids), set(), {}, {}
+    own = os.readlink("/proc/self/ns/pid")
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            status = Path(f"/proc/{name}/status").read_text()
+            nested = os.readlink(f"/proc/{name}/ns/pid") != own
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        parents[int(name)] = int(fields.get("PPid", "0"))
+        nspids = fields.get("NSpid", "").split()
+        if nested and len(nspids) > 1 and int(nspids[-1]) in wanted and pid_alive(int(name)):
+            inner[int(name)] = int(nspids[-1])
+    for pid, seen_as in inner.items():
+        ancestor = parents.get(pid, 0)
+        while ancestor > 1 and ancestor != os.getpid():
+            ancestor = parents.get(ancestor, 0)
+        if ancestor == os.getpid():
+            found.add(seen_as)
+    return sorted(found)
