@@ -142,17 +142,6 @@ async def test_no_capabilities_and_a_symlinked_secret_is_hidden_by_its_target(bo
     assert SECRET not in through_link.stdout
 
 
-async def test_allowed_domains_without_a_proxy_refuse_to_start(box, monkeypatch):
-    import sys
-
-    from mgexec.errors import SandboxUnavailable
-
-    monkeypatch.setitem(sys.modules, "mgexec.sandbox.proxy", None)  # as in a build without the proxy
-    ex = SandboxExecutor(config(box, allowed_domains=("pypi.org",)))
-    with pytest.raises(SandboxUnavailable, match="no filtering proxy"):
-        await ex.start()
-
-
 async def test_an_env_file_reaches_commands_and_a_missing_one_refuses_to_start(box):
     (box.root / "agent.env").write_text("FROM_FILE=file-value\nOTHER=x\n")
     creds = {"env_file": str(box.root / "agent.env"), "env_vars_from_file": ["FROM_FILE"]}
