@@ -17,7 +17,7 @@ from bench.context import BenchContext, check_ok
 from bench.latency import paired_overhead_ms, run_argv
 from bench.timing import BenchError, Row, time_interleaved
 from mgexec import processes
-from mgexec.sandbox.executor import SandboxExecutor
+from mgexec.executors.sandbox import SandboxExecutor
 
 COMMAND = "true"
 CLI_RUNS = 20

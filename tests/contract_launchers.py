@@ -1,5 +1,5 @@
-"""Every place background shells run, for the shell contract: this host (LocalLauncher) and the agent's
-container (DockerLauncher). A new launcher is one more entry in LAUNCHERS and one Place subclass.
+"""Every place background shells run, for the shell contract: this host (LocalLauncher), the agent's
+container (DockerLauncher) and its bwrap sandbox (SandboxLauncher). A new launcher is one more entry in LAUNCHERS and one Place subclass.
 """
 
 from __future__ import annotations
@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import signal
 import subprocess
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -22,6 +24,12 @@ class Place:
 
     id = ""
     kill_grace = 1.0
+    not_applicable: dict[str, str] = {}  # behaviour -> why this place does not have it (the test says so)
+
+    def requires(self, behaviour: str) -> None:
+        """Skip, giving the entry's reason, a test of a behaviour this place does not have."""
+        if behaviour in self.not_applicable:
+            pytest.skip(f"not applicable to {self.id}: {self.not_applicable[behaviour]}")
 
     def launcher(self, **options):
         raise NotImplementedError
@@ -169,9 +177,72 @@ class ContainerPlace(Place):
         shutil.rmtree(self.workspace, ignore_errors=True)
 
 
+class SandboxPlace(Place):
+    """srt mode: each shell in a bwrap sandbox of its own, from the agent's SandboxDeployment (opened for the
+    module). Pids are the ones the shell sees, in its sandbox's PID namespace; read from outside by NSpid."""
+
+    id = "srt"
+    not_applicable = {
+        "distinct-pids": "each shell has a sandbox and PID namespace of its own, so the pid it reports (its "
+                         "keeper's there) is the same in every shell; shell ids stay distinct",
+        "shared-network": "each shell has a network namespace of its own (only lo), so a server one shell "
+                          "runs on 127.0.0.1 is not reachable from another shell",
+    }
+
+    def __init__(self) -> None:
+        from mgexec.config import ExecConfig
+        from mgexec.deployments.sandbox import SandboxDeployment
+
+        if shutil.which("bwrap") is None:
+            pytest.fail("bwrap is not installed: apt-get install bubblewrap (the srt suites never skip)")
+        # Under /var/tmp: the sandbox's /tmp is private.
+        self.workspace = Path(tempfile.mkdtemp(prefix="mgexec-srt-shells-", dir="/var/tmp"))
+        self.deployment = SandboxDeployment(ExecConfig(workspace=self.workspace, mode="srt"))
+        asyncio.run(self.deployment.open())
+
+    def launcher(self, **options):
+        return self.deployment.launcher()
+
+    def work_dir(self, tmp_path: Path) -> str:
+        path = self.workspace / f"{tmp_path.name}-{uuid.uuid4().hex[:6]}"
+        path.mkdir()
+        return str(path)
+
+    def session(self, sid: int) -> dict[int, tuple[int, str]]:
+        from procutil import sandbox_table
+
+        return sandbox_table(sid)  # bwrap --new-session: the sandbox is the shell's session
+
+    def alive(self, pids: list[int]) -> list[int]:
+        from procutil import in_nested_namespace
+
+        return in_nested_namespace(pids)
+
+    def finder(self):
+        return with_token
+
+    def signal_death(self, signum: int) -> tuple[str, int]:
+        if signum == signal.SIGINT:
+            # Ctrl-C reaches bwrap itself (commands in the sandbox have no controlling terminal: --new-session),
+            # which dies of it and takes the sandbox with it.
+            return "killed", -signum
+        return "failed", 128 + signum  # bwrap exits as a shell reports a signal death inside, as docker exec
+
+    def killed_code(self, signum: int) -> int:
+        return 128 + signum
+
+    def still_there(self) -> bool:
+        return self.deployment.running
+
+    def close(self) -> None:
+        asyncio.run(self.deployment.close())
+        shutil.rmtree(self.workspace, ignore_errors=True)
+
+
 LAUNCHERS = [
     pytest.param(HostPlace, id="local"),
     pytest.param(ContainerPlace, id="docker", marks=pytest.mark.docker),
+    pytest.param(SandboxPlace, id="srt"),
 ]
 
 

@@ -59,12 +59,18 @@ class Runtime:
     promises: frozenset = frozenset()
     kill_settle: float = 5.0  # seconds a killed command's processes may take to be seen gone after the result
     cancel_settle: float = 3.0  # seconds a cancelled command's processes may take to go after the cancel
+    warm_channel: bool | None = None  # whether commands go through a warm helper (docker's key when None)
+    in_sandbox: bool = False  # commands see pids of their own PID namespace
 
 
     @property
     def in_container(self) -> bool:
         """Its commands run in a container: their pids are read there, and the tests need an engine."""
         return self.config_fields.get("mode") == "docker"
+
+    @property
+    def uses_warm_channel(self) -> bool:
+        return self.config_fields.get("docker_warm_channel", False) if self.warm_channel is None else self.warm_channel
 
     def config(self, workspace: Path, **fields) -> ExecConfig:
         merged = {**self.config_fields, **fields}
@@ -79,6 +85,13 @@ def _needs_docker_image() -> None:
     require_image()
 
 
+def _needs_bwrap() -> None:
+    import shutil
+
+    if shutil.which("bwrap") is None:
+        pytest.fail("bwrap is not installed: apt-get install bubblewrap (the srt suites never skip)")
+
+
 RUNTIMES = [
     Runtime("local", setup=as_the_server_runs, promises=frozenset({KILLS_ESCAPES})),
     Runtime("docker-warm-channel", {"mode": "docker", "docker_warm_channel": True}, massgen_workspace,
@@ -87,6 +100,9 @@ RUNTIMES = [
     Runtime("docker-exec-per-command", {"mode": "docker", "docker_warm_channel": False}, massgen_workspace,
             needs=_needs_docker_image, promises=frozenset({KILLS_ESCAPES}),
             kill_settle=15.0, cancel_settle=5.0),
+    # make_executor's srt executor runs the warm helper (one bwrap per command is test_sandbox_*'s).
+    Runtime("srt-warm-helper", {"mode": "srt"}, needs=_needs_bwrap, promises=frozenset({KILLS_ESCAPES}),
+            warm_channel=True, in_sandbox=True),
 ]
 
 
@@ -110,6 +126,10 @@ class Probe:
 
     def alive(self, pids: list[int]) -> list[int]:
         """The pids (as the command saw them) still running (zombies count as gone)."""
+        if self.runtime.in_sandbox:
+            from procutil import in_nested_namespace
+
+            return in_nested_namespace(pids)
         if self.container is None:
             return [pid for pid in pids if pid_alive(pid)]
         from dockermode import alive_in_container

@@ -68,3 +68,49 @@ def session_table(sid: int) -> dict[int, tuple[int, str]]:
         if fields[0] not in ("Z", "X") and int(fields[3]) == sid:
             found[int(name)] = (int(fields[2]), comm)
     return found
+
+
+def _nested_descendants() -> dict[int, dict[str, str]]:
+    """{host pid: /proc status fields} of this process's live descendants in PID namespaces nested in its own."""
+    parents, nested = {}, {}
+    own = os.readlink("/proc/self/ns/pid")
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            status = Path(f"/proc/{name}/status").read_text()
+            inside = os.readlink(f"/proc/{name}/ns/pid") != own
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        parents[int(name)] = int(fields.get("PPid", "0"))
+        if inside and pid_alive(int(name)):
+            fields["ns"] = os.readlink(f"/proc/{name}/ns/pid")
+            nested[int(name)] = fields
+    mine = {}
+    for pid, fields in nested.items():
+        ancestor = parents.get(pid, 0)
+        while ancestor > 1 and ancestor != os.getpid():
+            ancestor = parents.get(ancestor, 0)
+        if ancestor == os.getpid():
+            mine[pid] = fields
+    return mine
+
+
+def _inner(fields: dict[str, str], key: str) -> int:
+    return int(fields[key].split()[-1])
+
+
+def in_nested_namespace(pids) -> list[int]:
+    """Of `pids` as seen inside a PID namespace nested in this one (a sandbox this process started), those a
+    live descendant of this process still has there."""
+    wanted = set(pids)
+    return sorted({_inner(f, "NSpid") for f in _nested_descendants().values() if _inner(f, "NSpid") in wanted})
+
+
+def sandbox_table(pid: int) -> dict[int, tuple[int, str]]:
+    """{inner pid: (inner pgid, comm)} of every process in the sandbox (a PID namespace this process started)
+    where `pid` is a process's inner pid: a shell's whole sandbox, as its session is on the host."""
+    found = _nested_descendants().values()
+    spaces = {f["ns"] for f in found if _inner(f, "NSpid") == pid}
+    return {_inner(f, "NSpid"): (_inner(f, "NSpgid"), f["Name"].strip()) for f in found if f["ns"] in spaces}

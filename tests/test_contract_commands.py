@@ -36,7 +36,7 @@ def make_tool(directory: Path, name: str, output: str) -> None:
 
 
 async def test_the_runtime_is_the_one_requested(probe, runtime_kind):
-    assert probe.uses_warm_channel() == runtime_kind.config_fields.get("docker_warm_channel", False)
+    assert probe.uses_warm_channel() == runtime_kind.uses_warm_channel
 
 
 # --- results, exit codes, work_dir ------------------------------------------------------------------

@@ -122,7 +122,8 @@ async def test_ctrl_c_interrupts_a_sleep(shells, work_dir, place):
 
 # --- several shells at once -----------------------------------------------------------------------
 
-async def test_parallel_starts(shells, work_dir):
+async def test_parallel_starts(shells, work_dir, place):
+    place.requires("distinct-pids")
     results = await asyncio.gather(*(shells.start(f"echo marker-{i}", work_dir) for i in range(5)))
     assert len({r["shell_id"] for r in results}) == len({r["pid"] for r in results}) == 5
     for i, result in enumerate(results):
@@ -131,7 +132,8 @@ async def test_parallel_starts(shells, work_dir):
     assert (await shells.list())["count"] == 5
 
 
-async def test_server_keeps_running_while_other_shells_come_and_go(shells, work_dir):
+async def test_server_keeps_running_while_other_shells_come_and_go(shells, work_dir, place):
+    place.requires("shared-network")
     Path(work_dir, "hello.txt").write_text("hello from the workspace")
     server = (await shells.start("python3 -m http.server 0 --bind 127.0.0.1", work_dir))["shell_id"]
     port = re.search(r"port (\d+)", (await shells.output(server, wait_seconds=30,

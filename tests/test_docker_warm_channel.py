@@ -51,3 +51,14 @@ async def test_lost_channel_fails_the_command_clearly_and_recovers(running):
     assert result.exit_code == -1 and "run it again" in result.stderr
     again = await running.execute("echo back")
     assert again.stdout == "back\n"
+
+
+async def test_a_command_cannot_open_the_helpers_stdout(running):
+    # The command's parent is the helper; writing to its stdout would forge the channel's frames.
+    assert running.channel is not None
+    line = ("tr '\\0' ' ' </proc/$PPID/cmdline | grep -q mgexec-inside && echo helper; "
+            "{ exec 3>>/proc/$PPID/fd/1; } 2>/dev/null && echo opened || echo refused; echo still-works")
+    result = await running.execute(line)
+    after = await running.execute("echo next")
+    assert result.stdout == "helper\nrefused\nstill-works\n", result
+    assert (after.stdout, after.exit_code) == ("next\n", 0)

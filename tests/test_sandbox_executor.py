@@ -7,7 +7,7 @@ import pytest
 from mgexec.config import ExecConfig
 from mgexec.config.models import ContextPath
 from mgexec.config.sandbox import SandboxSettings
-from mgexec.sandbox.executor import SandboxExecutor
+from mgexec.executors.sandbox import SandboxExecutor
 from sandboxutil import SECRET, box  # noqa: F401  (fixture)
 
 MODES = ("confined", "strict", "open")
@@ -142,17 +142,6 @@ async def test_no_capabilities_and_a_symlinked_secret_is_hidden_by_its_target(bo
     assert SECRET not in through_link.stdout
 
 
-async def test_allowed_domains_without_a_proxy_refuse_to_start(box, monkeypatch):
-    import sys
-
-    from mgexec.errors import SandboxUnavailable
-
-    monkeypatch.setitem(sys.modules, "mgexec.sandbox.proxy", None)  # as in a build without the proxy
-    ex = SandboxExecutor(config(box, allowed_domains=("pypi.org",)))
-    with pytest.raises(SandboxUnavailable, match="no filtering proxy"):
-        await ex.start()
-
-
 async def test_an_env_file_reaches_commands_and_a_missing_one_refuses_to_start(box):
     (box.root / "agent.env").write_text("FROM_FILE=file-value\nOTHER=x\n")
     creds = {"env_file": str(box.root / "agent.env"), "env_vars_from_file": ["FROM_FILE"]}
@@ -195,7 +184,7 @@ async def test_allow_read_brings_back_a_tool_under_home(box):
 
 
 async def test_a_helper_that_cannot_start_falls_back_to_one_bwrap_per_command(box, monkeypatch):
-    from mgexec.sandbox import executor as module
+    from mgexec.deployments import sandbox as module
 
     fake = box.root / "python3"
     fake.write_text("#!/bin/sh\necho 'no helper here' >&2\nexit 3\n")
@@ -205,3 +194,17 @@ async def test_a_helper_that_cannot_start_falls_back_to_one_bwrap_per_command(bo
         result = await run(ex, "echo still-sandboxed; python3 -c 'import socket; print(socket.if_nameindex())'")
     assert ex.path_used.startswith("one bwrap per command (the warm helper did not start: no helper here")
     assert result.stdout == "still-sandboxed\n[(1, 'lo')]\n"
+
+
+# The command's parent is the warm helper; writing to its stdout would forge the channel's frames.
+FORGE_LINE = ("tr '\\0' ' ' </proc/$PPID/cmdline | grep -q mgexec-inside && echo helper; "
+              "{ exec 3>>/proc/$PPID/fd/1; } 2>/dev/null && echo opened || echo refused; echo still-works")
+
+
+async def test_a_command_cannot_open_the_warm_helpers_stdout(box):
+    async with SandboxExecutor(config(box, "open")) as ex:
+        assert ex.path_used.startswith("warm")
+        result = await run(ex, FORGE_LINE)
+        after = await run(ex, "echo next")
+    assert result.stdout == "helper\nrefused\nstill-works\n", result
+    assert (after.stdout, after.exit_code) == ("next\n", 0)

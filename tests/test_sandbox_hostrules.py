@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from mgexec.errors import ConfigError
-from mgexec.sandbox.hostrules import ALLOWED_KEY, DENIED_KEY, BadHost, DomainRules, canonical_host, parse_pattern
+from mgexec.config.hosts import ALLOWED_KEY, DENIED_KEY, BadHost, canonical_host, parse_pattern
+from mgexec.sandbox.hostrules import DomainRules
 from mgexec.sandbox.httpwire import BadRequest, parse_head
 from mgexec.sandbox.upstream import refusal
 

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from mgexec.sandbox.hostrules import ALLOWED_KEY, DENIED_KEY
+from mgexec.config.hosts import ALLOWED_KEY, DENIED_KEY
 from mgexec.sandbox.proxy import proxy_env, start_proxy
 from mgexec.sandbox.relay import relay_argv
 from mgexec.sandbox.upstream import local_addresses

@@ -12,7 +12,7 @@ import os
 import pytest
 
 from mgexec.config import ExecConfig
-from mgexec.sandbox.executor import SandboxExecutor
+from mgexec.executors.sandbox import SandboxExecutor
 from procutil import wait_all_gone
 from sandboxutil import SECRET, box, marker, pids_named, wait_for_pids  # noqa: F401  (fixture)
 

@@ -18,7 +18,7 @@ import pytest
 
 from mgexec import processes
 from mgexec.errors import ConfigError
-from mgexec.sandbox.hostrules import ALLOWED_KEY
+from mgexec.config.hosts import ALLOWED_KEY
 from mgexec.sandbox.proxy import ProxyLimits, proxy_env, start_proxy
 from mgexec.sandbox.relay import READY, relay_argv
 from mgexec.sandbox.upstream import local_addresses

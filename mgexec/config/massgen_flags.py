@@ -226,11 +226,7 @@ def _srt_update(config, flags: MassGenFlags, cwd: Path) -> dict[str, Any]:
     if flags.srt_settings is None:
         raise ConfigError("--execution-mode srt needs --srt-settings FILE (MassGen passes the settings JSON it "
                           "wrote); without it mgexec cannot know what to contain.")
-    sandbox = read_srt_settings(cwd / flags.srt_settings)
-    if "sandbox" not in type(config).model_fields:
-        raise ConfigError("--execution-mode srt: this mgexec has no srt (sandbox) mode, so it cannot enforce "
-                          f"{flags.srt_settings}; use --execution-mode local or docker, or an mgexec with srt mode.")
-    return {"mode": "srt", "sandbox": sandbox}
+    return {"mode": "srt", "sandbox": read_srt_settings(cwd / flags.srt_settings)}
 
 
 def _existing_dirs(paths: Iterable[str], cwd: Path) -> list[Path]:

@@ -7,19 +7,15 @@ once the loader has resolved them against the config's directory and `~`.
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from mgexec.config.hosts import ALLOWED_KEY, DENIED_KEY, parse_pattern
 from mgexec.config.limits import MAX_LIST, check_path_text, short_repr
 
 ReadMode = Literal["confined", "strict", "open"]
-
-# An exact host name, or `*.` + one: letters, digits, '-' and '.', as proxies compare them.
-_DOMAIN = re.compile(r"^(\*\.)?(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-                     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
 
 PATH_FIELDS = ("deny_read", "allow_read", "allow_write", "deny_write", "allow_unix_sockets")
 
@@ -60,17 +56,16 @@ class SandboxSettings(BaseModel):
 
     @field_validator("allowed_domains", "denied_domains", mode="before")
     @classmethod
-    def _domains(cls, value: Any) -> Any:
+    def _domains(cls, value: Any, info: ValidationInfo) -> Any:
         if value is None:
             return ()
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, (list, tuple)):
-            raise ValueError(f"expected a list of domain names, got {short_repr(value)}")
+            raise ValueError(f"expected a list of domain patterns, got {short_repr(value)}")
+        key = ALLOWED_KEY if info.field_name == "allowed_domains" else DENIED_KEY
         for name in value:
-            if not isinstance(name, str) or not _DOMAIN.match(name.strip()):
-                raise ValueError(f"{short_repr(name)} is not a domain name; use an exact name like "
-                                 "'pypi.org' or a wildcard like '*.example.com'")
+            parse_pattern(name, key)  # the proxy's own parser: what passes here, the proxy starts with
         return tuple(name.strip().lower() for name in value)
 
     @property

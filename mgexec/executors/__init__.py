@@ -1,6 +1,5 @@
-"""Executors: one agent's commands, each executor a deployment (the host, or the agent's container) composed
-with a runtime (how commands run there), behind the policy gate; the bubblewrap sandbox (srt mode) runs
-its own way beside them (mgexec.sandbox.executor)."""
+"""Executors: one agent's commands, each executor a deployment (the host, the agent's container, or its
+bubblewrap sandbox) composed with a runtime (how commands run there), behind the policy gate."""
 
 from __future__ import annotations
 
@@ -17,7 +16,7 @@ def make_executor(config: ExecConfig, *, single_command: bool = False) -> Execut
         return DockerExecutor(config, warm_channel=False if single_command else None,
                               single_command=single_command)
     if config.mode == "srt":
-        from mgexec.sandbox.executor import SandboxExecutor
+        from mgexec.executors.sandbox import SandboxExecutor
 
         # One bwrap costs less than starting the warm helper for a single command.
         return SandboxExecutor(config, warm=not single_command, single_command=single_command)

@@ -93,12 +93,11 @@ class Executor:
     commands run there). Owns whatever it starts, the tasks its commands run in included, and releases it on
     close()."""
 
-    def __init__(self, config: ExecConfig, deployment: Deployment | None = None, runtime: Runtime | None = None,
+    def __init__(self, config: ExecConfig, deployment: Deployment, runtime: Runtime | None = None,
                  *, single_command: bool = False) -> None:
         self.config = config
         self.gate = CommandGate(config, single_command=single_command)
-        # Without one, the executor looks after its place itself (overriding open/close/_run).
-        self.deployment = deployment if deployment is not None else Deployment()
+        self.deployment = deployment
         self.runtime = runtime  # None until open() chose one, and again once closed
         self._commands: set[asyncio.Task] = set()  # the tasks commands run in: this executor's own
         self._preparing: asyncio.Task | None = None

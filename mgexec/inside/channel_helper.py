@@ -55,6 +55,7 @@ CWD_FAILED_PREFIX = "mgexec: cannot run the command in "
 # Why a command did not start, in its exit frame's FAILED_FIELD (the host reads these names from here).
 FAILED_FIELD, FAILED_WORK_DIR, FAILED_START = "failed", "work_dir", "start"  # its cwd is unusable / other
 PR_SET_CHILD_SUBREAPER = 36
+PR_SET_DUMPABLE = 4
 
 
 def write_frame(frame):
@@ -67,6 +68,15 @@ def become_subreaper(libc):
     """Linux only; False when prctl is unavailable (the helper then kills by process group alone)."""
     try:
         return libc is not None and libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except (AttributeError, OSError):
+        return False
+
+
+def become_undumpable(libc):
+    """Close /proc/<helper>/fd to the commands (same uid): otherwise one could open the helper's stdout there
+    and write frames the host would take for the helper's. Commands regain dumpable at their exec."""
+    try:
+        return libc is not None and libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0
     except (AttributeError, OSError):
         return False
 
@@ -147,6 +157,7 @@ class Helper:
         self.base_env = dict(os.environ)
         self.libc = load_libc()
         self.subreaper = become_subreaper(self.libc)
+        self.undumpable = become_undumpable(self.libc)  # before the first request is read
 
     # --- requests -------------------------------------------------------------------------------
     def on_stdin(self):

@@ -19,11 +19,13 @@ class SubprocessRuntime(Runtime):
     to the deployment's watchdog (when there is one) so a crash of this process does not leave it running."""
 
     def __init__(self, open_dir: Callable[[Path], int], watchdog: Callable[[], LocalWatchdog | None],
-                 argv_for: Callable[[str], Sequence[str]] | None = None) -> None:
+                 argv_for: Callable[[str, Path], Sequence[str]] | None = None,
+                 base_env: Mapping[str, str] | None = None) -> None:
         self.open_dir = open_dir  # a descriptor of an approved work_dir, reached without following symlinks
         self.watchdog = watchdog
-        # The argv that runs a line: `bash -c LINE` here; a sandbox on the host wraps it in its launcher.
-        self.argv_for = argv_for or (lambda line: line_shell_argv(line, host_line_shell()))
+        # The argv that runs a line in a work_dir: `bash -c LINE` here; a sandbox on the host wraps it in its launcher.
+        self.argv_for = argv_for or (lambda line, work_dir: line_shell_argv(line, host_line_shell()))
+        self.base_env = base_env  # the place's environment (a sandbox's own); this process's when None
 
     async def run(self, command: str, *, work_dir: Path, timeout: float, output_cap: int,
                   env: Mapping[str, str] | None = None) -> ProcessOutput:
@@ -37,9 +39,9 @@ class SubprocessRuntime(Runtime):
         # The child changes into the very directory that was checked, through the descriptor
         # (chdir happens before the descriptor is closed at exec), never by its name again.
         fd = self.open_dir(work_dir)
-        argv = list(self.argv_for(command))
+        argv = list(self.argv_for(command, work_dir))
         try:
-            return await run_process(argv, cwd=fd_path(fd), env={**command_env(work_dir), **(env or {})},
+            return await run_process(argv, cwd=fd_path(fd), env={**command_env(work_dir, self.base_env), **(env or {})},
                                      timeout=timeout, output_cap=output_cap, on_spawn=started)
         except OSError as exc:
             if isinstance(exc, MgexecError):

@@ -14,7 +14,7 @@ Report = Callable[..., None]  # report(good, what, fix="", needed=True)
 
 async def check_sandbox(config: ExecConfig, report: Report, echo: Callable[[str], None]) -> None:
     """One line per check; failures count only when the config runs in srt mode."""
-    from mgexec.sandbox.executor import probe
+    from mgexec.deployments.sandbox import probe
     from mgexec.sandbox.argv import build_bwrap_argv
     from mgexec.sandbox.spec import build_spec
 

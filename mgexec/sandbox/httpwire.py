@@ -11,7 +11,7 @@ import re
 import urllib.parse
 from dataclasses import dataclass
 
-from mgexec.sandbox.hostrules import BadHost, canonical_host
+from mgexec.config.hosts import BadHost, canonical_host
 
 MAX_HEADERS = 100
 _PRINTABLE = "".join(map(chr, range(0x21, 0x7f)))

@@ -11,6 +11,7 @@ import asyncio
 from typing import Callable, Mapping
 
 from mgexec import processes
+from mgexec.environment import command_env
 from mgexec.errors import SandboxUnavailable
 from mgexec.inside.keeper import KEEPER_BOOTSTRAP, KEEPER_VARIABLE
 from mgexec.shells.launcher import BACKGROUND_SHELL_ENV, KEEPER_SOURCE, LocalLauncher, ShellProcess, SpawnOptions
@@ -38,8 +39,9 @@ class SandboxLauncher(LocalLauncher):
         return self._wrap(keeper, work_dir)
 
     def env_for(self, work_dir: str) -> dict[str, str]:
-        # The sandbox's own environment (not the server's), a plain terminal, the keeper's source.
-        return {**self._base_env, **BACKGROUND_SHELL_ENV, KEEPER_VARIABLE: KEEPER_SOURCE}
+        # The sandbox's own environment (not the server's) as a command gets it (a work_dir .venv first on PATH),
+        # a plain terminal, the keeper's source.
+        return {**command_env(work_dir, self._base_env), **BACKGROUND_SHELL_ENV, KEEPER_VARIABLE: KEEPER_SOURCE}
 
     def spawn_options(self, work_dir: str) -> SpawnOptions:
         self._check_open()

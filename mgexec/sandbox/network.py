@@ -13,6 +13,8 @@ from typing import Any
 
 from mgexec.config.sandbox import SandboxSettings
 from mgexec.errors import SandboxUnavailable
+from mgexec.sandbox.proxy import proxy_env, start_proxy
+from mgexec.sandbox.relay import relay_argv
 
 RELAY_PORT = 3128
 RELAY_VARIABLE = "MGEXEC_SRT_RELAY"
@@ -45,17 +47,8 @@ class SandboxNetwork:
 
 
 async def open_network(settings: SandboxSettings, socket_dir: str, python: str | None) -> SandboxNetwork:
-    """Start the filtering proxy for the allowed domains; SandboxUnavailable when this build has none, or
-    when the sandbox has no python3 (`python`) to run the relay with."""
-    try:
-        from mgexec.sandbox.proxy import proxy_env, start_proxy
-        from mgexec.sandbox.relay import relay_argv
-    except ImportError:
-        raise SandboxUnavailable(
-            "command_line_srt_network_allowed_domains is set, but this mgexec has no filtering proxy for srt "
-            "mode, so the sandbox would either have no network or an unfiltered one. mgexec does not start it: "
-            "remove the allowed domains (no network), or use docker mode with command_line_docker_network_mode."
-        ) from None
+    """Start the filtering proxy for the allowed domains; SandboxUnavailable when the sandbox has no python3
+    (`python`) to run the relay with."""
     if python is None:
         raise SandboxUnavailable(
             "command_line_srt_network_allowed_domains needs a python3 the sandbox can read (such as "

@@ -14,7 +14,8 @@ import socket
 import struct
 from typing import Awaitable, Callable
 
-from mgexec.sandbox.hostrules import DomainRules, is_ip, is_loopback_name
+from mgexec.config.hosts import is_ip, is_loopback_name
+from mgexec.sandbox.hostrules import DomainRules
 
 Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 # The proxy's way out: (canonical host, port) -> connected streams; OSError when it cannot connect.
