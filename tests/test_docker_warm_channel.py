@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import time
+import uuid
 import subprocess
 
 import pytest
@@ -43,8 +45,13 @@ async def test_image_without_python_falls_back_to_exec_per_command(workspace, tm
 
 
 async def test_lost_channel_fails_the_command_clearly_and_recovers(running):
-    task = asyncio.create_task(running.execute("sleep 30"))
-    await asyncio.sleep(0.5)
+    marker = f"/tmp/lost-{uuid.uuid4().hex}"
+    task = asyncio.create_task(running.execute(f": > {marker}; sleep 30"))
+    # Kill the helper only once the command runs: before that, the request would go to the reopened channel.
+    deadline = time.monotonic() + 30
+    while subprocess.run([docker_binary(), "exec", running.container, "test", "-e", marker]).returncode != 0:
+        assert time.monotonic() < deadline, "the command never started"
+        await asyncio.sleep(0.1)
     subprocess.run([docker_binary(), "exec", "--user", "0", running.container, "kill", "-KILL", str(running.channel.helper_pid)],
                    check=True)
     result = await asyncio.wait_for(task, 10)

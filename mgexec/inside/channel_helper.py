@@ -15,14 +15,11 @@ timeout. Exits are peeked with waitid(WNOWAIT) and reaped only once the group ha
 group id can never be reused by another process before it is signalled. When stdin closes, every group
 it started is killed and it exits; SIGTERM, SIGINT and SIGHUP are ignored.
 
-Containment: the helper is a child subreaper, so a process whose parent dies (double fork) is
-re-parented to it rather than to PID 1. A command's kill takes its session and group, every
-descendant of its shell, and the orphans the helper adopted (except those still in another running
-command's session or group), freezes them (SIGSTOP, so a fork loop cannot race it) and SIGKILLs
-them until none is left. Making each shell a subreaper too would keep the sets apart exactly, but
-costs a fork instead of a vfork per command (about 2 ms here), so it is not done.
-The /proc readers and the sweep (mgexec.processes.SHIPPED: read_stat, process_table, tree_of,
-_signal_all, freeze_and_kill, ...) are appended by the channel when it sends this file.
+Containment: the helper is a child subreaper (a double fork's orphan comes to it, not PID 1). A kill
+takes the command's session and group, its shell's descendants and the orphans adopted (except those
+of another running command), freezes them (SIGSTOP: no fork loop races it) and SIGKILLs until none is
+left. (Each shell a subreaper too would cost a fork instead of a vfork, about 2 ms, so it is not.)
+mgexec.processes.SHIPPED (the /proc readers and the sweep) is appended when the channel sends this file.
 """
 
 from __future__ import annotations
@@ -64,19 +61,14 @@ def write_frame(frame):
         data = data[os.write(1, data):]
 
 
-def become_subreaper(libc):
-    """Linux only; False when prctl is unavailable (the helper then kills by process group alone)."""
+def set_process_option(libc, option):
+    """prctl(option, 1 for the subreaper, 0 for dumpable); False when prctl is unavailable (Linux only).
+    As a child subreaper, orphans come to the helper, not PID 1 (without it, kills go by process group
+    alone). Not dumpable, /proc/<helper>/fd is closed to the commands (same uid), which could otherwise
+    open the helper's stdout and write frames the host would take for the helper's; commands regain
+    dumpable at their exec."""
     try:
-        return libc is not None and libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
-    except (AttributeError, OSError):
-        return False
-
-
-def become_undumpable(libc):
-    """Close /proc/<helper>/fd to the commands (same uid): otherwise one could open the helper's stdout there
-    and write frames the host would take for the helper's. Commands regain dumpable at their exec."""
-    try:
-        return libc is not None and libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0
+        return libc is not None and libc.prctl(option, int(option == PR_SET_CHILD_SUBREAPER), 0, 0, 0) == 0
     except (AttributeError, OSError):
         return False
 
@@ -156,8 +148,8 @@ class Helper:
         self.running = True
         self.base_env = dict(os.environ)
         self.libc = load_libc()
-        self.subreaper = become_subreaper(self.libc)
-        self.undumpable = become_undumpable(self.libc)  # before the first request is read
+        self.subreaper = set_process_option(self.libc, PR_SET_CHILD_SUBREAPER)
+        self.undumpable = set_process_option(self.libc, PR_SET_DUMPABLE)  # before the first request is read
 
     # --- requests -------------------------------------------------------------------------------
     def on_stdin(self):
