@@ -15,6 +15,7 @@ from mgexec.deployments.state import (LIVE, TRANSITIONS, Event, InvalidTransitio
                                       transition)
 from mgexec.docker.container import LABEL, ContainerInfo, Owner
 from mgexec.errors import ContainerConflict, DockerError, DockerFailure, MgexecError, NoSuchContainer
+from dockerutil import docker_binary
 
 S, E = State, Event
 
@@ -114,7 +115,7 @@ async def test_host_deployment_owns_its_watchdog_only_while_open():
 # --- the real engine ----------------------------------------------------------------------------------
 
 def _docker(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["docker", *args], capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    return subprocess.run([docker_binary(), *args], capture_output=True, text=True, stdin=subprocess.DEVNULL)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dockerutil import ensure_test_image, requires_engine
+from dockerutil import ensure_test_image, requires_engine, docker_binary
 from mgexec.config.models import ContextPath
 from mgexec.docker.adopt import (candidate_names, find_massgen_container, made_by_mgexec, read_massgen_container,
                                  wait_for_massgen_container)
@@ -63,7 +63,7 @@ def test_a_container_not_shaped_like_massgens_is_refused(config, mounts):
 
 
 def _docker(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    return subprocess.run([docker_binary(), *args], capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
 
 
 @pytest.fixture

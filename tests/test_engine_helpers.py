@@ -99,7 +99,7 @@ def test_helpers_drive_the_cli_mgexec_docker_names(monkeypatch):
 # A docker argv spelled out with a fixed `docker` (the helpers' argv must come from docker_binary());
 # argv-builder tables and expected-argv data name `docker` on purpose and are not helpers.
 HARD_CODED = re.compile(r"""(\[\s*|create_subprocess_exec\(\s*|_output\(\s*)["']docker["']\s*[,\]]""")
-DATA_ON_PURPOSE = ("tests/test_docker_argv.py", "tests/test_docker_cli.py")
+DATA_ON_PURPOSE = ("tests/test_docker_argv.py", "tests/test_docker_cli.py", "tests/test_docker_errors.py")
 
 
 def test_no_helper_hard_codes_the_docker_cli():

@@ -19,6 +19,7 @@ import massgen_harness as mh
 from mgexec.docker.adopt import find_massgen_container
 from mgexec.docker.engine import DockerCLI
 from scripted_llm import Script, ScriptedEndpoint, ToolStep
+from dockerutil import docker_binary
 
 pytestmark = pytest.mark.slow
 
@@ -105,7 +106,7 @@ def _require_massgen_image() -> None:
 
     require_engine()
     image = "ghcr.io/massgen/mcp-runtime:latest"
-    if subprocess.run(["docker", "image", "inspect", image], capture_output=True, timeout=60).returncode != 0:
+    if subprocess.run([docker_binary(), "image", "inspect", image], capture_output=True, timeout=60).returncode != 0:
         why = f"{image} is missing; run ./build.sh --massgen-names (MassGen's docker mode runs that name)"
         pytest.fail(why) if _in_ci() else pytest.skip(why)
 
@@ -121,7 +122,7 @@ def test_discovery_finds_massgens_own_docker_mode_container(tmp_path):
     def look(body: dict) -> None:
         if seen:
             return
-        names = subprocess.run(["docker", "ps", "--filter", f"name=^massgen-{agent}-", "--format", "{{.Names}}"],
+        names = subprocess.run([docker_binary(), "ps", "--filter", f"name=^massgen-{agent}-", "--format", "{{.Names}}"],
                                capture_output=True, text=True, timeout=60).stdout.split()
         instance = names[0].rsplit("-", 1)[1] if len(names) == 1 else None
         seen.append((names, asyncio.run(find_massgen_container(DockerCLI(), agent, instance))))
@@ -137,7 +138,7 @@ def test_discovery_finds_massgens_own_docker_mode_container(tmp_path):
     assert found.name == names[0] and found.workspace == workspace
     assert found.running
     # MassGen removes its own container at the end.
-    left = subprocess.run(["docker", "ps", "-a", "--filter", f"name=^massgen-{agent}", "--format", "{{.Names}}"],
+    left = subprocess.run([docker_binary(), "ps", "-a", "--filter", f"name=^massgen-{agent}", "--format", "{{.Names}}"],
                           capture_output=True, text=True, timeout=60).stdout.split()
     assert left == []
 
@@ -157,7 +158,7 @@ def run_in_massgens_container(tmp_path: Path, agent: str, launch) -> None:
     script = in_container_script()
     seen: dict[str, str] = {}  # name -> "id:mgexec label", while MassGen runs
     script.on_request = lambda body: seen.update(line.split(":", 1) for line in subprocess.run(
-        ["docker", "ps", "--filter", f"name=^massgen-{agent}",
+        [docker_binary(), "ps", "--filter", f"name=^massgen-{agent}",
          "--format", '{{.Names}}:{{.ID}}:{{.Label "io.mgexec.managed"}}'],
         capture_output=True, text=True, timeout=60).stdout.split())
     config, ws = tmp_path / "massgen.yaml", tmp_path / "ws"
@@ -170,7 +171,7 @@ def run_in_massgens_container(tmp_path: Path, agent: str, launch) -> None:
     assert inside["stdout"].split() == [ident.split(":")[0], "docker"], inside
     assert_no_mgexec_left(workspace)
     assert_no_mgexec_left(tmp_path)
-    left = subprocess.run(["docker", "ps", "-a", "--filter", f"name=^massgen-{agent}", "--format", "{{.Names}}"],
+    left = subprocess.run([docker_binary(), "ps", "-a", "--filter", f"name=^massgen-{agent}", "--format", "{{.Names}}"],
                           capture_output=True, text=True, timeout=60).stdout.split()
     assert left == [], left  # MassGen removed its container; mgexec left nothing
 
