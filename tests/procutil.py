@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -114,3 +117,35 @@ def sandbox_table(pid: int) -> dict[int, tuple[int, str]]:
     found = _nested_descendants().values()
     spaces = {f["ns"] for f in found if _inner(f, "NSpid") == pid}
     return {_inner(f, "NSpid"): (_inner(f, "NSpgid"), f["Name"].strip()) for f in found if f["ns"] in spaces}
+
+
+@contextlib.contextmanager
+def watched_cmdlines():
+    """Every process command line seen on this host while the block runs (for secrets kept out of argv)."""
+    seen: list[str] = []
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.is_set():
+            for path in Path("/proc").glob("[0-9]*/cmdline"):
+                try:
+                    seen.append(path.read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+                except OSError:
+                    pass
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        yield seen
+    finally:
+        stop.set()
+        watcher.join()
+
+
+async def shell_finished(manager, shell_id: str, seconds: float = 20) -> dict:
+    """A background shell's status once it has ended (polls the manager's public API)."""
+    deadline = time.monotonic() + seconds
+    while (status := await manager.status(shell_id))["status"] == "running":
+        assert time.monotonic() < deadline, f"{shell_id} still running after {seconds} s"
+        await asyncio.sleep(0.05)
+    return status

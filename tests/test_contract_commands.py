@@ -5,7 +5,6 @@ results and exit codes, work_dir, the environment, timeouts and whole-tree kills
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import pytest
 from contract_runtimes import (  # noqa: F401 - fixtures
     KILLS_ESCAPES, make_runtime, probe, promised, runtime, runtime_kind, runtime_workspace)
 from escapeshapes import SHAPES, cancel_and_check, run_and_check
-from procutil import read_pids
+from procutil import read_pids, watched_cmdlines
 from test_line_shell import BASH_LINE, BASH_OUTPUT
 
 SECRET = "sk-mgexec-contract-5d1e0b"
@@ -133,25 +132,9 @@ async def test_bash_runs_the_line_and_startup_variables_are_dropped(make_runtime
 async def test_secrets_reach_the_command_but_no_process_argv(make_runtime, monkeypatch):
     monkeypatch.setenv("HOST_SECRET", f"{SECRET}-host")
     executor = await make_runtime(credentials={"env_vars": ["HOST_SECRET"]})
-    seen: list[str] = []
-    stop = threading.Event()
-
-    def watch_cmdlines() -> None:
-        while not stop.is_set():
-            for path in Path("/proc").glob("[0-9]*/cmdline"):
-                try:
-                    seen.append(path.read_bytes().replace(b"\0", b" ").decode(errors="replace"))
-                except OSError:
-                    pass
-
-    watcher = threading.Thread(target=watch_cmdlines)
-    watcher.start()
-    try:
+    with watched_cmdlines() as seen:
         result = await executor.execute('echo "$HOST_SECRET"; sleep 1 && echo contract-watch-$((6 * 7))')
         refused = await executor.execute(f"sudo echo {SECRET}-host")  # an error must not echo it either
-    finally:
-        stop.set()
-        watcher.join()
     assert result.stdout == f"{SECRET}-host\ncontract-watch-42\n"
     assert any("contract-watch-" in line for line in seen), "the watcher never saw the command run"
     assert not [line for line in seen if f"{SECRET}-host" in line]

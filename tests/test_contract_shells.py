@@ -12,19 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from procutil import shell_finished
 from contract_launchers import place, shells, work_dir  # noqa: F401 - fixtures
 from escapeshapes import SHAPES, shell_check
 from mgexec.errors import InvalidShellRequest, ShellLimitReached
 from mgexec.shells import BackgroundShellManager
-
-
-async def finished(manager: BackgroundShellManager, shell_id: str, seconds: float = 20) -> dict:
-    """Status once the shell has ended (polls the public API)."""
-    deadline = time.monotonic() + seconds
-    while (status := await manager.status(shell_id))["status"] == "running":
-        assert time.monotonic() < deadline, f"{shell_id} still running after {seconds} s"
-        await asyncio.sleep(0.05)
-    return status
 
 
 # --- shapes and statuses -------------------------------------------------------------------------
@@ -35,7 +27,7 @@ async def test_start_output_and_status_have_the_massgen_shape(shells, work_dir):
     assert (started["status"], started["command"], started["work_dir"]) == ("running", "echo out; echo err >&2",
                                                                             work_dir)
     assert started["pid"] > 0
-    status = await finished(shells, started["shell_id"])
+    status = await shell_finished(shells, started["shell_id"])
     assert status.keys() == {"shell_id", "status", "exit_code", "pid", "command", "cwd", "start_time",
                              "duration_seconds"}
     assert (status["status"], status["exit_code"], status["cwd"], status["pid"]) == ("stopped", 0, work_dir,
@@ -45,7 +37,7 @@ async def test_start_output_and_status_have_the_massgen_shape(shells, work_dir):
         "shell_id": started["shell_id"], "stdout": "out\nerr\n", "stderr": "", "status": "stopped", "exit_code": 0,
         "merged": True, "dropped_lines": 0, "dropped_bytes": 0}
     failed = (await shells.start("echo out; exit 3", work_dir))["shell_id"]
-    assert ((s := await finished(shells, failed))["status"], s["exit_code"], s["cwd"]) == ("failed", 3, work_dir)
+    assert ((s := await shell_finished(shells, failed))["status"], s["exit_code"], s["cwd"]) == ("failed", 3, work_dir)
     assert await shells.output(failed) == {"shell_id": failed, "stdout": "out\n", "stderr": "", "status": "failed",
                                            "exit_code": 3, "merged": True, "dropped_lines": 0, "dropped_bytes": 0}
 
@@ -57,7 +49,7 @@ async def test_start_output_and_status_have_the_massgen_shape(shells, work_dir):
 ], ids=["true", "exit-3", "kill-9"])
 async def test_exit_statuses(shells, work_dir, place, command, expected):
     shell_id = (await shells.start(command, work_dir))["shell_id"]
-    result = await finished(shells, shell_id)
+    result = await shell_finished(shells, shell_id)
     if isinstance(expected, signal.Signals):
         expected = place.signal_death(expected)
     assert (result["status"], result["exit_code"]) == expected
@@ -66,7 +58,7 @@ async def test_exit_statuses(shells, work_dir, place, command, expected):
 async def test_work_dir_non_interactive_env_and_venv_first(shells, work_dir):
     show = 'pwd; echo "$PAGER $GIT_TERMINAL_PROMPT $DEBIAN_FRONTEND $TERM|$VIRTUAL_ENV"'
     plain = (await shells.start(show, work_dir))["shell_id"]
-    await finished(shells, plain)
+    await shell_finished(shells, plain)
     assert (await shells.output(plain))["stdout"] == f"{work_dir}\ncat 0 noninteractive dumb|\n"
     sub = Path(work_dir, "proj")
     (sub / ".venv" / "bin").mkdir(parents=True)
@@ -74,7 +66,7 @@ async def test_work_dir_non_interactive_env_and_venv_first(shells, work_dir):
     tool.write_text("#!/bin/sh\necho from the venv\n")
     tool.chmod(0o755)
     venv = (await shells.start(f"venv-tool; {show}", str(sub)))["shell_id"]
-    assert (await finished(shells, venv))["status"] == "stopped"
+    assert (await shell_finished(shells, venv))["status"] == "stopped"
     assert (await shells.output(venv))["stdout"] == f"from the venv\n{sub}\ncat 0 noninteractive dumb|{sub}/.venv\n"
 
 
@@ -94,7 +86,7 @@ async def test_answer_a_prompt(shells, work_dir):
     assert (await shells.output(shell_id, wait_seconds=20, wait_for=r"name\? $"))["matched"]
     written = await shells.send_input(shell_id, "Ada")
     assert written == {"shell_id": shell_id, "success": True, "bytes_written": 4}  # "Ada" and Enter
-    assert (await finished(shells, shell_id))["status"] == "stopped"
+    assert (await shell_finished(shells, shell_id))["status"] == "stopped"
     assert (await shells.output(shell_id))["stdout"] == "name? Ada\nhi Ada\n"
 
 
@@ -107,7 +99,7 @@ async def test_drive_a_python_repl_line_by_line(shells, work_dir):
     # terminal while the REPL switches modes between two lines.
     assert (await shells.output(shell_id, wait_seconds=20, wait_for="^42 ü\n>>> $"))["matched"]
     await shells.send_input(shell_id, "", control="d")  # EOF ends the REPL
-    assert (await finished(shells, shell_id))["status"] == "stopped"
+    assert (await shell_finished(shells, shell_id))["status"] == "stopped"
 
 
 async def test_ctrl_c_interrupts_a_sleep(shells, work_dir, place):
@@ -115,7 +107,7 @@ async def test_ctrl_c_interrupts_a_sleep(shells, work_dir, place):
     # Once sleep runs: a SIGINT the shell gets while it forks waits for the child, which never saw it.
     tree = await place.tree(started["pid"], sleeps=1)
     await shells.send_input(started["shell_id"], "", control="c")
-    status = await finished(shells, started["shell_id"])
+    status = await shell_finished(shells, started["shell_id"])
     assert (status["status"], status["exit_code"]) == place.signal_death(signal.SIGINT)
     assert await place.gone(tree) == []
 
@@ -127,7 +119,7 @@ async def test_parallel_starts(shells, work_dir, place):
     results = await asyncio.gather(*(shells.start(f"echo marker-{i}", work_dir) for i in range(5)))
     assert len({r["shell_id"] for r in results}) == len({r["pid"] for r in results}) == 5
     for i, result in enumerate(results):
-        assert (await finished(shells, result["shell_id"]))["status"] == "stopped"
+        assert (await shell_finished(shells, result["shell_id"]))["status"] == "stopped"
         assert (await shells.output(result["shell_id"]))["stdout"] == f"marker-{i}\n"
     assert (await shells.list())["count"] == 5
 
@@ -140,11 +132,11 @@ async def test_server_keeps_running_while_other_shells_come_and_go(shells, work_
                                                         wait_for=r"port \d+"))["stdout"]).group(1)
     for i in range(3):
         other = (await shells.start(f"echo other work {i}", work_dir))["shell_id"]
-        assert (await finished(shells, other))["status"] == "stopped"
+        assert (await shell_finished(shells, other))["status"] == "stopped"
     fetch = (await shells.start(f"python3 -c \"import urllib.request as u; "
                                 f"print(u.urlopen('http://127.0.0.1:{port}/hello.txt').read().decode())\"",
                                 work_dir))["shell_id"]
-    assert (await finished(shells, fetch))["status"] == "stopped"
+    assert (await shell_finished(shells, fetch))["status"] == "stopped"
     assert (await shells.output(fetch))["stdout"] == "hello from the workspace\n"
     assert (await shells.output(server, wait_seconds=20, wait_for="GET /hello.txt"))["matched"]
     assert (await shells.status(server))["status"] == "running"
@@ -201,7 +193,7 @@ async def test_term_ignoring_tree_ends_with_sigkill(place, work_dir):
 
 async def test_leftovers_end_with_the_shell(shells, work_dir, place):
     shell_id = (await shells.start("sleep 300 & echo $!", work_dir))["shell_id"]
-    assert (await finished(shells, shell_id))["status"] == "stopped"
+    assert (await shell_finished(shells, shell_id))["status"] == "stopped"
     leftover = int((await shells.output(shell_id))["stdout"])
     assert await place.gone([leftover]) == []
 

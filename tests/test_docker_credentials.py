@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ from mgexec.config.models import Credentials
 from mgexec.docker.credentials import resolve_env
 from mgexec.errors import ConfigError, PreinstallFailed
 from mgexec.executors.docker import DockerExecutor
+from procutil import watched_cmdlines
 
 SECRET = "sk-mgexec-test-7f3a9c1e"
 
@@ -46,26 +46,10 @@ async def test_secrets_reach_the_container_but_never_any_argv(tmp_path, workspac
     env_file.write_text(f"FILE_SECRET={SECRET}-file\n")
     monkeypatch.setenv("HOST_SECRET", f"{SECRET}-host")
     creds = {"env_file": str(env_file), "env_vars": ["HOST_SECRET"]}
-    seen: list[str] = []
-    stop = threading.Event()
-
-    def watch_cmdlines() -> None:
-        while not stop.is_set():
-            for path in Path("/proc").glob("[0-9]*/cmdline"):
-                try:
-                    seen.append(path.read_bytes().replace(b"\0", b" ").decode(errors="replace"))
-                except OSError:
-                    pass
-
-    watcher = threading.Thread(target=watch_cmdlines)
-    watcher.start()
-    try:
+    with watched_cmdlines() as seen:
         async with DockerExecutor(docker_config(workspace, credentials=creds)) as executor:
             result = await executor.execute('echo "$FILE_SECRET|$HOST_SECRET"')
             refused = await executor.execute(f"sudo echo {SECRET}")  # an error message must not echo it either
-    finally:
-        stop.set()
-        watcher.join()
     assert result.stdout == f"{SECRET}-file|{SECRET}-host\n"
     docker_calls = [c for c in seen if "docker" in c and ("run" in c or "exec" in c)]
     assert any(" run " in c for c in docker_calls), "the watcher never saw docker run"

@@ -24,7 +24,7 @@ from mgexec.shells import BackgroundShellManager, LocalLauncher
 from mgexec.processes import session_members
 from mgexec.shells.launcher import BACKGROUND_SHELL_ENV, Handshake, shell_env
 from mgexec.shells.shell import control_character, final_status
-from procutil import pid_alive, wait_all_gone
+from procutil import pid_alive, wait_all_gone, shell_finished
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -34,15 +34,6 @@ async def manager():
     shells = BackgroundShellManager(LocalLauncher(), kill_grace=1.0)
     yield shells
     await shells.close()
-
-
-async def finished(manager: BackgroundShellManager, shell_id: str, seconds: float = 20) -> dict:
-    """Status once the shell has ended (polls the public API)."""
-    deadline = time.monotonic() + seconds
-    while (status := await manager.status(shell_id))["status"] == "running":
-        assert time.monotonic() < deadline, f"{shell_id} still running after {seconds} s"
-        await asyncio.sleep(0.05)
-    return status
 
 
 def comms(pids) -> list[str]:
@@ -109,7 +100,7 @@ async def test_launcher_handshake_sets_the_pid_and_is_not_output(tmp_path):
     try:
         started = await shells.start("echo hello", str(tmp_path))
         assert started["pid"] == 4242  # the announced pid, which arrived in two pieces
-        await finished(shells, started["shell_id"])
+        await shell_finished(shells, started["shell_id"])
         assert (await shells.output(started["shell_id"]))["stdout"] == "hello\n"
     finally:
         await shells.close()
@@ -125,7 +116,7 @@ async def test_output_written_just_before_exit_is_kept(manager, tmp_path):
     for _ in range(10):
         ids = [(await manager.start(command, str(tmp_path)))["shell_id"] for _ in range(5)]
         for shell_id in ids:
-            await finished(manager, shell_id)
+            await shell_finished(manager, shell_id)
             assert (await manager.output(shell_id))["stdout"] == expected
             await manager.remove(shell_id)
 
@@ -186,7 +177,7 @@ def test_control_characters():
 
 async def test_input_to_a_finished_shell(manager, tmp_path):
     shell_id = (await manager.start("true", str(tmp_path)))["shell_id"]
-    await finished(manager, shell_id)
+    await shell_finished(manager, shell_id)
     with pytest.raises(ShellNotRunning) as caught:
         await manager.send_input(shell_id, "hello")
     assert str(caught.value) == f"Shell {shell_id} is not running (status: stopped); it cannot take input"
@@ -223,7 +214,7 @@ async def test_concurrent_kills_share_one_escalation(manager, tmp_path):
 
 async def test_kill_a_finished_shell_is_not_an_error(manager, tmp_path):
     shell_id = (await manager.start("true", str(tmp_path)))["shell_id"]
-    await finished(manager, shell_id)
+    await shell_finished(manager, shell_id)
     assert await manager.kill(shell_id) == {"shell_id": shell_id, "status": "stopped", "signal": None,
                                             "message": "Process already terminated"}
 
@@ -257,7 +248,7 @@ async def test_retention_prunes_finished_shells_only(tmp_path):
     try:
         done = (await shells.start("true", str(tmp_path)))["shell_id"]
         running = (await shells.start("sleep 300", str(tmp_path)))["shell_id"]
-        await finished(shells, done)
+        await shell_finished(shells, done)
         await asyncio.sleep(0.5)
         listed = await shells.list()
         assert [s["shell_id"] for s in listed["shells"]] == [running] and listed["count"] == 1
@@ -269,7 +260,7 @@ async def test_retention_prunes_finished_shells_only(tmp_path):
 
 async def test_remove_a_finished_shell(manager, tmp_path):
     shell_id = (await manager.start("true", str(tmp_path)))["shell_id"]
-    await finished(manager, shell_id)
+    await shell_finished(manager, shell_id)
     assert await manager.remove(shell_id) == {"shell_id": shell_id, "removed": True}
     assert (await manager.list())["count"] == 0
 
