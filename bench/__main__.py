@@ -19,6 +19,7 @@ from bench.latency import bench_docker, bench_local
 from bench.machine import describe_machine
 from bench.massgen import bench_massgen
 from bench.peers import bench_peers
+from bench.mcp_output import bench_mcp_output
 from bench.mcp_rtt import bench_mcp
 from bench.report import render
 from bench.srt_cli import bench_srt_cli
@@ -35,6 +36,7 @@ GROUPS = {
     "mcp-docker": functools.partial(bench_mcp, mode="docker"),
     "startup": bench_startup,
     "output": bench_output,
+    "mcp-output": bench_mcp_output,
     "peers": bench_peers,  # SWE-ReX's image is built on first use; its row says why when it cannot be
     "concurrency": bench_concurrency,
     "shells": bench_shells,

@@ -15,11 +15,12 @@ from mgexec.docker.engine import resolve_binary
 REPO = Path(__file__).resolve().parents[1]
 
 
-def write_config(ctx: BenchContext, mode: str, agent: str) -> Path:
-    """A MassGen-shaped config for one agent, next to (not inside) the workspace."""
+def write_config(ctx: BenchContext, mode: str, agent: str, **backend: object) -> Path:
+    """A MassGen-shaped config for one agent (extra `backend` keys as given), next to (not inside) the workspace."""
     path = ctx.workspace.parent / f"{ctx.workspace.name}-{agent}.yaml"
+    extra = "".join(f"    {key}: {value}\n" for key, value in backend.items())
     path.write_text(f"agent:\n  id: {agent}\n  backend:\n    cwd: {ctx.workspace}\n"
-                    f"    command_line_execution_mode: {mode}\n")
+                    f"    command_line_execution_mode: {mode}\n{extra}")
     return path
 
 
