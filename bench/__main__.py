@@ -13,6 +13,7 @@ from pathlib import Path
 
 from bench.attack import bench_attack
 from bench.bg_shells import bench_shells
+from bench.cold import bench_cold
 from bench.context import BenchContext, Settings
 from bench.heavy import bench_concurrency, bench_output, bench_startup
 from bench.latency import bench_docker, bench_local
@@ -37,7 +38,8 @@ GROUPS = {
     "startup": bench_startup,
     "output": bench_output,
     "mcp-output": bench_mcp_output,
-    "peers": bench_peers,  # SWE-ReX's image is built on first use; its row says why when it cannot be
+    "peers": bench_peers,
+    "cold": bench_cold,  # SWE-ReX's image is built on first use; its row says why when it cannot be
     "concurrency": bench_concurrency,
     "shells": bench_shells,
     "attack": bench_attack,

@@ -91,3 +91,15 @@ def _status_kib(field_name: str) -> float:
 def mb_per_s(nbytes: float, seconds: float) -> float:
     """Throughput in MB/s (10^6 bytes), as disk and network figures are usually quoted."""
     return nbytes / 1e6 / seconds if seconds > 0 else float("inf")
+
+
+async def time_turns(calls: Mapping[str, Callable[[], Awaitable[float]]], n: int) -> dict[str, list[float]]:
+    """n rounds, one call of each variant per round; each call returns the seconds it timed itself.
+
+    For slow calls (a start-up) whose clean-up must stay out of the figure: the call times its own part.
+    """
+    samples: dict[str, list[float]] = {name: [] for name in calls}
+    for _ in range(n):
+        for name, call in calls.items():
+            samples[name].append(await call())
+    return samples
