@@ -11,6 +11,7 @@ import sys
 import traceback
 from pathlib import Path
 
+from bench.agents import bench_agents
 from bench.attack import bench_attack
 from bench.bg_shells import bench_shells
 from bench.cold import bench_cold
@@ -39,7 +40,8 @@ GROUPS = {
     "output": bench_output,
     "mcp-output": bench_mcp_output,
     "peers": bench_peers,
-    "cold": bench_cold,  # SWE-ReX's image is built on first use; its row says why when it cannot be
+    "cold": bench_cold,
+    "agents": bench_agents,  # N docker-mode servers at once; every container they made is removed after  # SWE-ReX's image is built on first use; its row says why when it cannot be
     "concurrency": bench_concurrency,
     "shells": bench_shells,
     "attack": bench_attack,

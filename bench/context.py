@@ -27,13 +27,14 @@ class Settings:
     concurrent: int  # calls in the concurrency test
     concurrency_rounds: int
     shell_bytes: int  # background-shell output to drain
+    quick: bool = False  # a smoke run: the slowest groups shrink their counts too
 
     @classmethod
     def make(cls, n: int | None, quick: bool) -> "Settings":
         if quick:
             n = 20 if n is None else n
             return cls(n=n, warmup=2, startup_runs=1, output_bytes=1_000_000, output_runs=min(n, 3),
-                       concurrent=10, concurrency_rounds=1, shell_bytes=5_000_000)
+                       concurrent=10, concurrency_rounds=1, shell_bytes=5_000_000, quick=True)
         n = 200 if n is None else n
         return cls(n=n, warmup=10, startup_runs=5, output_bytes=10_000_000, output_runs=min(n, 20),
                    concurrent=50, concurrency_rounds=3, shell_bytes=50_000_000)

@@ -20,7 +20,7 @@ LIMITS = {1_000_000: 2.0, 10_000_000: 3.0}  # issue 13: MCP within this many tim
 
 
 def sizes_for(ctx: BenchContext) -> tuple[int, ...]:
-    return QUICK_SIZES if ctx.settings.output_bytes < 10_000_000 else FULL_SIZES
+    return QUICK_SIZES if ctx.settings.quick else FULL_SIZES
 
 
 def runs_for(ctx: BenchContext, size: int) -> int:
