@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Callable, Mapping, Sequence
+from dataclasses import replace
+from typing import Mapping, Sequence
 
 from bench.context import Settings
+from bench.swerex_peer import SWEREX_VERSION
+from bench.targets import ISSUE13_TARGETS, Target, output_ceilings
 from bench.timing import Row
 
 Rows = Mapping[str, Row]
@@ -85,14 +87,7 @@ def comparisons(rows: Rows) -> list[str]:
                    f"({fmt_ms(rows['srt.cli'].median_ms)} ms per CLI call, median)")
     if _ok(rows, "conc.parallel"):
         out.append(f"concurrent vs sequential docker calls: {rows['conc.parallel'].metrics['speedup']:.1f}× faster")
-    return out
-
-
-@dataclass(frozen=True)
-class Target:
-    text: str
-    needs: tuple[str, ...]
-    check: Callable[[Rows], tuple[str, bool]]  # measured value as text, met?
+    return out + output_ceilings(rows)
 
 
 def _warm_vs_py(rows: Rows) -> tuple[str, bool]:
@@ -129,6 +124,7 @@ TARGETS = (
            lambda r: (f"{r['srt.cli'].metrics['ratio']:.1f}×", r["srt.cli"].metrics["ratio"] >= 20)),
     Target("MCP `echo` while the slowest line to judge is judged, median ≤ 100 ms", ("attack.echo",),
            lambda r: (f"{fmt_ms(r['attack.echo'].median_ms)} ms", r["attack.echo"].median_ms <= 100)),
+    *ISSUE13_TARGETS,
 )
 
 
@@ -180,6 +176,22 @@ all echoes are timed).
 with a per-command `bwrap` of srt mode's shape (own network and PID namespaces, read-only `/`, private `/tmp`) and \
 a local `bash -c true`, {min(s.n, 10 if s.n <= 20 else 30)} runs each. Without npm, the registry, or bubblewrap, \
 socat and ripgrep, the row says it was skipped and why.
+- `peers.*`: {s.output_runs} runs per path, taking turns, of `cat` of one file of {s.output_bytes:,} bytes of \
+base64 text in the workspace: mgexec's warm channel, a bare `docker exec`, docker-py `exec_run` (all on the shared \
+container), SWE-ReX {SWEREX_VERSION}'s `RemoteRuntime.execute` against `swerex-remote` in an image built FROM the \
+runtime image on first use (port published on 127.0.0.1 only; skipped with the reason when it cannot be built or \
+its client is missing), and an asyncio subprocess on the host (the pipe's ceiling, not a peer).
+- `mcpout.*`: `cat` of 1 MB (and 10 MB in a full run) through `mgexec serve` over stdio, `execute_command` via the \
+SDK client, taking turns with the same command through this process's own executor of that mode.
+- `cold.*`: nothing → first command, {s.startup_runs} turn(s) of mgexec `start()` + `execute("true")` and \
+docker-py `containers.create` (network none) + `start` + `exec_run(["true"])`, clean-up untimed; spawn → \
+`initialize` → `tools/list` of `python -m bench.minimal_server` (MCP SDK v2 `MCPServer`, one tool) and \
+`python -m mgexec serve` (local, docker), {max(2, 2 * s.startup_runs)} turns; `mgexec exec -- true` (the venv's \
+console script, local mode in the workspace) and `python -c pass`, {min(s.n, 30)} runs each.
+- `agents.*`: N docker-mode `mgexec serve` processes (own agent id, config, container and stdio client) started \
+at once; wall time until each answered `execute_command("true")`; then VmRSS of each server process plus its \
+host-side descendants (from /proc); then every client sends a burst of `true` calls at once (cmd/s across them). \
+Counts take turns; every container with the agents' `io.mgexec.agent` labels is removed afterwards.
 - Requirements: a running engine with `massgen/mcp-runtime:latest` for the docker rows, and docker-py \
 (`pip install 'docker>=7'`, the `bench` extra) for the `*.py` rows; without them those rows say why they are \
 missing. `bench/channel_probe.py --container NAME` times the channel alone against an existing container.
