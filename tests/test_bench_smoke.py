@@ -137,10 +137,10 @@ def bench_containers() -> set[str]:
 
 
 @pytest.mark.parametrize("only, groups", [
-    (None, ["local", "docker", "mcp-local", "mcp-docker", "startup", "output", "concurrency", "shells", "attack",
-             "srt-cli", "sandbox", "massgen"]),
+    (None, ["local", "docker", "mcp-local", "mcp-docker", "startup", "output", "mcp-output", "peers", "cold", "agents",
+             "concurrency", "shells", "attack", "srt-cli", "sandbox", "massgen"]),
     (["shells", "local"], ["local", "shells"]),
-    (["mcp"], ["mcp-local", "mcp-docker"]),
+    (["mcp"], ["mcp-local", "mcp-docker", "mcp-output"]),
     (["mcp-docker"], ["mcp-docker"]),
 ])
 def test_group_selection(only, groups):
@@ -167,3 +167,36 @@ def test_sandbox_group_measures_warm_local_and_per_command_bwrap():
     for key in ("srt.local", "srt.warm", "srt.bwrap"):
         assert_measured(rows, key, 5)
     assert "srt.cli" in rows or "no `srt` CLI" in run.stderr
+
+
+@pytest.mark.docker
+def test_issue13_groups_rows_targets_and_no_leftover_containers():
+    require_image()
+    before = bench_containers() | labelled_containers()
+    done = run_bench("--quick", "--n", "3", "--only", "peers", "mcp-output", "cold", "agents", timeout=900)
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = table_rows(done.stdout)
+    for key in ("peers.mgexec", "peers.bare", "peers.py", "peers.pipe", "mcpout.docker.1mb", "mcpout.docker.1mb.lib",
+                "mcpout.local.1mb", "mcpout.local.1mb.lib", "cold.cli.mgexec", "cold.cli.python"):
+        assert_measured(rows, key, 3)
+    for key in ("cold.mgexec", "cold.py", "agents.1", "agents.3"):
+        assert_measured(rows, key, 1)
+    for key in ("cold.serve.minimal", "cold.serve.local", "cold.serve.docker"):
+        assert_measured(rows, key, 2)
+    assert rows["peers.swerex"][-1].startswith("skipped: ") or "MB/s" in rows["peers.swerex"][-1]
+    assert "idle RSS/server" in rows["agents.3"][-1] and "left behind" not in rows["agents.3"][-1]
+    for text in ("mgexec at least as fast as the fastest peer | ", "1 MB through MCP (docker mode) within 2× of",
+                 "no slower than docker-py create + start + exec_run | ", "within 1.3× of a minimal SDK server | ",
+                 "within 4× of `python3 -c pass` | ", "ready within 3× of one agent | 3 agents: "):
+        assert text in done.stdout
+    assert (bench_containers() | labelled_containers()) <= before, "the bench left containers behind"
+
+
+def labelled_containers() -> set[str]:
+    """Containers the bench made itself (SWE-ReX, docker-py starts) or that mgexec made for bench agents."""
+    names = set()
+    for label in ("io.mgexec.bench", "io.mgexec.agent"):
+        found = subprocess.run([docker_binary(), "ps", "-a", "--format", "{{.Names}}", "--filter", f"label={label}"],
+                               capture_output=True, text=True, stdin=subprocess.DEVNULL, check=True)
+        names |= {name for name in found.stdout.split() if "bench" in name}
+    return names
