@@ -35,7 +35,7 @@ async def call_true(session) -> None:
     result = await session.call_tool("execute_command", {"command": "true"})
     data = result.structured_content or {}
     if result.is_error or not data.get("success"):
-        raise BenchError(f"execute_command `true` failed: {str(data or result.content)[:300]}")
+        raise BenchError(f"execute_command `true` failed: {str(data or result.content)[:1500]}")
 
 
 async def run_agent(ctx: BenchContext, agent: Agent, go: asyncio.Event, done: asyncio.Event, burst: int) -> None:
@@ -92,28 +92,51 @@ async def bench_agents(ctx: BenchContext) -> list[Row]:
     quick = ctx.settings.quick
     counts, burst = (QUICK_COUNTS, QUICK_BURST) if quick else (FULL_COUNTS, FULL_BURST)
     results: dict[int, list[dict[str, float]]] = {count: [] for count in counts}
+    errors: dict[int, str] = {}
     for _ in range(QUICK_ROUNDS if quick else FULL_ROUNDS):
         for count in counts:  # the counts take turns, so load drift falls on each alike
-            results[count].append(await one_round(ctx, count, burst))
-    return agent_rows(results, burst)
+            if count in errors:
+                continue
+            try:
+                results[count].append(await one_round(ctx, count, burst))
+            except Exception as exc:  # one count failing (a server, a channel) still leaves the others' figures
+                errors[count] = describe(exc)
+    return agent_rows(results, burst, errors)
 
 
-def agent_rows(results: dict[int, list[dict[str, float]]], burst: int) -> list[Row]:
-    one = statistics.median(r["ready_s"] for r in results[min(results)])
+def describe(exc: BaseException) -> str:
+    """The first leaf of an exception group (the SDK's task groups wrap what actually failed), as text."""
+    while getattr(exc, "exceptions", None):
+        exc = exc.exceptions[0]
+    return str(exc) if isinstance(exc, BenchError) else f"{type(exc).__name__}: {exc}"
+
+
+def agent_rows(results: dict[int, list[dict[str, float]]], burst: int, errors: dict[int, str] | None = None) -> list[Row]:
+    errors = errors or {}
+    baseline = results.get(min(results), [])
+    one = statistics.median(r["ready_s"] for r in baseline) if baseline and min(results) not in errors else None
     rows = []
     for count, rounds in results.items():
-        ready = statistics.median(r["ready_s"] for r in rounds)
-        metrics = {"agents": count, "vs_one": ready / one,
-                   **{k: statistics.median(r[k] for r in rounds) for k in ("rss_mib", "cmds_per_s")},
-                   "rss_max_mib": max(r["rss_max_mib"] for r in rounds), "left": sum(r["left"] for r in rounds)}
-        left = f"; {metrics['left']:.0f} container(s) left behind (removed)" if metrics["left"] else ""
-        rows.append(Row(f"agents.{count}", f"{count} docker-mode `mgexec serve` started at once → all answered "
-                                           f"`execute_command(\"true\")` (wall)", tuple(r["ready_s"] for r in rounds),
-                        metrics=metrics,
-                        result=f"{metrics['vs_one']:.2f}× one agent; idle RSS/server {metrics['rss_mib']:.0f} MiB "
-                               f"(max {metrics['rss_max_mib']:.0f}); {metrics['cmds_per_s']:.0f} cmd/s "
-                               f"({count}×{burst} `true` at once){left}"))
+        label = f"{count} docker-mode `mgexec serve` started at once → all answered `execute_command(\"true\")` (wall)"
+        if count in errors:
+            rows.append(Row(f"agents.{count}", label, error=errors[count]))
+            continue
+        rows.append(agent_row(count, label, rounds, burst, one))
     return rows
+
+
+def agent_row(count: int, label: str, rounds: list[dict[str, float]], burst: int, one: float | None) -> Row:
+    ready = statistics.median(r["ready_s"] for r in rounds)
+    metrics = {"agents": count, **{k: statistics.median(r[k] for r in rounds) for k in ("rss_mib", "cmds_per_s")},
+               "rss_max_mib": max(r["rss_max_mib"] for r in rounds), "left": sum(r["left"] for r in rounds)}
+    vs_one = ""
+    if one is not None:
+        metrics["vs_one"] = ready / one
+        vs_one = f"{metrics['vs_one']:.2f}× one agent; "
+    left = f"; {metrics['left']:.0f} container(s) left behind (removed)" if metrics["left"] else ""
+    return Row(f"agents.{count}", label, tuple(r["ready_s"] for r in rounds), metrics=metrics,
+               result=f"{vs_one}idle RSS/server {metrics['rss_mib']:.0f} MiB (max {metrics['rss_max_mib']:.0f}); "
+                      f"{metrics['cmds_per_s']:.0f} cmd/s ({count}×{burst} `true` at once){left}")
 
 
 def server_rss_mib(config: Path) -> float:

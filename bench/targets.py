@@ -42,7 +42,8 @@ def ratio_at_most(key: str, limit: float, what: str) -> Callable[[Rows], tuple[s
 
 
 def agents_at_once(rows: Rows) -> tuple[str, bool]:
-    counts = sorted(int(k.split(".")[1]) for k in rows if k.startswith("agents.") and measured(rows, k))
+    counts = sorted(int(k.split(".")[1]) for k in rows
+                    if k.startswith("agents.") and measured(rows, k) and "vs_one" in rows[k].metrics)
     if len(counts) < 2:
         return "only one agent count measured", False
     ratio = rows[f"agents.{counts[-1]}"].metrics["vs_one"]

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from bench.agents import agent_rows, server_rss_mib
+from bench.agents import agent_rows, describe, server_rss_mib
 from bench.cold import serve_row_set
 from bench.mcp_output import mcp_output_rows
 from bench.peers import peer_rows, write_payload
@@ -138,3 +138,19 @@ async def test_turns_run_one_call_of_each_variant_per_round():
 
     samples = await time_turns({"a": call("a"), "b": call("b")}, 2)
     assert order == ["a", "b", "a", "b"] and samples == {"a": [0.1, 0.3], "b": [0.2, 0.4]}
+
+
+def test_a_failed_agent_count_is_an_error_row_and_keeps_the_others():
+    rows = {r.key: r for r in agent_rows({1: [run(1.0)], 5: [], 10: [run(2.5)]}, burst=50,
+                                         errors={5: "execute_command `true` failed: channel ended"})}
+    assert rows["agents.5"].error == "execute_command `true` failed: channel ended" and not rows["agents.5"].samples
+    assert agents_at_once(rows) == ("10 agents: 2.50× one agent", True)
+    without_one = agent_rows({1: [], 3: [run(2.0)]}, burst=10, errors={1: "no engine"})
+    assert "vs_one" not in without_one[1].metrics and without_one[1].result.startswith("idle RSS/server")
+    assert agents_at_once({r.key: r for r in without_one}) == ("only one agent count measured", False)
+
+
+def test_exception_groups_are_described_by_what_failed_inside():
+    inner = BenchError("execute_command `true` failed: channel ended")
+    assert describe(ExceptionGroup("outer", [ExceptionGroup("task group", [inner])])) == str(inner)
+    assert describe(ValueError("bad")) == "ValueError: bad"
