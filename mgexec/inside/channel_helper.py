@@ -194,7 +194,7 @@ class Helper:
         job = Job(rid, proc, request, time.monotonic())
         self.jobs[rid] = job
         for stream, pipe in ((1, proc.stdout), (2, proc.stderr)):
-            fd = pipe.fileno()
+            fd = os.dup(pipe.fileno())  # close_pipe closes this copy, never the fd the pipe object closes on del
             os.set_blocking(fd, False)
             job.fds[fd] = stream
             self.by_fd[fd] = job
