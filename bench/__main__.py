@@ -20,9 +20,9 @@ from bench.heavy import bench_concurrency, bench_output, bench_startup
 from bench.latency import bench_docker, bench_local
 from bench.machine import describe_machine
 from bench.massgen import bench_massgen
-from bench.peers import bench_peers
 from bench.mcp_output import bench_mcp_output
 from bench.mcp_rtt import bench_mcp
+from bench.peers import bench_peers
 from bench.report import render
 from bench.srt_cli import bench_srt_cli
 from bench.sandbox import bench_sandbox
@@ -39,9 +39,9 @@ GROUPS = {
     "startup": bench_startup,
     "output": bench_output,
     "mcp-output": bench_mcp_output,
-    "peers": bench_peers,
+    "peers": bench_peers,  # SWE-ReX's image is built on first use; its row says why when it cannot be
     "cold": bench_cold,
-    "agents": bench_agents,  # N docker-mode servers at once; every container they made is removed after  # SWE-ReX's image is built on first use; its row says why when it cannot be
+    "agents": bench_agents,  # N docker-mode servers at once; every container they made is removed after
     "concurrency": bench_concurrency,
     "shells": bench_shells,
     "attack": bench_attack,
