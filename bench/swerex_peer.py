@@ -82,7 +82,16 @@ async def ensure_image() -> str:
     if rc != 0:
         raise BenchError(f"could not build the SWE-ReX image (pip install swe-rex=={SWEREX_VERSION} FROM {base}): "
                          f"{err.strip()[-300:]}")
+    await remove_stale_images(keep=tag)
     return tag
+
+
+async def remove_stale_images(keep: str) -> None:
+    """Earlier SWE-ReX images (built FROM a runtime image since rebuilt): one cached image is enough."""
+    _, out, _ = await docker("images", "--format", "{{.Repository}}:{{.Tag}}", IMAGE_REPO)
+    stale = [name for name in out.split() if name != keep]
+    if stale:
+        await docker("rmi", *stale)
 
 
 @dataclass
