@@ -11,6 +11,8 @@ The docker calls themselves are mgexec.docker.container's.
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import enum
 
 from mgexec.config import ExecConfig
@@ -84,15 +86,67 @@ class ContainerDeployment(Deployment):
                 await self._adopt_massgen(found)
             return
         secrets = resolve_env(self.config.credentials)
-        await self.manager.check_image()
-        if await self._claim() is Claim.REUSE:
+        spec = dataclasses.replace(build_spec(self.config, secrets, owner=Owner.current(), kept=self.keep), name=self.name)
+        # A custom image's id (for the layout cache) is read while `docker run` makes the container.
+        image_id = asyncio.ensure_future(self.manager.image_id()) if self.manager.custom_image else None
+        try:
+            claim = await self._run_or_claim(spec, secrets)
+        except BaseException:
+            if image_id is not None:
+                image_id.cancel()
+            raise
+        if claim is Claim.REUSE:
+            if image_id is not None:
+                image_id.cancel()
             await self._move(Event.REUSE)
             return
-        spec = build_spec(self.config, secrets, owner=Owner.current(), kept=self.keep)
-        await self.manager.create(spec, secrets)
         await self._move(Event.CREATE_KEPT if self.keep else Event.CREATE)
-        await self._or_fail(self.manager.check_running())
-        await self._or_fail(self.manager.check_image_layout())
+        if image_id is not None:
+            await self._or_fail(self._check_custom_image(spec, image_id))
+
+    async def _run_or_claim(self, spec, secrets) -> Claim:
+        """`docker run` at once: the name is usually free, and a missing image or a dead engine fail it as
+        clearly as a check would. Only a name in use is looked at (reused, replaced or refused)."""
+        try:
+            await self._create(spec, secrets)
+            return Claim.CREATE
+        except ContainerConflict:
+            pass
+        claim = await self._claim()
+        if claim is not Claim.REUSE:
+            await self._create(spec, secrets)  # a name taken again meanwhile fails with the engine's conflict
+        return claim
+
+    async def _create(self, spec, secrets) -> None:
+        """`docker run`, never abandoned halfway: the engine may make the container after its client is killed,
+        so a cancelled start lets the call end and removes what it made."""
+        creating = asyncio.ensure_future(self.manager.create(spec, secrets))
+        try:
+            await asyncio.shield(creating)
+        except asyncio.CancelledError:
+            await asyncio.shield(self._remove_made(creating))
+            raise
+
+    async def _remove_made(self, creating: asyncio.Future) -> None:
+        await asyncio.wait({creating})
+        if not creating.cancelled() and creating.exception() is None:
+            await self.manager.remove()
+
+    async def _check_custom_image(self, spec, image_id: asyncio.Future) -> None:
+        """A custom image's CMD keeps the container up and it has the runtime's layout; skipped for an image id
+        that passed before."""
+        cache = self.manager.layout_cache(spec)
+        checked = await image_id
+        if cache.proven(checked):
+            return
+        await self.manager.check_running()
+        await self.manager.check_image_layout()
+        cache.remember(checked)
+
+    async def explain_stop(self) -> None:
+        """After a failed exec into a container made here: ImageInvalid (with its output) if it has stopped."""
+        if self.made_here:
+            await self.manager.check_running()
 
     async def adopt(self, name: str) -> None:
         """Run commands in `name`, a running container someone else made; it is never stopped or removed."""

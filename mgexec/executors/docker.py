@@ -10,7 +10,7 @@ from mgexec import processes
 from mgexec.deployments.container import ContainerDeployment
 from mgexec.docker.channel import ExecChannel
 from mgexec.docker.engine import DockerCLI
-from mgexec.errors import ChannelUnavailable, MgexecError
+from mgexec.errors import ChannelUnavailable, DockerError, MgexecError
 from mgexec.executors.base import Executor, ProgressCallback, with_progress
 from mgexec.result import ExecResult, rejected
 from mgexec.runtimes import Runtime
@@ -61,6 +61,7 @@ class DockerExecutor(Executor):
         return self.runtime.watchdog if isinstance(self.runtime, DockerExecRuntime) else None
 
     async def open(self) -> None:
+        self.gate.checker.warm()  # the policy worker starts while the engine makes the container
         await super().open()
         self._take_place_config()
 
@@ -104,4 +105,7 @@ class DockerExecutor(Executor):
                 return ChannelRuntime(await ExecChannel.open(self.cli, self.container), self.kill_grace)
             except ChannelUnavailable as exc:
                 log.warning("%s Falling back to one docker exec per command (slower, same results).", exc)
+            except DockerError:
+                await self.deployment.explain_stop()  # a container that stopped at once: its image's fault, said so
+                raise
         return await DockerExecRuntime.start(self.cli, self.container, self.kill_grace, self.deployment.launcher())
