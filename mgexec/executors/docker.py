@@ -67,12 +67,14 @@ class DockerExecutor(Executor):
 
     async def execute(self, command: str, timeout: float | None = None, work_dir: str | None = None,
                       on_progress: ProgressCallback | None = None) -> ExecResult:
-        if (why := await self._await_massgen(on_progress)) is not None:
+        # A server opens the container in the background: wait for that first, then for MassGen's container.
+        why = await self._wait_prepared(on_progress) or await self._await_massgen(on_progress)
+        if why is not None:
             return rejected(command, work_dir or str(self.config.workspace), why)
         return await super().execute(command, timeout, work_dir, on_progress)
 
     async def start_background(self, command: str, work_dir: str | None = None) -> dict:
-        if (why := await self._await_massgen(None)) is not None:
+        if (why := await self._wait_prepared(None) or await self._await_massgen(None)) is not None:
             raise MgexecError(why)
         return await super().start_background(command, work_dir)
 
