@@ -150,8 +150,12 @@ async def test_the_server_answers_while_the_container_is_made(tmp_path):
             tools = await session.list_tools()
             assert "execute_command" in [t.name for t in tools.tools]
             assert "exec" not in verbs(log) and not exists(f"massgen-{agent}")  # still being made
+            early = (await session.call_tool("list_background_shells", {})).structured_content
+            assert early["success"] is False and "still being made" in early["error"]
             result = await session.call_tool("execute_command", {"command": "echo ready"})
+            listed = (await session.call_tool("list_background_shells", {})).structured_content
     assert result.structured_content["stdout"] == "ready\n"
+    assert listed["count"] == 0, listed
     assert not exists(f"massgen-{agent}")
 
 

@@ -93,6 +93,14 @@ class DockerExecutor(Executor):
         self._take_place_config()
         return None
 
+    def make_launcher(self):
+        # A shells' watchdog is told at its start which container to guard and whether to remove it: not
+        # before a server's background start has made it.
+        if self._preparing is not None and not self._preparing.done() and not self.deployment.running:
+            raise MgexecError("The agent's container is still being made, so there are no background shells yet; "
+                              "ask again in a moment (start_background_shell waits for the container by itself).")
+        return super().make_launcher()
+
     def _take_place_config(self) -> None:
         """An adopted container's mounts give the workspace and context paths: the gate checks against those."""
         self.config = self.gate.config = self.deployment.config
