@@ -86,7 +86,8 @@ class ContainerDeployment(Deployment):
                 await self._adopt_massgen(found)
             return
         secrets = resolve_env(self.config.credentials)
-        spec = dataclasses.replace(build_spec(self.config, secrets, owner=Owner.current(), kept=self.keep), name=self.name)
+        spec = build_spec(self.config, secrets, owner=Owner.current(), kept=self.keep)
+        spec = dataclasses.replace(spec, name=self.name)  # a deployment told another name uses it throughout
         # A custom image's id (for the layout cache) is read while `docker run` makes the container.
         image_id = asyncio.ensure_future(self.manager.image_id()) if self.manager.custom_image else None
         try:

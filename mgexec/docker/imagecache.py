@@ -1,6 +1,5 @@
-"""Images whose layout a start already checked, remembered by image id in mgexec's cache directory, so a later
-start (in this process or another) skips the check; an image rebuilt under the same tag has a new id and is checked again.
-"""
+"""Images whose layout a start already checked, remembered by image id in mgexec's cache directory: a later
+start (in any process) skips the check, and an image rebuilt under the same tag has a new id, checked again."""
 
 from __future__ import annotations
 
@@ -14,7 +13,7 @@ from typing import Iterable, Mapping
 log = logging.getLogger("mgexec.docker")
 
 CACHE_DIR_ENV = "MGEXEC_CACHE_DIR"
-_IMAGE_ID = re.compile(r"sha256:([0-9a-f]{64})")
+_IMAGE_ID = re.compile(r"(?:sha256:)?([0-9a-f]{64})")  # docker says sha256:HEX, podman HEX
 
 
 def cache_dir(environ: Mapping[str, str] | None = None) -> Path:
