@@ -172,3 +172,23 @@ async def test_a_server_whose_container_cannot_start_says_why_at_each_command_an
         assert not out["success"] and "`mgexec-test/none:1` is not available" in out["stderr"]
     assert "`mgexec-test/none:1` is not available" in (tmp_path / "server.log").read_text()
     assert not exists("massgen-srvbad")
+
+
+async def test_a_server_closed_while_its_container_is_made_leaves_none(tmp_path):
+    binary, log = logging_docker(tmp_path, delay_run=1)
+    agent = f"srv{os.urandom(4).hex()}"
+    client, session_class = await _serve(
+        tmp_path, f"agent:\n  id: {agent}\n  backend:\n    cwd: ws\n    command_line_execution_mode: docker\n", binary)
+    async with client as (read, write):
+        async with session_class(read, write) as session:
+            await session.initialize()
+            for _ in range(100):  # until its `docker run` is under way
+                if "run" in verbs(log):
+                    break
+                await asyncio.sleep(0.05)
+            assert "run" in verbs(log)
+    for _ in range(100):  # the server removes what that run made before it exits
+        if "rm" in verbs(log):
+            break
+        await asyncio.sleep(0.05)
+    assert verbs(log)[-1] == "rm" and not exists(f"massgen-{agent}")
