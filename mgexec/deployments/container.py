@@ -1,8 +1,9 @@
 """The agent's container as a place to run commands: where its life is decided.
 
-Opening claims the name (reuses a container kept by `mgexec up`, replaces a leftover whose owner is gone,
-refuses one held by a live owner or made by someone else), creates the container, checks the image and
-preinstalls packages; closing removes it only when this deployment made it and does not keep it. A
+Opening creates the container and claims the name only when that finds it taken (reuses a container kept by
+`mgexec up`, replaces a leftover whose owner is gone, refuses one held by a live owner or made by someone
+else), checks a custom image (once per image id) and preinstalls packages; closing removes it only when this
+deployment made it and does not keep it. A
 container made by someone else can be adopted: commands run in it, and it is never stopped or removed. With
 MassGen's --instance-id (its docker mode) the agent's container is MassGen's to make: it is adopted, waited for
 at the first command when MassGen makes it after starting the server, and never created here.
