@@ -141,8 +141,8 @@ class ContainerDeployment(Deployment):
         checked = await image_id
         if cache.proven(checked):
             return
-        await self.manager.check_running()
-        await self.manager.check_image_layout()
+        await self.manager.check_image_layout()  # a stopped container fails it, and is said to have stopped
+        await self.manager.check_running()  # still up after the check: a CMD that ends is never remembered
         cache.remember(checked)
 
     async def explain_stop(self) -> None:
