@@ -172,14 +172,16 @@ async def serve_async(config: ExecConfig, transport: str = "stdio", http: HttpOp
     # Checked before the executor opens, so a refused bind or token creates no container.
     access = HttpAccess.prepare(http or HttpOptions()) if transport != "stdio" else None
     executor = make_executor(config)
-    await executor.open()
+    opens_later = config.mode == "docker"  # the container is made while the server already answers
+    if not opens_later:
+        await executor.open()
 
     async def log_progress(elapsed: float, message: str) -> None:
         log.warning("%s", message)
 
-    # Preinstall can take minutes: serve meanwhile (clients time out on a slow handshake);
-    # commands wait for it and report its progress.
-    executor.prepare_in_background(log_progress)
+    # Making the container and preinstall take from a second to minutes: serve meanwhile (clients time
+    # out on a slow handshake); commands wait for it and report its progress, or why it failed.
+    executor.prepare_in_background(log_progress, open_first=opens_later).add_done_callback(_log_start_failure)
     executor.gate.checker.warm()  # the first call then finds a policy worker ready
     server = build_server(executor, **(access.server_options() if access else {}))
     if access is None and config.mode == "local" and config.workspace_implicit:
@@ -204,6 +206,11 @@ async def serve_async(config: ExecConfig, transport: str = "stdio", http: HttpOp
         return
     log.info("stopping on signal")
     await _stop_transport(serving, http_server)
+
+
+def _log_start_failure(task: asyncio.Task) -> None:
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        log.error("The environment could not be started, so every command will be refused: %s", exc)
 
 
 async def _stop_transport(serving: asyncio.Task, http_server: HttpServer | None) -> None:

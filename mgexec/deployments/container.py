@@ -1,8 +1,9 @@
 """The agent's container as a place to run commands: where its life is decided.
 
-Opening claims the name (reuses a container kept by `mgexec up`, replaces a leftover whose owner is gone,
-refuses one held by a live owner or made by someone else), creates the container, checks the image and
-preinstalls packages; closing removes it only when this deployment made it and does not keep it. A
+Opening creates the container and claims the name only when that finds it taken (reuses a container kept by
+`mgexec up`, replaces a leftover whose owner is gone, refuses one held by a live owner or made by someone
+else), checks a custom image (once per image id) and preinstalls packages; closing removes it only when this
+deployment made it and does not keep it. A
 container made by someone else can be adopted: commands run in it, and it is never stopped or removed. With
 MassGen's --instance-id (its docker mode) the agent's container is MassGen's to make: it is adopted, waited for
 at the first command when MassGen makes it after starting the server, and never created here.
@@ -11,6 +12,8 @@ The docker calls themselves are mgexec.docker.container's.
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import enum
 
 from mgexec.config import ExecConfig
@@ -84,15 +87,68 @@ class ContainerDeployment(Deployment):
                 await self._adopt_massgen(found)
             return
         secrets = resolve_env(self.config.credentials)
-        await self.manager.check_image()
-        if await self._claim() is Claim.REUSE:
+        spec = build_spec(self.config, secrets, owner=Owner.current(), kept=self.keep)
+        spec = dataclasses.replace(spec, name=self.name)  # a deployment told another name uses it throughout
+        # A custom image's id (for the layout cache) is read while `docker run` makes the container.
+        image_id = asyncio.ensure_future(self.manager.image_id()) if self.manager.custom_image else None
+        try:
+            claim = await self._run_or_claim(spec, secrets)
+        except BaseException:
+            if image_id is not None:
+                image_id.cancel()
+            raise
+        if claim is Claim.REUSE:
+            if image_id is not None:
+                image_id.cancel()
             await self._move(Event.REUSE)
             return
-        spec = build_spec(self.config, secrets, owner=Owner.current(), kept=self.keep)
-        await self.manager.create(spec, secrets)
         await self._move(Event.CREATE_KEPT if self.keep else Event.CREATE)
-        await self._or_fail(self.manager.check_running())
-        await self._or_fail(self.manager.check_image_layout())
+        if image_id is not None:
+            await self._or_fail(self._check_custom_image(spec, image_id))
+
+    async def _run_or_claim(self, spec, secrets) -> Claim:
+        """`docker run` at once: the name is usually free, and a missing image or a dead engine fail it as
+        clearly as a check would. Only a name in use is looked at (reused, replaced or refused)."""
+        try:
+            await self._create(spec, secrets)
+            return Claim.CREATE
+        except ContainerConflict:
+            pass
+        claim = await self._claim()
+        if claim is not Claim.REUSE:
+            await self._create(spec, secrets)  # a name taken again meanwhile fails with the engine's conflict
+        return claim
+
+    async def _create(self, spec, secrets) -> None:
+        """`docker run`, never abandoned halfway: the engine may make the container after its client is killed,
+        so a cancelled start lets the call end and removes what it made."""
+        creating = asyncio.ensure_future(self.manager.create(spec, secrets))
+        try:
+            await asyncio.shield(creating)
+        except asyncio.CancelledError:
+            await asyncio.shield(self._remove_made(creating))
+            raise
+
+    async def _remove_made(self, creating: asyncio.Future) -> None:
+        await asyncio.wait({creating})
+        if not creating.cancelled() and creating.exception() is None:
+            await self.manager.remove()
+
+    async def _check_custom_image(self, spec, image_id: asyncio.Future) -> None:
+        """A custom image's CMD keeps the container up and it has the runtime's layout; skipped for an image id
+        that passed before."""
+        cache = self.manager.layout_cache(spec)
+        checked = await image_id
+        if cache.proven(checked):
+            return
+        await self.manager.check_image_layout()  # a stopped container fails it, and is said to have stopped
+        await self.manager.check_running()  # still up after the check: a CMD that ends is never remembered
+        cache.remember(checked)
+
+    async def explain_stop(self) -> None:
+        """After a failed exec into a container made here: ImageInvalid (with its output) if it has stopped."""
+        if self.made_here:
+            await self.manager.check_running()
 
     async def adopt(self, name: str) -> None:
         """Run commands in `name`, a running container someone else made; it is never stopped or removed."""

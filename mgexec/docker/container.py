@@ -22,13 +22,18 @@ from mgexec.docker.argv import (ContainerSpec, ExecSpec, Mount, build_exec_argv,
 from mgexec.docker.engine import DockerCLI
 from mgexec.docker.credentials import SecretEnv, credential_mounts
 from mgexec.docker.errors import classify
-from mgexec.errors import DockerFailure, ImageInvalid, NoSuchContainer
+from mgexec.docker.imagecache import LayoutCache
+from mgexec.errors import DockerError, DockerFailure, ImageInvalid, NoSuchContainer
 
 LABEL = "io.mgexec"
 IMAGE_USER = "massgen"
 IMAGE_UID = 1000
 HOME = "/home/massgen"
 CA_TARGET = "/etc/mgexec/ca-bundle.crt"
+LAYOUT_DIRS = ("/workspace", "/context", "/temp_workspaces")
+# Run as root in a new container of a custom image: what it lacks, one word per line.
+LAYOUT_SCRIPT = ("id -u massgen 2>/dev/null || echo no-user; command -v bash >/dev/null || echo no-bash; "
+                 f"for d in {' '.join(LAYOUT_DIRS)}; do [ -d $d ] || echo missing:$d; done")
 # Every tool we know of that can be told where the trusted roots are.
 CA_ENV = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "PIP_CERT", "NODE_EXTRA_CA_CERTS", "CURL_CA_BUNDLE", "GIT_SSL_CAINFO")
 
@@ -174,9 +179,13 @@ class ContainerManager:
                                  timeout=30, check=False)
         return [_info(json.loads(line)) for line in res.stdout.splitlines() if line.strip()]
 
-    async def check_image(self) -> None:
-        """The configured image exists on the engine (ImageNotFound otherwise)."""
-        await self.cli.run(build_image_inspect_argv(self.config.image, fmt="{{.Id}}"), timeout=30)
+    async def image_id(self) -> str | None:
+        """The configured image's id, None when it cannot be read (a missing image is `docker run`'s to report)."""
+        try:
+            out = await self.cli.run(build_image_inspect_argv(self.config.image, fmt="{{.Id}}"), timeout=30)
+        except DockerError:
+            return None
+        return out.stdout.strip() or None
 
     async def create(self, spec: ContainerSpec, secrets: SecretEnv) -> None:
         """`docker run` the container; ImageInvalid (the container is left to the caller) when it does not stay up."""
@@ -195,13 +204,22 @@ class ContainerManager:
             f"Its last output: {(logs.stdout + logs.stderr).strip()[-400:] or '(none)'}",
             container=self.name, image=image)
 
+    @property
+    def custom_image(self) -> bool:
+        """An image not built by mgexec: its CMD and layout are checked in the container it makes."""
+        return self.config.image not in (DEFAULT_IMAGE, DEFAULT_SUDO_IMAGE)
+
+    def layout_cache(self, spec: ContainerSpec) -> LayoutCache:
+        """Where a passed layout check is remembered; a mount at or under a checked directory is part of the key."""
+        stand_ins = sorted(m.container_path for m in spec.mounts
+                           if any(m.container_path == d or m.container_path.startswith(d + "/") for d in LAYOUT_DIRS))
+        return LayoutCache([LAYOUT_SCRIPT, str(IMAGE_UID), *stand_ins])
+
     async def check_image_layout(self) -> None:
         """Name exactly what a custom image lacks of what the runtime image provides."""
-        if self.config.image in (DEFAULT_IMAGE, DEFAULT_SUDO_IMAGE):
+        if not self.custom_image:
             return
-        script = ("id -u massgen 2>/dev/null || echo no-user; command -v bash >/dev/null || echo no-bash; "
-                  "for d in /workspace /context /temp_workspaces; do [ -d $d ] || echo missing:$d; done")
-        args = build_exec_argv(ExecSpec(self.name, ("/bin/sh", "-c", script), user="0"))
+        args = build_exec_argv(ExecSpec(self.name, ("/bin/sh", "-c", LAYOUT_SCRIPT), user="0"))
         out = await self.cli.run(args, timeout=30, check=False)
         stopped = classify(args, out.stderr) is DockerFailure.NOT_RUNNING
         if out.exit_code != 0 and (stopped or not out.stdout.strip()):

@@ -10,7 +10,7 @@ from mgexec import processes
 from mgexec.deployments.container import ContainerDeployment
 from mgexec.docker.channel import ExecChannel
 from mgexec.docker.engine import DockerCLI
-from mgexec.errors import ChannelUnavailable, MgexecError
+from mgexec.errors import ChannelUnavailable, DockerError, MgexecError
 from mgexec.executors.base import Executor, ProgressCallback, with_progress
 from mgexec.result import ExecResult, rejected
 from mgexec.runtimes import Runtime
@@ -61,17 +61,20 @@ class DockerExecutor(Executor):
         return self.runtime.watchdog if isinstance(self.runtime, DockerExecRuntime) else None
 
     async def open(self) -> None:
+        self.gate.checker.warm()  # the policy worker starts while the engine makes the container
         await super().open()
         self._take_place_config()
 
     async def execute(self, command: str, timeout: float | None = None, work_dir: str | None = None,
                       on_progress: ProgressCallback | None = None) -> ExecResult:
-        if (why := await self._await_massgen(on_progress)) is not None:
+        # A server opens the container in the background: wait for that first, then for MassGen's container.
+        why = await self._wait_prepared(on_progress) or await self._await_massgen(on_progress)
+        if why is not None:
             return rejected(command, work_dir or str(self.config.workspace), why)
         return await super().execute(command, timeout, work_dir, on_progress)
 
     async def start_background(self, command: str, work_dir: str | None = None) -> dict:
-        if (why := await self._await_massgen(None)) is not None:
+        if (why := await self._wait_prepared(None) or await self._await_massgen(None)) is not None:
             raise MgexecError(why)
         return await super().start_background(command, work_dir)
 
@@ -90,6 +93,14 @@ class DockerExecutor(Executor):
         self._take_place_config()
         return None
 
+    def make_launcher(self):
+        # A shells' watchdog is told at its start which container to guard and whether to remove it: not
+        # before a server's background start has made it.
+        if self._preparing is not None and not self._preparing.done() and not self.deployment.running:
+            raise MgexecError("The agent's container is still being made, so there are no background shells yet; "
+                              "ask again in a moment (start_background_shell waits for the container by itself).")
+        return super().make_launcher()
+
     def _take_place_config(self) -> None:
         """An adopted container's mounts give the workspace and context paths: the gate checks against those."""
         self.config = self.gate.config = self.deployment.config
@@ -104,4 +115,7 @@ class DockerExecutor(Executor):
                 return ChannelRuntime(await ExecChannel.open(self.cli, self.container), self.kill_grace)
             except ChannelUnavailable as exc:
                 log.warning("%s Falling back to one docker exec per command (slower, same results).", exc)
+            except DockerError:
+                await self.deployment.explain_stop()  # a container that stopped at once: its image's fault, said so
+                raise
         return await DockerExecRuntime.start(self.cli, self.container, self.kill_grace, self.deployment.launcher())
