@@ -1,0 +1,114 @@
+"""The warm channel's fast path out of a container: a unix socket the host listens on, in a host directory
+mgexec mounts into each container it creates, so output bytes skip the engine's exec stream.
+
+Agents' commands run as the helper's uid and see the directory, so the socket is guarded: the helper
+gets a random token on its private stdin and sends it first; the host takes the first connection with
+that token (a constant-time compare), then stops listening and unlinks the socket, so nothing else can
+connect or inject frames. Containers without the mount, or engines elsewhere, use the stdio frames.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import logging
+import os
+import secrets
+import shutil
+import tempfile
+from pathlib import Path
+
+from mgexec.inside.wire import MAX_PAYLOAD, TOKEN_BYTES
+
+log = logging.getLogger("mgexec.channel")
+
+INSIDE_DIR = "/run/mgexec"  # where the directory appears inside the container
+TOKEN_WAIT = 5.0  # how long a connection may take to send its token
+
+
+def channels_root() -> Path:
+    """The one home of the channel directories: the user's runtime dir, else a private one in /tmp."""
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    base = Path(runtime) / "mgexec" if runtime and os.path.isdir(runtime) else \
+        Path(tempfile.gettempdir()) / f"mgexec-{os.getuid()}"
+    return base / "channels"
+
+
+def channel_dir(container: str) -> Path:
+    """The host directory of one container (hashed: a unix socket path must stay under 108 bytes)."""
+    return channels_root() / hashlib.sha256(container.encode()).hexdigest()[:16]
+
+
+def engine_is_local(env: dict[str, str] | None) -> bool:
+    """Whether a bind mount of a host directory reaches the engine: a local unix socket, no other context."""
+    env = os.environ if env is None else env
+    host = env.get("DOCKER_HOST", "")
+    return (not host or host.startswith("unix://")) and not env.get("DOCKER_CONTEXT")
+
+
+def prepare_dir(container: str) -> Path:
+    """Create the container's directory (0755: the container's user must reach the socket in it)."""
+    root = channels_root()
+    root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = channel_dir(container)
+    path.mkdir(exist_ok=True, mode=0o755)
+    path.chmod(0o755)
+    return path
+
+
+def remove_dir(container: str) -> None:
+    shutil.rmtree(channel_dir(container), ignore_errors=True)
+
+
+class SocketListener:
+    """One link's socket: listens until the helper connects with the token, then never again."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.token = secrets.token_bytes(TOKEN_BYTES)
+        self.server: asyncio.AbstractServer | None = None
+        self.accepted: asyncio.Future = asyncio.get_running_loop().create_future()
+        self.accepted.add_done_callback(lambda f: f.cancelled() or f.exception())
+        self.rejected = 0  # connections without the right token
+
+    @classmethod
+    async def start(cls, container: str) -> SocketListener | None:
+        """Listen in the container's directory; None when it has none (mgexec did not mount one)."""
+        directory = channel_dir(container)
+        if not directory.is_dir():
+            return None
+        listener = cls(directory / f"{secrets.token_hex(8)}.sock")
+        try:
+            listener.server = await asyncio.start_unix_server(listener._on_connect, path=str(listener.path),
+                                                              limit=MAX_PAYLOAD * 2)
+            listener.path.chmod(0o666)  # connect needs write permission; the token guards it
+        except OSError as exc:
+            log.debug("no channel socket in %s: %s", directory, exc)
+            listener.close()
+            return None
+        return listener
+
+    @property
+    def inside_path(self) -> str:
+        return f"{INSIDE_DIR}/{self.path.name}"
+
+    async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            token = await asyncio.wait_for(reader.readexactly(TOKEN_BYTES), TOKEN_WAIT)
+        except (asyncio.TimeoutError, asyncio.IncompleteReadError, OSError):
+            token = b""
+        if hmac.compare_digest(token, self.token) and not self.accepted.done():
+            self.accepted.set_result((reader, writer))
+            self.close()
+            return
+        self.rejected += 1
+        writer.close()
+
+    def close(self) -> None:
+        """Stop listening and unlink the socket: no one can connect after this."""
+        if self.server is not None:
+            self.server.close()
+        with contextlib.suppress(OSError):
+            self.path.unlink()
