@@ -106,7 +106,7 @@ class ExecChannel:
 
     async def _listener(self) -> SocketListener | None:
         """The socket the helper may send its frames to: in the directory mgexec mounted into the container."""
-        if not engine_is_local(self.cli.client_env()):
+        if not engine_is_local(self.cli.context, self.cli.client_env()):
             return None
         return await SocketListener.start(self.container)
 

@@ -19,7 +19,9 @@ import secrets
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Mapping
 
+from mgexec.docker.argv import Mount
 from mgexec.inside.wire import MAX_PAYLOAD, TOKEN_BYTES
 
 log = logging.getLogger("mgexec.channel")
@@ -41,11 +43,20 @@ def channel_dir(container: str) -> Path:
     return channels_root() / hashlib.sha256(container.encode()).hexdigest()[:16]
 
 
-def engine_is_local(env: dict[str, str] | None) -> bool:
-    """Whether a bind mount of a host directory reaches the engine: a local unix socket, no other context."""
+def engine_is_local(context: str | None, env: Mapping[str, str] | None) -> bool:
+    """Whether the engine shares this host's files and sockets: a unix socket here and no other context
+    (an engine over tcp or ssh would mount its own host's directory; Docker Desktop's socket does not
+    cross its VM, which the helper finds out and reports)."""
     env = os.environ if env is None else env
     host = env.get("DOCKER_HOST", "")
-    return (not host or host.startswith("unix://")) and not env.get("DOCKER_CONTEXT")
+    context = context or env.get("DOCKER_CONTEXT")
+    return (not host or host.startswith("unix://")) and context in (None, "", "default")
+
+
+def channel_mount(container: str) -> Mount:
+    """The container's channel directory, created now, mounted read-only at INSIDE_DIR (a connect to a
+    socket needs no write access to the file system it is on)."""
+    return Mount(str(prepare_dir(container)), INSIDE_DIR, read_only=True)
 
 
 def prepare_dir(container: str) -> Path:
