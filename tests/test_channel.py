@@ -161,6 +161,26 @@ async def test_ten_megabytes_arrive_intact(channel):
     out = await run(channel, f"cat {path}; rm {path}", output_cap=20_000_000)
     assert len(out.stdout) == 10_000_000 + 10_000_000 // 76 + 1 and out.stdout_dropped == 0
     assert hashlib.sha256(out.stdout.encode()).hexdigest() == digest
+    assert not channel.uses_socket  # a container started without mgexec's mount: frames on stdio
+
+
+@docker
+async def test_without_the_mount_the_helper_reports_no_socket_and_frames_use_stdio(container, caplog):
+    """The host listens (its directory exists) but the container never got it mounted: nothing hangs."""
+    from mgexec.docker.channel_socket import prepare_dir, remove_dir
+
+    prepare_dir(container)
+    caplog.set_level("DEBUG", logger="mgexec.channel")
+    try:
+        chan = await ExecChannel.open(docker_cli(), container)
+        try:
+            out = await run(chan, "head -c 3000000 /dev/zero | tr '\\0' x; echo err >&2", output_cap=5_000_000)
+            assert (out.stdout, out.stderr, chan.uses_socket) == ("x" * 3_000_000, "err\n", False)
+        finally:
+            await chan.close()
+    finally:
+        remove_dir(container)
+    assert "no socket (" in caplog.text and "output over stdio" in caplog.text
 
 
 # --- kills inside the container -----------------------------------------------------------------

@@ -28,6 +28,7 @@ it) and SIGKILLs until none is left. mgexec.processes.SHIPPED (the /proc readers
 appended when the channel sends this program.
 """
 
+import errno
 import json
 import os
 import selectors
@@ -40,8 +41,7 @@ import time
 # --- host imports: the shipped program defines these names above this file's text ---
 from mgexec.inside.channel_jobs import (FAILED_FIELD, LEFTOVER_WAIT, ABANDON_WAIT, LINE_SHELL, PR_SET_CHILD_SUBREAPER,
                                         PR_SET_DUMPABLE, START_FAILED, Containment, Job, command_env, drain,
-                                        kill_group, load_libc, set_process_option, start_error, widen_pipe)
-from mgexec.inside.channel_jobs import CWD_FAILED_PREFIX, NON_INTERACTIVE_ENV, SHELL_STARTUP_VARIABLES  # noqa: F401
+                                        load_libc, set_process_option, start_error, widen_pipe)
 from mgexec.inside.wire import (MAX_PAYLOAD, STDERR, STDOUT, TOKEN_BYTES, encode_control, encode_output,
                                 write_frame)
 # --- end of host imports ---
@@ -78,8 +78,11 @@ def connect(path, token):
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)  # not inheritable: commands never get it
     try:
         sock.settimeout(CONNECT_TIMEOUT)
+        secret = bytes.fromhex(token)
+        if len(secret) != TOKEN_BYTES:
+            raise ValueError("a token of %d bytes" % len(secret))
         sock.connect(path)
-        sock.sendall(bytes.fromhex(token))
+        sock.sendall(secret)
         sock.settimeout(None)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, MAX_PAYLOAD)
