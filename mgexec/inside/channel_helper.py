@@ -250,6 +250,7 @@ class Helper(Containment):
         if request is None:
             return False
         why = None
+        widen_pipe(1)  # when stdout is a pipe (srt mode; inside docker, the pipe to the engine's shim)
         if request.get("socket"):
             self.sock, why = connect(request["socket"], request.get("token") or "")
             if self.sock is not None:
