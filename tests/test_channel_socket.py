@@ -59,6 +59,20 @@ async def test_no_directory_no_listener(runtime_dir):
     assert await SocketListener.start("never-prepared") is None
 
 
+@pytest.mark.parametrize("planted", ["a symlink", "a writable dir"])
+async def test_a_planted_root_gets_no_socket(runtime_dir, planted, tmp_path):
+    """Someone who made the root first (a shared /tmp) must not choose where the socket goes."""
+    root = runtime_dir / "mgexec"
+    if planted == "a symlink":
+        (tmp_path / "elsewhere").mkdir()
+        root.symlink_to(tmp_path / "elsewhere")
+    else:
+        root.mkdir(mode=0o777)
+        root.chmod(0o777)
+    assert channel_socket.prepare_dir("c1") is None and channel_socket.channel_mount("c1") is None
+    assert await SocketListener.start("c1") is None
+
+
 async def test_a_socket_path_too_long_for_the_kernel_means_no_listener(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / ("d" * 100)))
     (tmp_path / ("d" * 100)).mkdir()

@@ -112,6 +112,13 @@ async def test_a_created_container_sends_output_over_its_socket(running):
     # Once the helper is connected, the socket file is gone: nothing left to connect to.
     listing = await running.execute(f"ls -A {INSIDE_DIR}; echo end")
     assert listing.stdout == "end\n"
+    # A command holds no descriptor of the helper's socket (only its stdio and ls's own directory), and
+    # the token is nowhere a command can read it: it came on the helper's stdin, once.
+    fds = await running.execute("ls /proc/self/fd; readlink /proc/self/fd/* | grep -c socket")
+    assert fds.stdout == "0\n1\n2\n3\n0\n"
+    token = running.channel._link.listener.token.hex()
+    seen = await running.execute("cat /proc/$PPID/cmdline /proc/$PPID/environ /proc/$PPID/fd/0 2>&1; env")
+    assert token not in seen.stdout and "/proc/" in seen.stdout
     big = await running.channel.run("head -c 10000000 /dev/urandom | tee /tmp/big | sha256sum; sha256sum </tmp/big",
                                     work_dir="/", timeout=60, output_cap=1000)
     first, second = big.stdout.splitlines()

@@ -17,6 +17,7 @@ import logging
 import os
 import secrets
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 from typing import Mapping
@@ -53,20 +54,38 @@ def engine_is_local(context: str | None, env: Mapping[str, str] | None) -> bool:
     return (not host or host.startswith("unix://")) and context in (None, "", "default")
 
 
-def channel_mount(container: str) -> Mount:
+def channel_mount(container: str) -> Mount | None:
     """The container's channel directory, created now, mounted read-only at INSIDE_DIR (a connect to a
-    socket needs no write access to the file system it is on)."""
-    return Mount(str(prepare_dir(container)), INSIDE_DIR, read_only=True)
+    socket needs no write access to the file system it is on); None when it cannot be made safely."""
+    path = prepare_dir(container)
+    return None if path is None else Mount(str(path), INSIDE_DIR, read_only=True)
 
 
-def prepare_dir(container: str) -> Path:
-    """Create the container's directory (0755: the container's user must reach the socket in it)."""
+def prepare_dir(container: str) -> Path | None:
+    """Create the container's directory (0755: the container's user must reach the socket in it); None
+    when it cannot be made safely, e.g. someone else planted /tmp/mgexec-UID (then: stdio frames)."""
     root = channels_root()
-    root.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = channel_dir(container)
-    path.mkdir(exist_ok=True, mode=0o755)
-    path.chmod(0o755)
+    try:
+        for directory, mode in ((root.parent, 0o700), (root, 0o700), (path, 0o755)):
+            directory.mkdir(exist_ok=True, mode=mode)
+            if not _private(directory):  # checked before anything is made inside it
+                log.debug("no channel directory for %s: %s is not private to this user", container, directory)
+                return None
+        path.chmod(0o755)
+    except OSError as exc:
+        log.debug("no channel directory for %s: %s", container, exc)
+        return None
     return path
+
+
+def _private(directory: Path) -> bool:
+    """A real directory (no symlink) of this uid that no one else may write to."""
+    try:
+        st = os.lstat(directory)
+    except OSError:
+        return False
+    return stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o022
 
 
 def remove_dir(container: str) -> None:
@@ -88,7 +107,7 @@ class SocketListener:
     async def start(cls, container: str) -> SocketListener | None:
         """Listen in the container's directory; None when it has none (mgexec did not mount one)."""
         directory = channel_dir(container)
-        if not directory.is_dir():
+        if not all(_private(d) for d in (directory.parent.parent, directory.parent, directory)):
             return None
         listener = cls(directory / f"{secrets.token_hex(8)}.sock")
         try:

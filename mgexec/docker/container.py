@@ -183,8 +183,9 @@ class ContainerManager:
         """`docker run` the container; ImageInvalid (the container is left to the caller) when it does not stay up.
         On a local engine it gets the warm channel's socket directory (outside the config digest: a kept
         container without it still serves, over stdio)."""
-        if engine_is_local(self.cli.context, self.cli.client_env()):
-            spec = replace(spec, mounts=(*spec.mounts, channel_mount(spec.name)))
+        mount = channel_mount(spec.name) if engine_is_local(self.cli.context, self.cli.client_env()) else None
+        if mount is not None:
+            spec = replace(spec, mounts=(*spec.mounts, mount))
         await self.cli.run(build_run_argv(spec), timeout=120, env=secrets.values)
 
     async def check_running(self) -> None:
