@@ -1,7 +1,9 @@
 """A warm exec channel into a container: one long-lived `docker exec` running mgexec's helper (mgexec.inside).
 
 Each command is still a fresh process inside the container, but costs a message instead of a new
-`docker exec`; a lost channel fails its commands promptly and is reopened by the next one.
+`docker exec`; a lost channel fails its commands promptly and is reopened by the next one. Output
+comes back as binary frames (mgexec.inside.wire), over a unix socket in the directory mgexec mounted
+into a container it created (docker/channel_socket.py), else over the exec's own stdout.
 """
 
 from __future__ import annotations

@@ -134,6 +134,8 @@ class _Link:
                 log.debug("exec channel into %s: no socket (%s), frames come on stdio",
                           self.container, hello.get("socket_error"))
             self.listener.close()
+            if self.socket is None and self.listener.accepted.done():
+                self.listener.accepted.result()[1].close()  # connected, yet the helper gave up on it
         log.debug("exec channel into %s: output over %s", self.container, "its socket" if self.socket else "stdio")
         if not self.hello.done():
             self.hello.set_result(hello)
