@@ -110,8 +110,8 @@ async def test_a_created_container_sends_output_over_its_socket(running):
     assert running.channel.uses_socket
     assert channel_dir(running.container).is_dir()
     # Once the helper is connected, the socket file is gone: nothing left to connect to.
-    listing = await running.execute(f"ls -A {INSIDE_DIR}; echo end")
-    assert listing.stdout == "end\n"
+    listing = await running.execute(f"ls -A {INSIDE_DIR}; echo end; : > {INSIDE_DIR}/planted")
+    assert listing.stdout == "end\n" and "Read-only file system" in listing.stderr  # nothing can be planted there
     # A command holds no descriptor of the helper's socket (only its stdio and ls's own directory), and
     # the token is nowhere a command can read it: it came on the helper's stdin, once.
     fds = await running.execute("ls /proc/self/fd; readlink /proc/self/fd/* | grep -c socket")
