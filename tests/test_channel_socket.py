@@ -104,6 +104,15 @@ async def test_wrong_tokens_are_refused_then_the_right_one_is_taken_and_the_sock
     (None, {"DOCKER_HOST": "ssh://box"}, False),
     ("remote", {}, False),
     (None, {"DOCKER_CONTEXT": "desktop-linux"}, False),
+    (None, {"DOCKER_HOST": "unix:///run/user/1000/podman/podman.sock"}, True),
+    (None, {"config.json": '{"currentContext": "desktop-linux"}'}, False),
+    (None, {"config.json": '{"currentContext": "default", "auths": {}}'}, True),
+    (None, {"config.json": '{"auths": {}}'}, True),
+    (None, {"config.json": "not json"}, True),
+    (None, {"DOCKER_HOST": "unix:///var/run/docker.sock", "config.json": '{"currentContext": "desktop-linux"}'}, True),
 ])
-def test_only_a_local_engine_gets_the_mount(context, env, local):
+def test_only_a_local_engine_gets_the_mount(context, env, local, tmp_path):
+    env = dict(env, DOCKER_CONFIG=str(tmp_path))  # DOCKER_HOST wins over the CLI's chosen context, as in docker
+    if "config.json" in env:
+        (tmp_path / "config.json").write_text(env.pop("config.json"))
     assert engine_is_local(context, env) is local

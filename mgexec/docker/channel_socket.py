@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
+import json
 import logging
 import os
 import secrets
@@ -50,8 +51,22 @@ def engine_is_local(context: str | None, env: Mapping[str, str] | None) -> bool:
     cross its VM, which the helper finds out and reports)."""
     env = os.environ if env is None else env
     host = env.get("DOCKER_HOST", "")
-    context = context or env.get("DOCKER_CONTEXT")
-    return (not host or host.startswith("unix://")) and context in (None, "", "default")
+    if host:
+        return host.startswith("unix://") and not context
+    context = context or env.get("DOCKER_CONTEXT") or _current_context(env)
+    return context in (None, "", "default")
+
+
+def _current_context(env: Mapping[str, str]) -> str | None:
+    """The docker CLI's chosen context (Docker Desktop sets `desktop-linux`, whose engine is in a VM that
+    sees only shared folders): currentContext in DOCKER_CONFIG's or ~/.docker's config.json."""
+    directory = env.get("DOCKER_CONFIG") or os.path.join(env.get("HOME") or os.path.expanduser("~"), ".docker")
+    try:
+        with open(os.path.join(directory, "config.json"), encoding="utf-8") as config:
+            current = json.load(config).get("currentContext")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return current if isinstance(current, str) else None
 
 
 def channel_mount(container: str) -> Mount | None:
