@@ -52,7 +52,8 @@ async def bench_output(ctx: BenchContext) -> list[Row]:
         raise BenchError(f"the paths read different amounts of output: {sizes}")
     size = sizes["bare"]
     label = f"{size / 1e6:.1f} MB of base64 output"
-    rows = [output_row("output.warm", f"{label}: mgexec docker, warm channel", samples["warm"], size),
+    path = "socket" if warm.channel is not None and warm.channel.uses_socket else "stdio"  # frames' way out
+    rows = [output_row("output.warm", f"{label}: mgexec docker, warm channel ({path})", samples["warm"], size),
             output_row("output.bare", f"{label}: bare `docker exec`", samples["bare"], size)]
     if "py" in samples:
         rows.append(output_row("output.py", f"{label}: docker-py `exec_run`", samples["py"], size))

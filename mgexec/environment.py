@@ -1,7 +1,7 @@
 """The shell that runs every command line, and the environment every command and shell gets, in every
 mode: non-interactive, a work_dir .venv first, nothing that changes how bash reads the line.
 
-The in-container helper (inside/channel_helper.py) carries its own copy, since it runs with no mgexec
+The in-container helper (inside/channel_jobs.py) carries its own copy, since it runs with no mgexec
 installed; keep the two in step.
 """
 

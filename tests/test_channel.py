@@ -15,30 +15,36 @@ import pytest
 from dockermode import alive_in_container, inspect, remove, require_image
 from dockerutil import docker_binary, docker_cli, ensure_test_image
 from mgexec.docker.channel import TOO_OLD_EXIT, ExecChannel, helper_source, open_failure
+from mgexec.docker.channel_socket import INSIDE_DIR, channel_dir, prepare_dir, remove_dir
 from mgexec.errors import ChannelLost, ChannelUnavailable, DockerError, DockerUnavailable, NoSuchContainer
 
 IMAGE = "massgen/mcp-runtime:latest"
 docker = pytest.mark.docker
 
 
-def start_container(image: str = IMAGE) -> str:
+def start_container(image: str = IMAGE, mounted: bool = False) -> str:
+    """A container; `mounted`: with the channel's socket directory, as mgexec mounts it in those it creates."""
     name = f"mgexec-chan-{uuid.uuid4().hex[:10]}"
-    subprocess.run([docker_binary(), "run", "-d", "--rm", "--name", name, "--network", "none", image],
+    mount = ["--mount", f"type=bind,src={prepare_dir(name)},dst={INSIDE_DIR},readonly"] if mounted else []
+    subprocess.run([docker_binary(), "run", "-d", "--rm", "--name", name, "--network", "none", *mount, image],
                    check=True, capture_output=True)
     return name
 
 
-@pytest.fixture(scope="module")
-def container():
+@pytest.fixture(scope="module", params=["stdio", "socket"])
+def container(request):
+    """Every test runs with output on the exec's stdio and on the mounted socket."""
     require_image(IMAGE)
-    name = start_container()
+    name = start_container(mounted=request.param == "socket")
     yield name
     remove(name)
+    remove_dir(name)
 
 
 @pytest.fixture
 async def channel(container):
     chan = await ExecChannel.open(docker_cli(), container)
+    assert chan.uses_socket is channel_dir(container).is_dir()
     yield chan
     await chan.close()
 
@@ -126,7 +132,7 @@ async def test_user_is_chosen_when_the_channel_opens(container):
 async def test_network_none_and_the_helper_needs_no_socket(channel, container):
     assert inspect(container)["HostConfig"]["NetworkMode"] == "none"
     out = await run(channel, "ls /proc/$PPID/fd -l | grep -c socket || true")
-    assert out.stdout.strip() == "0"  # the helper talks over its stdio pipes only
+    assert out.stdout.strip() == "0"  # the helper talks over its stdio pipes (or a unix socket: no network)
 
 
 # --- concurrency, output ------------------------------------------------------------------------
@@ -161,6 +167,25 @@ async def test_ten_megabytes_arrive_intact(channel):
     out = await run(channel, f"cat {path}; rm {path}", output_cap=20_000_000)
     assert len(out.stdout) == 10_000_000 + 10_000_000 // 76 + 1 and out.stdout_dropped == 0
     assert hashlib.sha256(out.stdout.encode()).hexdigest() == digest
+
+
+@docker
+async def test_without_the_mount_the_helper_reports_no_socket_and_frames_use_stdio(caplog):
+    """The host listens (its directory exists) but the container never got it mounted: nothing hangs."""
+    container = start_container()
+    prepare_dir(container)
+    caplog.set_level("DEBUG", logger="mgexec.channel")
+    try:
+        chan = await ExecChannel.open(docker_cli(), container)
+        try:
+            out = await run(chan, "head -c 3000000 /dev/zero | tr '\\0' x; echo err >&2", output_cap=5_000_000)
+            assert (out.stdout, out.stderr, chan.uses_socket) == ("x" * 3_000_000, "err\n", False)
+        finally:
+            await chan.close()
+    finally:
+        remove(container)
+        remove_dir(container)
+    assert "no socket (" in caplog.text and "output over stdio" in caplog.text
 
 
 # --- kills inside the container -----------------------------------------------------------------

@@ -26,7 +26,7 @@ from mgexec import environment, processes
 from mgexec.config import DEFAULT_IMAGE
 from mgexec.docker.channel import _Link, open_failure
 from mgexec.errors import ChannelUnavailable
-from mgexec.inside import channel_helper
+from mgexec.inside import channel_jobs
 from mgexec.inside.channel_boot import HELPER_BOOT, ORPHAN_GROUPS_KILL, TOO_OLD_EXIT
 from mgexec.inside.keeper import KEEPER_REFUSED_EXIT, keeper_main
 from mgexec.inside.pidfile import PIDFILE_KILL, PIDFILE_WRAPPER, grace_tenths
@@ -141,9 +141,9 @@ def test_sweep_takes_its_arguments_in_the_order_the_watchdog_gives_them():
 # --- the warm channel's helper --------------------------------------------------------------------
 
 def test_helper_keeps_copies_of_the_environment_rules():
-    assert channel_helper.NON_INTERACTIVE_ENV == environment.NON_INTERACTIVE_ENV
-    assert channel_helper.LINE_SHELL == environment.LINE_SHELL
-    assert channel_helper.SHELL_STARTUP_VARIABLES == environment.SHELL_STARTUP_VARIABLES
+    assert channel_jobs.NON_INTERACTIVE_ENV == environment.NON_INTERACTIVE_ENV
+    assert channel_jobs.LINE_SHELL == environment.LINE_SHELL
+    assert channel_jobs.SHELL_STARTUP_VARIABLES == environment.SHELL_STARTUP_VARIABLES
 
 
 def test_boot_exit_code_for_an_old_python_is_the_one_the_host_maps():
@@ -177,8 +177,8 @@ async def test_helper_frames_carry_output_codes_and_timeouts_to_the_host(helper_
 
 async def test_helper_reports_an_unusable_cwd_in_the_words_the_executor_refuses(helper_link, tmp_path):
     out = await helper_link.run("true", str(tmp_path / "missing"), 10, 1000, 1.0, None)
-    assert out.exit_code == channel_helper.START_FAILED
-    assert out.stderr.startswith(channel_helper.CWD_FAILED_PREFIX)
+    assert out.exit_code == channel_jobs.START_FAILED
+    assert out.stderr.startswith(channel_jobs.CWD_FAILED_PREFIX)
 
 
 async def test_helper_reports_the_started_pid_and_obeys_a_cancel(helper_link, tmp_path):
@@ -254,3 +254,28 @@ def test_pidfile_wrapper_exits_with_the_command_and_removes_its_file(container):
     assert (done.returncode, done.stdout) == (4, "hi\n")
     assert docker_sh(container, '[ -e "$1" ] && echo file; true', pidfile).stdout == ""
     assert grace_tenths(0.01) == "1" and grace_tenths(2.0) == "20"
+
+
+async def test_the_engine_s_words_before_a_hello_are_its_error():
+    """docker prints its own failure to start the helper on stdout, where frames would come: still reported."""
+    said = 'OCI runtime exec failed: exec failed: exec: "python3": executable file not found in $PATH: unknown'
+    argv = ["sh", "-c", f"printf '%s' '{said}'; exit 126"]
+    link = _Link(await spawn(argv, stdin_pipe=True), argv, "c1", on_lost=lambda pids: None)
+    try:
+        with pytest.raises(ChannelUnavailable, match="no python3") as caught:
+            await link.handshake()
+        assert "executable file not found" in caught.value.stderr
+    finally:
+        await link.close()
+
+
+async def test_lines_before_the_hello_do_not_disturb_the_frames_after_it(tmp_path):
+    argv = ["sh", "-c", 'echo "a notice"; echo "{not json"; exec "$0" -I -u -c "$1"', sys.executable, HELPER_BOOT]
+    link = _Link(await spawn(argv, stdin_pipe=True), argv, "this-host", on_lost=lambda pids: None)
+    try:
+        await link.handshake()
+        out = await link.run("printf 'x%.0s' $(seq 70000); echo err >&2", str(tmp_path), 10, 1_000_000, 1.0, None)
+        assert (out.stdout, out.stderr, link.uses_socket) == ("x" * 70000, "err\n", False)
+        assert link.said == b"a notice\n{not json\n"
+    finally:
+        await link.close()

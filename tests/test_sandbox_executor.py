@@ -208,3 +208,23 @@ async def test_a_command_cannot_open_the_warm_helpers_stdout(box):
         after = await run(ex, "echo next")
     assert result.stdout == "helper\nrefused\nstill-works\n", result
     assert (after.stdout, after.exit_code) == ("next\n", 0)
+
+
+async def test_the_warm_helper_carries_ten_megabytes_exactly_and_cuts_utf8_safely(box):
+    """Binary frames over the sandbox helper's pipe: every byte, in order, and caps on whole characters."""
+    import hashlib
+
+    def capped_at(cap: int) -> ExecConfig:
+        return ExecConfig(workspace=box.workspace, mode="srt", sandbox=SandboxSettings(), timeout=60,
+                          max_output_bytes=cap)
+
+    async with SandboxExecutor(capped_at(20_000_000)) as ex:
+        assert ex.path_used.startswith("warm")
+        made = await run(ex, "head -c 7500000 /dev/urandom | base64 > big.txt; sha256sum big.txt")
+        big = await run(ex, "cat big.txt; echo err >&2")
+    async with SandboxExecutor(capped_at(1_000_000)) as ex:
+        capped = await run(ex, "yes é | head -c 3000000")
+    assert hashlib.sha256(big.stdout.encode()).hexdigest() == made.stdout.split()[0]
+    assert len(big.stdout) == 10_000_000 + 10_000_000 // 76 + 1 and (big.stderr, big.truncated) == ("err\n", False)
+    kept, marker = capped.stdout.split("\n... (truncated ")
+    assert kept == "é\n" * 333333 and marker == "2000001 bytes)"  # the cap fell inside a character

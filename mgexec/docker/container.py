@@ -12,13 +12,14 @@ import hashlib
 import json
 import os
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping
 
 from mgexec.config import DEFAULT_IMAGE, DEFAULT_SUDO_IMAGE, ExecConfig
 from mgexec.docker.argv import (ContainerSpec, ExecSpec, Mount, build_exec_argv, build_image_inspect_argv,
                                 build_inspect_argv, build_logs_argv, build_ps_argv, build_rm_argv, build_run_argv)
+from mgexec.docker.channel_socket import channel_mount, engine_is_local, remove_dir
 from mgexec.docker.engine import DockerCLI
 from mgexec.docker.credentials import SecretEnv, credential_mounts
 from mgexec.docker.errors import classify
@@ -188,7 +189,12 @@ class ContainerManager:
         return out.stdout.strip() or None
 
     async def create(self, spec: ContainerSpec, secrets: SecretEnv) -> None:
-        """`docker run` the container; ImageInvalid (the container is left to the caller) when it does not stay up."""
+        """`docker run` the container; ImageInvalid (the container is left to the caller) when it does not stay up.
+        On a local engine it gets the warm channel's socket directory (outside the config digest: a kept
+        container without it still serves, over stdio)."""
+        mount = channel_mount(spec.name) if engine_is_local(self.cli.context, self.cli.client_env()) else None
+        if mount is not None:
+            spec = replace(spec, mounts=(*spec.mounts, mount))
         await self.cli.run(build_run_argv(spec), timeout=120, env=secrets.values)
 
     async def check_running(self) -> None:
@@ -250,6 +256,7 @@ class ContainerManager:
             await self.cli.run(build_rm_argv(name or self.name, force=True), timeout=60)
         except NoSuchContainer:
             pass
+        remove_dir(name or self.name)
 
 
 def _info(data: Mapping[str, Any]) -> ContainerInfo:

@@ -7,14 +7,18 @@ words listed here: change one side alone and it fails.
 
 - `channel_boot.HELPER_BOOT` (python3 -c): reads `SIZE\\n` and SIZE bytes of program from stdin and runs
   them; exits `TOO_OLD_EXIT` (97) under Python < 3.7, which docker/channel.py reports as such.
-- `channel_helper` (the warm channel's helper, sent by docker/channel.py with mgexec.processes.SHIPPED
-  appended): one JSON frame per line. Requests `run` {id, cmd, cwd, env, timeout, grace, cap} and
-  `cancel` {id}; replies `hello` {pid, protocol, python}, `started` {id, pid}, `out` {id, fd, data
-  (base64)}, `exit` {id, code, signal, timed_out, dropped [out, err], error, and `FAILED_FIELD` for a
-  command that did not start}. A command it cannot start in its cwd exits `START_FAILED` (126) with
-  `FAILED_FIELD` = `FAILED_WORK_DIR` and stderr beginning `CWD_FAILED_PREFIX`; docker/channel.py reads the
-  field (ChannelOutput.work_dir_unusable) and runtimes/channel.py reports it as a refusal. Copies of
-  mgexec.environment's NON_INTERACTIVE_ENV, LINE_SHELL and SHELL_STARTUP_VARIABLES.
+- `channel_helper` (the warm channel's helper, sent by docker/channel_program.py as one program with
+  `channel_jobs` (its commands' start and containment), `wire` (the frame format, also imported by the
+  host's docker/channel_link.py) and mgexec.processes.SHIPPED). Requests are JSON lines: `open` {socket,
+  token} first, then `run` {id, cmd, cwd, env, timeout, grace, cap} and `cancel` {id}; it answers one
+  JSON line `hello` {pid, protocol, python, socket, socket_error}, then binary frames (wire.HEADER: kind,
+  id, length): STDOUT/STDERR raw output and CONTROL `started` {id, pid}, `exit` {id, code, signal,
+  timed_out, dropped [out, err], error, and `FAILED_FIELD` for a command that did not start}, `error`.
+  With a socket (docker/channel_socket.py) the frames go there after the token. A command it cannot
+  start in its cwd exits `START_FAILED` (126) with `FAILED_FIELD` = `FAILED_WORK_DIR` and stderr
+  beginning `CWD_FAILED_PREFIX`; docker/channel_program.py reads the field (ChannelOutput.work_dir_unusable)
+  and runtimes/channel.py reports it as a refusal. `channel_jobs` holds copies of mgexec.environment's
+  NON_INTERACTIVE_ENV, LINE_SHELL and SHELL_STARTUP_VARIABLES.
 - `channel_boot.ORPHAN_GROUPS_KILL` (python3 -c, argv: PGID...): SIGKILLs the process groups of the
   commands a helper killed from outside left running (docker/channel.py).
 - `sweep.SWEEP` (bash -c, argv: SIG TAG|- SINCE|- ROOT...): signals every process of the roots' trees,

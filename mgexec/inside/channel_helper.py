@@ -1,12 +1,18 @@
 """mgexec's exec helper inside the agent's container: runs each requested command as a fresh process.
 
-Injected by mgexec/docker/channel.py through one long-lived `docker exec -i ... python3`, whose stdio is
-the channel (no socket, so `--network none` is fine). Standard library only, Python 3.7+, one file.
+Injected by mgexec/docker/channel.py through one long-lived `docker exec -i ... python3`, whose stdin
+carries requests; with mgexec/inside/channel_jobs.py and mgexec/inside/wire.py it is one program, sent
+as one source. Standard library only, Python 3.7+.
 
-Protocol: one JSON object per line each way. Requests are `run` (id, cmd, cwd, env, timeout, grace, cap)
-and `cancel` (id); replies are `hello` once, then per command `started` (its pid, also its process
-group), `out` chunks (fd 1 or 2, base64) and one `exit` (code, signal, timed_out, dropped counts, error, failed).
-Commands are multiplexed: none waits behind another.
+Protocol (the format is mgexec/inside/wire.py). Requests are JSON lines on stdin: first `open` (socket,
+token: where to send frames instead of stdout, or nulls), then `run` (id, cmd, cwd, env, timeout, grace,
+cap) and `cancel` (id). The helper answers with one JSON line on stdout, `hello` (pid, protocol, python,
+socket: whether it connected), then only binary frames: per command CONTROL `started` (its pid, also
+its process group), STDOUT and STDERR frames of raw output, and one CONTROL `exit` (code, signal,
+timed_out, dropped counts, error, failed). With a socket, it connects to the unix socket the host
+listens on (a directory mounted into the container), sends the token first, and writes every frame
+there: the bytes skip the engine's multiplexed exec stream. Commands are multiplexed: none waits
+behind another.
 
 Design: one thread, one selector. It watches stdin (requests), every command's stdout and stderr pipes,
 and a self-pipe that SIGCHLD writes into (signal.set_wakeup_fd), so output, exits and requests are all
@@ -15,136 +21,87 @@ timeout. Exits are peeked with waitid(WNOWAIT) and reaped only once the group ha
 group id can never be reused by another process before it is signalled. When stdin closes, every group
 it started is killed and it exits; SIGTERM, SIGINT and SIGHUP are ignored.
 
-Containment: the helper is a child subreaper (a double fork's orphan comes to it, not PID 1). A kill
-takes the command's session and group, its shell's descendants and the orphans adopted (except those
-of another running command), freezes them (SIGSTOP: no fork loop races it) and SIGKILLs until none is
-left. (Each shell a subreaper too would cost a fork instead of a vfork, about 2 ms, so it is not.)
-mgexec.processes.SHIPPED (the /proc readers and the sweep) is appended when the channel sends this file.
+Containment (channel_jobs.Containment): the helper is a child subreaper (a double fork's orphan comes
+to it, not PID 1). A kill takes the command's session and group, its shell's descendants and the
+orphans adopted (except those of another running command), freezes them (SIGSTOP: no fork loop races
+it) and SIGKILLs until none is left. mgexec.processes.SHIPPED (the /proc readers and the sweep) is
+appended when the channel sends this program.
 """
 
-from __future__ import annotations
-
-import base64
 import errno
 import json
 import os
 import selectors
 import signal
+import socket
 import subprocess
 import sys
 import time
 
-PROTOCOL = 1
-# Environment of every command on top of the container's: nothing may wait for a terminal.
-# A copy of mgexec.environment (this file runs where mgexec is not installed): keep them in step.
-NON_INTERACTIVE_ENV = {"PAGER": "cat", "GIT_TERMINAL_PROMPT": "0", "DEBIAN_FRONTEND": "noninteractive"}
-# Copies of mgexec.environment's LINE_SHELL and SHELL_STARTUP_VARIABLES: keep them in step.
-LINE_SHELL = "bash"
-SHELL_STARTUP_VARIABLES = ("BASH_ENV", "ENV", "SHELLOPTS", "BASHOPTS", "POSIXLY_CORRECT", "CDPATH", "GLOBIGNORE")
-READ_SIZE = 65536
-# Once the main process has exited, how long its leftovers may keep the pipes open before their group
-# is killed, and how long after that to wait for pipes held by processes that left the group.
-LEFTOVER_WAIT = 0.2
-ABANDON_WAIT = 0.2
-START_FAILED = 126  # what a shell reports for a command it could not start
-# How the error of a command whose working directory is unusable begins; the host reports it as its own.
-CWD_FAILED_PREFIX = "mgexec: cannot run the command in "
-# Why a command did not start, in its exit frame's FAILED_FIELD (the host reads these names from here).
-FAILED_FIELD, FAILED_WORK_DIR, FAILED_START = "failed", "work_dir", "start"  # its cwd is unusable / other
-PR_SET_CHILD_SUBREAPER = 36
-PR_SET_DUMPABLE = 4
+# --- host imports: the shipped program defines these names above this file's text ---
+from mgexec.inside.channel_jobs import (FAILED_FIELD, LEFTOVER_WAIT, ABANDON_WAIT, LINE_SHELL, PR_SET_CHILD_SUBREAPER,
+                                        PR_SET_DUMPABLE, START_FAILED, Containment, Job, command_env, drain,
+                                        load_libc, set_process_option, start_error, widen_pipe)
+from mgexec.inside.wire import (MAX_PAYLOAD, STDERR, STDOUT, TOKEN_BYTES, encode_control, encode_output,
+                                write_frame)
+# --- end of host imports ---
+
+PROTOCOL = 2
+READ_SIZE = MAX_PAYLOAD
+CONNECT_TIMEOUT = 5.0
 
 
-def write_frame(frame):
-    data = (json.dumps(frame, separators=(",", ":")) + "\n").encode("ascii")
+def write_line(message):
+    data = (json.dumps(message, separators=(",", ":")) + "\n").encode("ascii")
     while data:
         data = data[os.write(1, data):]
 
 
-def set_process_option(libc, option):
-    """prctl(option, 1 for the subreaper, 0 for dumpable); False when prctl is unavailable (Linux only).
-    As a child subreaper, orphans come to the helper, not PID 1 (without it, kills go by process group
-    alone). Not dumpable, /proc/<helper>/fd is closed to the commands (same uid), which could otherwise
-    open the helper's stdout and write frames the host would take for the helper's; commands regain
-    dumpable at their exec."""
+def read_first_line():
+    """The `open` request, read before anything else (blocking); returns it and what followed it."""
+    data = b""
+    while b"\n" not in data:
+        chunk = os.read(0, 65536)
+        if not chunk:
+            return None, b""
+        data += chunk
+    line, rest = data.split(b"\n", 1)
     try:
-        return libc is not None and libc.prctl(option, int(option == PR_SET_CHILD_SUBREAPER), 0, 0, 0) == 0
-    except (AttributeError, OSError):
-        return False
+        request = json.loads(line.decode("utf-8"))
+    except ValueError:
+        request = None
+    return (request if isinstance(request, dict) else {}), rest
 
 
-def load_libc():
+def connect(path, token):
+    """The host's socket, authenticated with the token; (socket, None) or (None, why not)."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)  # not inheritable: commands never get it
     try:
-        import ctypes
-
-        return ctypes.CDLL(None, use_errno=True)
-    except (ImportError, OSError):
-        return None
-
-
-def kill_group(pgid, sig):
-    try:
-        os.killpg(pgid, sig)
-    except OSError:
-        pass  # the group is already empty
-
-
-def command_env(base, cwd, extra):
-    """The helper's own environment (the container's) with the non-interactive defaults and a .venv first."""
-    env = dict((k, v) for k, v in base.items()
-               if k not in SHELL_STARTUP_VARIABLES and not k.startswith("BASH_FUNC_"))
-    env.pop("PWD", None)  # the shell derives it from its working directory, as under a fresh exec
-    env.update(NON_INTERACTIVE_ENV)
-    env.update(extra or {})
-    venv_bin = os.path.join(cwd, ".venv", "bin")
-    if os.path.isdir(venv_bin):
-        env["PATH"] = venv_bin + ":" + env.get("PATH", "")
-        env["VIRTUAL_ENV"] = os.path.join(cwd, ".venv")
-    return env
+        sock.settimeout(CONNECT_TIMEOUT)
+        secret = bytes.fromhex(token)
+        if len(secret) != TOKEN_BYTES:
+            raise ValueError("a token of %d bytes" % len(secret))
+        sock.connect(path)
+        sock.sendall(secret)
+        sock.settimeout(None)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, MAX_PAYLOAD)
+        except OSError:
+            pass
+        return sock, None
+    except (OSError, ValueError) as exc:
+        sock.close()
+        return None, str(exc)
 
 
-class Job:
-    """One running command: its process, its pipes and its timers."""
-
-    def __init__(self, rid, proc, request, now):
-        self.id = rid
-        self.proc = proc
-        self.cap = int(request.get("cap") or 0)
-        self.grace = float(request.get("grace") or 0)
-        timeout = request.get("timeout")
-        self.deadline = None if timeout is None else now + float(timeout)
-        self.kill_at = None  # SIGKILL the group, after a SIGTERM
-        self.leftover_at = None  # main process gone: kill the group if the pipes are still open
-        self.abandon_at = None  # stop waiting for pipes held by processes outside the group
-        self.timed_out = False
-        self.exited = False
-        self.sent = {1: 0, 2: 0}
-        self.dropped = {1: 0, 2: 0}
-        self.fds = {}  # fd -> 1 or 2
-
-    @property
-    def pgid(self):
-        return self.proc.pid
-
-    def next_timer(self):
-        timers = [t for t in (self.deadline, self.kill_at, self.leftover_at, self.abandon_at) if t is not None]
-        return min(timers) if timers else None
-
-    def terminate(self, now, helper):
-        """SIGTERM the command's whole tree, SIGKILL it after the grace period."""
-        self.deadline = None
-        kill_group(self.pgid, signal.SIGTERM)
-        _signal_all(helper.tree(self), signal.SIGTERM)
-        if self.kill_at is None:
-            self.kill_at = now + self.grace
-
-
-class Helper:
+class Helper(Containment):
     def __init__(self):
         self.selector = selectors.DefaultSelector()
         self.jobs = {}  # id -> Job
         self.by_fd = {}  # pipe fd -> Job
         self.inbox = b""
+        self.out = 1  # where frames go: stdout, or the host's socket once connected
+        self.sock = None
         self.running = True
         self.base_env = dict(os.environ)
         self.libc = load_libc()
@@ -158,6 +115,9 @@ class Helper:
             self.running = False
             return
         self.inbox += chunk
+        self.take_requests()
+
+    def take_requests(self):
         while b"\n" in self.inbox:
             line, self.inbox = self.inbox.split(b"\n", 1)
             if line.strip():
@@ -168,7 +128,7 @@ class Helper:
             request = json.loads(line.decode("utf-8"))
             op = request["op"]
         except (ValueError, KeyError, TypeError) as exc:
-            write_frame({"op": "error", "id": None, "message": "unreadable request: %s" % exc})
+            self.send(None, {"op": "error", "id": None, "message": "unreadable request: %s" % exc})
             return
         if op == "run":
             self.start(request)
@@ -177,7 +137,7 @@ class Helper:
             if job is not None and not job.exited:
                 job.terminate(time.monotonic(), self)
         else:
-            write_frame({"op": "error", "id": request.get("id"), "message": "unknown op %r" % (op,)})
+            self.send(request.get("id"), {"op": "error", "id": request.get("id"), "message": "unknown op %r" % (op,)})
 
     def start(self, request):
         rid = request.get("id")
@@ -188,18 +148,19 @@ class Helper:
                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
         except (OSError, ValueError, TypeError, KeyError) as exc:
             why, message = start_error(cwd, exc)
-            write_frame({"op": "exit", "id": rid, "code": START_FAILED, "signal": None, "timed_out": False,
-                         "dropped": [0, 0], "error": message, FAILED_FIELD: why})
+            self.send(rid, {"op": "exit", "id": rid, "code": START_FAILED, "signal": None, "timed_out": False,
+                            "dropped": [0, 0], "error": message, FAILED_FIELD: why})
             return
         job = Job(rid, proc, request, time.monotonic())
         self.jobs[rid] = job
         for stream, pipe in ((1, proc.stdout), (2, proc.stderr)):
             fd = os.dup(pipe.fileno())  # close_pipe closes this copy, never the fd the pipe object closes on del
             os.set_blocking(fd, False)
+            widen_pipe(fd)
             job.fds[fd] = stream
             self.by_fd[fd] = job
             self.selector.register(fd, selectors.EVENT_READ)
-        write_frame({"op": "started", "id": rid, "pid": proc.pid})
+        self.send(rid, {"op": "started", "id": rid, "pid": proc.pid})
 
     # --- output ---------------------------------------------------------------------------------
     def on_pipe(self, fd):
@@ -215,11 +176,11 @@ class Helper:
             return
         stream = job.fds[fd]
         room = max(0, job.cap - job.sent[stream])
-        keep = chunk[:room]
+        keep = chunk if len(chunk) <= room else chunk[:room]
         job.dropped[stream] += len(chunk) - len(keep)
         if keep:
             job.sent[stream] += len(keep)
-            write_frame({"op": "out", "id": job.id, "fd": stream, "data": base64.b64encode(keep).decode("ascii")})
+            write_frame(self.out, *encode_output(STDOUT if stream == 1 else STDERR, job.id, keep))
 
     def close_pipe(self, job, fd):
         self.selector.unregister(fd)
@@ -272,69 +233,44 @@ class Helper:
             self.sweep(job)
         del self.jobs[job.id]
         sig = -code if code < 0 else None
-        write_frame({"op": "exit", "id": job.id, "code": 128 + sig if sig else code, "signal": sig,
-                     "timed_out": job.timed_out, "dropped": [job.dropped[1], job.dropped[2]], "error": None})
-
-    # --- containment --------------------------------------------------------------------------
-    def adopted(self):
-        """Children of the helper that are no command's shell: what ended commands left behind."""
-        me, tops = os.getpid(), set(job.proc.pid for job in self.jobs.values())
-        kids = set()
-        try:
-            with open("/proc/%d/task/%d/children" % (me, me)) as listing:
-                kids = set(int(pid) for pid in listing.read().split())
-        except OSError:
-            kids = set(pid for pid, stat in process_table().items() if stat[1] == me)
-        orphans = set()
-        for pid in kids - tops:
-            stat = read_stat(pid)
-            if stat is not None and stat[0] in ("Z", "X"):
-                reap(pid)
-            elif stat is not None:
-                orphans.add(pid)
-        return orphans
-
-    def tree(self, job):
-        """The command's processes: its group and session, its tree, and orphans the helper adopted.
-
-        An orphan still in another running command's session or group is that command's, and is
-        left to it; one that also left its session and group cannot be told apart, and goes.
-        """
-        table = process_table()
-        others = set(other.pgid for other in self.jobs.values() if other is not job)
-        orphans = [pid for pid in self.adopted() if pid in table and not others & set(table[pid][2:4])]
-        roots = orphans if job.proc.returncode is not None else [job.proc.pid] + orphans  # reaped: pid is free
-        found = tree_of(table, roots, [job.pgid])
-        return found - {os.getpid()} - others
-
-    def anything_left(self, job):
-        try:
-            os.killpg(job.pgid, 0)
-            return True
-        except OSError:
-            return bool(self.subreaper and self.adopted())
-
-    def sweep(self, job):
-        kill_group(job.pgid, signal.SIGKILL)
-        if self.subreaper:
-            freeze_and_kill(lambda: self.tree(job))
+        self.send(job.id, {"op": "exit", "id": job.id, "code": 128 + sig if sig else code, "signal": sig,
+                           "timed_out": job.timed_out, "dropped": [job.dropped[1], job.dropped[2]], "error": None})
 
     def next_timeout(self, now):
         timers = [t for t in (job.next_timer() for job in self.jobs.values()) if t is not None]
         return max(0.0, min(timers) - now) if timers else None
 
+    def send(self, rid, message):
+        write_frame(self.out, *encode_control(rid, message))
+
     # --- main loop ------------------------------------------------------------------------------
+    def open(self):
+        """Read the `open` request; connect to the host's socket if it names one; say hello on stdout."""
+        request, self.inbox = read_first_line()
+        if request is None:
+            return False
+        why = None
+        widen_pipe(1)  # when stdout is a pipe (srt mode; inside docker, the pipe to the engine's shim)
+        if request.get("socket"):
+            self.sock, why = connect(request["socket"], request.get("token") or "")
+            if self.sock is not None:
+                self.out = self.sock.fileno()
+        write_line({"op": "hello", "pid": os.getpid(), "protocol": PROTOCOL,
+                    "python": "%d.%d.%d" % sys.version_info[:3], "socket": self.sock is not None, "socket_error": why})
+        return True
+
     def serve(self):
         wake_r, wake_w = os.pipe()
         os.set_blocking(wake_r, False)
         os.set_blocking(wake_w, False)
         signal.signal(signal.SIGCHLD, lambda *_: None)
         signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
+        if not self.open():
+            return
         self.selector.register(0, selectors.EVENT_READ)
         self.selector.register(wake_r, selectors.EVENT_READ)
-        write_frame({"op": "hello", "pid": os.getpid(), "protocol": PROTOCOL,
-                     "python": "%d.%d.%d" % sys.version_info[:3]})
         try:
+            self.take_requests()  # any that came with the `open` request
             while self.running:
                 events = self.selector.select(self.next_timeout(time.monotonic()))
                 for key, _ in events:
@@ -349,40 +285,7 @@ class Helper:
                 self.run_timers(now)
                 self.finish_done()
         finally:
-            self.shutdown()
-
-    def shutdown(self):
-        for job in self.jobs.values():
-            kill_group(job.pgid, signal.SIGKILL)
-        if self.subreaper:
-            me = os.getpid()
-            freeze_and_kill(lambda: tree_of(process_table(), [me], [job.pgid for job in self.jobs.values()]) - {me})
-        for job in self.jobs.values():
-            try:
-                job.proc.wait()
-            except OSError:
-                pass
-
-
-def drain(fd):
-    try:
-        while os.read(fd, 4096):
-            pass
-    except OSError:
-        pass  # empty (EAGAIN)
-
-
-def reap(pid):
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except OSError:
-        pass
-
-
-def start_error(cwd, exc):
-    if isinstance(exc, OSError) and exc.filename == cwd:
-        return FAILED_WORK_DIR, CWD_FAILED_PREFIX + "%s: %s" % (cwd, exc.strerror or exc)
-    return FAILED_START, "mgexec: cannot start the command: %s" % (exc,)
+            self.kill_everything()
 
 
 def main():
@@ -392,7 +295,7 @@ def main():
         signal.signal(signum, lambda *_: None)
     try:
         Helper().serve()
-    except BrokenPipeError:
+    except (BrokenPipeError, ConnectionResetError):
         pass  # the host went away: the groups are already killed
 
 

@@ -43,5 +43,8 @@ class SandboxChannel(ExecChannel):
     def _spawn_error(self, exc: OSError, argv: list[str]) -> MgexecError:
         return SandboxUnavailable(spawn_error(argv[0], exc))
 
+    async def _listener(self) -> None:
+        """None: the sandbox's helper is a child of this process, its stdio already a plain pipe."""
+
     def _kill_orphans(self, pids: list[int]) -> None:
         """Nothing to do: the sandbox's PID namespace ended with its helper, and everything in it."""
