@@ -18,11 +18,10 @@ import anyio.to_thread
 from anyio.streams.memory import MemoryObjectReceiveStream
 from mcp.shared.message import SessionMessage
 
-F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)  # Linux
-PIPE_BYTES = 1 << 20  # fewer wake-ups per megabyte for both ends; the kernel may grant less
 ESCAPE_FROM_BYTES = 1 << 20  # below this the client's line reader does little work either way
 _ASTRAL = re.compile(rb"[\xf0-\xf4]")  # lead byte of a code point above U+FFFF
 _WIDE = re.compile(rb"[\xc4-\xef]")  # lead byte of a code point from U+0100 to U+FFFF
+_CONTINUATION_BYTES = bytes(range(0x80, 0xC0))
 
 
 def claim_stdout() -> tuple[int, Callable[[], None]]:
@@ -38,10 +37,6 @@ def claim_stdout() -> tuple[int, Callable[[], None]]:
         null = os.open(os.devnull, os.O_WRONLY)
         os.dup2(null, 1)
         os.close(null)
-    try:
-        fcntl.fcntl(private, F_SETPIPE_SZ, PIPE_BYTES)
-    except OSError:
-        pass  # not a pipe, or over the limit for this user: the default size only costs wake-ups
 
     def restore() -> None:
         try:
@@ -69,7 +64,8 @@ def message_line(message) -> bytes:
     if width == 1:
         return data
     escaped = serializer.to_json(message, by_alias=True, exclude_unset=True, ensure_ascii=True)
-    return escaped if 2 * len(escaped) <= width * len(data.decode("utf-8")) else data
+    characters = len(data.translate(None, _CONTINUATION_BYTES))  # no decoded copy at 4 bytes a character
+    return escaped if 2 * len(escaped) <= width * characters else data
 
 
 def write_line(fd: int, data: bytes) -> None:
