@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import re
 from collections.abc import Callable
 
 import anyio
@@ -19,9 +18,8 @@ from anyio.streams.memory import MemoryObjectReceiveStream
 from mcp.shared.message import SessionMessage
 
 ESCAPE_FROM_BYTES = 1 << 20  # below this the client's line reader does little work either way
-_ASTRAL = re.compile(rb"[\xf0-\xf4]")  # lead byte of a code point above U+FFFF
-_WIDE = re.compile(rb"[\xc4-\xef]")  # lead byte of a code point from U+0100 to U+FFFF
-_CONTINUATION_BYTES = bytes(range(0x80, 0xC0))
+# UTF-8 lead bytes: of U+0080-U+00FF, U+0100-U+07FF, U+0800-U+FFFF and U+10000 up.
+_LEAD_BYTES = (bytes(range(0xC2, 0xC4)), bytes(range(0xC4, 0xE0)), bytes(range(0xE0, 0xF0)), bytes(range(0xF0, 0xF5)))
 
 
 def claim_stdout() -> tuple[int, Callable[[], None]]:
@@ -50,22 +48,29 @@ def claim_stdout() -> tuple[int, Callable[[], None]]:
 def message_line(message) -> bytes:
     """message as the JSON the SDK's writer would send (same options), without the newline.
 
-    A large line with a few characters above U+00FF is sent with its non-ASCII characters as \\u
-    escapes: the same JSON value, but the SDK's client then holds the line as one byte per
-    character instead of two or four, and its line reader copies the whole growing line once per
-    64 KiB read. Only when that at least halves what the client holds: dense non-ASCII text
-    (CJK, say) grows on escaping, and stays as it is.
+    A large line may go with its non-ASCII characters as \\u escapes instead: the same JSON value.
+    The SDK's client reads 64 KiB at a time and copies the whole line so far on every read, so
+    its work grows with the bytes on the wire times the memory it holds the line in, and a
+    single character above U+00FF makes it hold every character in 2 bytes, one above U+FFFF
+    in 4. Escaping pays for mostly-ASCII text with a few such characters; dense non-ASCII text
+    (CJK, say) grows too much on escaping, and goes as it is.
     """
     serializer = type(message).__pydantic_serializer__
     data = serializer.to_json(message, by_alias=True, exclude_unset=True)
-    if len(data) < ESCAPE_FROM_BYTES or data.isascii():
+    if len(data) < ESCAPE_FROM_BYTES or data.isascii() or not _escaping_pays(data):
         return data
-    width = 4 if _ASTRAL.search(data) else 2 if _WIDE.search(data) else 1
+    return serializer.to_json(message, by_alias=True, exclude_unset=True, ensure_ascii=True)
+
+
+def _escaping_pays(data: bytes) -> bool:
+    """Whether escaping at least halves the client's work on this UTF-8 line (see message_line)."""
+    latin1, wide2, wide3, astral = (len(data) - len(data.translate(None, leads)) for leads in _LEAD_BYTES)
+    width = 4 if astral else 2 if wide2 or wide3 else 1
     if width == 1:
-        return data
-    escaped = serializer.to_json(message, by_alias=True, exclude_unset=True, ensure_ascii=True)
-    characters = len(data.translate(None, _CONTINUATION_BYTES))  # no decoded copy at 4 bytes a character
-    return escaped if 2 * len(escaped) <= width * characters else data
+        return False  # the client holds Latin-1 text at one byte a character already
+    characters = len(data) - latin1 - wide2 - 2 * wide3 - 3 * astral
+    escaped = len(data) + 4 * (latin1 + wide2) + 3 * wide3 + 8 * astral  # \uXXXX, or two for U+10000 up
+    return 2 * escaped * escaped <= len(data) * width * characters
 
 
 def write_line(fd: int, data: bytes) -> None:
