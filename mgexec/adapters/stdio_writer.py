@@ -16,6 +16,7 @@ import anyio.lowlevel
 import anyio.to_thread
 from anyio.streams.memory import MemoryObjectReceiveStream
 from mcp.shared.message import SessionMessage
+from pydantic import BaseModel
 
 ESCAPE_FROM_BYTES = 1 << 20  # below this the client's line reader does little work either way
 # UTF-8 lead bytes: of U+0080-U+00FF, U+0100-U+07FF, U+0800-U+FFFF and U+10000 up.
@@ -45,7 +46,7 @@ def claim_stdout() -> tuple[int, Callable[[], None]]:
     return private, restore
 
 
-def message_line(message) -> bytes:
+def message_line(message: BaseModel) -> bytes:
     """message as the JSON the SDK's writer would send (same options), without the newline.
 
     A large line may go with its non-ASCII characters as \\u escapes instead: the same JSON value.
@@ -85,7 +86,7 @@ def write_line(fd: int, data: bytes) -> None:
             parts[0] = parts[0][written:]
 
 
-def send_line(fd: int, message) -> None:
+def send_line(fd: int, message: BaseModel) -> None:
     write_line(fd, message_line(message))
 
 
