@@ -58,7 +58,13 @@ def encodable_tree(value):
 def encodable(text: object) -> str:
     """text as it can travel in a UTF-8 JSON reply: an unpaired surrogate is shown as its escape."""
     text = text if isinstance(text, str) else repr(text)
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")  # fails only on a lone surrogate; far cheaper than the round trip below
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def from_process(out: ProcessOutput, command: str, work_dir: str, timeout: float) -> ExecResult:

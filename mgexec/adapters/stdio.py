@@ -1,10 +1,11 @@
-"""The stdio transport: the SDK's stdio_server, plus a JSON-RPC error reply for every line it cannot read.
+"""The stdio transport: the SDK's stdio_server contract, plus a JSON-RPC error reply for every line it cannot read.
 
 The SDK drops a line that is not a valid JSON-RPC message without answering, so a client that
 sent a request in it (a string with an unpaired surrogate escape, `"\\ud800"`, is enough) waits
 forever. Here every such line is answered: -32700 when it is not JSON, -32600 when it is JSON but
 no valid message, -32602 when a request's parameters hold text that is not valid Unicode; the
-request's id is kept whenever it can be read, so the client's call ends.
+request's id is kept whenever it can be read, so the client's call ends. Each line is parsed once
+(the SDK's reader parsed it again), and replies go out through stdio_writer.
 """
 
 from __future__ import annotations
@@ -19,10 +20,13 @@ from io import TextIOWrapper
 
 import anyio
 import anyio.from_thread
+import anyio.lowlevel
+import anyio.to_thread
 import mcp_types as types
-from mcp.server.stdio import stdio_server
+from anyio.streams.memory import MemoryObjectSendStream
 from mcp.shared.message import SessionMessage
 
+from mgexec.adapters.stdio_writer import claim_stdout, write_messages
 from mgexec.policy.inputs import unpaired_surrogate
 from mgexec.result import encodable
 
@@ -47,12 +51,12 @@ class _CheckedLines:
         self._reply_stream = write_stream
         self._ready.set()
 
-    def readline(self) -> str:  # runs in a worker thread (anyio.wrap_file)
+    def next_message(self) -> types.JSONRPCMessage | None:  # runs in a worker thread; None at end of input
         while True:
             line = self._raw.readline(MAX_MESSAGE_CHARS + 1)
             if not line or not line.strip():
                 if not line:
-                    return line
+                    return None
                 continue
             if len(line) > MAX_MESSAGE_CHARS and not line.endswith("\n"):
                 self._skip_rest_of_line()
@@ -62,8 +66,7 @@ class _CheckedLines:
                     "in a file in the workspace.")))
                 continue
             try:
-                types.jsonrpc_message_adapter.validate_json(line, by_name=False)
-                return line
+                return types.jsonrpc_message_adapter.validate_json(line, by_name=False)
             except ValueError:
                 self._answer(error_reply(line))
 
@@ -143,10 +146,30 @@ def _claim_stdin():
     return os.fdopen(private, "rb", closefd=False)
 
 
+async def _read_messages(lines: _CheckedLines, messages: MemoryObjectSendStream) -> None:
+    try:
+        async with messages:
+            while (message := await anyio.to_thread.run_sync(lines.next_message)) is not None:
+                await messages.send(SessionMessage(message))
+    except anyio.ClosedResourceError:
+        await anyio.lowlevel.checkpoint()
+
+
 @asynccontextmanager
 async def checked_stdio_server():
-    """stdio_server() whose reader answers malformed lines with JSON-RPC errors."""
+    """Like the SDK's stdio_server(): fd 0 and 1 are claimed, the session gets (read_stream, write_stream).
+
+    The reader answers malformed lines with JSON-RPC errors; fd 1 points back at the wire on exit.
+    """
     lines = _CheckedLines(TextIOWrapper(_claim_stdin(), encoding="utf-8", errors="replace"))
-    async with stdio_server(stdin=anyio.wrap_file(lines)) as (read_stream, write_stream):
-        lines.reply_through(write_stream)
-        yield read_stream, write_stream
+    wire, restore_stdout = claim_stdout()
+    read_writer, read_stream = anyio.create_memory_object_stream[SessionMessage | Exception](0)
+    write_stream, write_reader = anyio.create_memory_object_stream[SessionMessage](0)
+    lines.reply_through(write_stream)
+    try:
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(_read_messages, lines, read_writer)
+            tasks.start_soon(write_messages, write_reader, wire)
+            yield read_stream, write_stream
+    finally:
+        restore_stdout()
