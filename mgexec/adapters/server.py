@@ -14,16 +14,15 @@ import os
 import signal
 import sys
 
-from typing import Any, Awaitable, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, TypeVar
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import ToolAnnotations
 
 from mgexec import __version__
+from mgexec.adapters.deferred import DeferredExecutor, StartAfterHandshake
 from mgexec.config import ExecConfig
 from mgexec.errors import MgexecError
-from mgexec.executors import Executor, make_executor
-from mgexec.adapters.http import HttpAccess, HttpOptions, HttpServer
 from mgexec.result import ExecResult, encodable, encodable_tree, rejected
 from mgexec.shells.results import (
     InputAnswer,
@@ -35,6 +34,10 @@ from mgexec.shells.results import (
     StatusAnswer,
 )
 from mgexec.adapters.stdio import checked_stdio_server
+
+if TYPE_CHECKING:  # the executor, the policy and the HTTP transport load only when used (see serve_async)
+    from mgexec.adapters.http import HttpOptions, HttpServer
+    from mgexec.executors import Executor
 
 log = logging.getLogger("mgexec.adapters.server")
 AnswerT = TypeVar("AnswerT", StartAnswer, OutputAnswer, StatusAnswer, KillAnswer, ListAnswer, InputAnswer)
@@ -169,19 +172,20 @@ def _register_shell_tools(server: MCPServer, executor: Executor, where: str) -> 
 async def serve_async(config: ExecConfig, transport: str = "stdio", http: HttpOptions | None = None,
                       pending: str | None = None) -> None:
     """Serve until stdin closes or a signal; `pending` is why the implicit workspace cannot serve (roots may fix it)."""
-    # Checked before the executor opens, so a refused bind or token creates no container.
-    access = HttpAccess.prepare(http or HttpOptions()) if transport != "stdio" else None
-    executor = make_executor(config)
-    await executor.open()
+    access = None
+    if transport != "stdio":  # checked before the executor opens, so a refused bind or token creates no container
+        from mgexec.adapters.http import HttpAccess, HttpOptions
+
+        access = HttpAccess.prepare(http or HttpOptions())
 
     async def log_progress(elapsed: float, message: str) -> None:
         log.warning("%s", message)
 
-    # Preinstall can take minutes: serve meanwhile (clients time out on a slow handshake);
-    # commands wait for it and report its progress.
-    executor.prepare_in_background(log_progress)
-    executor.gate.checker.warm()  # the first call then finds a policy worker ready
+    # The executor is made and opened once the handshake is answered (clients time out on a slow one);
+    # commands wait for it, and for preinstall, reporting its progress.
+    executor = DeferredExecutor(config, log_progress)
     server = build_server(executor, **(access.server_options() if access else {}))
+    server.middleware.append(StartAfterHandshake(executor))
     if access is None and config.mode == "local" and config.workspace_implicit:
         from mgexec.adapters.roots import RootsBinder
 
