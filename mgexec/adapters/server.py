@@ -36,7 +36,7 @@ from mgexec.shells.results import (
 from mgexec.adapters.stdio import checked_stdio_server
 
 if TYPE_CHECKING:  # the executor, the policy and the HTTP transport load only when used (see serve_async)
-    from mgexec.adapters.http import HttpOptions, HttpServer
+    from mgexec.adapters.http import HttpAccess, HttpOptions, HttpServer
     from mgexec.executors import Executor
 
 log = logging.getLogger("mgexec.adapters.server")
@@ -169,6 +169,23 @@ def _register_shell_tools(server: MCPServer, executor: Executor, where: str) -> 
                                                                     control=control))
 
 
+def server_for(config: ExecConfig, access: HttpAccess | None = None,
+               pending: str | None = None) -> tuple[MCPServer, DeferredExecutor]:
+    """The server with its tools, and its executor, which is made and opened once the handshake is answered
+    (clients time out on a slow one); commands wait for it, and for preinstall, reporting its progress."""
+    async def log_progress(elapsed: float, message: str) -> None:
+        log.warning("%s", message)
+
+    executor = DeferredExecutor(config, log_progress)
+    server = build_server(executor, **(access.server_options() if access else {}))
+    server.middleware.append(StartAfterHandshake(executor))
+    if access is None and config.mode == "local" and config.workspace_implicit:
+        from mgexec.adapters.roots import RootsBinder
+
+        server.middleware.append(RootsBinder(executor, pending))
+    return server, executor
+
+
 async def serve_async(config: ExecConfig, transport: str = "stdio", http: HttpOptions | None = None,
                       pending: str | None = None) -> None:
     """Serve until stdin closes or a signal; `pending` is why the implicit workspace cannot serve (roots may fix it)."""
@@ -178,18 +195,7 @@ async def serve_async(config: ExecConfig, transport: str = "stdio", http: HttpOp
 
         access = HttpAccess.prepare(http or HttpOptions())
 
-    async def log_progress(elapsed: float, message: str) -> None:
-        log.warning("%s", message)
-
-    # The executor is made and opened once the handshake is answered (clients time out on a slow one);
-    # commands wait for it, and for preinstall, reporting its progress.
-    executor = DeferredExecutor(config, log_progress)
-    server = build_server(executor, **(access.server_options() if access else {}))
-    server.middleware.append(StartAfterHandshake(executor))
-    if access is None and config.mode == "local" and config.workspace_implicit:
-        from mgexec.adapters.roots import RootsBinder
-
-        server.middleware.append(RootsBinder(executor, pending))
+    server, executor = server_for(config, access, pending)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
