@@ -28,6 +28,7 @@ class DeferredExecutor:
         self._refusal: str | None = None  # set by confine() (MCP roots) before or after the executor exists
         self._executor: Executor | None = None
         self._starting: asyncio.Task | None = None
+        self._closed = False  # nothing starts once closing began: what it made would outlive close()
 
     def start(self) -> asyncio.Task:
         """Begin making and opening the executor (once); the task's result is the open executor."""
@@ -37,7 +38,7 @@ class DeferredExecutor:
         return self._starting
 
     def start_later(self, delay: float) -> None:
-        asyncio.get_running_loop().call_later(delay, self.start)
+        asyncio.get_running_loop().call_later(delay, lambda: self._closed or self.start())
 
     async def _open(self) -> Executor:
         from mgexec.executors import make_executor
@@ -46,13 +47,19 @@ class DeferredExecutor:
         if self._refusal is not None:
             self._confine_now(executor)
         await executor.open()
-        # Preinstall can take minutes: commands wait for it and report its progress.
-        executor.prepare_in_background(self._on_setup)
-        executor.gate.checker.warm()  # the first call then finds a policy worker ready
+        try:
+            # Preinstall can take minutes: commands wait for it and report its progress.
+            executor.prepare_in_background(self._on_setup)
+            executor.gate.checker.warm()  # the first call then finds a policy worker ready
+        except BaseException:
+            await executor.close()  # close() only closes an executor whose start succeeded
+            raise
         return executor
 
     async def ready(self) -> Executor:
         """The open executor; the MgexecError that stopped it from opening otherwise."""
+        if self._closed and self._starting is None:
+            raise MgexecError("The server is shutting down; nothing was started for this call.")
         return await asyncio.shield(self.start())
 
     def confine(self, config: ExecConfig, refusal: str | None = None) -> None:
@@ -87,6 +94,7 @@ class DeferredExecutor:
 
     async def close(self) -> None:
         """Release what the start made; a start under way is let finish first, so nothing it made is left behind."""
+        self._closed = True
         if self._starting is None:
             return
         try:
