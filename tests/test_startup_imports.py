@@ -11,8 +11,11 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from mcp.client import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
+
+from dockerutil import docker_binary, require_engine
 
 # What a local `exec` never needs: the MCP SDK and its web stack, the server, docker mode, srt mode, background shells.
 NOT_FOR_EXEC = ("mcp", "starlette", "uvicorn", "mgexec.adapters.server", "mgexec.adapters.http", "mgexec.docker",
@@ -22,6 +25,8 @@ NOT_FOR_EXEC = ("mcp", "starlette", "uvicorn", "mgexec.adapters.server", "mgexec
 NOT_FOR_TOOLS_LIST = ("mgexec.executors", "mgexec.policy.rules", "mgexec.policy.checker",
                       "mgexec.deployments", "mgexec.runtimes", "mgexec.docker", "mgexec.sandbox", "mgexec.shells.manager",
                       "yaml")  # (uvicorn and starlette: the SDK's MCPServer imports them itself)
+ABSENT_IMAGE = "mgexec-test/absent-on-purpose:1"
+MGEXEC = str(Path(sys.executable).parent / "mgexec")
 ENV = {k: v for k, v in os.environ.items() if not k.startswith(("MGEXEC_", "PYTHON"))}
 
 
@@ -105,3 +110,24 @@ async def test_the_executor_starts_after_the_handshake_without_a_command(tmp_pat
                 assert "mgexec.executors.local" in imported(log.read_text())
                 result = await session.call_tool("execute_command", {"command": "pwd"})
     assert result.structured_content["stdout"] == f"{Path(tmp_path).resolve()}\n"
+
+
+@pytest.mark.docker
+async def test_a_container_that_cannot_be_made_is_said_on_stderr_and_answers_every_call(tmp_path):
+    """The handshake no longer waits for the container, so its failure reaches the client in each call's answer."""
+    require_engine()
+    (tmp_path / "c.yaml").write_text(f"agent:\n  id: broken\n  backend:\n    cwd: ws\n    command_line_execution_mode: "
+                                     f"docker\n    command_line_docker_image: {ABSENT_IMAGE}\n"
+                                     f"    command_line_docker_binary: {docker_binary()}\n")
+    log = tmp_path / "stderr.log"
+    params = StdioServerParameters(command=MGEXEC, args=["serve", "--config", "c.yaml"], cwd=str(tmp_path))
+    with log.open("w") as errlog:
+        async with stdio_client(params, errlog=errlog) as (read, write):
+            async with ClientSession(read, write) as session:
+                await session.initialize()
+                assert len((await session.list_tools()).tools) == 7
+                ran = (await session.call_tool("execute_command", {"command": "true"})).structured_content
+                listed = (await session.call_tool("list_background_shells", {})).structured_content
+    assert ran["success"] is False and ran["exit_code"] == -1 and ABSENT_IMAGE in ran["stderr"]
+    assert listed["success"] is False and listed["error"] == ran["stderr"]
+    assert f"mgexec: {ran['stderr']}" in log.read_text()
