@@ -4,6 +4,7 @@ mode's modules (docker, the sandbox) load then, so a client's initialize and too
 from __future__ import annotations
 
 import asyncio
+import importlib
 import sys
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -14,7 +15,10 @@ if TYPE_CHECKING:
     from mgexec.config import ExecConfig
     from mgexec.executors import Executor, ProgressCallback
 
-AFTER_LISTING = 0.05  # seconds after tools/list before the start: the answer is written out first
+AFTER_LISTING = 0.1  # seconds after tools/list before the start: the answer is written out first
+# The executor's module per mode, imported in a thread: the loop goes on answering meanwhile (the GIL is
+# handed over every few milliseconds), where an import on the loop would stall it for the whole import.
+MODE_MODULES = {"docker": "mgexec.executors.docker", "srt": "mgexec.executors.sandbox", "local": "mgexec.executors.local"}
 AFTER_HANDSHAKE = 1.0  # a client that never lists tools still gets a warm executor this soon
 
 
@@ -41,6 +45,7 @@ class DeferredExecutor:
         asyncio.get_running_loop().call_later(delay, lambda: self._closed or self.start())
 
     async def _open(self) -> Executor:
+        await asyncio.to_thread(importlib.import_module, MODE_MODULES.get(self.config.mode, "mgexec.executors"))
         from mgexec.executors import make_executor
 
         executor = self._executor = make_executor(self.config)
