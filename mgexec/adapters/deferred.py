@@ -48,7 +48,7 @@ class DeferredExecutor:
         await asyncio.to_thread(importlib.import_module, MODE_MODULES.get(self.config.mode, "mgexec.executors"))
         from mgexec.executors import make_executor
 
-        executor = self._executor = make_executor(self.config)
+        executor = self._executor = make_executor(self.config)  # the confined config, if confine() came first
         if self._refusal is not None:
             self._confine_now(executor)
         await executor.open()
@@ -77,8 +77,7 @@ class DeferredExecutor:
         from mgexec.adapters.gates import gate_for
 
         executor.config = self.config
-        if self._refusal is not None or executor.gate.config is not self.config:
-            executor.gate = gate_for(self.config, self._refusal)
+        executor.gate = gate_for(self.config, self._refusal)
 
     async def execute(self, command: str, timeout: float | None = None, work_dir: str | None = None,
                       on_progress: ProgressCallback | None = None) -> ExecResult:
