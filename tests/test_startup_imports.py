@@ -23,7 +23,8 @@ NOT_FOR_EXEC = ("mcp", "starlette", "uvicorn", "mgexec.adapters.server", "mgexec
                 "mgexec.shells.manager", "yaml")
 # What tools/list never needs: the executor and everything under it.
 NOT_FOR_TOOLS_LIST = ("mgexec.executors", "mgexec.policy.rules", "mgexec.policy.checker",
-                      "mgexec.deployments", "mgexec.runtimes", "mgexec.docker", "mgexec.sandbox", "mgexec.shells.manager",
+                      "mgexec.deployments", "mgexec.runtimes", "mgexec.docker", "mgexec.sandbox",
+                      "mgexec.shells.manager",
                       "yaml")  # (uvicorn and starlette: the SDK's MCPServer imports them itself)
 ABSENT_IMAGE = "mgexec-test/absent-on-purpose:1"
 MGEXEC = str(Path(sys.executable).parent / "mgexec")
@@ -64,7 +65,8 @@ def test_exec_imports_no_server_container_or_sandbox_modules(tmp_path):
 
 
 def test_exec_with_a_config_file_still_reads_it(tmp_path):
-    (tmp_path / "c.yaml").write_text("agent:\n  id: one\n  backend:\n    cwd: ws\n    command_line_default_timeout: 7\n")
+    (tmp_path / "c.yaml").write_text("agent:\n  id: one\n  backend:\n    cwd: ws\n"
+                                     "    command_line_default_timeout: 7\n")
     proc, modules = run_cli(tmp_path, "exec", "--config", "c.yaml", "--json", "--", "pwd")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["stdout"] == f"{tmp_path / 'ws'}\n"

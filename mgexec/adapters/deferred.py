@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 AFTER_LISTING = 0.1  # seconds after tools/list before the start: the answer is written out first
 # The executor's module per mode, imported in a thread: the loop goes on answering meanwhile (the GIL is
 # handed over every few milliseconds), where an import on the loop would stall it for the whole import.
-MODE_MODULES = {"docker": "mgexec.executors.docker", "srt": "mgexec.executors.sandbox", "local": "mgexec.executors.local"}
+MODE_MODULES = {"docker": "mgexec.executors.docker", "srt": "mgexec.executors.sandbox",
+                "local": "mgexec.executors.local"}
 AFTER_HANDSHAKE = 1.0  # a client that never lists tools still gets a warm executor this soon
 
 

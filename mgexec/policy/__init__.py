@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import importlib
 
-_HOMES = {"CommandPolicy": "rules", "ParseBudget": "budget", "PolicyBudgetExceeded": "budget", "Redirect": "shellcommand",
-          "ShellSyntaxError": "shelltokens", "SimpleCommand": "shellcommand", "check_command": "rules",
-          "compile_patterns": "rules", "parse_command_line": "shellwalker", "resolve_work_dir": "paths"}
+_HOMES = {"CommandPolicy": "rules", "ParseBudget": "budget", "PolicyBudgetExceeded": "budget",
+          "Redirect": "shellcommand", "ShellSyntaxError": "shelltokens", "SimpleCommand": "shellcommand",
+          "check_command": "rules", "compile_patterns": "rules", "parse_command_line": "shellwalker",
+          "resolve_work_dir": "paths"}
 __all__ = sorted(_HOMES)
 
 
