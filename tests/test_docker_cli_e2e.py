@@ -127,8 +127,9 @@ async def test_mcp_server_in_docker_mode(tmp_path):
     cfg = write_config(tmp_path, "mcp_docker")
     remove("massgen-mcp_docker")
     async with connect(tmp_path, "--config", cfg) as session:
+        # The container is made once the handshake is answered; the first command waits for it.
         data = await call(session, "execute_command", command="ls /sys/class/net; pwd")
-        assert exists("massgen-mcp_docker")  # made while the server answered, ready for the first command
+        assert exists("massgen-mcp_docker")
     assert data["stdout"] == f"lo\n{tmp_path / 'ws'}\n"
     assert await gone("massgen-mcp_docker", 5), "the server must remove its container when stdin closes"
 

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from mgexec.config.massgen_flags import FLAGS, MassGenFlags, first_unknown_option, split_massgen_flags
 from mgexec.errors import ConfigError
+
+if TYPE_CHECKING:
+    from mgexec.config.massgen_flags import MassGenFlags
 
 
 class ServeCommand(click.Command):
     """`serve` also takes MassGen's server flags (lists as MassGen passes them), and names an unknown option in one line."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        from mgexec.config.massgen_flags import FLAGS, first_unknown_option, split_massgen_flags  # only serve's path
+
         flags, rest = split_massgen_flags(args)
         known = {opt for param in self.get_params(ctx) for opt in (*param.opts, *param.secondary_opts)}
         if (unknown := first_unknown_option(rest, known)) is not None:

@@ -15,32 +15,19 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+from mgexec.adapters.deferred import DeferredExecutor
 from mgexec.config import ExecConfig
 from mgexec.config.models import ContextPath
 from mgexec.config.workspace import OVERRIDE, broad_reason, resolve_path
-from mgexec.errors import PolicyViolation
-from mgexec.executors.base import Executor, CommandGate
 
 GATED_TOOLS = frozenset({"execute_command", "start_background_shell"})
 ROOTS_TIMEOUT = 10.0
 NO_ROOTS = (" This client offers no MCP roots, so the current directory was the only candidate.")
 
 
-class RefusingGate(CommandGate):
-    """Confinement while no acceptable workspace is known: every command is refused with `reason`."""
-
-    def __init__(self, config: ExecConfig, reason: str) -> None:
-        super().__init__(config)
-        self.reason = reason
-
-    def approve(self, command: str, work_dir: str | None) -> Path:
-        raise PolicyViolation(self.reason)
-
-
-def confine(executor: Executor, config: ExecConfig, refusal: str | None = None) -> None:
+def confine(executor: DeferredExecutor, config: ExecConfig, refusal: str | None = None) -> None:
     """Point the executor's checks at `config`'s workspace and allowed paths (or refuse everything)."""
-    executor.config = config
-    executor.gate = CommandGate(config) if refusal is None else RefusingGate(config, refusal)
+    executor.confine(config, refusal)
 
 
 def say(message: str) -> None:
@@ -50,7 +37,7 @@ def say(message: str) -> None:
 class RootsBinder:
     """A ServerMiddleware (the SDK's public hook) that keeps the confinement equal to the client's roots."""
 
-    def __init__(self, executor: Executor, pending: str | None) -> None:
+    def __init__(self, executor: DeferredExecutor, pending: str | None) -> None:
         self.executor = executor
         self.base = executor.config  # the current directory as workspace, plus what the config allows
         self.pending = pending  # why the current directory cannot serve, if it cannot

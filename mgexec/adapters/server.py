@@ -14,16 +14,15 @@ import os
 import signal
 import sys
 
-from typing import Any, Awaitable, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, TypeVar
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import ToolAnnotations
 
 from mgexec import __version__
+from mgexec.adapters.deferred import DeferredExecutor, StartAfterHandshake
 from mgexec.config import ExecConfig
 from mgexec.errors import MgexecError
-from mgexec.executors import Executor, make_executor
-from mgexec.adapters.http import HttpAccess, HttpOptions, HttpServer
 from mgexec.result import ExecResult, encodable, encodable_tree, rejected
 from mgexec.shells.results import (
     InputAnswer,
@@ -35,6 +34,10 @@ from mgexec.shells.results import (
     StatusAnswer,
 )
 from mgexec.adapters.stdio import checked_stdio_server
+
+if TYPE_CHECKING:  # the executor, the policy and the HTTP transport load only when used (see serve_async)
+    from mgexec.adapters.http import HttpAccess, HttpOptions, HttpServer
+    from mgexec.executors import Executor
 
 log = logging.getLogger("mgexec.adapters.server")
 AnswerT = TypeVar("AnswerT", StartAnswer, OutputAnswer, StatusAnswer, KillAnswer, ListAnswer, InputAnswer)
@@ -166,28 +169,33 @@ def _register_shell_tools(server: MCPServer, executor: Executor, where: str) -> 
                                                                     control=control))
 
 
-async def serve_async(config: ExecConfig, transport: str = "stdio", http: HttpOptions | None = None,
-                      pending: str | None = None) -> None:
-    """Serve until stdin closes or a signal; `pending` is why the implicit workspace cannot serve (roots may fix it)."""
-    # Checked before the executor opens, so a refused bind or token creates no container.
-    access = HttpAccess.prepare(http or HttpOptions()) if transport != "stdio" else None
-    executor = make_executor(config)
-    opens_later = config.mode == "docker"  # the container is made while the server already answers
-    if not opens_later:
-        await executor.open()
-
+def server_for(config: ExecConfig, access: HttpAccess | None = None,
+               pending: str | None = None) -> tuple[MCPServer, DeferredExecutor]:
+    """The server with its tools, and its executor, which is made and opened once the handshake is answered
+    (clients time out on a slow one); commands wait for it, and for preinstall, reporting its progress."""
     async def log_progress(elapsed: float, message: str) -> None:
         log.warning("%s", message)
 
-    # Making the container and preinstall take from a second to minutes: serve meanwhile (clients time
-    # out on a slow handshake); commands wait for it and report its progress, or why it failed.
-    executor.prepare_in_background(log_progress, open_first=opens_later).add_done_callback(_log_start_failure)
-    executor.gate.checker.warm()  # the first call then finds a policy worker ready
+    executor = DeferredExecutor(config, log_progress)
     server = build_server(executor, **(access.server_options() if access else {}))
+    server.middleware.append(StartAfterHandshake(executor))
     if access is None and config.mode == "local" and config.workspace_implicit:
         from mgexec.adapters.roots import RootsBinder
 
         server.middleware.append(RootsBinder(executor, pending))
+    return server, executor
+
+
+async def serve_async(config: ExecConfig, transport: str = "stdio", http: HttpOptions | None = None,
+                      pending: str | None = None) -> None:
+    """Serve until stdin closes or a signal; `pending` is why the implicit workspace cannot serve (roots may fix it)."""
+    access = None
+    if transport != "stdio":  # checked before the executor opens, so a refused bind or token creates no container
+        from mgexec.adapters.http import HttpAccess, HttpOptions
+
+        access = HttpAccess.prepare(http or HttpOptions())
+
+    server, executor = server_for(config, access, pending)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -207,10 +215,6 @@ async def serve_async(config: ExecConfig, transport: str = "stdio", http: HttpOp
     log.info("stopping on signal")
     await _stop_transport(serving, http_server)
 
-
-def _log_start_failure(task: asyncio.Task) -> None:
-    if not task.cancelled() and (exc := task.exception()) is not None:
-        log.error("The environment could not be started, so every command will be refused: %s", exc)
 
 
 async def _stop_transport(serving: asyncio.Task, http_server: HttpServer | None) -> None:

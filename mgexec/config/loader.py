@@ -18,7 +18,6 @@ from mgexec.config.limits import MAX_LIST, check_path_text, short_repr
 from mgexec.config.models import ExecConfig
 from mgexec.config.sandbox import PATH_FIELDS
 from mgexec.config.workspace import resolve_path
-from mgexec.config.yamlload import read_config_yaml
 from mgexec.errors import ConfigError
 
 EXAMPLE_PREFIX = "@examples/"
@@ -53,6 +52,8 @@ def resolve_source(source: str) -> Path:
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
+    from mgexec.config.yamlload import read_config_yaml  # the YAML parser only for a file: the default needs none
+
     data = read_config_yaml(path)
     if not isinstance(data, dict):
         raise ConfigError(f"Config file {path} must hold a mapping with 'agent:' or 'agents:' at the top, "

@@ -10,9 +10,6 @@ from __future__ import annotations
 import re
 from typing import Literal, get_args
 
-import regex
-
-from mgexec import saferegex
 from mgexec.config.limits import MAX_NAME, MAX_PATTERN, short_repr
 from mgexec.errors import ConfigError
 
@@ -75,6 +72,10 @@ def vet_pattern(pattern: str, kind: str) -> str | None:
 
     The probe matches the way the policy will (`match` for deny, `fullmatch` for allow).
     """
+    import regex  # only a config with patterns pays for the regex engine
+
+    from mgexec import saferegex
+
     try:
         slow = saferegex.backtracking_input(pattern, "match" if kind == "deny" else "fullmatch")
     except regex.error as err:

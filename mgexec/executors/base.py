@@ -131,21 +131,15 @@ class Executor:
         """The slow part of starting (package preinstall); commands wait for it."""
         await self.deployment.prepare(on_progress)
 
-    def prepare_in_background(self, on_progress: ProgressCallback | None = None, *,
-                              open_first: bool = False) -> asyncio.Task:
-        """Run prepare() (after open() with `open_first`) while the caller goes on serving; execute() waits for
-        it, reporting progress, and a failure is every command's answer."""
+    def prepare_in_background(self, on_progress: ProgressCallback | None = None) -> asyncio.Task:
+        """Run prepare() while the caller goes on serving; execute() waits for it, reporting progress, and a
+        failure is every command's answer."""
         async def note(elapsed: float, message: str) -> None:
             self.preparing_message = message
             if on_progress is not None:
                 await on_progress(elapsed, message)
 
-        async def ready() -> None:
-            if open_first:
-                await self.open()
-            await self.prepare(note)
-
-        self._preparing = asyncio.create_task(ready())
+        self._preparing = asyncio.create_task(self.prepare(note))
         return self._preparing
 
     async def _wait_prepared(self, on_progress: ProgressCallback | None) -> str | None:

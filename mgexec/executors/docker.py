@@ -67,7 +67,7 @@ class DockerExecutor(Executor):
 
     async def execute(self, command: str, timeout: float | None = None, work_dir: str | None = None,
                       on_progress: ProgressCallback | None = None) -> ExecResult:
-        # A server opens the container in the background: wait for that first, then for MassGen's container.
+        # Preinstall first, then MassGen's container.
         why = await self._wait_prepared(on_progress) or await self._await_massgen(on_progress)
         if why is not None:
             return rejected(command, work_dir or str(self.config.workspace), why)
@@ -92,14 +92,6 @@ class DockerExecutor(Executor):
                 return str(exc)
         self._take_place_config()
         return None
-
-    def make_launcher(self):
-        # A shells' watchdog is told at its start which container to guard and whether to remove it: not
-        # before a server's background start has made it.
-        if self._preparing is not None and not self._preparing.done() and not self.deployment.running:
-            raise MgexecError("The agent's container is still being made, so there are no background shells yet; "
-                              "ask again in a moment (start_background_shell waits for the container by itself).")
-        return super().make_launcher()
 
     def _take_place_config(self) -> None:
         """An adopted container's mounts give the workspace and context paths: the gate checks against those."""

@@ -1,22 +1,22 @@
 """Guard rails checked before anything runs: the command policy (baseline, allow and deny lists on
-the parsed command line) and work_dir resolution."""
+the parsed command line) and work_dir resolution.
 
-from mgexec.policy.budget import ParseBudget, PolicyBudgetExceeded
-from mgexec.policy.paths import resolve_work_dir
-from mgexec.policy.rules import CommandPolicy, check_command, compile_patterns
-from mgexec.policy.shellcommand import Redirect, SimpleCommand
-from mgexec.policy.shellwalker import parse_command_line
-from mgexec.policy.shelltokens import ShellSyntaxError
+The public names load on first use, so that importing a light submodule (inputs, paths) does not
+import the parser and the rules: the MCP server's transport needs `inputs` before its handshake.
+"""
 
-__all__ = [
-    "CommandPolicy",
-    "ParseBudget",
-    "PolicyBudgetExceeded",
-    "Redirect",
-    "ShellSyntaxError",
-    "SimpleCommand",
-    "check_command",
-    "compile_patterns",
-    "parse_command_line",
-    "resolve_work_dir",
-]
+from __future__ import annotations
+
+import importlib
+
+_HOMES = {"CommandPolicy": "rules", "ParseBudget": "budget", "PolicyBudgetExceeded": "budget",
+          "Redirect": "shellcommand", "ShellSyntaxError": "shelltokens", "SimpleCommand": "shellcommand",
+          "check_command": "rules", "compile_patterns": "rules", "parse_command_line": "shellwalker",
+          "resolve_work_dir": "paths"}
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str):
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
