@@ -10,6 +10,7 @@ import statistics
 import sys
 
 from bench.context import OUTPUT_CAP, BenchContext, agent_id, check_ok
+from bench.mcp_linear import LinearClient
 from bench.mcp_rtt import remove_leftover, server_env, write_config
 from bench.peers import write_payload
 from bench.timing import BenchError, Row, mb_per_s, time_interleaved
@@ -44,21 +45,33 @@ async def _bench_mode(ctx: BenchContext, mode: str) -> list[Row]:
     direct = await (ctx.docker() if mode == "docker" else ctx.local())
     agent = agent_id()
     config = write_config(ctx, mode, agent, command_line_max_output_bytes=OUTPUT_CAP)
-    params = StdioServerParameters(command=sys.executable, args=["-m", "mgexec", "serve", "--config", str(config)],
-                                   cwd=str(ctx.workspace), env=server_env())
+    # A second server, its own agent, for the client that reads each line once.
+    linear_agent = agent_id()
+    linear_config = write_config(ctx, mode, linear_agent, command_line_max_output_bytes=OUTPUT_CAP)
+    argv = [sys.executable, "-m", "mgexec", "serve", "--config"]
+    params = StdioServerParameters(command=argv[0], args=[*argv[1:], str(config)], cwd=str(ctx.workspace),
+                                   env=server_env())
     rows: list[Row] = []
+    linear = None
     try:
+        linear = await LinearClient.start([*argv, str(linear_config)], str(ctx.workspace), server_env())
         async with stdio_client(params) as (read, write):
             async with ClientSession(read, write) as session:
                 await session.initialize()
                 for size in sizes_for(ctx):
                     command = f"cat {write_payload(ctx.workspace, size).name}"
-                    calls = {"mcp": mcp_call(session, command, size), "library": library_call(direct, command, size)}
+                    calls = {"mcp": mcp_call(session, command, size), "library": library_call(direct, command, size),
+                             "linear": linear_call(linear, command, size)}
                     samples = await time_interleaved(calls, runs_for(ctx, size), warmup=1)
                     rows += mcp_output_rows(mode, size, samples)
     finally:
+        if linear is not None:
+            await linear.close()
         config.unlink(missing_ok=True)
-        leftover = await remove_leftover(agent) if mode == "docker" else ""
+        linear_config.unlink(missing_ok=True)
+        leftover = ""
+        if mode == "docker":
+            leftover = " ".join(filter(None, [await remove_leftover(agent), await remove_leftover(linear_agent)]))
     if leftover:
         raise BenchError(leftover)
     return rows
@@ -72,6 +85,15 @@ def mcp_call(session, command: str, size: int):
             raise BenchError(f"`{command}` failed over MCP: {str(data or result.content)[:300]}")
         if data.get("truncated") or len(data.get("stdout", "")) != size:
             raise BenchError(f"`{command}` over MCP returned {len(data.get('stdout', ''))} of {size} characters")
+
+    return call
+
+
+def linear_call(client: LinearClient, command: str, size: int):
+    async def call() -> None:
+        data = (await client.call_tool("execute_command", {"command": command})).get("structuredContent") or {}
+        if not data.get("success") or data.get("truncated") or len(data.get("stdout", "")) != size:
+            raise BenchError(f"`{command}` over MCP (line-once client) returned {str(data)[:300]}")
 
     return call
 
@@ -100,4 +122,7 @@ def mcp_output_rows(mode: str, size: int, samples: dict[str, list[float]]) -> li
             metrics={"ratio": ratio, "bytes": size, "limit": LIMITS.get(size, 0.0)}),
         Row(f"{key}.lib", f"{what}: library `executor.execute`", tuple(samples["library"]),
             result=f"{mb_per_s(size, lib):.0f} MB/s", metrics={"bytes": size}),
+        Row(f"{key}.linear", f"{what}: MCP `execute_command`, a client reading each line once (bench/mcp_linear.py)",
+            tuple(samples["linear"]), result=f"{statistics.median(samples['linear']) / lib:.2f}× the library call: "
+            "the server's share; the rest of the SDK client's time is its line reader", metrics={"bytes": size}),
     ]
