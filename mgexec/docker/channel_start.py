@@ -45,7 +45,7 @@ class HelperBoot:
     def __init__(self, listener: SocketListener) -> None:
         self.listener = listener
         stem = listener.path.stem
-        self.program = listener.path.with_name(f"{stem}.py")
+        self.program = listener.path.with_name(f"mgexec-inside-{stem}.py")  # so `ps` says what it is
         self.token_file = listener.path.with_name(f"{stem}.token")
         # Connected (or given up): the token and program are no longer needed by anyone.
         listener.accepted.add_done_callback(lambda _: self.discard())
