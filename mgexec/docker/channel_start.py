@@ -74,7 +74,7 @@ class HelperBoot:
         def inside(path: Path) -> str:
             return shlex.quote(f"{INSIDE_DIR}/{path.name}")
 
-        script = (f"(python3 -I -u {inside(self.program)} {inside(self.listener.path)} {inside(self.token_file)} "
+        script = (f"(python3 -I -S -u {inside(self.program)} {inside(self.listener.path)} {inside(self.token_file)} "
                   '</dev/null >/dev/null &); exec "$@"')
         return ("/bin/sh", "-c", script, "sh", *image_command)
 

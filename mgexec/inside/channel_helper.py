@@ -2,7 +2,7 @@
 
 Injected by mgexec/docker/channel.py through one long-lived `docker exec -i ... python3`, whose stdin
 carries requests; with mgexec/inside/channel_jobs.py and mgexec/inside/wire.py it is one program, sent
-as one source. Or started with the container (mgexec/docker/channel_start.py): `python3 -I -u PROGRAM
+as one source. Or started with the container (mgexec/docker/channel_start.py): `python3 -I -S -u PROGRAM
 SOCKET TOKEN_FILE`, when both requests and frames go over the socket. Standard library only, Python 3.7+.
 
 Protocol (the format is mgexec/inside/wire.py). Requests are JSON lines on stdin: first `open` (socket,
