@@ -18,7 +18,7 @@ from dockerutil import docker_argv
 from mgexec.config import DEFAULT_IMAGE
 from mgexec.docker import channel_start
 from mgexec.docker.channel import ExecChannel
-from mgexec.docker.channel_socket import INSIDE_DIR, channel_dir
+from mgexec.docker.channel_socket import INSIDE_DIR, channel_dir, remove_dir
 from mgexec.docker.channel_start import HelperBoot
 from mgexec.docker.container import RUNTIME_COMMAND, ContainerManager, Owner, build_spec
 from mgexec.docker.credentials import resolve_env
@@ -161,6 +161,24 @@ async def test_a_host_process_without_the_token_cannot_take_the_first_connection
         for sock in intruders:
             sock.close()
         remove(name)
+
+
+async def test_a_boot_given_up_closes_a_connection_it_accepted_and_deletes_its_files(massgen_workspace):
+    # A start that went another way (the name was taken: the boot is dropped) must not leave an accepted
+    # connection open, nor the token readable, whoever connected.
+    _, spec, _ = _spec_and_secrets(massgen_workspace)
+    boot = await HelperBoot.prepare(spec.name)
+    try:
+        reader, writer = await asyncio.open_unix_connection(str(boot.listener.path))
+        writer.write(boot.listener.token)
+        await asyncio.wait_for(asyncio.shield(boot.listener.accepted), 10)
+        boot.discard()
+        assert await asyncio.wait_for(reader.read(16), 10) == b""
+        assert not boot.token_file.exists() and not boot.program.exists() and not boot.listener.path.exists()
+        writer.close()
+    finally:
+        boot.discard()
+        remove_dir(spec.name)
 
 
 async def test_a_helper_that_cannot_connect_falls_back_to_docker_exec(massgen_workspace, monkeypatch, caplog):

@@ -47,8 +47,9 @@ class HelperBoot:
         stem = listener.path.stem
         self.program = listener.path.with_name(f"mgexec-inside-{stem}.py")  # so `ps` says what it is
         self.token_file = listener.path.with_name(f"{stem}.token")
-        # Connected (or given up): the token and program are no longer needed by anyone.
-        listener.accepted.add_done_callback(lambda _: self.discard())
+        self.taken = False  # whether connection() handed the helper's connection on
+        # Connected: the token and program are no longer needed by anyone.
+        listener.accepted.add_done_callback(lambda _: self._delete_files())
 
     @classmethod
     async def prepare(cls, container: str) -> HelperBoot | None:
@@ -78,20 +79,30 @@ class HelperBoot:
                   '</dev/null >/dev/null &); exec "$@"')
         return ("/bin/sh", "-c", script, "sh", *image_command)
 
-    async def connection(self, timeout: float | None = None) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
+    async def connection(self, timeout: float | None = None) -> tuple[asyncio.StreamReader,
+                                                                      asyncio.StreamWriter] | None:
         """The helper's authenticated connection, or None (logged) when none came in time; discards either way."""
+        wait = BOOT_WAIT if timeout is None else timeout
         try:
-            if await finished_within(self.listener.accepted, BOOT_WAIT if timeout is None else timeout):
+            if await finished_within(self.listener.accepted, wait):
+                self.taken = True
                 return self.listener.accepted.result()
             log.debug("the helper started with the container did not connect within %g s (%d connections with a "
-                      "wrong token); opening the channel with docker exec", timeout or BOOT_WAIT, self.listener.rejected)
+                      "wrong token); opening the channel with docker exec", wait, self.listener.rejected)
             return None
         finally:
             self.discard()
 
     def discard(self) -> None:
-        """Stop listening and delete the token and program: nothing can use them after this."""
+        """Stop listening and delete the token and program: nothing can use them after this. A connection
+        accepted but never handed on (a start that went another way) is closed."""
         self.listener.close()
+        accepted = self.listener.accepted
+        if not self.taken and accepted.done() and not accepted.cancelled() and accepted.exception() is None:
+            accepted.result()[1].close()
+        self._delete_files()
+
+    def _delete_files(self) -> None:
         for path in (self.token_file, self.program):
             with contextlib.suppress(OSError):
                 path.unlink()
