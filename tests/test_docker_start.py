@@ -59,11 +59,12 @@ def build_image(tmp_path: Path, tag: str, dockerfile: str) -> str:
     return out.stdout.strip()
 
 
-async def test_a_runtime_image_start_is_one_run_and_the_channel_s_exec(tmp_path, workspace, monkeypatch):
+async def test_a_runtime_image_start_is_one_run_that_also_starts_the_channel(tmp_path, workspace, monkeypatch):
     binary, log = logging_docker(tmp_path)
     monkeypatch.setenv("MGEXEC_DOCKER", binary)
     async with DockerExecutor(docker_config(workspace, docker_warm_channel=True)) as executor:
-        assert verbs(log) == ["run", "exec"]  # no image inspect, no name check, no inspect after the run
+        # No image inspect, no name check, no inspect after the run, no `docker exec` for the channel's helper.
+        assert verbs(log) == ["run"]
         labels = inspect(executor.container)["Config"]["Labels"]
         assert labels["io.mgexec.owner.pid"] == str(os.getpid()) and labels["io.mgexec.kept"] == "false"
         assert (await executor.execute("echo ok")).stdout == "ok\n"

@@ -29,6 +29,17 @@ async def running(workspace):
     await executor.close()
 
 
+@pytest.fixture
+async def exec_opened(workspace):
+    """A created container whose channel opens the old way (`docker exec`, token on the helper's stdin), as
+    after a loss; test_channel_boot.py tests the helper started with the container."""
+    executor = DockerExecutor(docker_config(workspace, docker_warm_channel=True))
+    executor.deployment.boot_helper = False
+    await executor.start()
+    yield executor
+    await executor.close()
+
+
 async def test_image_without_python_falls_back_to_exec_per_command(workspace, tmp_path, caplog):
     from dockerutil import ensure_test_image
 
@@ -104,8 +115,11 @@ log.write("done\n")
 """
 
 
-async def test_a_created_container_sends_output_over_its_socket(running):
+async def test_a_created_container_sends_output_over_its_socket(exec_opened):
     from mgexec.docker.channel_socket import INSIDE_DIR, channel_dir
+
+    running = exec_opened
+    assert running.channel._link.listener is not None  # opened with `docker exec`
 
     assert running.channel.uses_socket
     assert channel_dir(running.container).is_dir()

@@ -7,6 +7,8 @@ deployment made it and does not keep it. A
 container made by someone else can be adopted: commands run in it, and it is never stopped or removed. With
 MassGen's --instance-id (its docker mode) the agent's container is MassGen's to make: it is adopted, waited for
 at the first command when MassGen makes it after starting the server, and never created here.
+With `boot_helper`, a container it creates from a runtime image starts the warm channel's helper itself
+(mgexec.docker.channel_start), which the first channel open takes instead of a `docker exec`.
 The docker calls themselves are mgexec.docker.container's.
 """
 
@@ -20,7 +22,9 @@ from mgexec.config import ExecConfig
 from mgexec.deployments.base import Deployment, ProgressCallback
 from mgexec.deployments.state import Event, State
 from mgexec.docker import adopt as massgen
-from mgexec.docker.container import ContainerInfo, ContainerManager, Owner, build_spec
+from mgexec.docker.channel_socket import engine_is_local
+from mgexec.docker.channel_start import HelperBoot
+from mgexec.docker.container import RUNTIME_COMMAND, ContainerInfo, ContainerManager, Owner, build_spec
 from mgexec.docker.credentials import resolve_env
 from mgexec.docker.engine import DockerCLI
 from mgexec.docker.preinstall import preinstall
@@ -54,10 +58,12 @@ class ContainerDeployment(Deployment):
     where = "The agent's container"
 
     def __init__(self, config: ExecConfig, *, keep: bool = False, cli: DockerCLI | None = None,
-                 adopt_wait: float = massgen.WAIT_SECONDS) -> None:
+                 adopt_wait: float = massgen.WAIT_SECONDS, boot_helper: bool = False) -> None:
         super().__init__()
         self.config = config
         self.keep = keep
+        self.boot_helper = boot_helper and not keep  # start the channel's helper with a container made here
+        self.booted: HelperBoot | None = None  # that helper, until the channel takes it
         self.cli = cli or DockerCLI.from_config(config)
         self.manager = ContainerManager(self.cli, config)
         self.adopt_wait = adopt_wait  # how long the first command waits for MassGen's container
@@ -92,10 +98,11 @@ class ContainerDeployment(Deployment):
         # A custom image's id (for the layout cache) is read while `docker run` makes the container.
         image_id = asyncio.ensure_future(self.manager.image_id()) if self.manager.custom_image else None
         try:
-            claim = await self._run_or_claim(spec, secrets)
+            claim = await self._run_or_claim(spec, secrets, await self._helper_boot())
         except BaseException:
             if image_id is not None:
                 image_id.cancel()
+            self.drop_booted()
             raise
         if claim is Claim.REUSE:
             if image_id is not None:
@@ -106,14 +113,34 @@ class ContainerDeployment(Deployment):
         if image_id is not None:
             await self._or_fail(self._check_custom_image(spec, image_id))
 
-    async def _run_or_claim(self, spec, secrets) -> Claim:
+    async def _helper_boot(self) -> HelperBoot | None:
+        """The channel's helper to start with the container: only for a runtime image (whose command is known)
+        on a local engine (the channel directory is mounted)."""
+        if not self.boot_helper or self.manager.custom_image \
+                or not engine_is_local(self.cli.context, self.cli.client_env()):
+            return None
+        self.booted = await HelperBoot.prepare(self.name)
+        return self.booted
+
+    def take_booted(self) -> HelperBoot | None:
+        """The helper the container started with, for the channel's first open (once)."""
+        booted, self.booted = self.booted, None
+        return booted
+
+    def drop_booted(self) -> None:
+        if self.booted is not None:
+            self.booted.discard()
+            self.booted = None
+
+    async def _run_or_claim(self, spec, secrets, boot: HelperBoot | None = None) -> Claim:
         """`docker run` at once: the name is usually free, and a missing image or a dead engine fail it as
         clearly as a check would. Only a name in use is looked at (reused, replaced or refused)."""
         try:
-            await self._create(spec, secrets)
+            booted = dataclasses.replace(spec, command=boot.command(RUNTIME_COMMAND)) if boot else spec
+            await self._create(booted, secrets)
             return Claim.CREATE
         except ContainerConflict:
-            pass
+            self.drop_booted()  # a replaced container's directory goes with it: this start opens the old way
         claim = await self._claim()
         if claim is not Claim.REUSE:
             await self._create(spec, secrets)  # a name taken again meanwhile fails with the engine's conflict
@@ -217,6 +244,7 @@ class ContainerDeployment(Deployment):
         return claim
 
     async def _take_down(self) -> None:
+        self.drop_booted()
         await self.manager.remove()
 
 

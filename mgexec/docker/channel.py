@@ -3,7 +3,9 @@
 Each command is still a fresh process inside the container, but costs a message instead of a new
 `docker exec`; a lost channel fails its commands promptly and is reopened by the next one. Output
 comes back as binary frames (mgexec.inside.wire), over a unix socket in the directory mgexec mounted
-into a container it created (docker/channel_socket.py), else over the exec's own stdout.
+into a container it created (docker/channel_socket.py), else over the exec's own stdout. A container
+mgexec just created may have started the helper itself (docker/channel_start.py): then the first open
+takes its connection and needs no `docker exec`; a lost channel reopens with one.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from mgexec.docker.argv import ExecSpec, build_exec_argv
 from mgexec.docker.channel_link import _Link, _NotSent, open_failure  # noqa: F401 (open_failure: exported)
 from mgexec.docker.channel_program import ChannelOutput, helper_source  # noqa: F401 (exported)
 from mgexec.docker.channel_socket import SocketListener, engine_is_local
+from mgexec.docker.channel_start import BootedLink, HelperBoot
 from mgexec.docker.engine import DockerCLI
 from mgexec.docker.errors import binary_error
 from mgexec.errors import ChannelLost, DockerError, MgexecError
@@ -35,19 +38,23 @@ def helper_argv(cli: DockerCLI, container: str, user: str | None) -> list[str]:
 class ExecChannel:
     """Runs commands in a container through one warm helper; reopens it on demand after a loss."""
 
-    def __init__(self, cli: DockerCLI, container: str, user: str | None = None) -> None:
+    def __init__(self, cli: DockerCLI, container: str, user: str | None = None,
+                 boot: HelperBoot | None = None) -> None:
         self.cli = cli
         self.container = container
         self.user = user
+        self._boot = boot  # the helper the container started, taken by the first open
         self._link: _Link | None = None
         self._open_lock = asyncio.Lock()
         self._closed = False
         self._cleanups: set[asyncio.Task] = set()
 
     @classmethod
-    async def open(cls, cli: DockerCLI, container: str, user: str | None = None) -> ExecChannel:
-        """Start the helper; ChannelUnavailable when the image cannot run it (no python3 3.7+)."""
-        channel = cls(cli, container, user)
+    async def open(cls, cli: DockerCLI, container: str, user: str | None = None,
+                   boot: HelperBoot | None = None) -> ExecChannel:
+        """Connect to the helper the container started (`boot`), else start one; ChannelUnavailable when the
+        image cannot run it (no python3 3.7+)."""
+        channel = cls(cli, container, user, boot)
         await channel._connected()
         return channel
 
@@ -76,6 +83,8 @@ class ExecChannel:
     async def close(self) -> None:
         """End the helper (it kills every command it runs) and reap the `docker exec` client."""
         self._closed = True
+        if self._boot is not None:
+            self._boot.discard()
         async with self._open_lock:
             if self._link is not None:
                 await self._link.close()
@@ -113,6 +122,11 @@ class ExecChannel:
         return await SocketListener.start(self.container)
 
     async def _start(self) -> _Link:
+        boot, self._boot = self._boot, None
+        if boot is not None:
+            link = await self._booted(boot)
+            if link is not None:
+                return link
         argv, env = self._helper_command()
         listener = await self._listener()
         try:
@@ -127,6 +141,28 @@ class ExecChannel:
         except BaseException:
             await asyncio.shield(link.close())  # never leave a `docker exec` behind, even when cancelled
             raise
+        return link
+
+    async def _booted(self, boot: HelperBoot) -> _Link | None:
+        """The link to the helper the container started; None (logged) when it did not connect or greet."""
+        try:
+            connection = await boot.connection()
+        finally:
+            boot.discard()  # also when cancelled
+        if connection is None:
+            return None
+        link = BootedLink(connection, self.container, self._kill_orphans)
+        try:
+            await link.handshake()
+        except DockerError as exc:
+            log.debug("the helper started with %s failed its hello (%s); opening the channel with docker exec",
+                      self.container, exc)
+            await asyncio.shield(link.close())
+            return None
+        except BaseException:
+            await asyncio.shield(link.close())
+            raise
+        log.debug("exec channel into %s: connected to the helper started with it", self.container)
         return link
 
     def _kill_orphans(self, pids: list[int]) -> None:

@@ -80,6 +80,11 @@ class _Link:
     def uses_socket(self) -> bool:
         return self.socket is not None
 
+    @property
+    def requests(self) -> asyncio.StreamWriter:
+        """Where requests go: the helper's stdin."""
+        return self.child.proc.stdin
+
     # --- reading ---------------------------------------------------------------------------------
     async def _read(self) -> None:
         stdout = self.child.proc.stdout
@@ -93,7 +98,7 @@ class _Link:
                 await self._read_socket(stdout, rest)
         except (ValueError, KeyError, TypeError) as exc:
             self.reason = f"it sent an unreadable message ({exc})"
-            await kill_group(self.child)
+            await self.abort()
         finally:
             if self.socket is not None:
                 self.socket[1].close()
@@ -192,11 +197,7 @@ class _Link:
         """The helper's output ended: fail every request still waiting, and the handshake if it was one."""
         if self.listener is not None:
             self.listener.close()
-        if not await finished_within(self.child.exited, 2.0):
-            await kill_group(self.child)
-        await finished_within(self.tasks[1], 1.0)
-        stderr = (self.said + self.stderr_tail).decode("utf-8", "replace").strip()
-        code = self.child.returncode
+        code, stderr = await self._exit_status()
         self.lost = ChannelLost(self._lost_message(code, stderr), argv=self.argv, exit_code=code, stderr=stderr)
         if not self.hello.done():
             self.hello.set_exception(open_failure(self.argv, self.container, code, stderr))
@@ -206,6 +207,17 @@ class _Link:
                 request.future.set_exception(self.lost_error())
         if orphans and not self.closing:
             self.on_lost(orphans)
+
+    async def _exit_status(self) -> tuple[int | None, str]:
+        """The `docker exec` client's exit code (killed if it lingers) and what it and docker said."""
+        if not await finished_within(self.child.exited, 2.0):
+            await kill_group(self.child)
+        await finished_within(self.tasks[1], 1.0)
+        return self.child.returncode, (self.said + self.stderr_tail).decode("utf-8", "replace").strip()
+
+    async def abort(self) -> None:
+        """Tear the link down from this side: the helper, cut off, kills its groups and exits."""
+        await kill_group(self.child)
 
     def _lost_message(self, code: int | None, stderr: str) -> str:
         if self.closing:
@@ -232,7 +244,7 @@ class _Link:
             raise _NotSent(str(self.lost), argv=self.argv)
         data = json.dumps(frame, separators=(",", ":")).encode() + b"\n"
         async with self.write_lock:
-            stdin = self.child.proc.stdin
+            stdin = self.requests
             try:
                 stdin.write(data)
                 await stdin.drain()
@@ -275,7 +287,7 @@ class _Link:
             frame = await asyncio.wait_for(request.future, timeout + kill_grace + WATCHDOG_MARGIN)
         except asyncio.TimeoutError:
             self.reason = f"the helper did not report the end of a command {WATCHDOG_MARGIN:g} s past its timeout"
-            await kill_group(self.child)
+            await self.abort()
             await asyncio.shield(self.tasks[0])
             raise self.lost_error() from None
         except asyncio.CancelledError:

@@ -117,6 +117,7 @@ class SocketListener:
         self.accepted: asyncio.Future = asyncio.get_running_loop().create_future()
         self.accepted.add_done_callback(lambda f: f.cancelled() or f.exception())
         self.rejected = 0  # connections without the right token
+        self.waiting: set[asyncio.StreamWriter] = set()  # connections that have not sent a token yet
 
     @classmethod
     async def start(cls, container: str) -> SocketListener | None:
@@ -140,10 +141,13 @@ class SocketListener:
         return f"{INSIDE_DIR}/{self.path.name}"
 
     async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.waiting.add(writer)
         try:
             token = await asyncio.wait_for(reader.readexactly(TOKEN_BYTES), TOKEN_WAIT)
         except (asyncio.TimeoutError, asyncio.IncompleteReadError, OSError):
             token = b""
+        finally:
+            self.waiting.discard(writer)
         if hmac.compare_digest(token, self.token) and not self.accepted.done():
             self.accepted.set_result((reader, writer))
             self.close()
@@ -152,8 +156,11 @@ class SocketListener:
         writer.close()
 
     def close(self) -> None:
-        """Stop listening and unlink the socket: no one can connect after this."""
+        """Stop listening, unlink the socket and cut connections still owing a token: no one can connect
+        or wait after this."""
         if self.server is not None:
             self.server.close()
+        for writer in list(self.waiting):
+            writer.close()
         with contextlib.suppress(OSError):
             self.path.unlink()

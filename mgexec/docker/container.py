@@ -32,6 +32,8 @@ IMAGE_UID = 1000
 HOME = "/home/massgen"
 CA_TARGET = "/etc/mgexec/ca-bundle.crt"
 LAYOUT_DIRS = ("/workspace", "/context", "/temp_workspaces")
+# The runtime images' CMD (dockerfiles/): what a container started with the channel's helper execs into.
+RUNTIME_COMMAND = ("tail", "-f", "/dev/null")
 # Run as root in a new container of a custom image: what it lacks, one word per line.
 LAYOUT_SCRIPT = ("id -u massgen 2>/dev/null || echo no-user; command -v bash >/dev/null || echo no-bash; "
                  f"for d in {' '.join(LAYOUT_DIRS)}; do [ -d $d ] || echo missing:$d; done")

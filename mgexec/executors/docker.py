@@ -33,9 +33,11 @@ class DockerExecutor(Executor):
 
     def __init__(self, config, *, keep: bool = False, kill_grace: float = processes.KILL_GRACE,
                  warm_channel: bool | None = None, single_command: bool = False) -> None:
-        super().__init__(config, ContainerDeployment(config, keep=keep), single_command=single_command)
+        warm_channel = config.docker_warm_channel if warm_channel is None else warm_channel
+        super().__init__(config, ContainerDeployment(config, keep=keep, boot_helper=warm_channel),
+                         single_command=single_command)
         self.kill_grace = kill_grace
-        self.warm_channel = config.docker_warm_channel if warm_channel is None else warm_channel
+        self.warm_channel = warm_channel
         self._adopting = asyncio.Lock()
 
     @property
@@ -104,7 +106,8 @@ class DockerExecutor(Executor):
             return DockerExecRuntime(self.cli, self.container, self.kill_grace)
         if self.warm_channel:
             try:
-                return ChannelRuntime(await ExecChannel.open(self.cli, self.container), self.kill_grace)
+                channel = await ExecChannel.open(self.cli, self.container, boot=self.deployment.take_booted())
+                return ChannelRuntime(channel, self.kill_grace)
             except ChannelUnavailable as exc:
                 log.warning("%s Falling back to one docker exec per command (slower, same results).", exc)
             except DockerError:

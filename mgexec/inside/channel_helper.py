@@ -2,7 +2,8 @@
 
 Injected by mgexec/docker/channel.py through one long-lived `docker exec -i ... python3`, whose stdin
 carries requests; with mgexec/inside/channel_jobs.py and mgexec/inside/wire.py it is one program, sent
-as one source. Standard library only, Python 3.7+.
+as one source. Or started with the container (mgexec/docker/channel_start.py): `python3 -I -S -u PROGRAM
+SOCKET TOKEN_FILE`, when both requests and frames go over the socket. Standard library only, Python 3.7+.
 
 Protocol (the format is mgexec/inside/wire.py). Requests are JSON lines on stdin: first `open` (socket,
 token: where to send frames instead of stdout, or nulls), then `run` (id, cmd, cwd, env, timeout, grace,
@@ -11,7 +12,9 @@ socket: whether it connected), then only binary frames: per command CONTROL `sta
 its process group), STDOUT and STDERR frames of raw output, and one CONTROL `exit` (code, signal,
 timed_out, dropped counts, error, failed). With a socket, it connects to the unix socket the host
 listens on (a directory mounted into the container), sends the token first, and writes every frame
-there: the bytes skip the engine's multiplexed exec stream. Commands are multiplexed: none waits
+there: the bytes skip the engine's multiplexed exec stream. Started with the container, it reads the
+token from TOKEN_FILE (the host deletes it once connected), and the socket also carries the `hello` line
+and the requests; its end is the lifeline, as stdin's is otherwise. Commands are multiplexed: none waits
 behind another.
 
 Design: one thread, one selector. It watches stdin (requests), every command's stdout and stderr pipes,
@@ -100,6 +103,7 @@ class Helper(Containment):
         self.jobs = {}  # id -> Job
         self.by_fd = {}  # pipe fd -> Job
         self.inbox = b""
+        self.inp = 0  # where requests come from: stdin, or the socket when started with the container
         self.out = 1  # where frames go: stdout, or the host's socket once connected
         self.sock = None
         self.running = True
@@ -109,8 +113,8 @@ class Helper(Containment):
         self.undumpable = set_process_option(self.libc, PR_SET_DUMPABLE)  # before the first request is read
 
     # --- requests -------------------------------------------------------------------------------
-    def on_stdin(self):
-        chunk = os.read(0, READ_SIZE)
+    def on_requests(self):
+        chunk = os.read(self.inp, READ_SIZE)
         if not chunk:
             self.running = False
             return
@@ -259,23 +263,41 @@ class Helper(Containment):
                     "python": "%d.%d.%d" % sys.version_info[:3], "socket": self.sock is not None, "socket_error": why})
         return True
 
-    def serve(self):
+    def open_booted(self, path, token_file):
+        """Started with the container: connect with the token from the file; the socket carries everything."""
+        try:
+            with open(token_file, "rb") as stream:
+                token = stream.read(2 * TOKEN_BYTES + 1).decode("ascii").strip()
+        except (OSError, ValueError) as exc:
+            sys.stderr.write("mgexec-inside: no token (%s)\n" % exc)
+            return False
+        self.sock, why = connect(path, token)
+        if self.sock is None:
+            sys.stderr.write("mgexec-inside: cannot connect to the host (%s)\n" % why)
+            return False
+        self.inp = self.out = self.sock.fileno()
+        hello = {"op": "hello", "pid": os.getpid(), "protocol": PROTOCOL, "python": "%d.%d.%d" % sys.version_info[:3],
+                 "socket": True, "socket_error": None}
+        self.sock.sendall((json.dumps(hello, separators=(",", ":")) + "\n").encode("ascii"))
+        return True
+
+    def serve(self, booted=None):
         wake_r, wake_w = os.pipe()
         os.set_blocking(wake_r, False)
         os.set_blocking(wake_w, False)
         signal.signal(signal.SIGCHLD, lambda *_: None)
         signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
-        if not self.open():
+        if not (self.open_booted(*booted) if booted else self.open()):
             return
-        self.selector.register(0, selectors.EVENT_READ)
+        self.selector.register(self.inp, selectors.EVENT_READ)
         self.selector.register(wake_r, selectors.EVENT_READ)
         try:
             self.take_requests()  # any that came with the `open` request
             while self.running:
                 events = self.selector.select(self.next_timeout(time.monotonic()))
                 for key, _ in events:
-                    if key.fd == 0:
-                        self.on_stdin()
+                    if key.fd == self.inp:
+                        self.on_requests()
                     elif key.fd == wake_r:
                         drain(wake_r)
                     elif key.fd in self.by_fd:
@@ -293,8 +315,10 @@ def main():
     # A no-op handler rather than SIG_IGN, because ignored signals would stay ignored in the commands.
     for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
         signal.signal(signum, lambda *_: None)
+    # Started with the container: argv is SOCKET TOKEN_FILE; through `docker exec`, argv is empty.
+    booted = sys.argv[1:3] if len(sys.argv) == 3 else None
     try:
-        Helper().serve()
+        Helper().serve(booted)
     except (BrokenPipeError, ConnectionResetError):
         pass  # the host went away: the groups are already killed
 
