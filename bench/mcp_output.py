@@ -122,7 +122,7 @@ def mcp_output_rows(mode: str, size: int, samples: dict[str, list[float]]) -> li
             metrics={"ratio": ratio, "bytes": size, "limit": LIMITS.get(size, 0.0)}),
         Row(f"{key}.lib", f"{what}: library `executor.execute`", tuple(samples["library"]),
             result=f"{mb_per_s(size, lib):.0f} MB/s", metrics={"bytes": size}),
-        Row(f"{key}.linear", f"{what}: MCP `execute_command`, a client reading each line once (bench/mcp_linear.py)",
-            tuple(samples["linear"]), result=f"{statistics.median(samples['linear']) / lib:.2f}× the library call: "
-            "the server's share; the rest of the SDK client's time is its line reader", metrics={"bytes": size}),
-    ]
+    ] + ([Row(f"{key}.linear", f"{what}: MCP `execute_command`, a client reading each line once (bench/mcp_linear.py)",
+              tuple(samples["linear"]), result=f"{statistics.median(samples['linear']) / lib:.2f}× the library call: "
+              "the server's share; the rest of the SDK client's time is its line reader", metrics={"bytes": size})]
+         if "linear" in samples else [])

@@ -59,8 +59,8 @@ def mcp_output(mode: str, size: str, limit: float) -> Target:
 ISSUE13_TARGETS = (
     Target("output in docker mode (10 MB; 1 MB with --quick): mgexec at least as fast as the fastest peer",
            ("peers.mgexec",), fastest_peer),
-    mcp_output("docker", "1mb", 2), mcp_output("docker", "10mb", 3),
-    mcp_output("local", "1mb", 2), mcp_output("local", "10mb", 3),
+    mcp_output(mode="docker", size="1mb", limit=2), mcp_output(mode="docker", size="10mb", limit=3),
+    mcp_output(mode="local", size="1mb", limit=2), mcp_output(mode="local", size="10mb", limit=3),
     Target("nothing → first command in docker mode no slower than docker-py create + start + exec_run",
            ("cold.mgexec", "cold.py"), ratio_at_most("cold.mgexec", 1, "docker-py")),
     Target("`mgexec serve` (local) spawn → `tools/list` within 1.3× of a minimal SDK server",
