@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.agents_floor import floor_rows
 from bench.cold import remove_agent_containers
 from bench.context import BenchContext, agent_id
 from bench.mcp_rtt import server_env, write_config
@@ -101,7 +102,7 @@ async def bench_agents(ctx: BenchContext) -> list[Row]:
                 results[count].append(await one_round(ctx, count, burst))
             except Exception as exc:  # one count failing (a server, a channel) still leaves the others' figures
                 errors[count] = describe(exc)
-    return agent_rows(results, burst, errors)
+    return agent_rows(results, burst, errors) + await floor_rows(ctx, counts, QUICK_ROUNDS if quick else FULL_ROUNDS)
 
 
 def describe(exc: BaseException) -> str:

@@ -191,7 +191,9 @@ console script, local mode in the workspace) and `python -c pass`, {min(s.n, 30)
 - `agents.*`: N docker-mode `mgexec serve` processes (own agent id, config, container and stdio client) started \
 at once; wall time until each answered `execute_command("true")`; then VmRSS of each server process plus its \
 host-side descendants (from /proc); then every client sends a burst of `true` calls at once (cmd/s across them). \
-Counts take turns; every container with the agents' `io.mgexec.agent` labels is removed afterwards.
+Counts take turns; every container with the agents' `io.mgexec.agent` labels is removed afterwards. \
+`agents.minimal.*`: the same counts of `bench/minimal_server.py` started at once until each answered one tool \
+call: the floor that N Python MCP servers set on this machine before mgexec does anything.
 - Requirements: a running engine with `massgen/mcp-runtime:latest` for the docker rows, and docker-py \
 (`pip install 'docker>=7'`, the `bench` extra) for the `*.py` rows; without them those rows say why they are \
 missing. `bench/channel_probe.py --container NAME` times the channel alone against an existing container.

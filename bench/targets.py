@@ -43,11 +43,15 @@ def ratio_at_most(key: str, limit: float, what: str) -> Callable[[Rows], tuple[s
 
 def agents_at_once(rows: Rows) -> tuple[str, bool]:
     counts = sorted(int(k.split(".")[1]) for k in rows
-                    if k.startswith("agents.") and measured(rows, k) and "vs_one" in rows[k].metrics)
+                    if k.split(".")[0] == "agents" and k.split(".")[1].isdigit() and measured(rows, k)
+                    and "vs_one" in rows[k].metrics)
     if len(counts) < 2:
         return "only one agent count measured", False
     ratio = rows[f"agents.{counts[-1]}"].metrics["vs_one"]
-    return f"{counts[-1]} agents: {ratio:.2f}× one agent", ratio <= 3
+    floor = rows.get(f"agents.minimal.{counts[-1]}")
+    beside = f" (minimal SDK servers: {floor.metrics['vs_one']:.2f}×)" if floor is not None and measured(
+        rows, floor.key) else ""
+    return f"{counts[-1]} agents: {ratio:.2f}× one agent{beside}", ratio <= 3
 
 
 def mcp_output(mode: str, size: str, limit: float) -> Target:

@@ -44,6 +44,12 @@ def test_agents_target_takes_the_largest_count():
     assert agents_at_once({"agents.1": rows["agents.1"]}) == ("only one agent count measured", False)
 
 
+def test_agents_target_shows_the_minimal_servers_floor_beside_its_ratio():
+    rows = {r.key: r for r in agent_rows({1: [run(1.0)], 10: [run(4.0)]}, burst=50)}
+    rows["agents.minimal.10"] = Row("agents.minimal.10", "floor", (2.0,), metrics={"vs_one": 2.5, "agents": 10})
+    assert agents_at_once(rows) == ("10 agents: 4.00× one agent (minimal SDK servers: 2.50×)", False)
+
+
 def run(ready: float) -> dict[str, float]:
     return {"ready_s": ready, "rss_mib": 100.0, "rss_max_mib": 120.0, "cmds_per_s": 300.0, "left": 0}
 
