@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from bench.context import BenchContext, check_ok, start_docker
 from mgexec import processes
+from mgexec.environment import host_line_shell
 from bench.timing import BenchError, Row, time_interleaved
 
 
@@ -40,15 +41,29 @@ async def _bench_local(executor, s) -> list[Row]:
     async def bare() -> None:
         await run_argv(["/bin/sh", "-c", "true"])
 
+    async def bare_bash() -> None:  # the shell mgexec runs every line with: its start-up is part of the floor
+        await run_argv([host_line_shell(), "-c", "true"])
+
+    async def judge() -> None:  # the policy check alone: a worker's round trip and its reading of the line
+        await executor.gate.approve("true", None)
+
     async def mgexec_local() -> None:
         check_ok(await executor.execute("true"))
 
-    samples = await time_interleaved({"bare": bare, "mgexec": mgexec_local}, s.n, s.warmup)
+    samples = await time_interleaved({"bare": bare, "bash": bare_bash, "judge": judge, "mgexec": mgexec_local},
+                                     s.n, s.warmup)
     overhead = paired_overhead_ms(samples["bare"], samples["mgexec"])
+    over_bash = paired_overhead_ms(samples["bash"], samples["mgexec"])
+    shell_share = paired_overhead_ms(samples["bare"], samples["bash"])
     return [
         Row("local.bare", "bare asyncio subprocess `/bin/sh -c true` (floor)", tuple(samples["bare"])),
+        Row("local.bash", "bare asyncio subprocess `bash -c true` (the shell mgexec runs lines with)",
+            tuple(samples["bash"]), result=f"{shell_share:+.2f} ms over `/bin/sh`: bash's own start-up",
+            metrics={"shell_ms": shell_share}),
+        Row("local.judge", "mgexec's policy check of `true` alone (worker round trip)", tuple(samples["judge"])),
         Row("local.mgexec", "mgexec local `execute(\"true\")`", tuple(samples["mgexec"]),
-            result=f"overhead {overhead:+.2f} ms over the floor", metrics={"overhead_ms": overhead}),
+            result=f"overhead {overhead:+.2f} ms over the floor, {over_bash:+.2f} ms over bare bash",
+            metrics={"overhead_ms": overhead, "over_bash_ms": over_bash}),
     ]
 
 

@@ -60,6 +60,9 @@ def comparisons(rows: Rows) -> list[str]:
     if _ok(rows, "local.mgexec"):
         out.append(f"mgexec local over the bare subprocess: {rows['local.mgexec'].metrics['overhead_ms']:+.2f} ms "
                    "(median of paired differences)")
+        if "over_bash_ms" in rows["local.mgexec"].metrics and _ok(rows, "local.bash"):
+            out.append(f"of which bash's start-up over `/bin/sh`: {rows['local.bash'].metrics['shell_ms']:+.2f} ms; "
+                       f"mgexec over a bare `bash -c true`: {rows['local.mgexec'].metrics['over_bash_ms']:+.2f} ms")
     times("docker.warm", "docker.py", "mgexec docker warm vs docker-py `exec_run` (MassGen)")
     times("docker.warm", "docker.cli", "mgexec docker warm vs `docker exec` CLI")
     times("docker.warm", "docker.cold", "mgexec docker warm vs mgexec per-command exec")
@@ -146,8 +149,9 @@ def method_notes(s: Settings) -> str:
 changes in machine load fall on every variant alike, while the engine's clean-up after a `docker exec` \
 mostly lands on calls of the same variant. p95 is the nearest-rank 95th percentile.
 - Every timed call is checked: a failed command aborts its group instead of being timed as a fast one.
-- `local.mgexec` overhead is the median of the differences between the i-th calls of each variant. Both start `/bin/sh -c \
-true` with piped output; mgexec adds the policy check (a round trip to a policy worker process), work_dir resolution and opening, its own session and group, the \
+- `local.mgexec` overhead is the median of the differences between the i-th calls of each variant. The floor starts `/bin/sh -c \
+true` with piped output; mgexec runs every line with `bash -c` (whose start-up costs more than dash's: the \
+`local.bash` row measures that share, `local.judge` the policy check alone) and adds the policy check (a round trip to a policy worker process), work_dir resolution and opening, its own session and group, the \
 environment, and the result model.
 - The docker rows share one container started by mgexec (`massgen/mcp-runtime:latest`, network `none`, running \
 as the workspace owner). `docker.cold` (`docker_warm_channel=False`) needs a second container with the same \

@@ -46,9 +46,20 @@ def line_shell_argv(line: str, shell: str = LINE_SHELL) -> list[str]:
     return [shell, "-c", line]
 
 
+_found_shell: dict[str | None, str] = {}  # PATH -> the bash it led to, last time
+
+
 def host_line_shell() -> str:
     """The absolute path of the bash that runs command lines on this host, or a clear error."""
-    path = shutil.which(LINE_SHELL)
+    search = os.environ.get("PATH")
+    path = _found_shell.get(search)
+    # A walk along PATH on every command costs more than the check that the bash found last time is
+    # still there and runnable; a changed PATH, or a bash gone since, searches again.
+    if path is None or not os.access(path, os.X_OK):
+        path = shutil.which(LINE_SHELL)
+        _found_shell.clear()
+        if path is not None:
+            _found_shell[search] = path
     if path is None:
         raise MgexecError(
             "mgexec runs every command line with bash, so that its guard rails read the line in exactly "

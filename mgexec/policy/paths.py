@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -36,12 +37,16 @@ def _resolve(work_dir: str | None, workspace: Path, allowed_roots: Sequence[Path
     resolved = Path(os.path.realpath(candidate))
     if not any(resolved == root or resolved.is_relative_to(root) for root in roots):
         raise PolicyViolation(_outside_message(work_dir, candidate, resolved, roots))
-    if not resolved.exists():
+    try:
+        is_dir = stat.S_ISDIR(os.stat(resolved).st_mode)  # one stat answers both questions below
+    except (FileNotFoundError, NotADirectoryError):
+        is_dir = None
+    if is_dir is None:
         raise PolicyViolation(
             f"work_dir {_name(work_dir)} resolves to {str(resolved)!r}, which does not exist. Pass an "
             "existing directory (relative paths are taken from the workspace "
             f"{str(real_workspace)!r}), or create it first.")
-    if not resolved.is_dir():
+    if not is_dir:
         raise PolicyViolation(
             f"work_dir {_name(work_dir)} resolves to {str(resolved)!r}, which is a file, not a "
             "directory. Pass the directory that contains it instead.")
