@@ -69,7 +69,12 @@ def main() -> None:
     null = os.open(os.devnull, os.O_WRONLY)
     os.dup2(null, 2)  # nothing of ours belongs on the server's stderr
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
-    from mgexec.policy.rules import CommandPolicy
+    try:
+        from mgexec.policy.rules import CommandPolicy
+    except ImportError as exc:  # started with a package missing from its path: refuse every line, saying why
+        _refuse_all(f"mgexec's policy worker could not load the policy rules ({exc}), so mgexec did not run "
+                    "the command line. Reinstall mgexec in this Python environment.")
+        return
 
     first = sys.stdin.buffer.readline()
     if not first:
@@ -84,6 +89,14 @@ def main() -> None:
         out.flush()
         if reply.get("retire"):
             return
+
+
+def _refuse_all(reason: str) -> None:
+    if not sys.stdin.buffer.readline():  # the policy line
+        return
+    for _ in sys.stdin.buffer:
+        sys.stdout.buffer.write(json.dumps({"refused": reason}).encode() + b"\n")
+        sys.stdout.buffer.flush()
 
 
 if __name__ == "__main__":
