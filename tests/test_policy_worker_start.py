@@ -14,7 +14,7 @@ from mgexec.policy import CommandPolicy
 from mgexec.policy.checker import WORKER_ARGV, PolicyChecker, worker_argv
 
 # Runs with the worker's interpreter, flags and path arguments in place of its boot line.
-PROBE = ("import json, sys; sys.path.extend(sys.argv[1:]); import mgexec.policy.rules; "
+PROBE = ("import json, sys; sys.path.extend(sys.argv[1:]); import mgexec.policy.rules, mgexec.saferegex; "
          "print(json.dumps({'path': sys.path, 'isolated': sys.flags.isolated, 'no_site': sys.flags.no_site, "
          "'site': 'site' in sys.modules, 'regex': sys.modules['regex'].__file__}))")
 
@@ -70,7 +70,7 @@ async def test_a_checker_whose_worker_lacks_a_package_refuses_with_the_reason(mo
     if package_root("regex") == package_root("mgexec"):
         pytest.skip("regex and mgexec share one directory here, so neither can be left out alone")
     monkeypatch.setattr("mgexec.policy.checker.WORKER_ARGV", worker_argv(("mgexec",)))
-    checker = PolicyChecker(CommandPolicy())
+    checker = PolicyChecker(CommandPolicy(deny_patterns=("curl .*",)))  # patterns need `regex`
     try:
         with pytest.raises(PolicyViolation, match="could not load the policy rules"):
             await checker.check("true")

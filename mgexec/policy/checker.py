@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
+import importlib.util
 import json
 import logging
 import os
@@ -39,10 +39,17 @@ _WORKER_BOOT = "import sys; sys.path.extend(sys.argv[1:]); from mgexec.policy.wo
 
 
 def worker_argv(packages: tuple[str, ...] = WORKER_PACKAGES) -> tuple[str, ...]:
-    """The policy worker's command line: isolated, without site, with exactly the imported `packages`' roots."""
+    """The policy worker's command line: isolated, without site, with the roots `packages` import from here.
+
+    A package that cannot be found is left out: the worker then refuses every line, naming it."""
     roots: list[str] = []
     for name in packages:
-        root = os.path.dirname(os.path.dirname(os.path.abspath(importlib.import_module(name).__file__)))
+        spec = importlib.util.find_spec(name)  # where this process imports it from, without running it
+        if spec is None or not spec.origin:
+            continue
+        root = os.path.dirname(os.path.abspath(spec.origin))
+        if spec.submodule_search_locations is not None:  # a package: its directory's parent
+            root = os.path.dirname(root)
         if root not in roots:
             roots.append(root)
     return (sys.executable, "-I", "-S", "-c", _WORKER_BOOT, *roots)
