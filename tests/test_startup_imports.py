@@ -20,7 +20,7 @@ from dockerutil import docker_binary, require_engine
 # What a local `exec` never needs: the MCP SDK and its web stack, the server, docker mode, srt mode, background shells.
 NOT_FOR_EXEC = ("mcp", "starlette", "uvicorn", "mgexec.adapters.server", "mgexec.adapters.http", "mgexec.docker",
                 "mgexec.executors.docker", "mgexec.deployments.container", "mgexec.sandbox", "mgexec.executors.sandbox",
-                "mgexec.shells.manager", "yaml")
+                "mgexec.shells.manager", "regex", "yaml")  # regex: only allow/deny patterns need it
 # What tools/list never needs: the executor and everything under it.
 NOT_FOR_TOOLS_LIST = ("mgexec.executors", "mgexec.policy.rules", "mgexec.policy.checker",
                       "mgexec.deployments", "mgexec.runtimes", "mgexec.docker", "mgexec.sandbox",

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 import shlex
-import tomllib
 from functools import lru_cache
 from dataclasses import dataclass
 
@@ -292,6 +291,8 @@ def _cargo_alias(words: tuple[str, ...], rest: tuple[str, ...]) -> tuple[str, ..
 def cargo_config(words: tuple[str, ...]) -> list[tuple[str, object]]:
     """The `--config KEY=VALUE` pairs on a cargo line, VALUE read as TOML (None if a path, or if
     it is not valid TOML)."""
+    import tomllib  # here, not at the top: only cargo lines need it, and a policy worker starts faster without it
+
     found: list[tuple[str, object]] = []
     for i, word in enumerate(words[1:], start=1):
         option, eq, value = word.partition("=")

@@ -48,10 +48,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-import regex
-
-from mgexec import saferegex
 from mgexec.config.validators import vet_pattern  # noqa: F401  (the rule lives with the config; callers import it here too)
 from mgexec.errors import ConfigError, PolicyViolation
 from mgexec.policy.baseline import LineFacts, dangerous_reason, glob_forms, line_facts
@@ -62,6 +60,9 @@ from mgexec.policy.globalopts import canonical_forms
 from mgexec.policy.globnames import is_glob_name
 from mgexec.policy.shellcommand import SimpleCommand
 from mgexec.policy.shellwalker import parse_command_line
+
+if TYPE_CHECKING:  # the `regex` package loads with the first pattern: a policy without any never needs it
+    from mgexec import saferegex
 
 _SHOW_MAX = 200
 
@@ -87,6 +88,12 @@ def compile_patterns(patterns: Iterable[str], *, kind: str = "allow") -> tuple[s
 
 @lru_cache(maxsize=64)
 def _compile(patterns: tuple[str, ...], kind: str) -> tuple[saferegex.Pattern, ...]:
+    if not patterns:
+        return ()
+    import regex
+
+    from mgexec import saferegex
+
     compiled = []
     for pattern in patterns:
         try:
@@ -247,6 +254,8 @@ def _unjudged(cmd: SimpleCommand, facts: LineFacts) -> str:
 def _matches(pattern: saferegex.Pattern, kind: saferegex.MatchKind, text: str, cmd: SimpleCommand,
              line: str) -> bool:
     # A pattern that runs out of time decides nothing: the line is refused, naming the pattern.
+    from mgexec import saferegex
+
     try:
         return saferegex.run(pattern, kind, text, saferegex.MATCH_SECONDS) is not None
     except saferegex.RegexTimeout:

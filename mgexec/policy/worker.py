@@ -69,12 +69,18 @@ def main() -> None:
     null = os.open(os.devnull, os.O_WRONLY)
     os.dup2(null, 2)  # nothing of ours belongs on the server's stderr
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
-    from mgexec.policy.rules import CommandPolicy
-
     first = sys.stdin.buffer.readline()
     if not first:
         return
     spec = json.loads(first)
+    try:
+        from mgexec.policy.rules import CommandPolicy
+        if spec["allow"] or spec["deny"]:
+            import mgexec.saferegex  # noqa: F401  (the patterns' `regex` package: a missing one is named here)
+    except ImportError as exc:  # started with a package missing from its path: refuse every line, saying why
+        _refuse_all(f"mgexec's policy worker could not load the policy rules ({exc}), so mgexec did not run "
+                    "the command line. Reinstall mgexec in this Python environment.")
+        return
     policy = CommandPolicy(allow_patterns=tuple(spec["allow"]), deny_patterns=tuple(spec["deny"]),
                            enable_sudo=bool(spec["enable_sudo"]))
     out = sys.stdout.buffer
@@ -84,6 +90,12 @@ def main() -> None:
         out.flush()
         if reply.get("retire"):
             return
+
+
+def _refuse_all(reason: str) -> None:
+    for _ in sys.stdin.buffer:
+        sys.stdout.buffer.write(json.dumps({"refused": reason}).encode() + b"\n")
+        sys.stdout.buffer.flush()
 
 
 if __name__ == "__main__":
