@@ -18,6 +18,8 @@ from anyio.streams.memory import MemoryObjectReceiveStream
 from mcp.shared.message import SessionMessage
 from pydantic import BaseModel
 
+from mgexec.inside.wire import write_all
+
 ESCAPE_FROM_BYTES = 1 << 20  # below this the client's line reader does little work either way
 # UTF-8 lead bytes: of U+0080-U+00FF, U+0100-U+07FF, U+0800-U+FFFF and U+10000 up.
 _LEAD_BYTES = (bytes(range(0xC2, 0xC4)), bytes(range(0xC4, 0xE0)), bytes(range(0xE0, 0xF0)), bytes(range(0xF0, 0xF5)))
@@ -76,14 +78,7 @@ def _escaping_pays(data: bytes) -> bool:
 
 def write_line(fd: int, data: bytes) -> None:
     """data and a newline on a blocking descriptor, in as few writes as the pipe allows."""
-    parts = [memoryview(data), memoryview(b"\n")]
-    while parts:
-        written = os.writev(fd, parts)
-        while parts and written >= len(parts[0]):
-            written -= len(parts[0])
-            parts.pop(0)
-        if parts and written:
-            parts[0] = parts[0][written:]
+    write_all(fd, data, b"\n")
 
 
 def send_line(fd: int, message: BaseModel) -> None:

@@ -6,15 +6,11 @@ does not import the loader and pydantic: the policy worker imports validators an
 
 from __future__ import annotations
 
-import importlib
+from mgexec.lazy import lazy_exports
 
 _HOMES = {"examples_dir": "loader", "list_examples": "loader", "load_config": "loader", "load_configs": "loader",
           "CREDENTIAL_MOUNTS": "models", "DEFAULT_IMAGE": "models", "DEFAULT_SUDO_IMAGE": "models",
           "ExecConfig": "models"}
 __all__ = sorted(_HOMES)
 
-
-def __getattr__(name: str):
-    if name not in _HOMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
+__getattr__ = lazy_exports(__name__, _HOMES)

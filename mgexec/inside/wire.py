@@ -35,7 +35,12 @@ def encode_output(kind, rid, data):
 
 def write_frame(fd, header, payload):
     """Write header and payload with one writev (no copy joining them); finish a partial write."""
-    parts = [memoryview(header), memoryview(payload)]
+    write_all(fd, header, payload)
+
+
+def write_all(fd, *buffers):
+    """Write the buffers in order with as few writev calls as the descriptor allows, never joining them."""
+    parts = [memoryview(buffer) for buffer in buffers]
     while parts:
         written = os.writev(fd, parts)
         while parts and written >= len(parts[0]):

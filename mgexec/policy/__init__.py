@@ -7,7 +7,7 @@ import the parser and the rules: the MCP server's transport needs `inputs` befor
 
 from __future__ import annotations
 
-import importlib
+from mgexec.lazy import lazy_exports
 
 _HOMES = {"CommandPolicy": "rules", "ParseBudget": "budget", "PolicyBudgetExceeded": "budget",
           "Redirect": "shellcommand", "ShellSyntaxError": "shelltokens", "SimpleCommand": "shellcommand",
@@ -15,8 +15,4 @@ _HOMES = {"CommandPolicy": "rules", "ParseBudget": "budget", "PolicyBudgetExceed
           "resolve_work_dir": "paths"}
 __all__ = sorted(_HOMES)
 
-
-def __getattr__(name: str):
-    if name not in _HOMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
+__getattr__ = lazy_exports(__name__, _HOMES)

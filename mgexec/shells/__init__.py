@@ -6,15 +6,11 @@ models, in `results`) before its handshake without importing the terminal and pr
 
 from __future__ import annotations
 
-import importlib
+from mgexec.lazy import lazy_exports
 
 _HOMES = {"BackgroundShell": "manager", "BackgroundShellManager": "manager", "Handshake": "launcher",
           "Launcher": "launcher", "LocalLauncher": "launcher", "OutputBuffer": "buffer", "ShellProcess": "launcher",
           "SpawnOptions": "launcher"}
 __all__ = sorted(_HOMES)
 
-
-def __getattr__(name: str):
-    if name not in _HOMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
+__getattr__ = lazy_exports(__name__, _HOMES)
