@@ -44,7 +44,7 @@ async def _bench_local(executor, s) -> list[Row]:
     async def bare_bash() -> None:  # the shell mgexec runs every line with: its start-up is part of the floor
         await run_argv([host_line_shell(), "-c", "true"])
 
-    async def judge() -> None:  # the policy check alone: a worker's round trip and its reading of the line
+    async def judge() -> None:  # the command gate alone: work_dir resolution and the quick reading of the line
         await executor.gate.approve("true", None)
 
     async def mgexec_local() -> None:
@@ -60,7 +60,8 @@ async def _bench_local(executor, s) -> list[Row]:
         Row("local.bash", "bare asyncio subprocess `bash -c true` (the shell mgexec runs lines with)",
             tuple(samples["bash"]), result=f"{shell_share:+.2f} ms over `/bin/sh`: bash's own start-up",
             metrics={"shell_ms": shell_share}),
-        Row("local.judge", "mgexec's policy check of `true` alone (worker round trip)", tuple(samples["judge"])),
+        Row("local.judge", "mgexec's command gate on `true` alone (work_dir, quick policy reading)",
+            tuple(samples["judge"])),
         Row("local.mgexec", "mgexec local `execute(\"true\")`", tuple(samples["mgexec"]),
             result=f"overhead {overhead:+.2f} ms over the floor, {over_bash:+.2f} ms over bare bash",
             metrics={"overhead_ms": overhead, "over_bash_ms": over_bash}),

@@ -151,7 +151,7 @@ mostly lands on calls of the same variant. p95 is the nearest-rank 95th percenti
 - Every timed call is checked: a failed command aborts its group instead of being timed as a fast one.
 - `local.mgexec` overhead is the median of the differences between the i-th calls of each variant. The floor starts `/bin/sh -c \
 true` with piped output; mgexec runs every line with `bash -c` (whose start-up costs more than dash's: the \
-`local.bash` row measures that share, `local.judge` the policy check alone) and adds the policy check (a round trip to a policy worker process), work_dir resolution and opening, its own session and group, the \
+`local.bash` row measures that share, `local.judge` the policy check alone) and adds the policy check (read on the loop for a short line, by a worker process otherwise), work_dir resolution and opening, its own session and group, the \
 environment, and the result model.
 - The docker rows share one container started by mgexec (`massgen/mcp-runtime:latest`, network `none`, running \
 as the workspace owner). `docker.cold` (`docker_warm_channel=False`) needs a second container with the same \

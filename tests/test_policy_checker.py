@@ -18,6 +18,8 @@ from procutil import wait_all_gone
 # The parser refuses a brace bomb at once; the longest line of `a;` takes it about 2 s of CPU,
 # over this test's 1 s outer bound.
 EXPLODING = "a;" * 65535
+# An ordinary line too long for the quick reading on the caller's loop: a worker judges it.
+LONG_LINE = "; ".join(f"echo {i} >> out.txt" for i in range(80))
 
 
 def worker_pids(checker: PolicyChecker) -> list[int]:
@@ -62,7 +64,7 @@ async def test_a_check_over_budget_is_refused_its_worker_killed_and_others_go_on
 
 async def test_workers_have_a_memory_limit_and_close_kills_them():
     checker = PolicyChecker(CommandPolicy())
-    await checker.check("true")
+    await checker.check(LONG_LINE)
     pids = worker_pids(checker)
     try:
         for pid in pids:  # a spare may still be starting: it sets its limit before it reads a line
@@ -83,7 +85,7 @@ async def test_a_worker_that_cannot_start_is_named_in_the_refusal(monkeypatch):
     checker = PolicyChecker(CommandPolicy(), budget=0.5)
     try:
         with pytest.raises(PolicyViolation, match="could not start a process to judge"):
-            await checker.check("true")
+            await checker.check(LONG_LINE)
     finally:
         await checker.close()
 

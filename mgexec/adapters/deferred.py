@@ -21,6 +21,9 @@ AFTER_LISTING = 0.1  # seconds after tools/list before the start: the answer is 
 MODE_MODULES = {"docker": "mgexec.executors.docker", "srt": "mgexec.executors.sandbox",
                 "local": "mgexec.executors.local"}
 AFTER_HANDSHAKE = 1.0  # a client that never lists tools still gets a warm executor this soon
+# A replaced gate's policy workers are stopped this long after: checks begun on it have ended by then
+# (policy.checker.CHECK_SECONDS bounds each), and none of its workers outlives it for long.
+RETIRE_GATE_AFTER = 5.0
 
 
 class DeferredExecutor:
@@ -34,6 +37,7 @@ class DeferredExecutor:
         self._executor: Executor | None = None
         self._starting: asyncio.Task | None = None
         self._closed = False  # nothing starts once closing began: what it made would outlive close()
+        self._retiring: dict[asyncio.Task, Any] = {}  # replaced gates, closed once their checks are over
 
     def start(self) -> asyncio.Task:
         """Begin making and opening the executor (once); the task's result is the open executor."""
@@ -78,7 +82,10 @@ class DeferredExecutor:
         from mgexec.adapters.gates import gate_for
 
         executor.config = self.config
-        executor.gate = gate_for(self.config, self._refusal)
+        replaced, executor.gate = executor.gate, gate_for(self.config, self._refusal)
+        task = asyncio.get_running_loop().create_task(_retire(replaced, RETIRE_GATE_AFTER))
+        self._retiring[task] = replaced
+        task.add_done_callback(lambda done: self._retiring.pop(done, None))
 
     async def execute(self, command: str, timeout: float | None = None, work_dir: str | None = None,
                       on_progress: ProgressCallback | None = None) -> ExecResult:
@@ -100,6 +107,9 @@ class DeferredExecutor:
     async def close(self) -> None:
         """Release what the start made; a start under way is let finish first, so nothing it made is left behind."""
         self._closed = True
+        for task, gate in list(self._retiring.items()):
+            task.cancel()
+            await _retire(gate, 0)
         if self._starting is None:
             return
         try:
@@ -107,6 +117,11 @@ class DeferredExecutor:
         except BaseException:  # a failed start released what it made
             return
         await executor.close()
+
+
+async def _retire(gate: Any, after: float) -> None:
+    await asyncio.sleep(after)
+    await gate.close()
 
 
 class StartAfterHandshake:

@@ -49,15 +49,17 @@ def check_line_size(line: str) -> None:
 class ParseBudget:
     """Counts the steps of one check and watches its deadline; raises when either runs out."""
 
-    __slots__ = ("steps", "max_steps", "seconds", "deadline", "expanded", "_next_clock")
+    __slots__ = ("steps", "max_steps", "seconds", "deadline", "expanded", "clock_every", "_next_clock")
 
-    def __init__(self, max_steps: int = MAX_PARSE_STEPS, seconds: float = MAX_PARSE_SECONDS) -> None:
+    def __init__(self, max_steps: int = MAX_PARSE_STEPS, seconds: float = MAX_PARSE_SECONDS,
+                 clock_every: int = _CLOCK_EVERY) -> None:
         self.steps = 0
         self.max_steps = max_steps
         self.seconds = seconds
         self.deadline = time.monotonic() + seconds
         self.expanded = 0
-        self._next_clock = _CLOCK_EVERY
+        self.clock_every = clock_every
+        self._next_clock = clock_every
 
     def expand(self, words: int) -> None:
         """Counts words made by brace expansion (before they are made)."""
@@ -74,7 +76,7 @@ class ParseBudget:
             self._check()
 
     def _check(self) -> None:
-        self._next_clock = self.steps + _CLOCK_EVERY
+        self._next_clock = self.steps + self.clock_every
         if self.steps > self.max_steps:
             raise PolicyBudgetExceeded(
                 f"checking it needs more than {self.max_steps} parse steps (tokens, commands and "

@@ -1,10 +1,16 @@
-"""Runs the policy check off the event loop, in worker processes, each check within a wall-clock budget.
+"""Judges command lines without ever letting one stop the server: short ones at once, within a small
+budget, the rest in worker processes, each check within a wall-clock budget.
 
 Reading a command line is plain Python (and `re`) that holds the GIL: a line built to explode
-(`true > x` and 26 `{a,b}` groups) would stop every other call if judged on the server's loop,
-and a thread could not be stopped. A worker process can be: a check that has not answered
-within CHECK_SECONDS is refused with that reason and its worker killed. A warm spare is kept,
-so a call made while one worker is busy with such a line is judged at once by another.
+(`true > x` and 26 `{a,b}` groups) would stop every other call if judged on the server's loop
+without a bound, and a thread could not be stopped. So a line of at most QUICK_MAX_CHARS is read
+here only within QUICK_STEPS parse steps and QUICK_SECONDS (a fraction of a millisecond for
+ordinary lines, which saves a round trip to another process); a longer one, one over that budget
+or one the quick reading cannot handle goes to a worker process, which has the full budget and can
+be stopped: a check that has not answered within CHECK_SECONDS is refused with that reason and its
+worker killed. Workers start when the first line needs one (at once when the policy has allow or
+deny patterns, whose matching has budgets of its own and never runs on the loop), and a warm spare
+is then kept, so a call made while one worker is busy is judged at once by another.
 A caller that runs one command and exits has no other calls to keep answering: InlineChecker
 judges in its own process, within the same parse budget, and saves starting a worker.
 """
@@ -24,7 +30,7 @@ from dataclasses import dataclass
 
 from mgexec.errors import MgexecError, PolicyViolation
 from mgexec.policy.rules import CommandPolicy
-from mgexec.policy.worker import verdict
+from mgexec.policy.worker import quick_verdict, verdict
 from mgexec.runner import Child, spawn
 
 CHECK_SECONDS = 3.0  # the outer bound on judging one line, waiting for a free worker included
@@ -87,12 +93,24 @@ class PolicyChecker:
         self._tasks: set[asyncio.Task] = set()
         self._closed = False
 
+    @property
+    def quick(self) -> bool:
+        """Whether short lines are read here first: not when patterns must be matched (worker only)."""
+        return not (self.policy.allow_patterns or self.policy.deny_patterns)
+
     def warm(self) -> None:
-        """Start the spare workers now, in the background, so the first check does not wait for them."""
-        self._top_up()
+        """Start the spare workers now, in the background, when most lines will need one."""
+        if not self.quick:
+            self._top_up()
 
     async def check(self, command: str, *, work_dir: str | None = None) -> None:
         """Refuse (PolicyViolation) or allow `command`, judged as starting in `work_dir`."""
+        if self._closed:
+            raise PolicyViolation("mgexec is shutting down and no longer judges or runs commands.")
+        if self.quick and (reply := quick_verdict(command, self.policy, work_dir=work_dir)) is not None:
+            if not reply.get("ok"):
+                raise PolicyViolation(reply.get("refused") or "The policy check refused the command line.")
+            return
         deadline = time.monotonic() + self.budget
         self._start_error = None  # each check may try to start a worker once more
         try:

@@ -4,14 +4,35 @@ with a slash), plus every known dangerous command the pattern matches."""
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import fnmatch
 import glob
 import os
 import posixpath
 import re
+from typing import Iterator
 
 _GLOB = re.compile(r"[*?]|\[.+\]")  # a lone `[` is the test command, not a pattern
 _SYSTEM_BIN = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
+
+
+# Whether a check may list directories. The quick reading on the server's own loop may not: listing PATH,
+# or a pattern such as `/*/*/*/*` over the whole file system, takes unbounded time there.
+_LISTING = contextvars.ContextVar("mgexec_policy_listing", default=True)
+
+
+class ListingNeeded(Exception):
+    """A wildcard command name, met where directories may not be listed: the line needs a worker."""
+
+
+@contextlib.contextmanager
+def without_listing() -> Iterator[None]:
+    token = _LISTING.set(False)
+    try:
+        yield
+    finally:
+        _LISTING.reset(token)
 
 
 def is_glob_name(word: str) -> bool:
@@ -27,6 +48,8 @@ def glob_matches(word: str, *, path: str, cwd: str | None,
     system. Known dangerous names matching the last part count either way, so a listing taken
     on another machine (the host, for a container) cannot hide them.
     """
+    if not _LISTING.get():
+        raise ListingNeeded(word)
     base_pattern = posixpath.basename(word)
     matches: list[str] = [name for name in sorted(known) if fnmatch.fnmatchcase(name, base_pattern)]
     listed = True
