@@ -23,6 +23,7 @@ from mgexec.docker import channel_socket
 from mgexec.docker.channel_socket import channel_dir, channels_root, prepare_dir, root_lock
 from mgexec.docker.channel_sweep import GRACE, sweep_stale
 from mgexec.executors.docker import DockerExecutor
+from mgexec.shells.docker_watchdog import CLOCK_SLACK, remove_channel_dir
 from test_server import call, connect
 
 MGEXEC = str(Path(sys.executable).parent / "mgexec")
@@ -280,3 +281,42 @@ def test_an_engine_elsewhere_sweeps_nothing_here(runtime_dir, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[1].startswith("Channel directories not swept: the engine is not on this host")
     assert path.is_dir()
+
+
+@pytest.mark.docker
+async def test_the_watchdog_of_a_sigkilled_server_takes_its_directory_with_its_container(runtime_dir, tmp_path):
+    """A server with a background shell has a watchdog that removes its container when it dies; the container's
+    channel directory goes with it, without waiting for a cleanup."""
+    require_image()
+    agent = f"sweep{uuid.uuid4().hex[:8]}"
+    config = tmp_path / "agent.yaml"
+    config.write_text(f"agent:\n  id: {agent}\n  backend:\n    cwd: ws\n    command_line_execution_mode: docker\n")
+    name = f"massgen-{agent}"
+    try:
+        async with connect(tmp_path, "--config", str(config), env=dict(os.environ)) as session:
+            started = await call(session, "start_background_shell", command="echo ready; sleep 300")
+            out = await call(session, "get_background_shell_output", shell_id=started["shell_id"], wait_seconds=20,
+                             wait_for="ready")
+            assert out["matched"] and channel_dir(name).is_dir()
+            server_pid = _owner_pid(name)
+            assert "serve" in Path(f"/proc/{server_pid}/cmdline").read_bytes().decode()  # ours to kill
+            os.kill(server_pid, signal.SIGKILL)
+            deadline = time.monotonic() + 20
+            while (exists(name) or channel_dir(name).exists()) and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+        assert not exists(name) and not channel_dir(name).exists()
+    finally:
+        remove(name)
+
+
+def test_the_watchdog_removes_only_a_directory_no_start_touched_since_its_removal_began(runtime_dir):
+    """What the watchdog of a SIGKILLed server does after removing its container (no engine needed here)."""
+    old, touched = stale_dir("massgen-old"), stale_dir("massgen-touched")
+    began = time.time() - CLOCK_SLACK
+    assert prepare_dir("massgen-touched") == touched  # a new start of that name claims it meanwhile
+    with root_lock(channels_root(), exclusive=False):  # a start is making a directory right now
+        remove_channel_dir(str(old), began)
+    assert old.is_dir()
+    remove_channel_dir(str(old), began)
+    remove_channel_dir(str(touched), began)
+    assert not old.exists() and touched.is_dir()
