@@ -90,7 +90,7 @@ def prepare_dir(container: str) -> Path | None:
     try:
         for directory in (root.parent, root):
             directory.mkdir(exist_ok=True, mode=0o700)
-            if not _private(directory):  # checked before anything is made inside it
+            if not private_dir(directory):  # checked before anything is made inside it
                 log.debug("no channel directory for %s: %s is not private to this user", container, directory)
                 return None
         with root_lock(root, exclusive=False) as locked:
@@ -98,7 +98,7 @@ def prepare_dir(container: str) -> Path | None:
                 log.debug("no channel directory for %s: `mgexec cleanup` is sweeping %s", container, root)
                 return None
             path.mkdir(exist_ok=True, mode=0o755)
-            if not _private(path):
+            if not private_dir(path):
                 log.debug("no channel directory for %s: %s is not private to this user", container, path)
                 return None
             path.chmod(0o755)
@@ -126,7 +126,7 @@ def root_lock(root: Path, *, exclusive: bool) -> Iterator[int | None]:
         os.close(fd)  # releases the lock
 
 
-def _private(directory: Path) -> bool:
+def private_dir(directory: Path) -> bool:
     """A real directory (no symlink) of this uid that no one else may write to."""
     try:
         st = os.lstat(directory)
@@ -139,7 +139,7 @@ def remove_dir(container: str) -> None:
     """Delete the container's directory, only inside the private root and only a real directory of this
     user: rmtree itself never follows a link planted inside (it works through directory fds)."""
     path = channel_dir(container)
-    if all(_private(d) for d in (path.parent.parent, path.parent, path)):
+    if all(private_dir(d) for d in (path.parent.parent, path.parent, path)):
         shutil.rmtree(path, ignore_errors=True)
 
 
@@ -159,7 +159,7 @@ class SocketListener:
     async def start(cls, container: str) -> SocketListener | None:
         """Listen in the container's directory; None when it has none (mgexec did not mount one)."""
         directory = channel_dir(container)
-        if not all(_private(d) for d in (directory.parent.parent, directory.parent, directory)):
+        if not all(private_dir(d) for d in (directory.parent.parent, directory.parent, directory)):
             return None
         listener = cls(directory / f"{secrets.token_hex(8)}.sock")
         try:
