@@ -157,7 +157,7 @@ async def test_cleanup_takes_a_sigkilled_server_s_container_and_directory_and_on
     agent = f"sweep{uuid.uuid4().hex[:8]}"
     config = tmp_path / "agent.yaml"
     config.write_text(f"agent:\n  id: {agent}\n  backend:\n    cwd: ws\n    command_line_execution_mode: docker\n")
-    killed = f"massgen-{agent}"
+    killed, stopped = f"massgen-{agent}", f"other-{agent}"
     live = DockerExecutor(docker_config(shared_dir(tmp_path, uid=1000)))
     outside, inside = canary(tmp_path, "outside"), canary(tmp_path, "inside")
     try:
@@ -175,6 +175,9 @@ async def test_cleanup_takes_a_sigkilled_server_s_container_and_directory_and_on
         backdate(stale, LONG_AGO)
         planted = channels_root() / channel_dir(f"massgen-{agent}-planted").name
         planted.symlink_to(outside, target_is_directory=True)
+        subprocess.run(docker_argv("create", "--name", stopped, "massgen/mcp-runtime:latest"), check=True,
+                       capture_output=True)  # never started, and no label of mgexec's: it exists all the same
+        stopped_dir = stale_dir(stopped)
 
         proc = cleanup()
         assert proc.returncode == 0, proc.stderr
@@ -182,11 +185,13 @@ async def test_cleanup_takes_a_sigkilled_server_s_container_and_directory_and_on
         assert proc.stdout.splitlines()[1] == f"Removed 1 stale channel directory from {channels_root()}."
         assert not exists(killed) and not channel_dir(killed).exists() and not stale.exists()
         assert exists(live.deployment.name) and channel_dir(live.deployment.name).is_dir() and fresh.is_dir()
+        assert stopped_dir.is_dir()
         assert planted.is_symlink() and (outside / "keep").is_file() and (inside / "keep").is_file()
         assert (await live.execute("echo still")).stdout == "still\n"
     finally:
         await live.close()
         remove(killed)
+        remove(stopped)
     assert not channel_dir(live.deployment.name).exists()  # its own close takes it, as before
 
 

@@ -295,4 +295,5 @@ async def sweep_channel_dirs(config: ExecConfig) -> Sweep:
         return Sweep(skipped="the engine is not on this host (DOCKER_HOST or the docker context point elsewhere), "
                              "so whether a directory's container exists cannot be told from it")
     listed_at = time.time()  # before the listing: a container made during it may be missing from it
-    return sweep_stale(await ContainerManager(cli, config).list_names(), listed_at)
+    names = await ContainerManager(cli, config).list_names()
+    return await asyncio.to_thread(sweep_stale, names, listed_at)  # rmtree of many directories blocks
