@@ -81,8 +81,11 @@ def test_cleanup_removes_leftovers_of_dead_owners_only(tmp_path):
     try:
         listing = run(["ps"], tmp_path).stdout
         assert "(gone: leftover)" in listing
-        out = run(["cleanup"], tmp_path).stdout
+        runtime = tmp_path / "runtime"  # its channel sweep must not reach the user's real root
+        runtime.mkdir(mode=0o700)
+        out = run(["cleanup"], tmp_path, env={**os.environ, "XDG_RUNTIME_DIR": str(runtime)}).stdout
         assert "massgen-leftover_x" in out and "massgen-held_x" not in out
+        assert out.splitlines()[1] == "No stale channel directories."
         assert not exists("massgen-leftover_x") and exists("massgen-held_x")
     finally:
         remove("massgen-leftover_x")

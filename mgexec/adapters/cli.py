@@ -316,12 +316,12 @@ def ps_command(config: str | None, agent: str | None) -> None:
 @agent_option
 @click.option("--include-kept", is_flag=True, help="Also remove containers kept by `mgexec up`.")
 def cleanup(config: str | None, agent: str | None, include_kept: bool) -> None:
-    """Remove every mgexec container whose owner process is gone."""
+    """Remove every mgexec container whose owner process is gone, and channel directories of containers that no
+    longer exist."""
     from mgexec.adapters import housekeeping
     from mgexec.config import load_config
 
-    removed = asyncio.run(housekeeping.cleanup(load_config(config, agent), include_kept))
-    click.echo("Removed: " + ", ".join(removed) if removed else "No leftovers.")
+    click.echo(asyncio.run(housekeeping.cleanup(load_config(config, agent), include_kept)).report())
 
 
 @cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})

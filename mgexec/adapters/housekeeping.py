@@ -6,8 +6,12 @@ from dataclasses import dataclass
 
 from mgexec.config import ExecConfig
 from mgexec.deployments import State
-from mgexec.deployments.container import ContainerDeployment, list_managed, remove_leftovers, take_down_kept
+from mgexec.deployments.container import (ContainerDeployment, list_managed, remove_leftovers, sweep_channel_dirs,
+                                          take_down_kept)
+from mgexec.docker.channel_socket import channels_root
+from mgexec.docker.channel_sweep import Sweep
 from mgexec.docker.container import ContainerInfo
+from mgexec.errors import DockerError
 
 
 async def up(config: ExecConfig, on_progress=None) -> str:
@@ -56,6 +60,31 @@ def _row(info: ContainerInfo) -> Row:
                held, info.labels.get("io.mgexec.workspace", "?"))
 
 
-async def cleanup(config: ExecConfig, include_kept: bool = False) -> list[str]:
-    """Remove every mgexec container whose owner is gone (and kept ones, when asked); names removed."""
-    return await remove_leftovers(config, include_kept)
+@dataclass(frozen=True)
+class Cleanup:
+    removed: list[str]  # the containers
+    channels: Sweep  # the channel directories of containers that no longer exist
+
+    def report(self) -> str:
+        lines = ["Removed: " + ", ".join(self.removed) if self.removed else "No leftovers."]
+        if self.channels.skipped:
+            lines.append(f"Channel directories not swept: {self.channels.skipped}.")
+        elif self.channels.removed:
+            lines.append(f"Removed {self.channels.removed} stale channel "
+                         f"director{'y' if self.channels.removed == 1 else 'ies'} from {channels_root()}.")
+        else:
+            lines.append("No stale channel directories.")
+        return "\n".join(lines)
+
+
+async def cleanup(config: ExecConfig, include_kept: bool = False) -> Cleanup:
+    """Remove every mgexec container whose owner is gone (and kept ones, when asked), then the channel
+    directories of containers that no longer exist; without the engine no directory is touched."""
+    try:
+        removed = await remove_leftovers(config, include_kept)
+        return Cleanup(removed, await sweep_channel_dirs(config))
+    except DockerError as exc:
+        raise type(exc)(f"{exc} No channel directory was swept either: without the engine, whether a "
+                        "directory's container exists cannot be known.",
+                        argv=exc.argv, exit_code=exc.exit_code, stdout=exc.stdout, stderr=exc.stderr,
+                        kind=exc.kind, container=exc.container, image=exc.image) from exc

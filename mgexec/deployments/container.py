@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import enum
+import time
 
 from mgexec.config import ExecConfig
 from mgexec.deployments.base import Deployment, ProgressCallback
@@ -24,6 +25,7 @@ from mgexec.deployments.state import Event, State
 from mgexec.docker import adopt as massgen
 from mgexec.docker.channel_socket import engine_is_local
 from mgexec.docker.channel_start import HelperBoot
+from mgexec.docker.channel_sweep import Sweep, sweep_stale
 from mgexec.docker.container import RUNTIME_COMMAND, ContainerInfo, ContainerManager, Owner, build_spec
 from mgexec.docker.credentials import resolve_env
 from mgexec.docker.engine import DockerCLI
@@ -283,3 +285,15 @@ async def remove_leftovers(config: ExecConfig, include_kept: bool = False) -> li
             await manager.remove(info.name)
             removed.append(info.name)
     return removed
+
+
+async def sweep_channel_dirs(config: ExecConfig) -> Sweep:
+    """Remove the channel directories of containers that no longer exist (mgexec.docker.channel_sweep); only
+    against an engine on this host, whose containers are the ones those directories were made for."""
+    cli = DockerCLI.from_config(config)
+    if not engine_is_local(cli.context, cli.client_env()):
+        return Sweep(skipped="the engine is not on this host (DOCKER_HOST or the docker context point elsewhere), "
+                             "so whether a directory's container exists cannot be told from it")
+    listed_at = time.time()  # before the listing: a container made during it may be missing from it
+    names = await ContainerManager(cli, config).list_names()
+    return await asyncio.to_thread(sweep_stale, names, listed_at)  # rmtree of many directories blocks

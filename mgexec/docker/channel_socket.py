@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import hashlib
 import hmac
 import json
@@ -21,7 +22,7 @@ import shutil
 import stat
 import tempfile
 from pathlib import Path
-from typing import Mapping
+from typing import Iterator, Mapping
 
 from mgexec.docker.argv import Mount
 from mgexec.inside.wire import MAX_PAYLOAD, TOKEN_BYTES
@@ -30,6 +31,7 @@ log = logging.getLogger("mgexec.channel")
 
 INSIDE_DIR = "/run/mgexec"  # where the directory appears inside the container
 TOKEN_WAIT = 5.0  # how long a connection may take to send its token
+DIR_NAME_LENGTH = 16  # hex digits of the hash of the container's name
 
 
 def channels_root() -> Path:
@@ -42,7 +44,11 @@ def channels_root() -> Path:
 
 def channel_dir(container: str) -> Path:
     """The host directory of one container (hashed: a unix socket path must stay under 108 bytes)."""
-    return channels_root() / hashlib.sha256(container.encode()).hexdigest()[:16]
+    return channels_root() / dir_name(container)
+
+
+def dir_name(container: str) -> str:
+    return hashlib.sha256(container.encode()).hexdigest()[:DIR_NAME_LENGTH]
 
 
 def engine_is_local(context: str | None, env: Mapping[str, str] | None) -> bool:
@@ -77,24 +83,50 @@ def channel_mount(container: str) -> Mount | None:
 
 
 def prepare_dir(container: str) -> Path | None:
-    """Create the container's directory (0755: the container's user must reach the socket in it); None
-    when it cannot be made safely, e.g. someone else planted /tmp/mgexec-UID (then: stdio frames)."""
+    """Create the container's directory (0755: the container's user must reach the socket in it) and mark it
+    fresh; None when it cannot be made safely, e.g. someone else planted /tmp/mgexec-UID (then: stdio frames)."""
     root = channels_root()
     path = channel_dir(container)
     try:
-        for directory, mode in ((root.parent, 0o700), (root, 0o700), (path, 0o755)):
-            directory.mkdir(exist_ok=True, mode=mode)
-            if not _private(directory):  # checked before anything is made inside it
+        for directory in (root.parent, root):
+            directory.mkdir(exist_ok=True, mode=0o700)
+            if not private_dir(directory):  # checked before anything is made inside it
                 log.debug("no channel directory for %s: %s is not private to this user", container, directory)
                 return None
-        path.chmod(0o755)
+        with root_lock(root, exclusive=False) as locked:
+            if locked is None:  # never waits: a start during the few ms of a sweep uses the stdio frames
+                log.debug("no channel directory for %s: `mgexec cleanup` is sweeping %s", container, root)
+                return None
+            path.mkdir(exist_ok=True, mode=0o755)
+            if not private_dir(path):
+                log.debug("no channel directory for %s: %s is not private to this user", container, path)
+                return None
+            path.chmod(0o755)
+            os.utime(path)  # an existing directory is fresh again: the sweep's grace counts from here
     except OSError as exc:
         log.debug("no channel directory for %s: %s", container, exc)
         return None
     return path
 
 
-def _private(directory: Path) -> bool:
+@contextlib.contextmanager
+def root_lock(root: Path, *, exclusive: bool) -> Iterator[int | None]:
+    """A lock on the private root, never waited for: shared while a start makes or refreshes a directory,
+    exclusive while `mgexec cleanup` sweeps (mgexec.docker.channel_sweep); yields the root's fd, or None
+    when the other side holds it."""
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        try:
+            fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield None
+            return
+        yield fd
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def private_dir(directory: Path) -> bool:
     """A real directory (no symlink) of this uid that no one else may write to."""
     try:
         st = os.lstat(directory)
@@ -104,7 +136,11 @@ def _private(directory: Path) -> bool:
 
 
 def remove_dir(container: str) -> None:
-    shutil.rmtree(channel_dir(container), ignore_errors=True)
+    """Delete the container's directory, only inside the private root and only a real directory of this
+    user: rmtree itself never follows a link planted inside (it works through directory fds)."""
+    path = channel_dir(container)
+    if all(private_dir(d) for d in (path.parent.parent, path.parent, path)):
+        shutil.rmtree(path, ignore_errors=True)
 
 
 class SocketListener:
@@ -123,7 +159,7 @@ class SocketListener:
     async def start(cls, container: str) -> SocketListener | None:
         """Listen in the container's directory; None when it has none (mgexec did not mount one)."""
         directory = channel_dir(container)
-        if not all(_private(d) for d in (directory.parent.parent, directory.parent, directory)):
+        if not all(private_dir(d) for d in (directory.parent.parent, directory.parent, directory)):
             return None
         listener = cls(directory / f"{secrets.token_hex(8)}.sock")
         try:

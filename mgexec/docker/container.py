@@ -37,6 +37,7 @@ RUNTIME_COMMAND = ("tail", "-f", "/dev/null")
 # Run as root in a new container of a custom image: what it lacks, one word per line.
 LAYOUT_SCRIPT = ("id -u massgen 2>/dev/null || echo no-user; command -v bash >/dev/null || echo no-bash; "
                  f"for d in {' '.join(LAYOUT_DIRS)}; do [ -d $d ] || echo missing:$d; done")
+RUN_TIMEOUT = 120  # seconds `docker run` may take (mgexec.docker.channel_sweep counts on it)
 # Every tool we know of that can be told where the trusted roots are.
 CA_ENV = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "PIP_CERT", "NODE_EXTRA_CA_CERTS", "CURL_CA_BUNDLE", "GIT_SSL_CAINFO")
 
@@ -182,6 +183,11 @@ class ContainerManager:
                                  timeout=30, check=False)
         return [_info(json.loads(line)) for line in res.stdout.splitlines() if line.strip()]
 
+    async def list_names(self) -> list[str]:
+        """The name of every container on the engine, running or not, mgexec's or not."""
+        out = await self.cli.run(build_ps_argv({}, fmt="{{.Names}}"), timeout=30)
+        return [name for line in out.stdout.split() for name in line.split(",") if name]
+
     async def image_id(self) -> str | None:
         """The configured image's id, None when it cannot be read (a missing image is `docker run`'s to report)."""
         try:
@@ -197,7 +203,7 @@ class ContainerManager:
         mount = channel_mount(spec.name) if engine_is_local(self.cli.context, self.cli.client_env()) else None
         if mount is not None:
             spec = replace(spec, mounts=(*spec.mounts, mount))
-        await self.cli.run(build_run_argv(spec), timeout=120, env=secrets.values)
+        await self.cli.run(build_run_argv(spec), timeout=RUN_TIMEOUT, env=secrets.values)
 
     async def check_running(self) -> None:
         info = await self.inspect()

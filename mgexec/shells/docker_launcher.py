@@ -15,6 +15,7 @@ import sys
 
 from mgexec import processes
 from mgexec.docker.argv import ExecSpec, build_exec_argv, build_rm_argv
+from mgexec.docker.channel_socket import channel_dir
 from mgexec.docker.engine import DockerCLI
 from mgexec.errors import MgexecError
 from mgexec.inside.shell_wrapper import SHELL_WRAPPER
@@ -172,7 +173,8 @@ class DockerLauncher:
 
     def _watchdog_argvs(self) -> dict[str, list[str]]:
         return {"remove": self.cli.argv(build_rm_argv(self.container, force=True)),
-                "sweep": self.cli.argv(build_exec_argv(ExecSpec(self.container, SWEEP_COMMAND)))}
+                "sweep": self.cli.argv(build_exec_argv(ExecSpec(self.container, SWEEP_COMMAND))),
+                "channel": str(channel_dir(self.container))}
 
     def _check_open(self) -> None:
         if self._closed:

@@ -1,5 +1,6 @@
 """The watchdog of a DockerLauncher: when the server's end of its lifeline closes, it ends the shells
-inside the container (and removes a container the server owned), even after a SIGKILL of the server.
+inside the container (and removes a container the server owned, with its channel directory), even after a
+SIGKILL of the server.
 
 Standard library only, and no import of mgexec: DockerLauncher ships this file as source to
 `python -I -S` (no site, no package import), so the watchdog starts in milliseconds, cannot be broken
@@ -13,17 +14,20 @@ from __future__ import annotations
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
+import time
 
 # The tag of the launcher's shells (MGEXEC_GUARD) and the file its sweep leaves are the sweep's words:
 # see mgexec.inside.sweep.
 CLOSE_LINE = b"close"  # the server closed the launcher on purpose: leave the container to its owner
 EXEC_TIMEOUT = 30
 RM_TIMEOUT = 60
+CLOCK_SLACK = 0.05  # file times come from the kernel's coarse clock (a tick behind time.time() at most)
 
-# {"remove": argv of `docker rm -f CONTAINER`, "sweep": argv of `docker exec CONTAINER` + SWEEP_COMMAND}:
-# built by the host, read once and removed from the environment.
+# {"remove": argv of `docker rm -f CONTAINER`, "sweep": argv of `docker exec CONTAINER` + SWEEP_COMMAND,
+# "channel": the container's channel directory}: built by the host, read once and removed from the environment.
 ARGVS_VARIABLE = "MGEXEC_WATCHDOG_ARGVS"
 
 
@@ -75,6 +79,40 @@ def run_quietly(argv: list[str], timeout: float) -> bool:
         return False
 
 
+def _private_dir(path: str) -> bool:
+    """A real directory (no link) of this uid that no one else may write to."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    return stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o022
+
+
+def remove_channel_dir(path: str, touched_before: float) -> None:
+    """The removed container's channel directory (mgexec.docker.channel_socket), as its server would have
+    removed it: only inside the private root, under the root's exclusive lock (a start touches its directory
+    under the shared one), and only when no start has touched it since the removal began: a new start of
+    the same name may already have claimed the directory for its own container."""
+    root = os.path.dirname(path)
+    if not path or not (_private_dir(os.path.dirname(root)) and _private_dir(root)):
+        return
+    import fcntl
+    import shutil  # here: the watchdog's start imports only what every run needs
+
+    try:
+        fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        if _private_dir(path) and os.lstat(path).st_mtime < touched_before:
+            shutil.rmtree(path, ignore_errors=True)  # through directory fds: a link inside is never followed
+    except OSError:
+        pass  # a start holds the lock, or the directory went: `mgexec cleanup` sweeps what is left
+    finally:
+        os.close(fd)
+
+
 def main(argv: list[str]) -> None:
     """argv: LIFELINE_FD TAG owns|keeps; the docker argvs in ARGVS_VARIABLE."""
     lifeline, tag, owns = int(argv[0]), argv[1], argv[2] == "owns"
@@ -86,8 +124,11 @@ def main(argv: list[str]) -> None:
     sessions, closed, floor = follow(lifeline)
     os.close(lifeline)
     # A server that died cannot remove its container; removing it ends every process inside.
-    if owns and not closed and run_quietly(argvs["remove"], RM_TIMEOUT):
-        return
+    if owns and not closed:
+        began = time.time() - CLOCK_SLACK
+        if run_quietly(argvs["remove"], RM_TIMEOUT):
+            remove_channel_dir(argvs.get("channel") or "", began)
+            return
     run_quietly([*argvs["sweep"], *sweep_args("KILL", tag, sessions, floor)], EXEC_TIMEOUT)
 
 
