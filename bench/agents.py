@@ -8,6 +8,7 @@ commands per second while every client sends a burst of `true` at once.
 from __future__ import annotations
 
 import asyncio
+import os
 import statistics
 import sys
 import time
@@ -67,10 +68,11 @@ async def one_round(ctx: BenchContext, count: int, burst: int) -> dict[str, floa
     ids = [agent_id() for _ in range(count)]
     agents = [Agent(write_config(ctx, "docker", agent)) for agent in ids]
     go, done = asyncio.Event(), asyncio.Event()
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), busy_cpu_seconds()
     tasks = [asyncio.create_task(run_agent(ctx, agent, go, done, burst)) for agent in agents]
     try:
         ready = await asyncio.gather(*(agent.ready for agent in agents))
+        cpu = busy_cpu_seconds() - cpu_start
         rss = [server_rss_mib(agent.config) for agent in agents]
         burst_start = time.perf_counter()
         go.set()
@@ -85,7 +87,7 @@ async def one_round(ctx: BenchContext, count: int, burst: int) -> dict[str, floa
         for agent in agents:
             agent.config.unlink(missing_ok=True)
         left = await remove_agent_containers(ids)
-    return {"ready_s": max(ready) - start, "rss_mib": statistics.median(rss), "rss_max_mib": max(rss),
+    return {"ready_s": max(ready) - start, "cpu_s": cpu, "rss_mib": statistics.median(rss), "rss_max_mib": max(rss),
             "cmds_per_s": count * burst / (max(ended) - burst_start), "left": left}
 
 
@@ -105,6 +107,21 @@ async def bench_agents(ctx: BenchContext) -> list[Row]:
     return agent_rows(results, burst, errors) + await floor_rows(ctx, counts, QUICK_ROUNDS if quick else FULL_ROUNDS)
 
 
+def busy_cpu_seconds() -> float:
+    """CPU time the whole machine has spent busy (every process: servers, clients, the engine, containers)."""
+    user, nice, system, _idle, _iowait, irq, softirq = (int(v) for v in
+                                                       Path("/proc/stat").read_text().split()[1:8])
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_floor(rounds_one: list[dict[str, float]], count: int) -> tuple[float, float]:
+    """(CPU seconds one agent's start costs the machine, the wall time `count` of them need at the least on
+    this machine's cores, as a multiple of one agent's wall time): N starts' CPU spread over every core."""
+    cpu_one = statistics.median(r["cpu_s"] for r in rounds_one)
+    wall_one = statistics.median(r["ready_s"] for r in rounds_one)
+    return cpu_one, count * cpu_one / (os.cpu_count() or 1) / wall_one
+
+
 def describe(exc: BaseException) -> str:
     """The first leaf of an exception group (the SDK's task groups wrap what actually failed), as text."""
     while getattr(exc, "exceptions", None):
@@ -122,18 +139,24 @@ def agent_rows(results: dict[int, list[dict[str, float]]], burst: int, errors: d
         if count in errors:
             rows.append(Row(f"agents.{count}", label, error=errors[count]))
             continue
-        rows.append(agent_row(count, label, rounds, burst, one))
+        rows.append(agent_row(count, label, rounds, burst, one, baseline if one is not None else None))
     return rows
 
 
-def agent_row(count: int, label: str, rounds: list[dict[str, float]], burst: int, one: float | None) -> Row:
+def agent_row(count: int, label: str, rounds: list[dict[str, float]], burst: int, one: float | None,
+              rounds_one: list[dict[str, float]] | None = None) -> Row:
     ready = statistics.median(r["ready_s"] for r in rounds)
-    metrics = {"agents": count, **{k: statistics.median(r[k] for r in rounds) for k in ("rss_mib", "cmds_per_s")},
+    metrics = {"agents": count,
+               **{k: statistics.median(r[k] for r in rounds) for k in ("rss_mib", "cmds_per_s", "cpu_s")},
                "rss_max_mib": max(r["rss_max_mib"] for r in rounds), "left": sum(r["left"] for r in rounds)}
     vs_one = ""
     if one is not None:
         metrics["vs_one"] = ready / one
         vs_one = f"{metrics['vs_one']:.2f}× one agent; "
+    if rounds_one:
+        metrics["cpu_one_s"], metrics["cpu_floor"] = cpu_floor(rounds_one, count)
+        vs_one += (f"machine CPU to all ready {metrics['cpu_s']:.2f} s (one agent {metrics['cpu_one_s']:.2f} s: "
+                   f"{count} of those on {os.cpu_count()} cores need ≥ {metrics['cpu_floor']:.2f}× one agent's wall); ")
     left = f"; {metrics['left']:.0f} container(s) left behind (removed)" if metrics["left"] else ""
     return Row(f"agents.{count}", label, tuple(r["ready_s"] for r in rounds), metrics=metrics,
                result=f"{vs_one}idle RSS/server {metrics['rss_mib']:.0f} MiB (max {metrics['rss_max_mib']:.0f}); "

@@ -197,7 +197,10 @@ at once; wall time until each answered `execute_command("true")`; then VmRSS of 
 host-side descendants (from /proc); then every client sends a burst of `true` calls at once (cmd/s across them). \
 Counts take turns; every container with the agents' `io.mgexec.agent` labels is removed afterwards. \
 `agents.minimal.*`: the same counts of `bench/minimal_server.py` started at once until each answered one tool \
-call: the floor that N Python MCP servers set on this machine before mgexec does anything.
+call: the floor that N Python MCP servers set on this machine before mgexec does anything. Machine CPU is the \
+busy time in /proc/stat (every process: servers, clients, the engine, containers) from the start until all \
+answered; the CPU floor is N × one agent's CPU spread over every core, as a multiple of one agent's wall time: \
+no schedule of N starts on these cores can finish sooner.
 - Requirements: a running engine with `massgen/mcp-runtime:latest` for the docker rows, and docker-py \
 (`pip install 'docker>=7'`, the `bench` extra) for the `*.py` rows; without them those rows say why they are \
 missing. `bench/channel_probe.py --container NAME` times the channel alone against an existing container.

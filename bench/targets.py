@@ -49,9 +49,12 @@ def agents_at_once(rows: Rows) -> tuple[str, bool]:
         return "only one agent count measured", False
     ratio = rows[f"agents.{counts[-1]}"].metrics["vs_one"]
     floor = rows.get(f"agents.minimal.{counts[-1]}")
-    beside = f" (minimal SDK servers: {floor.metrics['vs_one']:.2f}×)" if floor is not None and measured(
+    beside = f"; minimal SDK servers: {floor.metrics['vs_one']:.2f}×" if floor is not None and measured(
         rows, floor.key) else ""
-    return f"{counts[-1]} agents: {ratio:.2f}× one agent{beside}", ratio <= 3
+    metrics = rows[f"agents.{counts[-1]}"].metrics
+    if "cpu_floor" in metrics:
+        beside += f"; CPU floor on this machine's cores: {metrics['cpu_floor']:.2f}×"
+    return f"{counts[-1]} agents: {ratio:.2f}× one agent{f' ({beside[2:]})' if beside else ''}", ratio <= 3
 
 
 def mcp_output(mode: str, size: str, limit: float) -> Target:

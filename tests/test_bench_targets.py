@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -38,20 +39,36 @@ def test_a_skipped_peer_is_left_out_of_the_output_target():
 def test_agents_target_takes_the_largest_count():
     rows = {r.key: r for r in agent_rows({1: [run(1.0)], 5: [run(2.0)], 10: [run(3.5)]}, burst=50)}
     assert rows["agents.10"].metrics["vs_one"] == 3.5
-    assert agents_at_once(rows) == ("10 agents: 3.50× one agent", False)
+    assert agents_at_once(rows) == (f"10 agents: 3.50× one agent (CPU floor on this machine's cores: "
+                                    f"{10 * 0.5 / CORES:.2f}×)", False)
     del rows["agents.10"]
-    assert agents_at_once(rows) == ("5 agents: 2.00× one agent", True)
+    assert agents_at_once(rows) == (f"5 agents: 2.00× one agent (CPU floor on this machine's cores: "
+                                    f"{5 * 0.5 / CORES:.2f}×)", True)
     assert agents_at_once({"agents.1": rows["agents.1"]}) == ("only one agent count measured", False)
 
 
 def test_agents_target_shows_the_minimal_servers_floor_beside_its_ratio():
     rows = {r.key: r for r in agent_rows({1: [run(1.0)], 10: [run(4.0)]}, burst=50)}
     rows["agents.minimal.10"] = Row("agents.minimal.10", "floor", (2.0,), metrics={"vs_one": 2.5, "agents": 10})
-    assert agents_at_once(rows) == ("10 agents: 4.00× one agent (minimal SDK servers: 2.50×)", False)
+    assert agents_at_once(rows) == ("10 agents: 4.00× one agent (minimal SDK servers: 2.50×; CPU floor on this "
+                                    f"machine's cores: {10 * 0.5 / CORES:.2f}×)", False)
 
 
-def run(ready: float) -> dict[str, float]:
-    return {"ready_s": ready, "rss_mib": 100.0, "rss_max_mib": 120.0, "cmds_per_s": 300.0, "left": 0}
+def test_agent_rows_give_the_cpu_floor_n_starts_need_on_this_machines_cores():
+    rows = {r.key: r for r in agent_rows({1: [run(2.0, cpu=1.6), run(2.0, cpu=1.2)], 10: [run(9.0, cpu=13.0)]},
+                                         burst=50)}
+    ten = rows["agents.10"].metrics
+    assert ten["cpu_one_s"] == pytest.approx(1.4) and ten["cpu_s"] == 13.0
+    assert ten["cpu_floor"] == pytest.approx(10 * 1.4 / CORES / 2.0)
+    assert f"one agent 1.40 s: 10 of those on {CORES} cores need ≥ {10 * 1.4 / CORES / 2.0:.2f}× one agent's wall" \
+        in rows["agents.10"].result
+
+
+def run(ready: float, cpu: float = 0.5) -> dict[str, float]:
+    return {"ready_s": ready, "cpu_s": cpu, "rss_mib": 100.0, "rss_max_mib": 120.0, "cmds_per_s": 300.0, "left": 0}
+
+
+CORES = os.cpu_count() or 1
 
 
 def test_agent_rows_write_down_rss_and_leftovers():
@@ -150,7 +167,7 @@ def test_a_failed_agent_count_is_an_error_row_and_keeps_the_others():
     rows = {r.key: r for r in agent_rows({1: [run(1.0)], 5: [], 10: [run(2.5)]}, burst=50,
                                          errors={5: "execute_command `true` failed: channel ended"})}
     assert rows["agents.5"].error == "execute_command `true` failed: channel ended" and not rows["agents.5"].samples
-    assert agents_at_once(rows) == ("10 agents: 2.50× one agent", True)
+    assert agents_at_once(rows)[0].startswith("10 agents: 2.50× one agent (CPU floor") and agents_at_once(rows)[1]
     without_one = agent_rows({1: [], 3: [run(2.0)]}, burst=10, errors={1: "no engine"})
     assert "vs_one" not in without_one[1].metrics and without_one[1].result.startswith("idle RSS/server")
     assert agents_at_once({r.key: r for r in without_one}) == ("only one agent count measured", False)
