@@ -114,12 +114,10 @@ def busy_cpu_seconds() -> float:
     return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
 
-def cpu_floor(rounds_one: list[dict[str, float]], count: int) -> tuple[float, float]:
-    """(CPU seconds one agent's start costs the machine, the wall time `count` of them need at the least on
-    this machine's cores, as a multiple of one agent's wall time): N starts' CPU spread over every core."""
-    cpu_one = statistics.median(r["cpu_s"] for r in rounds_one)
-    wall_one = statistics.median(r["ready_s"] for r in rounds_one)
-    return cpu_one, count * cpu_one / (os.cpu_count() or 1) / wall_one
+def cpu_floor(cpu_s: float, wall_one: float) -> float:
+    """The least wall time the CPU that N starts used allows on this machine's cores, as a multiple of one
+    agent's wall time: no schedule of that work on these cores finishes sooner."""
+    return cpu_s / (os.cpu_count() or 1) / wall_one
 
 
 def describe(exc: BaseException) -> str:
@@ -139,12 +137,11 @@ def agent_rows(results: dict[int, list[dict[str, float]]], burst: int, errors: d
         if count in errors:
             rows.append(Row(f"agents.{count}", label, error=errors[count]))
             continue
-        rows.append(agent_row(count, label, rounds, burst, one, baseline if one is not None else None))
+        rows.append(agent_row(count, label, rounds, burst, one))
     return rows
 
 
-def agent_row(count: int, label: str, rounds: list[dict[str, float]], burst: int, one: float | None,
-              rounds_one: list[dict[str, float]] | None = None) -> Row:
+def agent_row(count: int, label: str, rounds: list[dict[str, float]], burst: int, one: float | None) -> Row:
     ready = statistics.median(r["ready_s"] for r in rounds)
     metrics = {"agents": count,
                **{k: statistics.median(r[k] for r in rounds) for k in ("rss_mib", "cmds_per_s", "cpu_s")},
@@ -152,11 +149,10 @@ def agent_row(count: int, label: str, rounds: list[dict[str, float]], burst: int
     vs_one = ""
     if one is not None:
         metrics["vs_one"] = ready / one
-        vs_one = f"{metrics['vs_one']:.2f}× one agent; "
-    if rounds_one:
-        metrics["cpu_one_s"], metrics["cpu_floor"] = cpu_floor(rounds_one, count)
-        vs_one += (f"machine CPU to all ready {metrics['cpu_s']:.2f} s (one agent {metrics['cpu_one_s']:.2f} s: "
-                   f"{count} of those on {os.cpu_count()} cores need ≥ {metrics['cpu_floor']:.2f}× one agent's wall); ")
+        metrics["cpu_floor"] = cpu_floor(metrics["cpu_s"], one)
+        vs_one = (f"{metrics['vs_one']:.2f}× one agent; machine CPU until all answered {metrics['cpu_s']:.2f} s "
+                  f"({metrics['cpu_s'] / count:.2f} s per agent), on {os.cpu_count()} cores ≥ "
+                  f"{metrics['cpu_floor']:.2f}× one agent's wall; ")
     left = f"; {metrics['left']:.0f} container(s) left behind (removed)" if metrics["left"] else ""
     return Row(f"agents.{count}", label, tuple(r["ready_s"] for r in rounds), metrics=metrics,
                result=f"{vs_one}idle RSS/server {metrics['rss_mib']:.0f} MiB (max {metrics['rss_max_mib']:.0f}); "

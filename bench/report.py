@@ -199,8 +199,8 @@ Counts take turns; every container with the agents' `io.mgexec.agent` labels is 
 `agents.minimal.*`: the same counts of `bench/minimal_server.py` started at once until each answered one tool \
 call: the floor that N Python MCP servers set on this machine before mgexec does anything. Machine CPU is the \
 busy time in /proc/stat (every process: servers, clients, the engine, containers) from the start until all \
-answered; the CPU floor is N × one agent's CPU spread over every core, as a multiple of one agent's wall time: \
-no schedule of N starts on these cores can finish sooner.
+answered; the CPU floor is that CPU spread over every core, as a multiple of one agent's wall time: no \
+schedule of that work on these cores can finish sooner.
 - Requirements: a running engine with `massgen/mcp-runtime:latest` for the docker rows, and docker-py \
 (`pip install 'docker>=7'`, the `bench` extra) for the `*.py` rows; without them those rows say why they are \
 missing. `bench/channel_probe.py --container NAME` times the channel alone against an existing container.
