@@ -50,6 +50,12 @@ class CappedBuffer:
 
 
 def decode_capped(data: bytes, dropped: int) -> str:
+    return capped_text(data, dropped)[0]
+
+
+def capped_text(data: bytes, dropped: int) -> tuple[str, int]:
+    """(the text of a capped stream, with its marker; the bytes dropped in all): a character the cap cut
+    through is dropped whole, and counted, so the count and the marker always agree."""
     if dropped:
         kept = _cut_on_char_boundary(data)
         dropped += len(data) - len(kept)
@@ -58,7 +64,7 @@ def decode_capped(data: bytes, dropped: int) -> str:
     text = decoder.decode(data, final=True)
     if dropped:
         text += f"\n... (truncated {dropped} bytes)"
-    return text
+    return text, dropped
 
 
 def _cut_on_char_boundary(data: bytes) -> bytes:
@@ -220,14 +226,16 @@ async def run_process(
     if processes.anything_left(child.pid):
         await sweep_command(child.pid)
     code = proc.returncode
+    stdout, out_dropped = capped_text(out.data, out.dropped)
+    stderr, err_dropped = capped_text(err.data, err.dropped)
     return ProcessOutput(
         exit_code=code,
-        stdout=out.text(),
-        stderr=err.text(),
+        stdout=stdout,
+        stderr=stderr,
         duration=time.monotonic() - start,
         timed_out=timed_out,
-        stdout_dropped=out.dropped,
-        stderr_dropped=err.dropped,
+        stdout_dropped=out_dropped,
+        stderr_dropped=err_dropped,
         signal=-code if code is not None and code < 0 else None,
     )
 

@@ -149,8 +149,8 @@ async def test_the_socket_carries_ten_megabytes_exactly_and_cuts_utf8_safely(run
     # A cap inside a 2-byte character keeps whole characters only and counts the rest.
     capped = await running.channel.run("yes é | head -c 3000000", work_dir="/", timeout=60, output_cap=1_000_000)
     kept, marker = capped.stdout.split("\n... (truncated ")
-    assert kept == "é\n" * 333333 and capped.stdout_dropped == 2_000_000  # the cap fell after the é's first byte
-    assert marker == "2000001 bytes)"  # ... which the text drops with the rest
+    # The cap fell after the é's first byte, which the text drops with the rest, and counts.
+    assert kept == "é\n" * 333333 and capped.stdout_dropped == 2_000_001 and marker == "2000001 bytes)"
 
 
 async def test_a_process_inside_cannot_use_or_forge_the_socket(running):

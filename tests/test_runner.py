@@ -7,7 +7,7 @@ import signal
 
 import pytest
 
-from mgexec.runner import CappedBuffer, decode_capped, run_process
+from mgexec.runner import CappedBuffer, capped_text, decode_capped, run_process
 from procutil import read_pids, wait_all_gone
 
 
@@ -68,6 +68,31 @@ def test_truncation_never_splits_a_character(data, cap, kept):
     assert text.split("\n... (truncated")[0] == kept
     cut = len(data) - len(kept.encode())
     assert (f"truncated {cut} bytes" in text) if cut else "truncated" not in text
+
+
+@pytest.mark.parametrize("data,cap,dropped", [("aé".encode(), 2, 2), ("a€b".encode(), 3, 4), ("a𝄞".encode(), 4, 4),
+                                               ("ab".encode(), 1, 1), ("aé".encode(), 3, 0)])
+def test_the_dropped_count_includes_a_character_the_cap_cut_through(data, cap, dropped):
+    buf = CappedBuffer(cap)
+    buf.feed(data)
+    text, count = capped_text(buf.data, buf.dropped)
+    assert count == dropped and (f"(truncated {dropped} bytes)" in text if dropped else "truncated" not in text)
+
+
+async def test_a_command_cut_inside_a_character_reports_the_bytes_its_marker_names():
+    out = await run_process(["printf", "a\\303\\251"], output_cap=2, timeout=10)
+    assert out.stdout == "a\n... (truncated 2 bytes)" and out.stdout_dropped == 2
+
+
+def test_the_channels_output_reports_the_bytes_its_marker_names():
+    from mgexec.docker.channel_program import channel_output
+
+    out, err = CappedBuffer(2), CappedBuffer(3)
+    out.feed("aé".encode())
+    err.feed("x€".encode())
+    result = channel_output({"code": 0, "dropped": [5, 0], "timed_out": False}, out, err, 0.1)
+    assert (result.stdout_dropped, result.stderr_dropped) == (7, 3)
+    assert result.stdout.endswith("(truncated 7 bytes)") and result.stderr.endswith("(truncated 3 bytes)")
 
 
 def test_no_marker_when_nothing_dropped():

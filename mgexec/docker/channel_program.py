@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from mgexec import processes
 from mgexec.inside.channel_jobs import FAILED_FIELD, FAILED_WORK_DIR
-from mgexec.runner import CappedBuffer, ProcessOutput, decode_capped
+from mgexec.runner import CappedBuffer, ProcessOutput, capped_text
 
 # The files of the helper's one program, in order; each one's host imports are cut out (see helper_source).
 _PROGRAM = ("wire.py", "channel_jobs.py", "channel_helper.py")
@@ -49,12 +49,12 @@ class ChannelOutput(ProcessOutput):
 
 
 def channel_output(frame: dict, stdout: CappedBuffer, stderr: CappedBuffer, duration: float) -> ChannelOutput:
-    out_dropped = stdout.dropped + frame["dropped"][0]
-    err_dropped = stderr.dropped + frame["dropped"][1]
-    err_text = decode_capped(stderr.data, err_dropped)  # decoded straight from the buffers: no extra copy
+    # decoded straight from the buffers: no extra copy
+    out_text, out_dropped = capped_text(stdout.data, stdout.dropped + frame["dropped"][0])
+    err_text, err_dropped = capped_text(stderr.data, stderr.dropped + frame["dropped"][1])
     if frame.get("error"):
         err_text = f"{err_text}{frame['error']}\n"
-    return ChannelOutput(exit_code=frame["code"], stdout=decode_capped(stdout.data, out_dropped),
+    return ChannelOutput(exit_code=frame["code"], stdout=out_text,
                          stderr=err_text, duration=duration, timed_out=bool(frame["timed_out"]),
                          stdout_dropped=out_dropped, stderr_dropped=err_dropped, signal=frame.get("signal"),
                          failed=frame.get(FAILED_FIELD))
