@@ -142,17 +142,18 @@ async def spawn(
     """Start argv in a new session with piped stdout/stderr and stdin from /dev/null (or a pipe)."""
     loop = asyncio.get_running_loop()
     with processes.spawning() as own:  # a concurrent sweep must not take the new child for an orphan
+        start = loop.create_task(loop.subprocess_exec(
+            lambda: _ExitAwareProtocol(loop),
+            *argv,
+            cwd=cwd,
+            env=dict(env) if env is not None else None,
+            stdin=asyncio.subprocess.PIPE if stdin_pipe else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
+        ))
         try:
-            transport, protocol = await loop.subprocess_exec(
-                lambda: _ExitAwareProtocol(loop),
-                *argv,
-                cwd=cwd,
-                env=dict(env) if env is not None else None,
-                stdin=asyncio.subprocess.PIPE if stdin_pipe else asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                start_new_session=True,
-            )
+            (transport, protocol), cancelled = await _through_cancellation(start)
         except ValueError as exc:  # a NUL in an argument or the environment, or text that cannot be encoded
             raise SpawnFailed(spawn_error(argv[0], exc, env)) from exc
         except OSError as exc:
@@ -162,7 +163,32 @@ async def spawn(
         pid = transport.get_pid()
         own(pid)
     protocol.exited.add_done_callback(lambda _: processes.release(pid))
-    return Child(asyncio.subprocess.Process(transport, protocol, loop), protocol.exited)
+    child = Child(asyncio.subprocess.Process(transport, protocol, loop), protocol.exited)
+    if cancelled:  # cancelled while asyncio connected the pipes: the command may already have started others
+        await asyncio.shield(kill_command(child))
+        raise asyncio.CancelledError
+    return child
+
+
+async def _through_cancellation(start: asyncio.Task) -> tuple[tuple, bool]:
+    """(asyncio's process start, awaited to its end; whether the caller was cancelled meanwhile).
+
+    asyncio answers a cancel that comes while it connects the pipes by killing the process it started and
+    then waiting until the pipes close; a process the command already started keeps them open, so that
+    wait could last as long as it runs. The start is let finish instead (a few loop turns), and spawn()
+    then kills the whole command the usual way before it passes the cancellation on."""
+    cancelled = False
+    while True:
+        try:
+            return await asyncio.shield(start), cancelled
+        except asyncio.CancelledError:
+            if start.cancelled():
+                raise
+            cancelled = True
+        except BaseException:
+            if cancelled:  # the start failed after the caller was cancelled: nothing runs, the cancel stands
+                raise asyncio.CancelledError from None
+            raise
 
 
 def spawn_error(program: str, exc: BaseException, env: Mapping[str, str] | None = None) -> str:
