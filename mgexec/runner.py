@@ -44,14 +44,6 @@ class CappedBuffer:
             self.data += chunk[:room]
         self.dropped += max(0, len(chunk) - max(room, 0))
 
-    def text(self) -> str:
-        """Decoded text, cut on a UTF-8 character boundary, with a marker if anything was dropped."""
-        return decode_capped(bytes(self.data), self.dropped)
-
-
-def decode_capped(data: bytes, dropped: int) -> str:
-    return capped_text(data, dropped)[0]
-
 
 def capped_text(data: bytes, dropped: int) -> tuple[str, int]:
     """(the text of a capped stream, with its marker; the bytes dropped in all): a character the cap cut

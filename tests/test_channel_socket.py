@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import stat
-import tempfile
 import uuid
 from pathlib import Path
 
@@ -15,15 +13,6 @@ import pytest
 from mgexec.docker import channel_socket
 from mgexec.docker.channel_socket import INSIDE_DIR, SocketListener, channel_dir, engine_is_local
 from mgexec.inside.wire import TOKEN_BYTES
-
-
-@pytest.fixture
-def runtime_dir(monkeypatch):
-    """A short runtime dir, as /run/user/UID is (pytest's tmp_path is too long for a socket's path)."""
-    path = Path(tempfile.mkdtemp(prefix="mgx-", dir="/tmp"))
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(path))
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture

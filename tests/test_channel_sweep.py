@@ -10,7 +10,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -28,15 +27,6 @@ from test_server import call, connect
 
 MGEXEC = str(Path(sys.executable).parent / "mgexec")
 LONG_AGO = 3600.0  # seconds a directory left by a dead server has been untouched (GRACE is 600)
-
-
-@pytest.fixture
-def runtime_dir(monkeypatch):
-    """A private (0700) runtime dir made here, short enough for socket paths; this process and the CLI see it."""
-    path = Path(tempfile.mkdtemp(prefix="mgx-", dir="/tmp"))
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(path))
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
 
 
 def stale_dir(name: str, age: float = LONG_AGO) -> Path:

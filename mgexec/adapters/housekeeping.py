@@ -83,8 +83,7 @@ async def cleanup(config: ExecConfig, include_kept: bool = False) -> Cleanup:
     try:
         removed = await remove_leftovers(config, include_kept)
         return Cleanup(removed, await sweep_channel_dirs(config))
-    except DockerError as exc:
-        raise type(exc)(f"{exc} No channel directory was swept either: without the engine, whether a "
-                        "directory's container exists cannot be known.",
-                        argv=exc.argv, exit_code=exc.exit_code, stdout=exc.stdout, stderr=exc.stderr,
-                        kind=exc.kind, container=exc.container, image=exc.image) from exc
+    except DockerError as exc:  # the same error, its fields kept, with one more sentence
+        exc.args = (f"{exc} No channel directory was swept either: without the engine, whether a "
+                    "directory's container exists cannot be known.",)
+        raise

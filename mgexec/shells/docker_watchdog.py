@@ -80,7 +80,8 @@ def run_quietly(argv: list[str], timeout: float) -> bool:
 
 
 def _private_dir(path: str) -> bool:
-    """A real directory (no link) of this uid that no one else may write to."""
+    """A real directory (no link) of this uid that no one else may write to: mgexec.docker.channel_socket's
+    private_dir, restated because this file imports nothing of mgexec (see the module docstring)."""
     try:
         st = os.lstat(path)
     except OSError:
